@@ -1,0 +1,430 @@
+//! A lean L2 order book on integer grids.
+//!
+//! Each side is a vector sorted so that the **best level is at the end**: bids ascending, asks descending.
+//! Almost all activity happens at the top of the book, so inserts and deletes there move only a few
+//! elements, best-price access is `last()`, and nothing is allocated once the vectors have grown to the
+//! book's depth. Every level remembers how many decimals the venue wrote for its price and size, so it
+//! can be re-rendered exactly as received (the OKX checksum is computed over those strings).
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use crate::num::{rescale, write_fixed, Dec64, NumError, MAX_DECIMALS};
+
+/// Bid or ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Bid,
+    Ask,
+}
+
+/// One price level: price and size on the book's grids, plus the decimals as written by the venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Level {
+    /// Price in units of `10^-price_scale`.
+    pub price: i64,
+    /// Size in units of `10^-qty_scale`.
+    pub qty: i64,
+    /// Decimals the venue wrote for the price.
+    pub price_dp: u8,
+    /// Decimals the venue wrote for the size.
+    pub qty_dp: u8,
+}
+
+/// Why an update could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BookError {
+    #[error("bad number in book update: {0}")]
+    Number(#[from] NumError),
+    #[error("negative {what} {value} in book update")]
+    Negative { what: &'static str, value: Dec64 },
+}
+
+/// An L2 order book for one instrument.
+#[derive(Debug, Clone)]
+pub struct OrderBook {
+    bids: Vec<Level>,
+    asks: Vec<Level>,
+    price_scale: u8,
+    qty_scale: u8,
+    max_depth: usize,
+}
+
+impl OrderBook {
+    /// An empty book storing prices with `price_scale` decimals and sizes with `qty_scale` decimals,
+    /// keeping at most `max_depth` levels a side. Scales widen automatically if a finer number arrives.
+    pub fn new(price_scale: u8, qty_scale: u8, max_depth: usize) -> Self {
+        let capacity = max_depth.min(1024) + 1;
+        OrderBook {
+            bids: Vec::with_capacity(capacity),
+            asks: Vec::with_capacity(capacity),
+            price_scale,
+            qty_scale,
+            max_depth: max_depth.max(1),
+        }
+    }
+
+    /// Decimals of the price grid.
+    pub fn price_scale(&self) -> u8 {
+        self.price_scale
+    }
+
+    /// Decimals of the size grid.
+    pub fn qty_scale(&self) -> u8 {
+        self.qty_scale
+    }
+
+    /// Maximum levels kept per side.
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// Removes every level (the grids are kept).
+    pub fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+    }
+
+    /// Sets the size at a price; a zero size deletes the level (deleting an absent level is a no-op).
+    pub fn set(&mut self, side: Side, price: Dec64, qty: Dec64) -> Result<(), BookError> {
+        let level = self.make_level(price, qty)?;
+        let max_depth = self.max_depth;
+        let levels = self.side_mut(side);
+        match search(levels, side, level.price) {
+            Ok(index) if level.qty == 0 => {
+                levels.remove(index);
+            }
+            Ok(index) => levels[index] = level,
+            Err(_) if level.qty == 0 => {}
+            Err(index) => {
+                levels.insert(index, level);
+                if levels.len() > max_depth {
+                    levels.remove(0);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the whole book with a snapshot given as `(price, size)` levels in any order.
+    pub fn load_snapshot<B, A>(&mut self, bids: B, asks: A) -> Result<(), BookError>
+    where
+        B: IntoIterator<Item = (Dec64, Dec64)>,
+        A: IntoIterator<Item = (Dec64, Dec64)>,
+    {
+        self.clear();
+        for (side, levels) in [
+            (Side::Bid, bids.into_iter().collect::<Vec<_>>()),
+            (Side::Ask, asks.into_iter().collect::<Vec<_>>()),
+        ] {
+            for (price, qty) in levels {
+                let level = self.make_level(price, qty)?;
+                if level.qty != 0 {
+                    self.side_mut(side).push(level);
+                }
+            }
+        }
+        self.normalize_after_bulk_load();
+        Ok(())
+    }
+
+    /// Starts a snapshot that is streamed level by level with [`OrderBook::push_snapshot_level`] and closed
+    /// by [`OrderBook::finish_snapshot`]; avoids collecting the levels first.
+    pub fn begin_snapshot(&mut self) {
+        self.clear();
+    }
+
+    /// Adds one snapshot level (any order; zero sizes are ignored).
+    pub fn push_snapshot_level(
+        &mut self,
+        side: Side,
+        price: Dec64,
+        qty: Dec64,
+    ) -> Result<(), BookError> {
+        let level = self.make_level(price, qty)?;
+        if level.qty != 0 {
+            self.side_mut(side).push(level);
+        }
+        Ok(())
+    }
+
+    /// Sorts, de-duplicates (last write wins) and trims the levels pushed since `begin_snapshot`.
+    pub fn finish_snapshot(&mut self) {
+        self.normalize_after_bulk_load();
+    }
+
+    fn normalize_after_bulk_load(&mut self) {
+        let depth = self.max_depth;
+        for side in [Side::Bid, Side::Ask] {
+            let levels = self.side_mut(side);
+            // Stable sort keeps arrival order among equal prices so the last one can win.
+            levels.sort_by(|a, b| worse_first(side, a.price, b.price));
+            let mut deduped = 0;
+            for i in 0..levels.len() {
+                if deduped > 0 && levels[deduped - 1].price == levels[i].price {
+                    levels[deduped - 1] = levels[i];
+                } else {
+                    levels[deduped] = levels[i];
+                    deduped += 1;
+                }
+            }
+            levels.truncate(deduped);
+            if levels.len() > depth {
+                let excess = levels.len() - depth;
+                levels.drain(..excess);
+            }
+        }
+    }
+
+    /// Best (highest) bid.
+    pub fn best_bid(&self) -> Option<Level> {
+        self.bids.last().copied()
+    }
+
+    /// Best (lowest) ask.
+    pub fn best_ask(&self) -> Option<Level> {
+        self.asks.last().copied()
+    }
+
+    /// Number of levels on a side.
+    pub fn depth(&self, side: Side) -> usize {
+        self.side(side).len()
+    }
+
+    /// Whether the book has no level at all.
+    pub fn is_empty(&self) -> bool {
+        self.bids.is_empty() && self.asks.is_empty()
+    }
+
+    /// A crossed or locked book (best bid ≥ best ask) is never valid market data.
+    pub fn is_crossed(&self) -> bool {
+        matches!((self.best_bid(), self.best_ask()), (Some(b), Some(a)) if b.price >= a.price)
+    }
+
+    /// Levels of a side, best first.
+    pub fn levels(
+        &self,
+        side: Side,
+    ) -> impl DoubleEndedIterator<Item = &Level> + ExactSizeIterator {
+        self.side(side).iter().rev()
+    }
+
+    /// A level's price as the venue wrote it.
+    pub fn price_of(&self, level: &Level) -> Dec64 {
+        Dec64::new(
+            shown_mantissa(level.price, self.price_scale, level.price_dp),
+            level.price_dp,
+        )
+    }
+
+    /// A level's size as the venue wrote it.
+    pub fn qty_of(&self, level: &Level) -> Dec64 {
+        Dec64::new(
+            shown_mantissa(level.qty, self.qty_scale, level.qty_dp),
+            level.qty_dp,
+        )
+    }
+
+    /// Writes a level as `price:size` exactly as received (used by checksums).
+    pub fn write_level<W: fmt::Write>(&self, out: &mut W, level: &Level) -> fmt::Result {
+        write_fixed(out, level.price, self.price_scale, level.price_dp)?;
+        out.write_char(':')?;
+        write_fixed(out, level.qty, self.qty_scale, level.qty_dp)
+    }
+
+    fn side(&self, side: Side) -> &Vec<Level> {
+        match side {
+            Side::Bid => &self.bids,
+            Side::Ask => &self.asks,
+        }
+    }
+
+    fn side_mut(&mut self, side: Side) -> &mut Vec<Level> {
+        match side {
+            Side::Bid => &mut self.bids,
+            Side::Ask => &mut self.asks,
+        }
+    }
+
+    fn make_level(&mut self, price: Dec64, qty: Dec64) -> Result<Level, BookError> {
+        if price.mantissa < 0 {
+            return Err(BookError::Negative {
+                what: "price",
+                value: price,
+            });
+        }
+        if qty.mantissa < 0 {
+            return Err(BookError::Negative {
+                what: "size",
+                value: qty,
+            });
+        }
+        if price.decimals > self.price_scale
+            && rescale(price.mantissa, price.decimals, self.price_scale).is_none()
+        {
+            self.widen(price.decimals, self.qty_scale)?;
+        }
+        if qty.decimals > self.qty_scale
+            && rescale(qty.mantissa, qty.decimals, self.qty_scale).is_none()
+        {
+            self.widen(self.price_scale, qty.decimals)?;
+        }
+        Ok(Level {
+            price: price.at_scale(self.price_scale)?,
+            qty: qty.at_scale(self.qty_scale)?,
+            price_dp: price.decimals,
+            qty_dp: qty.decimals,
+        })
+    }
+
+    /// Moves every level onto finer grids (rare: a venue sent more decimals than its tick size implies).
+    fn widen(&mut self, price_scale: u8, qty_scale: u8) -> Result<(), BookError> {
+        let price_scale = price_scale.min(MAX_DECIMALS);
+        let qty_scale = qty_scale.min(MAX_DECIMALS);
+        let overflow = || {
+            NumError::Overflow(format!(
+                "book rescale to {price_scale}/{qty_scale} decimals"
+            ))
+        };
+        let mut bids = self.bids.clone();
+        let mut asks = self.asks.clone();
+        for level in bids.iter_mut().chain(asks.iter_mut()) {
+            level.price =
+                rescale(level.price, self.price_scale, price_scale).ok_or_else(overflow)?;
+            level.qty = rescale(level.qty, self.qty_scale, qty_scale).ok_or_else(overflow)?;
+        }
+        self.bids = bids;
+        self.asks = asks;
+        self.price_scale = price_scale;
+        self.qty_scale = qty_scale;
+        Ok(())
+    }
+}
+
+/// Mantissa of a value on a `scale` grid when shown with `shown` decimals (dropped digits are zeros).
+fn shown_mantissa(value: i64, scale: u8, shown: u8) -> i64 {
+    rescale(value, scale, shown).unwrap_or(value)
+}
+
+/// Ordering in which the worst level comes first (bids ascending, asks descending).
+fn worse_first(side: Side, a: i64, b: i64) -> Ordering {
+    match side {
+        Side::Bid => a.cmp(&b),
+        Side::Ask => b.cmp(&a),
+    }
+}
+
+fn search(levels: &[Level], side: Side, price: i64) -> Result<usize, usize> {
+    // Most updates touch the top of the book: check the best end before bisecting.
+    if let Some(best) = levels.last() {
+        match worse_first(side, best.price, price) {
+            Ordering::Equal => return Ok(levels.len() - 1),
+            Ordering::Less => return Err(levels.len()),
+            Ordering::Greater => {}
+        }
+    }
+    levels.binary_search_by(|level| worse_first(side, level.price, price))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Dec64 {
+        Dec64::parse(s).unwrap()
+    }
+
+    fn book() -> OrderBook {
+        let mut book = OrderBook::new(1, 0, 400);
+        book.load_snapshot(
+            [
+                (d("100.0"), d("5")),
+                (d("99.5"), d("3")),
+                (d("99.9"), d("1")),
+            ],
+            [(d("100.5"), d("2")), (d("101"), d("7"))],
+        )
+        .unwrap();
+        book
+    }
+
+    fn prices(book: &OrderBook, side: Side) -> Vec<String> {
+        book.levels(side)
+            .map(|l| book.price_of(l).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn snapshot_sorts_best_first_and_keeps_strings() {
+        let book = book();
+        assert_eq!(prices(&book, Side::Bid), ["100.0", "99.9", "99.5"]);
+        assert_eq!(prices(&book, Side::Ask), ["100.5", "101"]);
+        assert_eq!(book.best_bid().unwrap().price, 1000);
+        assert!(!book.is_crossed());
+    }
+
+    #[test]
+    fn updates_insert_replace_delete() {
+        let mut book = book();
+        book.set(Side::Bid, d("100.2"), d("4")).unwrap();
+        book.set(Side::Bid, d("99.9"), d("0")).unwrap();
+        book.set(Side::Bid, d("98"), d("0")).unwrap();
+        book.set(Side::Ask, d("100.5"), d("9")).unwrap();
+        assert_eq!(prices(&book, Side::Bid), ["100.2", "100.0", "99.5"]);
+        assert_eq!(book.best_ask().unwrap().qty, 9);
+        book.set(Side::Bid, d("100.5"), d("1")).unwrap();
+        assert!(book.is_crossed());
+    }
+
+    #[test]
+    fn widens_grid_for_finer_numbers() {
+        let mut book = book();
+        book.set(Side::Ask, d("100.25"), d("0.5")).unwrap();
+        assert_eq!(book.price_scale(), 2);
+        assert_eq!(book.qty_scale(), 1);
+        assert_eq!(prices(&book, Side::Ask), ["100.25", "100.5", "101"]);
+        let mut line = String::new();
+        book.write_level(&mut line, &book.best_bid().unwrap())
+            .unwrap();
+        assert_eq!(line, "100.0:5");
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let mut book = OrderBook::new(0, 0, 2);
+        for p in ["1", "2", "3"] {
+            book.set(Side::Bid, d(p), d("1")).unwrap();
+        }
+        assert_eq!(prices(&book, Side::Bid), ["3", "2"]);
+        assert!(book.set(Side::Bid, d("-1"), d("1")).is_err());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(bool, u16, u8),
+    }
+
+    proptest::proptest! {
+        /// The book agrees with a naive map-based model after any sequence of updates.
+        #[test]
+        fn matches_reference_model(ops in proptest::collection::vec(
+            (proptest::bool::ANY, 0u16..60, 0u8..4).prop_map(|(b, p, q)| Op::Set(b, p, q)), 0..300)) {
+            use std::collections::BTreeMap;
+            let mut book = OrderBook::new(0, 0, 1000);
+            let mut model: [BTreeMap<i64, i64>; 2] = [BTreeMap::new(), BTreeMap::new()];
+            for Op::Set(is_bid, price, qty) in ops {
+                let side = if is_bid { Side::Bid } else { Side::Ask };
+                book.set(side, Dec64::new(price.into(), 0), Dec64::new(qty.into(), 0)).unwrap();
+                let map = &mut model[usize::from(!is_bid)];
+                if qty == 0 { map.remove(&i64::from(price)); } else { map.insert(price.into(), qty.into()); }
+            }
+            let bids: Vec<(i64, i64)> = book.levels(Side::Bid).map(|l| (l.price, l.qty)).collect();
+            let asks: Vec<(i64, i64)> = book.levels(Side::Ask).map(|l| (l.price, l.qty)).collect();
+            let model_bids: Vec<(i64, i64)> = model[0].iter().rev().map(|(p, q)| (*p, *q)).collect();
+            let model_asks: Vec<(i64, i64)> = model[1].iter().map(|(p, q)| (*p, *q)).collect();
+            proptest::prop_assert_eq!(bids, model_bids);
+            proptest::prop_assert_eq!(asks, model_asks);
+        }
+    }
+    use proptest::strategy::Strategy;
+}

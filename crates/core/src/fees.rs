@@ -1,0 +1,70 @@
+//! Trading fees in basis points (1 bp = 0.01 % = 0.0001).
+
+use crate::instrument::Venue;
+
+/// Taker fees per venue and whether closing the position is charged as well.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeeModel {
+    taker_bp: [f64; 2],
+    /// When true (the default) a round trip is charged: opening both legs and closing both legs,
+    /// i.e. four taker fees. When false only the two opening legs are charged.
+    pub count_exit: bool,
+}
+
+impl Default for FeeModel {
+    fn default() -> Self {
+        FeeModel {
+            taker_bp: [5.0, 5.0],
+            count_exit: true,
+        }
+    }
+}
+
+impl FeeModel {
+    /// Builds a model from per-venue taker fees in bp.
+    pub fn new(okx_taker_bp: f64, binance_taker_bp: f64, count_exit: bool) -> Self {
+        FeeModel {
+            taker_bp: [okx_taker_bp, binance_taker_bp],
+            count_exit,
+        }
+    }
+
+    /// Taker fee of one venue, in bp of traded notional.
+    pub fn taker_bp(&self, venue: Venue) -> f64 {
+        self.taker_bp[venue_index(venue)]
+    }
+
+    /// Total fees of the trade, in bp of notional: buy leg + sell leg, doubled when the exit is counted.
+    pub fn total_bp(&self, buy: Venue, sell: Venue) -> f64 {
+        let legs = self.taker_bp(buy) + self.taker_bp(sell);
+        if self.count_exit {
+            2.0 * legs
+        } else {
+            legs
+        }
+    }
+}
+
+fn venue_index(venue: Venue) -> usize {
+    match venue {
+        Venue::Okx => 0,
+        Venue::Binance => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_counts_four_legs() {
+        let fees = FeeModel::new(5.0, 4.5, true);
+        assert_eq!(fees.total_bp(Venue::Okx, Venue::Binance), 19.0);
+        let entry_only = FeeModel::new(5.0, 4.5, false);
+        assert_eq!(entry_only.total_bp(Venue::Binance, Venue::Okx), 9.5);
+        assert_eq!(
+            FeeModel::default().total_bp(Venue::Okx, Venue::Binance),
+            20.0
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! perpspread-core: the pure heart of perpspread.
+//!
+//! Everything here is deterministic and free of I/O: fixed-point numbers parsed straight from exchange
+//! strings ([`num`]), venues and instruments ([`instrument`]), the cross-venue pairing rules
+//! ([`universe`]), the L2 order book ([`book`]), fees ([`fees`]) and the executable-spread engine
+//! ([`spread`]). Venue adapters turn wire messages into these types; sinks and the CLI consume them.
+
+pub mod book;
+pub mod fees;
+pub mod instrument;
+pub mod num;
+pub mod spread;
+pub mod universe;
+
+pub use book::{BookError, Level, OrderBook, Side};
+pub use fees::FeeModel;
+pub use instrument::{ContractKind, Instrument, PairKey, Venue};
+pub use num::{Dec64, NumError};
+pub use universe::{Pair, Skipped, Universe};

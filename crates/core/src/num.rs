@@ -1,0 +1,263 @@
+//! Fixed-point decimals parsed straight from the exchanges' decimal strings, never through `f64`.
+//!
+//! A [`Dec64`] is an `i64` mantissa plus the number of decimals the venue *wrote*: `"41007.0"` is
+//! `Dec64 { mantissa: 410070, decimals: 1 }`. Keeping the written decimals lets a book re-render a level
+//! exactly as received (the OKX checksum needs that) while comparing values on an integer grid.
+
+use std::fmt;
+
+/// Powers of ten that fit in an `i64`.
+pub const POW10: [i64; 19] = {
+    let mut table = [1i64; 19];
+    let mut i = 1;
+    while i < 19 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+/// Most decimals any price or size may carry (`10^18` is the largest power of ten in an `i64`).
+pub const MAX_DECIMALS: u8 = 18;
+
+/// Why a decimal string could not be turned into a fixed-point number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumError {
+    #[error("empty number")]
+    Empty,
+    #[error("not a plain decimal number: {0:?}")]
+    Invalid(String),
+    #[error("number out of range: {0:?}")]
+    Overflow(String),
+    #[error("{value} cannot be expressed with {scale} decimals")]
+    TooPrecise { value: String, scale: u8 },
+}
+
+/// An exact decimal: `mantissa × 10^-decimals`, with `decimals` as written by the venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Dec64 {
+    pub mantissa: i64,
+    pub decimals: u8,
+}
+
+impl Dec64 {
+    /// The value zero (written `"0"`).
+    pub const ZERO: Dec64 = Dec64 {
+        mantissa: 0,
+        decimals: 0,
+    };
+
+    /// Builds a decimal from its parts.
+    pub const fn new(mantissa: i64, decimals: u8) -> Self {
+        Dec64 { mantissa, decimals }
+    }
+
+    /// Parses a plain decimal string (`"-12.340"`, `"7"`, `".5"` is rejected) without any allocation.
+    pub fn parse(text: &str) -> Result<Dec64, NumError> {
+        let bytes = text.as_bytes();
+        let (negative, digits) = match bytes.first() {
+            None => return Err(NumError::Empty),
+            Some(b'-') => (true, &bytes[1..]),
+            Some(_) => (false, bytes),
+        };
+        if digits.is_empty() || digits[0] == b'.' || digits[digits.len() - 1] == b'.' {
+            return Err(NumError::Invalid(text.to_owned()));
+        }
+        let mut mantissa: i64 = 0;
+        let mut decimals: u8 = 0;
+        let mut seen_point = false;
+        for &byte in digits {
+            match byte {
+                b'0'..=b'9' => {
+                    mantissa = mantissa
+                        .checked_mul(10)
+                        .and_then(|m| m.checked_add(i64::from(byte - b'0')))
+                        .ok_or_else(|| NumError::Overflow(text.to_owned()))?;
+                    if seen_point {
+                        decimals += 1;
+                        if decimals > MAX_DECIMALS {
+                            return Err(NumError::Overflow(text.to_owned()));
+                        }
+                    }
+                }
+                b'.' if !seen_point => seen_point = true,
+                _ => return Err(NumError::Invalid(text.to_owned())),
+            }
+        }
+        Ok(Dec64 {
+            mantissa: if negative { -mantissa } else { mantissa },
+            decimals,
+        })
+    }
+
+    /// The value as an integer count of `10^-scale` units, if it is exactly representable.
+    pub fn at_scale(self, scale: u8) -> Result<i64, NumError> {
+        rescale(self.mantissa, self.decimals, scale).ok_or_else(|| {
+            if self.decimals > scale {
+                NumError::TooPrecise {
+                    value: self.to_string(),
+                    scale,
+                }
+            } else {
+                NumError::Overflow(self.to_string())
+            }
+        })
+    }
+
+    /// Whether the value is zero.
+    pub fn is_zero(self) -> bool {
+        self.mantissa == 0
+    }
+
+    /// Lossy conversion for display and ratios.
+    pub fn to_f64(self) -> f64 {
+        self.mantissa as f64 / POW10[usize::from(self.decimals)] as f64
+    }
+
+    /// Exact conversion to `rust_decimal` for configuration and reporting arithmetic.
+    pub fn to_decimal(self) -> rust_decimal::Decimal {
+        rust_decimal::Decimal::new(self.mantissa, u32::from(self.decimals))
+    }
+
+    /// The smallest number of decimals that still represents the value exactly.
+    pub fn significant_decimals(self) -> u8 {
+        let mut decimals = self.decimals;
+        let mut mantissa = self.mantissa;
+        while decimals > 0 && mantissa % 10 == 0 {
+            mantissa /= 10;
+            decimals -= 1;
+        }
+        decimals
+    }
+}
+
+/// Converts `value × 10^-from` into units of `10^-to`; `None` if not exact or out of range.
+pub fn rescale(value: i64, from: u8, to: u8) -> Option<i64> {
+    if to >= from {
+        value.checked_mul(*POW10.get(usize::from(to - from))?)
+    } else {
+        let divisor = *POW10.get(usize::from(from - to))?;
+        (value % divisor == 0).then(|| value / divisor)
+    }
+}
+
+/// Writes `value × 10^-scale` with exactly `shown` decimals (`shown` may differ from `scale` only when
+/// the digits dropped or added are zeros, as for a level re-rendered as the venue wrote it).
+pub fn write_fixed<W: fmt::Write>(out: &mut W, value: i64, scale: u8, shown: u8) -> fmt::Result {
+    let mantissa = if shown >= scale {
+        i128::from(value) * i128::from(POW10[usize::from(shown - scale)])
+    } else {
+        i128::from(value) / i128::from(POW10[usize::from(scale - shown)])
+    };
+    if mantissa < 0 {
+        out.write_char('-')?;
+    }
+    let magnitude = mantissa.unsigned_abs();
+    if shown == 0 {
+        return write!(out, "{magnitude}");
+    }
+    let divisor = 10u128.pow(u32::from(shown));
+    write!(
+        out,
+        "{}.{:0width$}",
+        magnitude / divisor,
+        magnitude % divisor,
+        width = usize::from(shown)
+    )
+}
+
+impl fmt::Display for Dec64 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_fixed(f, self.mantissa, self.decimals, self.decimals)
+    }
+}
+
+impl std::str::FromStr for Dec64 {
+    type Err = NumError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Dec64::parse(s)
+    }
+}
+
+/// Number of decimals in a `rust_decimal` step such as a tick or lot size (`0.50` → 1, `5` → 0).
+pub fn decimals_of(step: rust_decimal::Decimal) -> u8 {
+    // `normalize` drops trailing zeros; scale never exceeds 28 and we cap at MAX_DECIMALS.
+    step.normalize().scale().min(u32::from(MAX_DECIMALS)) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_as_written() {
+        assert_eq!(Dec64::parse("41007.0").unwrap(), Dec64::new(410070, 1));
+        assert_eq!(Dec64::parse("0.00000901").unwrap(), Dec64::new(901, 8));
+        assert_eq!(Dec64::parse("-3.5").unwrap(), Dec64::new(-35, 1));
+        assert_eq!(Dec64::parse("7").unwrap(), Dec64::new(7, 0));
+        assert_eq!(Dec64::parse("41007.0").unwrap().to_string(), "41007.0");
+        assert_eq!(
+            Dec64::parse("0.00000901").unwrap().to_string(),
+            "0.00000901"
+        );
+        assert_eq!(Dec64::parse("-0.5").unwrap().to_string(), "-0.5");
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "", "-", ".5", "5.", "1e5", "1.2.3", "abc", " 1", "+1", "1,5",
+        ] {
+            assert!(Dec64::parse(bad).is_err(), "{bad:?} should fail");
+        }
+        assert!(matches!(
+            Dec64::parse("99999999999999999999"),
+            Err(NumError::Overflow(_))
+        ));
+        assert!(Dec64::parse("0.0000000000000000001").is_err());
+    }
+
+    #[test]
+    fn scales_exactly_or_refuses() {
+        let px = Dec64::parse("30236.10").unwrap();
+        assert_eq!(px.at_scale(1).unwrap(), 302361);
+        assert_eq!(px.at_scale(4).unwrap(), 302361000);
+        assert!(matches!(
+            Dec64::parse("1.25").unwrap().at_scale(1),
+            Err(NumError::TooPrecise { .. })
+        ));
+        assert_eq!(px.significant_decimals(), 1);
+    }
+
+    #[test]
+    fn writes_with_chosen_decimals() {
+        let mut s = String::new();
+        write_fixed(&mut s, 302361, 1, 2).unwrap();
+        assert_eq!(s, "30236.10");
+        s.clear();
+        write_fixed(&mut s, 410070, 2, 1).unwrap();
+        assert_eq!(s, "4100.7");
+        s.clear();
+        write_fixed(&mut s, 5, 3, 3).unwrap();
+        assert_eq!(s, "0.005");
+    }
+
+    #[test]
+    fn decimals_of_steps() {
+        use rust_decimal::Decimal;
+        assert_eq!(decimals_of("0.50".parse::<Decimal>().unwrap()), 1);
+        assert_eq!(decimals_of("5".parse::<Decimal>().unwrap()), 0);
+        assert_eq!(decimals_of("0.0000000001".parse::<Decimal>().unwrap()), 10);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn round_trips(mantissa in -10_000_000_000_000i64..10_000_000_000_000, decimals in 0u8..12) {
+            let d = Dec64::new(mantissa, decimals);
+            let text = d.to_string();
+            let back = Dec64::parse(&text).unwrap();
+            proptest::prop_assert_eq!(back.at_scale(decimals).unwrap(), mantissa);
+            proptest::prop_assert_eq!(back.decimals, decimals);
+        }
+    }
+}

@@ -1,0 +1,670 @@
+//! The executable cross-venue spread: buy at one venue's asks, sell at the other's bids, both walked
+//! through the book for the same size in base units, net of taker fees.
+//!
+//! Formulas (all figures per base unit of the pair, so contract sizes and `1000`-prefixes cancel out):
+//! * `buy_vwap  = cost of buying  s base units at the buy venue's asks / s`
+//! * `sell_vwap = proceeds of selling s base units at the sell venue's bids / s`
+//! * `gross_bp  = (sell_vwap − buy_vwap) / buy_vwap × 10 000`
+//! * `fees_bp   = (taker_buy + taker_sell) × 2` (open and close both legs; × 1 if exit is not counted)
+//! * `net_bp    = gross_bp − fees_bp`
+//!
+//! Sizes are whole multiples of the pair's common step (the least common multiple of both lot sizes in
+//! base units), so both legs are executable at exactly the same base quantity. The walks accumulate
+//! exact integer notionals on the books' grids; only the final ratios are floating point.
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::book::{OrderBook, Side};
+use crate::fees::FeeModel;
+use crate::instrument::{Instrument, Venue};
+use crate::num::POW10;
+use crate::universe::Pair;
+
+/// How large a trade to evaluate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "unit", content = "amount")]
+pub enum SizeTarget {
+    /// A quantity of the base asset (e.g. 0.5 BTC).
+    Base(Decimal),
+    /// A quote notional (e.g. 10 000 USDT), converted to base at the buy venue's executable VWAP.
+    Quote(Decimal),
+}
+
+/// One venue's book together with the instrument that gives its units meaning.
+#[derive(Debug, Clone, Copy)]
+pub struct LegBook<'a> {
+    pub instrument: &'a Instrument,
+    pub book: &'a OrderBook,
+}
+
+impl LegBook<'_> {
+    /// Quote currency per unit of `price × qty` on the book's integer grids.
+    fn quote_per_notional_unit(&self) -> f64 {
+        let ratio = (self.instrument.base_per_qty_unit / self.instrument.base_per_price_unit)
+            .to_f64()
+            .unwrap_or(f64::NAN);
+        ratio / pow10_f64(self.book.price_scale()) / pow10_f64(self.book.qty_scale())
+    }
+
+    /// Base units per unit of size on the book's grid.
+    fn base_per_native_qty(&self) -> f64 {
+        self.instrument
+            .base_per_qty_unit
+            .to_f64()
+            .unwrap_or(f64::NAN)
+            / pow10_f64(self.book.qty_scale())
+    }
+
+    /// Quote per base unit for one unit of the book's price grid.
+    fn quote_per_base_per_price_unit(&self) -> f64 {
+        1.0 / self
+            .instrument
+            .base_per_price_unit
+            .to_f64()
+            .unwrap_or(f64::NAN)
+            / pow10_f64(self.book.price_scale())
+    }
+
+    /// Size units in one common step of `step_base` base units, on the book's qty grid refined by
+    /// `10^extra` when the step is finer than that grid. Returns `(units_per_step, extra)`.
+    fn native_per_step(&self, step_base: Decimal) -> Option<(i64, u8)> {
+        let units = step_base / self.instrument.base_per_qty_unit
+            * Decimal::from(POW10[usize::from(self.book.qty_scale())]);
+        let extra = crate::num::decimals_of(units);
+        let refined = units * Decimal::from(*POW10.get(usize::from(extra))?);
+        Some((refined.to_i64()?, extra))
+    }
+}
+
+/// Which venue buys and which sells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Direction {
+    pub buy: Venue,
+    pub sell: Venue,
+}
+
+impl Direction {
+    /// `buy_okx_sell_binance` style label.
+    pub fn label(&self) -> String {
+        format!("buy_{}_sell_{}", self.buy, self.sell)
+    }
+}
+
+/// The executable spread at one size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpreadQuote {
+    pub direction: Direction,
+    /// Size of each leg, in base units.
+    pub size_base: Decimal,
+    /// Cost of the buy leg, in quote currency.
+    pub buy_cost_quote: f64,
+    /// Proceeds of the sell leg, in quote currency.
+    pub sell_proceeds_quote: f64,
+    /// Volume-weighted buy price, quote per base unit.
+    pub buy_vwap: f64,
+    /// Volume-weighted sell price, quote per base unit.
+    pub sell_vwap: f64,
+    pub gross_bp: f64,
+    pub fees_bp: f64,
+    pub net_bp: f64,
+}
+
+/// Why a size could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum NotExecutable {
+    #[error("not enough depth: {venue} {side} side holds {available_base} base units, {wanted_base} wanted")]
+    NotEnoughDepth {
+        venue: Venue,
+        side: &'static str,
+        available_base: f64,
+        wanted_base: f64,
+    },
+    #[error("size rounds to zero: smaller than the common lot step {step_base}")]
+    BelowLotStep { step_base: Decimal },
+    #[error("lot sizes of the two legs do not fit the books' size grids")]
+    IncompatibleGrid,
+}
+
+/// The largest size whose net spread still meets a threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MaxSize {
+    /// Largest qualifying size in base units (zero if even one lot step falls short).
+    pub size_base: Decimal,
+    /// Buy cost of that size, in quote currency.
+    pub size_quote: f64,
+    /// Net bp at that size (`None` when the size is zero).
+    pub net_bp: Option<f64>,
+    /// True when the books ran out before the spread fell below the threshold (size is a lower bound).
+    pub depth_limited: bool,
+}
+
+/// Evaluates executable spreads for one pair.
+#[derive(Debug, Clone, Copy)]
+pub struct SpreadCalculator<'a> {
+    buy: LegBook<'a>,
+    sell: LegBook<'a>,
+    step_base: Decimal,
+    fees_bp: f64,
+    direction: Direction,
+}
+
+impl<'a> SpreadCalculator<'a> {
+    /// A calculator for buying on `buy` and selling on `sell`.
+    pub fn new(pair: &Pair, buy: LegBook<'a>, sell: LegBook<'a>, fees: &FeeModel) -> Self {
+        let direction = Direction {
+            buy: buy.instrument.venue,
+            sell: sell.instrument.venue,
+        };
+        SpreadCalculator {
+            buy,
+            sell,
+            step_base: pair.common_step_base(),
+            fees_bp: fees.total_bp(direction.buy, direction.sell),
+            direction,
+        }
+    }
+
+    /// Buy/sell venues.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// Converts a target into a whole number of common steps (rounded down).
+    pub fn steps_for(&self, target: SizeTarget) -> Result<i64, NotExecutable> {
+        let steps = match target {
+            SizeTarget::Base(base) => (base / self.step_base).floor().to_i64().unwrap_or(0),
+            SizeTarget::Quote(quote) => {
+                let quote = quote.to_f64().unwrap_or(0.0);
+                let base = base_for_cost(&self.buy, quote)
+                    .ok_or_else(|| self.depth_error(&self.buy, quote))?;
+                (base / self.step_base.to_f64().unwrap_or(f64::NAN) + 1e-9).floor() as i64
+            }
+        };
+        if steps <= 0 {
+            return Err(NotExecutable::BelowLotStep {
+                step_base: self.step_base,
+            });
+        }
+        Ok(steps)
+    }
+
+    /// The executable spread at a size target.
+    pub fn quote(&self, target: SizeTarget) -> Result<SpreadQuote, NotExecutable> {
+        let steps = self.steps_for(target)?;
+        self.quote_steps(steps)
+    }
+
+    /// The executable spread at `steps` common lot steps.
+    pub fn quote_steps(&self, steps: i64) -> Result<SpreadQuote, NotExecutable> {
+        let buy_cost = self.walk_leg(&self.buy, Side::Ask, steps)?;
+        let sell_proceeds = self.walk_leg(&self.sell, Side::Bid, steps)?;
+        let size_base = self.step_base * Decimal::from(steps);
+        let base = size_base.to_f64().unwrap_or(f64::NAN);
+        let gross_bp = (sell_proceeds - buy_cost) / buy_cost * 10_000.0;
+        Ok(SpreadQuote {
+            direction: self.direction,
+            size_base,
+            buy_cost_quote: buy_cost,
+            sell_proceeds_quote: sell_proceeds,
+            buy_vwap: buy_cost / base,
+            sell_vwap: sell_proceeds / base,
+            gross_bp,
+            fees_bp: self.fees_bp,
+            net_bp: gross_bp - self.fees_bp,
+        })
+    }
+
+    /// Largest size (whole common steps) whose net spread is at least `threshold_bp`.
+    pub fn max_size(&self, threshold_bp: f64) -> MaxSize {
+        let zero = MaxSize {
+            size_base: Decimal::ZERO,
+            size_quote: 0.0,
+            net_bp: None,
+            depth_limited: false,
+        };
+        let Some(step) = self.step_base.to_f64().filter(|s| *s > 0.0) else {
+            return zero;
+        };
+        let (limit_base, depth_limited) = self.threshold_crossing(threshold_bp);
+        let mut steps = (limit_base / step + 1e-9).floor() as i64;
+        // The crossing is found in floating point; confirm exactly, stepping down if rounding overshot.
+        while steps > 0 {
+            match self.quote_steps(steps) {
+                Ok(quote) if quote.net_bp >= threshold_bp => {
+                    return MaxSize {
+                        size_base: quote.size_base,
+                        size_quote: quote.buy_cost_quote,
+                        net_bp: Some(quote.net_bp),
+                        depth_limited,
+                    };
+                }
+                _ => steps -= 1,
+            }
+        }
+        zero
+    }
+
+    /// Base size at which `net_bp` falls to `threshold_bp`, walking both books together; the flag is
+    /// true when a book ran out first.
+    fn threshold_crossing(&self, threshold_bp: f64) -> (f64, bool) {
+        let k = 1.0 + (self.fees_bp + threshold_bp) / 10_000.0;
+        let mut asks = self
+            .buy
+            .book
+            .levels(Side::Ask)
+            .map(|l| per_base(&self.buy, l.price, l.qty));
+        let mut bids = self
+            .sell
+            .book
+            .levels(Side::Bid)
+            .map(|l| per_base(&self.sell, l.price, l.qty));
+        let (Some(mut ask), Some(mut bid)) = (asks.next(), bids.next()) else {
+            return (0.0, true);
+        };
+        let (mut filled, mut cost, mut proceeds) = (0.0f64, 0.0f64, 0.0f64);
+        loop {
+            let (ask_px, bid_px) = (ask.0, bid.0);
+            let segment = ask.1.min(bid.1);
+            let surplus = proceeds - k * cost; // ≥ 0 while the threshold holds
+            let slope = bid_px - k * ask_px;
+            if slope < 0.0 {
+                let room = surplus.max(0.0) / -slope;
+                if room < segment {
+                    return (filled + room, false);
+                }
+            }
+            filled += segment;
+            cost += ask_px * segment;
+            proceeds += bid_px * segment;
+            ask.1 -= segment;
+            bid.1 -= segment;
+            if ask.1 <= 0.0 {
+                match asks.next() {
+                    Some(next) => ask = next,
+                    None => return (filled, true),
+                }
+            }
+            if bid.1 <= 0.0 {
+                match bids.next() {
+                    Some(next) => bid = next,
+                    None => return (filled, true),
+                }
+            }
+        }
+    }
+
+    /// Quote amount of walking `steps` common steps through one side of a leg's book.
+    fn walk_leg(&self, leg: &LegBook<'_>, side: Side, steps: i64) -> Result<f64, NotExecutable> {
+        let (per_step, extra) = leg
+            .native_per_step(self.step_base)
+            .ok_or(NotExecutable::IncompatibleGrid)?;
+        let refine = POW10[usize::from(extra)];
+        let wanted = per_step
+            .checked_mul(steps)
+            .ok_or(NotExecutable::IncompatibleGrid)?;
+        let mut remaining = i128::from(wanted);
+        let mut notional: i128 = 0;
+        for level in leg.book.levels(side) {
+            let take = remaining.min(i128::from(level.qty) * i128::from(refine));
+            notional += i128::from(level.price) * take;
+            remaining -= take;
+            if remaining == 0 {
+                return Ok(notional as f64 * leg.quote_per_notional_unit() / refine as f64);
+            }
+        }
+        let available: i64 = leg.book.levels(side).map(|l| l.qty).sum();
+        Err(NotExecutable::NotEnoughDepth {
+            venue: leg.instrument.venue,
+            side: side_name(side),
+            available_base: available as f64 * leg.base_per_native_qty(),
+            wanted_base: wanted as f64 / refine as f64 * leg.base_per_native_qty(),
+        })
+    }
+
+    fn depth_error(&self, leg: &LegBook<'_>, wanted_quote: f64) -> NotExecutable {
+        let available: i64 = leg.book.levels(Side::Ask).map(|l| l.qty).sum();
+        let available_base = available as f64 * leg.base_per_native_qty();
+        let best = leg
+            .book
+            .best_ask()
+            .map(|l| per_base(leg, l.price, l.qty).0)
+            .unwrap_or(0.0);
+        NotExecutable::NotEnoughDepth {
+            venue: leg.instrument.venue,
+            side: "ask",
+            available_base,
+            wanted_base: if best > 0.0 {
+                wanted_quote / best
+            } else {
+                f64::INFINITY
+            },
+        }
+    }
+}
+
+/// A level as (quote per base unit, base units).
+fn per_base(leg: &LegBook<'_>, price: i64, qty: i64) -> (f64, f64) {
+    (
+        price as f64 * leg.quote_per_base_per_price_unit(),
+        qty as f64 * leg.base_per_native_qty(),
+    )
+}
+
+/// Base size whose buy cost through the asks reaches `quote`; `None` if the book is too thin.
+fn base_for_cost(leg: &LegBook<'_>, quote: f64) -> Option<f64> {
+    let mut spent = 0.0;
+    let mut base = 0.0;
+    for level in leg.book.levels(Side::Ask) {
+        let (price, qty) = per_base(leg, level.price, level.qty);
+        let level_cost = price * qty;
+        if spent + level_cost >= quote {
+            return Some(base + (quote - spent) / price);
+        }
+        spent += level_cost;
+        base += qty;
+    }
+    None
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Bid => "bid",
+        Side::Ask => "ask",
+    }
+}
+
+fn pow10_f64(exp: u8) -> f64 {
+    10f64.powi(i32::from(exp))
+}
+
+/// Mid price per base unit of a leg (information only; never used for signals).
+pub fn mid_per_base(leg: &LegBook<'_>) -> Option<f64> {
+    let bid = leg.book.best_bid()?;
+    let ask = leg.book.best_ask()?;
+    Some((per_base(leg, bid.price, bid.qty).0 + per_base(leg, ask.price, ask.qty).0) / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instrument::{ContractKind, PairKey};
+    use crate::num::Dec64;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn instrument(
+        venue: Venue,
+        symbol: &str,
+        per_qty: &str,
+        per_price: &str,
+        tick: &str,
+        lot: &str,
+    ) -> Instrument {
+        Instrument::new(
+            venue,
+            symbol,
+            PairKey::new("PEPE", "USDT"),
+            "USDT",
+            ContractKind::Linear,
+            d(per_qty),
+            d(per_price),
+            d(tick),
+            d(lot),
+            d(lot),
+        )
+    }
+
+    fn book(bids: &[(&str, &str)], asks: &[(&str, &str)]) -> OrderBook {
+        let mut book = OrderBook::new(0, 0, 400);
+        let conv = |levels: &[(&str, &str)]| -> Vec<(Dec64, Dec64)> {
+            levels
+                .iter()
+                .map(|(p, q)| (Dec64::parse(p).unwrap(), Dec64::parse(q).unwrap()))
+                .collect()
+        };
+        book.load_snapshot(conv(bids), conv(asks)).unwrap();
+        book
+    }
+
+    /// OKX PEPE-USDT-SWAP: 1 contract = 10 000 000 PEPE, price per PEPE.
+    /// Binance 1000PEPEUSDT: size in 1000-PEPE units, price per 1000 PEPE.
+    fn pepe_pair() -> Pair {
+        Pair {
+            key: PairKey::new("PEPE", "USDT"),
+            legs: [
+                instrument(
+                    Venue::Okx,
+                    "PEPE-USDT-SWAP",
+                    "10000000",
+                    "1",
+                    "0.0000000001",
+                    "1",
+                ),
+                instrument(
+                    Venue::Binance,
+                    "1000PEPEUSDT",
+                    "1000",
+                    "1000",
+                    "0.0000001",
+                    "1",
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn thousand_prefix_and_contract_size_are_rescaled() {
+        let pair = pepe_pair();
+        // OKX asks at 0.0000100 and 0.0000101 USDT/PEPE, 2 contracts (20M PEPE) each.
+        let okx = book(
+            &[("0.0000099", "5")],
+            &[("0.0000100", "2"), ("0.0000101", "2")],
+        );
+        // Binance bids at 0.0102 USDT per 1000 PEPE (= 0.0000102 per PEPE), 30 000 units (30M PEPE).
+        let binance = book(
+            &[("0.0102", "30000"), ("0.0098", "100000")],
+            &[("0.0105", "1")],
+        );
+        let fees = FeeModel::new(5.0, 5.0, true);
+        let calc = SpreadCalculator::new(
+            &pair,
+            LegBook {
+                instrument: &pair.legs[0],
+                book: &okx,
+            },
+            LegBook {
+                instrument: &pair.legs[1],
+                book: &binance,
+            },
+            &fees,
+        );
+        assert_eq!(pair.common_step_base(), d("10000000"));
+        // Buy 30M PEPE: 20M at 0.0000100 + 10M at 0.0000101 = 200 + 101 = 301 USDT.
+        // Sell 30M PEPE at 0.0000102 = 306 USDT. Gross = 5/301 = 166.11 bp, net = 146.11 bp.
+        let q = calc.quote(SizeTarget::Base(d("30000000"))).unwrap();
+        assert_eq!(q.size_base, d("30000000"));
+        assert!((q.buy_cost_quote - 301.0).abs() < 1e-9, "{q:?}");
+        assert!((q.sell_proceeds_quote - 306.0).abs() < 1e-9);
+        assert!((q.buy_vwap - 301.0 / 30e6).abs() < 1e-15);
+        assert!((q.gross_bp - 5.0 / 301.0 * 1e4).abs() < 1e-9);
+        assert_eq!(q.fees_bp, 20.0);
+        assert!((q.net_bp - (5.0 / 301.0 * 1e4 - 20.0)).abs() < 1e-9);
+        // 35M PEPE rounds down to 30M (step is one OKX contract = 10M PEPE).
+        assert_eq!(
+            calc.quote(SizeTarget::Base(d("35000000")))
+                .unwrap()
+                .size_base,
+            d("30000000")
+        );
+    }
+
+    #[test]
+    fn insufficient_depth_is_reported_not_guessed() {
+        let pair = pepe_pair();
+        let okx = book(&[("0.0000099", "5")], &[("0.0000100", "2")]);
+        let binance = book(&[("0.0102", "30000")], &[("0.0105", "1")]);
+        let fees = FeeModel::default();
+        let calc = SpreadCalculator::new(
+            &pair,
+            LegBook {
+                instrument: &pair.legs[0],
+                book: &okx,
+            },
+            LegBook {
+                instrument: &pair.legs[1],
+                book: &binance,
+            },
+            &fees,
+        );
+        let err = calc.quote(SizeTarget::Base(d("30000000"))).unwrap_err();
+        assert_eq!(
+            err,
+            NotExecutable::NotEnoughDepth {
+                venue: Venue::Okx,
+                side: "ask",
+                available_base: 20e6,
+                wanted_base: 30e6
+            }
+        );
+        assert!(err.to_string().contains("not enough depth"));
+        assert!(matches!(
+            calc.quote(SizeTarget::Base(d("1000"))),
+            Err(NotExecutable::BelowLotStep { .. })
+        ));
+        let empty = book(&[], &[]);
+        let calc = SpreadCalculator::new(
+            &pair,
+            LegBook {
+                instrument: &pair.legs[0],
+                book: &empty,
+            },
+            LegBook {
+                instrument: &pair.legs[1],
+                book: &binance,
+            },
+            &fees,
+        );
+        assert!(matches!(
+            calc.quote(SizeTarget::Quote(d("100"))),
+            Err(NotExecutable::NotEnoughDepth { .. })
+        ));
+        assert_eq!(calc.max_size(0.0).size_base, Decimal::ZERO);
+    }
+
+    fn btc_pair() -> Pair {
+        let mut okx = instrument(Venue::Okx, "BTC-USDT-SWAP", "0.01", "1", "0.1", "1");
+        okx.key = PairKey::new("BTC", "USDT");
+        let mut binance = instrument(Venue::Binance, "BTCUSDT", "1", "1", "0.1", "0.001");
+        binance.key = PairKey::new("BTC", "USDT");
+        Pair {
+            key: PairKey::new("BTC", "USDT"),
+            legs: [okx, binance],
+        }
+    }
+
+    #[test]
+    fn quote_target_and_max_size_at_threshold() {
+        let pair = btc_pair();
+        // OKX asks: 100 contracts (1 BTC) at 10000, 1000 contracts (10 BTC) at 10010.
+        let okx = book(&[("9990", "100")], &[("10000", "100"), ("10010", "1000")]);
+        // Binance bids: 1.5 BTC at 10040, 5 BTC at 10015.
+        let binance = book(&[("10040", "1.5"), ("10015", "5")], &[("10050", "1")]);
+        let fees = FeeModel::new(5.0, 5.0, true);
+        let calc = SpreadCalculator::new(
+            &pair,
+            LegBook {
+                instrument: &pair.legs[0],
+                book: &okx,
+            },
+            LegBook {
+                instrument: &pair.legs[1],
+                book: &binance,
+            },
+            &fees,
+        );
+        assert_eq!(pair.common_step_base(), d("0.01"));
+        // 5000 USDT at 10000 = 0.5 BTC.
+        let q = calc.quote(SizeTarget::Quote(d("5000"))).unwrap();
+        assert_eq!(q.size_base, d("0.5"));
+        assert!((q.gross_bp - 40.0).abs() < 1e-9);
+        // Threshold 0 bp net means gross ≥ 20 bp. At 1 BTC: gross 40 bp. Beyond 1 BTC the marginal buy is
+        // 10010 and marginal sell 10040 (until 1.5 BTC), then 10015 (< 10010 × 1.002): the crossing is
+        // where proceeds = 1.002 × cost.
+        let max = calc.max_size(0.0);
+        let s = max.size_base.to_f64().unwrap();
+        let cost = |s: f64| {
+            if s <= 1.0 {
+                10000.0 * s
+            } else {
+                10000.0 + 10010.0 * (s - 1.0)
+            }
+        };
+        let proceeds = |s: f64| {
+            if s <= 1.5 {
+                10040.0 * s
+            } else {
+                15060.0 + 10015.0 * (s - 1.5)
+            }
+        };
+        assert!(proceeds(s) >= 1.002 * cost(s), "{max:?}");
+        assert!(
+            proceeds(s + 0.01) < 1.002 * cost(s + 0.01),
+            "{max:?} is not the largest"
+        );
+        assert!(!max.depth_limited);
+        assert_eq!(max.size_base, d("3.16")); // solves 37.5 + 10015 s = 1.002 × (10010 s − 10)
+        assert!(max.net_bp.unwrap() >= 0.0);
+        // A threshold no size meets gives zero.
+        assert_eq!(calc.max_size(100.0).size_base, Decimal::ZERO);
+        // Entry-only fees: 10 bp.
+        let entry_only = FeeModel::new(5.0, 5.0, false);
+        let calc2 = SpreadCalculator::new(
+            &pair,
+            LegBook {
+                instrument: &pair.legs[0],
+                book: &okx,
+            },
+            LegBook {
+                instrument: &pair.legs[1],
+                book: &binance,
+            },
+            &entry_only,
+        );
+        assert!((calc2.quote(SizeTarget::Base(d("1"))).unwrap().net_bp - 30.0).abs() < 1e-9);
+        assert!(calc2.max_size(0.0).size_base > max.size_base);
+    }
+
+    #[test]
+    fn max_size_is_depth_limited_when_books_run_out() {
+        let pair = btc_pair();
+        let okx = book(&[("9990", "100")], &[("10000", "50")]);
+        let binance = book(&[("10100", "3")], &[("10150", "1")]);
+        let fees = FeeModel::default();
+        let calc = SpreadCalculator::new(
+            &pair,
+            LegBook {
+                instrument: &pair.legs[0],
+                book: &okx,
+            },
+            LegBook {
+                instrument: &pair.legs[1],
+                book: &binance,
+            },
+            &fees,
+        );
+        let max = calc.max_size(0.0);
+        assert_eq!(max.size_base, d("0.5"));
+        assert!(max.depth_limited);
+        let mid = mid_per_base(&LegBook {
+            instrument: &pair.legs[0],
+            book: &okx,
+        })
+        .unwrap();
+        assert!((mid - 9995.0).abs() < 1e-9);
+    }
+}
