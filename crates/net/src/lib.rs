@@ -1,0 +1,96 @@
+//! perpspread-net: what every venue adapter shares.
+//!
+//! * [`rest::RestClient`]: HTTP GET with per-venue rate limiting ([`limiter::RateLimiter`]), retries with
+//!   capped exponential backoff and jitter, and the server's back-off hints (HTTP 429/418, `Retry-After`).
+//! * [`MarketRest`]: the shape every venue's REST market-data adapter has, so the CLI and engine are
+//!   written once for all venues.
+
+pub mod limiter;
+pub mod rest;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use perpspread_core::{Instrument, OrderBook, Skipped, Venue};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+pub use rest::{RestClient, RestConfig, RestError, RestResponse};
+
+/// The instruments a venue lists, and those it lists but perpspread cannot use (with the reason).
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub instruments: Vec<Instrument>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// An order book fetched over REST.
+#[derive(Debug, Clone)]
+pub struct RestBook {
+    pub book: OrderBook,
+    /// Exchange timestamp of the snapshot, Unix ms, when the venue sends one.
+    pub exchange_ts_ms: Option<u64>,
+    /// Venue sequence number of the snapshot (Binance `lastUpdateId`, OKX `seqId`), when present.
+    pub sequence: Option<u64>,
+    /// Round-trip time of the request.
+    pub latency: Duration,
+}
+
+/// Funding information of one perpetual.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Funding {
+    /// Rate applied at the next funding time, as a fraction (0.0001 = 1 bp).
+    pub rate: Decimal,
+    /// Predicted rate of the funding after that, when the venue publishes one.
+    pub next_rate: Option<Decimal>,
+    /// Next funding time, Unix ms.
+    pub next_funding_ms: Option<u64>,
+    /// Hours between fundings, when known.
+    pub interval_hours: Option<u32>,
+}
+
+/// 24-hour activity of one instrument, used to rank pairs by liquidity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Activity {
+    /// Traded notional over 24 h, in quote currency.
+    pub quote_volume_24h: f64,
+}
+
+/// REST market data every venue adapter provides.
+pub trait MarketRest: Send + Sync {
+    /// The venue served.
+    fn venue(&self) -> Venue;
+    /// Perpetual swaps listed by the venue.
+    fn instruments(&self) -> impl Future<Output = Result<Listing, RestError>> + Send;
+    /// An order book snapshot of up to `depth` levels a side.
+    fn book(&self, instrument: &Instrument, depth: usize) -> impl Future<Output = Result<RestBook, RestError>> + Send;
+    /// 24 h activity of every perpetual, keyed by venue symbol.
+    fn activity(&self) -> impl Future<Output = Result<HashMap<String, Activity>, RestError>> + Send;
+    /// Funding of the given instruments, keyed by venue symbol.
+    fn funding(&self, instruments: &[&Instrument]) -> impl Future<Output = Result<HashMap<String, Funding>, RestError>> + Send;
+}
+
+/// Builds a book for `instrument` from `(price, size)` strings as the venue sent them.
+pub fn book_from_levels<'a>(
+    instrument: &Instrument,
+    depth: usize,
+    bids: impl IntoIterator<Item = (&'a str, &'a str)>,
+    asks: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<OrderBook, String> {
+    use perpspread_core::{Dec64, Side};
+    let mut book = OrderBook::new(instrument.price_scale, instrument.qty_scale, depth);
+    book.begin_snapshot();
+    for (side, levels) in [(Side::Bid, bids.into_iter().collect::<Vec<_>>()), (Side::Ask, asks.into_iter().collect())] {
+        for (price, qty) in levels {
+            let price = Dec64::parse(price).map_err(|e| format!("price {price:?}: {e}"))?;
+            let qty = Dec64::parse(qty).map_err(|e| format!("size {qty:?}: {e}"))?;
+            book.push_snapshot_level(side, price, qty).map_err(|e| e.to_string())?;
+        }
+    }
+    book.finish_snapshot();
+    if book.is_crossed() {
+        return Err("crossed book (best bid at or above best ask)".to_owned());
+    }
+    Ok(book)
+}

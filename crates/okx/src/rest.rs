@@ -1,0 +1,256 @@
+//! OKX v5 REST market data.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use perpspread_core::{Instrument, Venue};
+use perpspread_net::limiter::RateLimiter;
+use perpspread_net::rest::{RestClient, RestConfig, RestError, Verdict};
+use perpspread_net::{book_from_levels, Activity, Funding, Listing, MarketRest, RestBook};
+use rust_decimal::Decimal;
+
+use crate::messages::{BookMsg, Envelope, FundingMsg, Status, TickerMsg};
+
+/// The real OKX REST endpoint.
+pub const DEFAULT_REST_URL: &str = "https://www.okx.com";
+
+/// Most levels `GET /api/v5/market/books` returns.
+pub const MAX_REST_DEPTH: usize = 400;
+
+/// OKX public market data over REST, within OKX's documented per-endpoint limits.
+#[derive(Debug)]
+pub struct OkxRest {
+    client: RestClient,
+    instruments_limit: RateLimiter,
+    books_limit: RateLimiter,
+    tickers_limit: RateLimiter,
+    funding_limit: RateLimiter,
+    mark_limit: RateLimiter,
+}
+
+impl OkxRest {
+    /// A client for `config.base_url`.
+    pub fn new(config: RestConfig) -> Result<Self, RestError> {
+        let two_s = Duration::from_secs(2);
+        Ok(OkxRest {
+            client: RestClient::new(Venue::Okx, config, classify)?,
+            instruments_limit: RateLimiter::new(20, two_s),
+            books_limit: RateLimiter::new(40, two_s),
+            tickers_limit: RateLimiter::new(20, two_s),
+            funding_limit: RateLimiter::new(20, two_s),
+            mark_limit: RateLimiter::new(10, two_s),
+        })
+    }
+
+    /// The underlying HTTP client (to attach a recorder).
+    pub fn client_mut(&mut self) -> &mut RestClient {
+        &mut self.client
+    }
+
+    async fn data<T>(&self, path: &str, limiter: &RateLimiter, parse: impl FnOnce(&[u8]) -> Result<T, String>) -> Result<(T, Duration), RestError> {
+        let response = self.client.get(path, limiter, 1).await?;
+        let value = parse(&response.body).map_err(|message| self.client.decode_error(path, message))?;
+        Ok((value, response.latency))
+    }
+
+    /// Mark prices of every swap, keyed by instId.
+    pub async fn mark_prices(&self) -> Result<HashMap<String, Decimal>, RestError> {
+        let path = "/api/v5/public/mark-price?instType=SWAP";
+        let (marks, _) = self
+            .data(path, &self.mark_limit, |body| {
+                let envelope: Envelope<Vec<crate::messages::MarkPriceMsg>> = decode(body)?;
+                envelope
+                    .data
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|m| Ok((m.inst_id.to_owned(), decimal("markPx", m.mark_px)?)))
+                    .collect::<Result<HashMap<_, _>, String>>()
+            })
+            .await?;
+        Ok(marks)
+    }
+}
+
+impl MarketRest for OkxRest {
+    fn venue(&self) -> Venue {
+        Venue::Okx
+    }
+
+    async fn instruments(&self) -> Result<Listing, RestError> {
+        let path = "/api/v5/public/instruments?instType=SWAP";
+        Ok(self.data(path, &self.instruments_limit, crate::symbols::parse_instruments).await?.0)
+    }
+
+    async fn book(&self, instrument: &Instrument, depth: usize) -> Result<RestBook, RestError> {
+        let depth = depth.clamp(1, MAX_REST_DEPTH);
+        let path = format!("/api/v5/market/books?instId={}&sz={depth}", instrument.symbol);
+        let response = self.client.get(&path, &self.books_limit, 1).await?;
+        let parsed = parse_book(&response.body, instrument, depth).map_err(|m| self.client.decode_error(&path, m))?;
+        Ok(RestBook {
+            latency: response.latency,
+            ..parsed
+        })
+    }
+
+    async fn activity(&self) -> Result<HashMap<String, Activity>, RestError> {
+        let path = "/api/v5/market/tickers?instType=SWAP";
+        Ok(self.data(path, &self.tickers_limit, parse_activity).await?.0)
+    }
+
+    async fn funding(&self, instruments: &[&Instrument]) -> Result<HashMap<String, Funding>, RestError> {
+        let requests = instruments.iter().map(|instrument| async move {
+            let path = format!("/api/v5/public/funding-rate?instId={}", instrument.symbol);
+            let (funding, _) = self.data(&path, &self.funding_limit, parse_funding).await?;
+            Ok::<_, RestError>((instrument.symbol.clone(), funding))
+        });
+        futures::future::try_join_all(requests).await.map(|v| v.into_iter().collect())
+    }
+}
+
+/// Reads OKX responses: HTTP 429 or code 50011 are rate limits, 5xx and 50001/50004/50013 transient,
+/// any other non-zero code an API error.
+pub fn classify(status: u16, body: &[u8]) -> Verdict {
+    let parsed: Option<Status> = serde_json::from_slice(body).ok();
+    match (status, parsed) {
+        (429, _) => Verdict::RateLimited,
+        (_, Some(s)) if s.code == "50011" || s.code == "50061" => Verdict::RateLimited,
+        (_, Some(s)) if matches!(s.code.as_ref(), "50001" | "50004" | "50013" | "50026") => Verdict::Transient,
+        (500..=599, _) => Verdict::Transient,
+        (_, Some(s)) if s.code != "0" => Verdict::Api {
+            code: s.code.into_owned(),
+            message: s.msg.into_owned(),
+        },
+        (200..=299, _) => Verdict::Ok,
+        (status, _) => Verdict::Api {
+            code: format!("HTTP {status}"),
+            message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+        },
+    }
+}
+
+fn decode<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| e.to_string())
+}
+
+fn decimal(field: &str, text: &str) -> Result<Decimal, String> {
+    text.parse().map_err(|_| format!("{field} {text:?} is not a decimal number"))
+}
+
+fn millis(field: &str, text: &str) -> Result<Option<u64>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| format!("{field} {text:?} is not a timestamp"))
+}
+
+/// Parses a `GET /api/v5/market/books` body.
+pub fn parse_book(body: &[u8], instrument: &Instrument, depth: usize) -> Result<RestBook, String> {
+    let envelope: Envelope<Vec<BookMsg>> = decode(body)?;
+    let data = envelope.data.unwrap_or_default();
+    let msg = data.first().ok_or("no book in response (unknown instrument?)")?;
+    if msg.bids.is_empty() || msg.asks.is_empty() {
+        return Err(format!("empty book side for {} (zero depth)", instrument.symbol));
+    }
+    let book = book_from_levels(
+        instrument,
+        depth,
+        msg.bids.iter().map(|l| (l.0, l.1)),
+        msg.asks.iter().map(|l| (l.0, l.1)),
+    )?;
+    Ok(RestBook {
+        book,
+        exchange_ts_ms: msg.ts.map(|ts| millis("ts", ts)).transpose()?.flatten(),
+        sequence: msg.seq_id.and_then(|s| u64::try_from(s).ok()),
+        latency: Duration::ZERO,
+    })
+}
+
+/// Parses `GET /api/v5/market/tickers?instType=SWAP` into 24 h quote volume per instId.
+pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, String> {
+    let envelope: Envelope<Vec<TickerMsg>> = decode(body)?;
+    let mut out = HashMap::new();
+    for ticker in envelope.data.unwrap_or_default() {
+        // For swaps volCcy24h is in base currency; quote volume ≈ base volume × last price.
+        let (Ok(base), Ok(last)) = (ticker.vol_ccy24h.parse::<f64>(), ticker.last.parse::<f64>()) else {
+            continue;
+        };
+        out.insert(ticker.inst_id.to_owned(), Activity { quote_volume_24h: base * last });
+    }
+    Ok(out)
+}
+
+/// Parses `GET /api/v5/public/funding-rate`.
+pub fn parse_funding(body: &[u8]) -> Result<Funding, String> {
+    let envelope: Envelope<Vec<FundingMsg>> = decode(body)?;
+    let data = envelope.data.unwrap_or_default();
+    let msg = data.first().ok_or("no funding rate in response")?;
+    funding_from(msg)
+}
+
+/// Normalizes one funding message (REST or WebSocket).
+pub fn funding_from(msg: &FundingMsg<'_>) -> Result<Funding, String> {
+    let next_funding_ms = millis("fundingTime", msg.funding_time)?;
+    let after = millis("nextFundingTime", msg.next_funding_time)?;
+    let interval_hours = match (next_funding_ms, after) {
+        (Some(a), Some(b)) if b > a => Some(((b - a) / 3_600_000) as u32),
+        _ => None,
+    };
+    Ok(Funding {
+        rate: decimal("fundingRate", msg.funding_rate)?,
+        next_rate: if msg.next_funding_rate.is_empty() { None } else { Some(decimal("nextFundingRate", msg.next_funding_rate)?) },
+        next_funding_ms,
+        interval_hours,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perpspread_core::{ContractKind, PairKey, Side};
+
+    fn btc() -> Instrument {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        Instrument::new(Venue::Okx, "BTC-USDT-SWAP", PairKey::new("BTC", "USDT"), "USDT", ContractKind::Linear, d("0.01"), d("1"), d("0.1"), d("1"), d("1"))
+    }
+
+    #[test]
+    fn docs_order_book_parses_and_keeps_strings() {
+        let body = include_bytes!("../../../fixtures/docs-examples/okx/http_get_order_book.json");
+        let rest = parse_book(body, &btc(), 400).unwrap();
+        let best = rest.book.best_ask().unwrap();
+        assert_eq!(rest.book.price_of(&best).to_string(), "41006.8");
+        let worst_ask = rest.book.levels(Side::Ask).last().unwrap();
+        assert_eq!(rest.book.price_of(worst_ask).to_string(), "41007.0");
+        assert_eq!(rest.exchange_ts_ms, Some(1704067200000));
+    }
+
+    #[test]
+    fn empty_or_malformed_books_are_errors() {
+        assert!(parse_book(br#"{"code":"0","msg":"","data":[]}"#, &btc(), 400).unwrap_err().contains("no book"));
+        assert!(parse_book(br#"{"code":"0","msg":"","data":[{"asks":[],"bids":[],"ts":"1"}]}"#, &btc(), 400).unwrap_err().contains("zero depth"));
+        assert!(parse_book(br#"{"code":"0","msg":"","data":[{"asks":[["x","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1"}]}"#, &btc(), 400).is_err());
+        assert!(parse_book(b"<html>", &btc(), 400).is_err());
+    }
+
+    #[test]
+    fn funding_docs_shape() {
+        let body = br#"{"code":"0","msg":"","data":[{"instType":"SWAP","instId":"BTC-USDT-SWAP","fundingRate":"0.0001","nextFundingRate":"","fundingTime":"1704067200000","nextFundingTime":"1704096000000"}]}"#;
+        let funding = parse_funding(body).unwrap();
+        assert_eq!(funding.rate, "0.0001".parse::<Decimal>().unwrap());
+        assert_eq!(funding.next_rate, None);
+        assert_eq!(funding.interval_hours, Some(8));
+    }
+
+    #[test]
+    fn classifies_errors() {
+        assert_eq!(classify(200, br#"{"code":"0","msg":"","data":[]}"#), Verdict::Ok);
+        assert_eq!(classify(429, br#"{"code":"50011","msg":"Too Many Requests"}"#), Verdict::RateLimited);
+        assert_eq!(classify(200, br#"{"code":"50011","msg":"Too Many Requests"}"#), Verdict::RateLimited);
+        assert_eq!(classify(503, b"oops"), Verdict::Transient);
+        assert_eq!(
+            classify(200, br#"{"code":"51001","msg":"Instrument ID does not exist"}"#),
+            Verdict::Api { code: "51001".into(), message: "Instrument ID does not exist".into() }
+        );
+        assert!(matches!(classify(404, b"not found"), Verdict::Api { .. }));
+    }
+}
