@@ -1,0 +1,123 @@
+//! Binance USDⓈ-M wire messages, borrowed from the frame text.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+/// An error body `{"code":-1121,"msg":"Invalid symbol."}`.
+#[derive(Debug, Deserialize)]
+pub struct ErrorMsg<'a> {
+    pub code: i64,
+    #[serde(default, borrow)]
+    pub msg: Cow<'a, str>,
+}
+
+/// `GET /fapi/v1/exchangeInfo`.
+#[derive(Debug, Deserialize)]
+pub struct ExchangeInfo<'a> {
+    #[serde(borrow)]
+    pub symbols: Vec<SymbolMsg<'a>>,
+}
+
+/// One symbol of `exchangeInfo`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SymbolMsg<'a> {
+    pub symbol: &'a str,
+    #[serde(default)]
+    pub contract_type: &'a str,
+    #[serde(default)]
+    pub status: &'a str,
+    pub base_asset: &'a str,
+    pub quote_asset: &'a str,
+    #[serde(default)]
+    pub margin_asset: &'a str,
+    #[serde(default, borrow)]
+    pub filters: Vec<FilterMsg<'a>>,
+}
+
+/// A symbol filter; only the fields perpspread reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterMsg<'a> {
+    pub filter_type: &'a str,
+    #[serde(default)]
+    pub tick_size: Option<&'a str>,
+    #[serde(default)]
+    pub step_size: Option<&'a str>,
+    #[serde(default)]
+    pub min_qty: Option<&'a str>,
+}
+
+/// `GET /fapi/v1/depth`.
+#[derive(Debug, Deserialize)]
+pub struct DepthMsg<'a> {
+    #[serde(rename = "lastUpdateId")]
+    pub last_update_id: u64,
+    #[serde(rename = "E", default)]
+    pub event_time: Option<u64>,
+    #[serde(rename = "T", default)]
+    pub transaction_time: Option<u64>,
+    #[serde(borrow)]
+    pub bids: Vec<(&'a str, &'a str)>,
+    #[serde(borrow)]
+    pub asks: Vec<(&'a str, &'a str)>,
+}
+
+/// One entry of `GET /fapi/v1/ticker/24hr`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ticker24hMsg<'a> {
+    pub symbol: &'a str,
+    #[serde(default)]
+    pub last_price: &'a str,
+    #[serde(default)]
+    pub quote_volume: &'a str,
+}
+
+/// One entry of `GET /fapi/v1/ticker/bookTicker`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookTickerMsg<'a> {
+    pub symbol: &'a str,
+    pub bid_price: &'a str,
+    pub bid_qty: &'a str,
+    pub ask_price: &'a str,
+    pub ask_qty: &'a str,
+    #[serde(default)]
+    pub time: Option<u64>,
+}
+
+/// One entry of `GET /fapi/v1/premiumIndex`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PremiumIndexMsg<'a> {
+    pub symbol: &'a str,
+    #[serde(default)]
+    pub mark_price: &'a str,
+    #[serde(default)]
+    pub index_price: &'a str,
+    pub last_funding_rate: &'a str,
+    #[serde(default)]
+    pub next_funding_time: Option<u64>,
+    #[serde(default)]
+    pub time: Option<u64>,
+}
+
+/// A body that is either one object or a list of them (endpoints with an optional `symbol`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    /// The entries as a list.
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Binance USDⓈ-M REST market data, within the documented IP request-weight limit.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use perpspread_core::{Instrument, Venue};
+use perpspread_net::limiter::RateLimiter;
+use perpspread_net::rest::{RestClient, RestConfig, RestError, Verdict};
+use perpspread_net::{book_from_levels, Activity, Funding, Listing, MarketRest, RestBook};
+use rust_decimal::Decimal;
+
+use crate::messages::{DepthMsg, ErrorMsg, OneOrMany, PremiumIndexMsg, Ticker24hMsg};
+
+/// The real Binance USDⓈ-M REST endpoint.
+pub const DEFAULT_REST_URL: &str = "https://fapi.binance.com";
+
+/// Request weight allowed per minute per IP (`REQUEST_WEIGHT` in `exchangeInfo.rateLimits`).
+pub const WEIGHT_PER_MINUTE: u32 = 2400;
+
+/// Depth limits `GET /fapi/v1/depth` accepts, with their request weights.
+const DEPTH_WEIGHTS: [(usize, u32); 7] = [(5, 2), (10, 2), (20, 2), (50, 2), (100, 5), (500, 10), (1000, 20)];
+
+/// Binance USDⓈ-M public market data over REST.
+#[derive(Debug)]
+pub struct BinanceRest {
+    client: RestClient,
+    weight: RateLimiter,
+}
+
+impl BinanceRest {
+    /// A client for `config.base_url`, spending at most `weight_per_minute` request weight a minute.
+    pub fn new(config: RestConfig, weight_per_minute: u32) -> Result<Self, RestError> {
+        Ok(BinanceRest {
+            client: RestClient::new(Venue::Binance, config, classify)?,
+            weight: RateLimiter::new(weight_per_minute, Duration::from_secs(60)),
+        })
+    }
+
+    /// The underlying HTTP client (to attach a recorder).
+    pub fn client_mut(&mut self) -> &mut RestClient {
+        &mut self.client
+    }
+
+    async fn fetch<T>(&self, path: &str, weight: u32, parse: impl FnOnce(&[u8]) -> Result<T, String>) -> Result<(T, Duration), RestError> {
+        let response = self.client.get(path, &self.weight, weight).await?;
+        let value = parse(&response.body).map_err(|message| self.client.decode_error(path, message))?;
+        Ok((value, response.latency))
+    }
+}
+
+/// The smallest accepted depth limit covering `depth`, and its weight.
+pub fn depth_limit(depth: usize) -> (usize, u32) {
+    DEPTH_WEIGHTS
+        .iter()
+        .copied()
+        .find(|(limit, _)| *limit >= depth)
+        .unwrap_or(DEPTH_WEIGHTS[DEPTH_WEIGHTS.len() - 1])
+}
+
+impl MarketRest for BinanceRest {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
+
+    async fn instruments(&self) -> Result<Listing, RestError> {
+        Ok(self.fetch("/fapi/v1/exchangeInfo", 1, crate::symbols::parse_exchange_info).await?.0)
+    }
+
+    async fn book(&self, instrument: &Instrument, depth: usize) -> Result<RestBook, RestError> {
+        let (limit, weight) = depth_limit(depth);
+        let path = format!("/fapi/v1/depth?symbol={}&limit={limit}", instrument.symbol);
+        let (book, latency) = self.fetch(&path, weight, |body| parse_depth(body, instrument, limit)).await?;
+        Ok(RestBook { latency, ..book })
+    }
+
+    async fn activity(&self) -> Result<HashMap<String, Activity>, RestError> {
+        Ok(self.fetch("/fapi/v1/ticker/24hr", 40, parse_activity).await?.0)
+    }
+
+    async fn funding(&self, instruments: &[&Instrument]) -> Result<HashMap<String, Funding>, RestError> {
+        let (mut all, _) = self.fetch("/fapi/v1/premiumIndex", 10, parse_premium_index).await?;
+        Ok(instruments
+            .iter()
+            .filter_map(|i| all.remove(&i.symbol).map(|f| (i.symbol.clone(), f)))
+            .collect())
+    }
+}
+
+/// Reads Binance responses: HTTP 429 / code -1003 are rate limits, 418 a ban, 5xx and -1001/-1007
+/// transient, any other error body an API error.
+pub fn classify(status: u16, body: &[u8]) -> Verdict {
+    let error: Option<ErrorMsg> = if (200..300).contains(&status) && body.first() != Some(&b'{') {
+        None
+    } else {
+        serde_json::from_slice(body).ok()
+    };
+    match (status, error) {
+        (418, _) => Verdict::Banned,
+        (429, _) => Verdict::RateLimited,
+        (_, Some(e)) if e.code == -1003 => Verdict::RateLimited,
+        (_, Some(e)) if matches!(e.code, -1001 | -1007 | -1008) => Verdict::Transient,
+        (500..=599, _) => Verdict::Transient,
+        (_, Some(e)) if e.code < 0 => Verdict::Api {
+            code: e.code.to_string(),
+            message: e.msg.into_owned(),
+        },
+        (200..=299, _) => Verdict::Ok,
+        (status, _) => Verdict::Api {
+            code: format!("HTTP {status}"),
+            message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+        },
+    }
+}
+
+/// Parses a `GET /fapi/v1/depth` body.
+pub fn parse_depth(body: &[u8], instrument: &Instrument, depth: usize) -> Result<RestBook, String> {
+    let msg: DepthMsg = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if msg.bids.is_empty() || msg.asks.is_empty() {
+        return Err(format!("empty book side for {} (zero depth)", instrument.symbol));
+    }
+    let book = book_from_levels(instrument, depth, msg.bids.iter().copied(), msg.asks.iter().copied())?;
+    Ok(RestBook {
+        book,
+        exchange_ts_ms: msg.event_time.or(msg.transaction_time),
+        sequence: Some(msg.last_update_id),
+        latency: Duration::ZERO,
+    })
+}
+
+/// Parses `GET /fapi/v1/ticker/24hr` into 24 h quote volume per symbol.
+pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, String> {
+    let tickers: OneOrMany<Ticker24hMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(tickers
+        .into_vec()
+        .into_iter()
+        .filter_map(|t| {
+            let volume = t.quote_volume.parse::<f64>().ok()?;
+            Some((t.symbol.to_owned(), Activity { quote_volume_24h: volume }))
+        })
+        .collect())
+}
+
+/// Parses `GET /fapi/v1/premiumIndex` into funding per symbol.
+pub fn parse_premium_index(body: &[u8]) -> Result<HashMap<String, Funding>, String> {
+    let entries: OneOrMany<PremiumIndexMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    entries
+        .into_vec()
+        .into_iter()
+        .map(|m| {
+            let rate = m
+                .last_funding_rate
+                .parse::<Decimal>()
+                .map_err(|_| format!("lastFundingRate {:?} of {} is not a decimal", m.last_funding_rate, m.symbol))?;
+            Ok((
+                m.symbol.to_owned(),
+                Funding {
+                    rate,
+                    next_rate: None,
+                    next_funding_ms: m.next_funding_time.filter(|t| *t > 0),
+                    interval_hours: None,
+                },
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perpspread_core::{ContractKind, PairKey, Side};
+
+    fn btc() -> Instrument {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        Instrument::new(Venue::Binance, "BTCUSDT", PairKey::new("BTC", "USDT"), "USDT", ContractKind::Linear, d("1"), d("1"), d("0.1"), d("0.001"), d("0.001"))
+    }
+
+    #[test]
+    fn depth_limits_and_weights() {
+        assert_eq!(depth_limit(1), (5, 2));
+        assert_eq!(depth_limit(100), (100, 5));
+        assert_eq!(depth_limit(400), (500, 10));
+        assert_eq!(depth_limit(5000), (1000, 20));
+    }
+
+    #[test]
+    fn docs_shapes_parse() {
+        let depth = include_bytes!("../../../fixtures/docs-examples/binance-usdm/http_futures_market_depth.json");
+        let rest = parse_depth(depth, &btc(), 100).unwrap();
+        assert_eq!(rest.sequence, Some(1027024));
+        let best = rest.book.best_bid().unwrap();
+        assert_eq!(rest.book.price_of(&best).to_string(), "4.00000000");
+        assert_eq!(rest.book.depth(Side::Ask), 1);
+        let premium = include_bytes!("../../../fixtures/docs-examples/binance-usdm/http_futures_market_premium_index.json");
+        let funding = parse_premium_index(premium).unwrap();
+        assert_eq!(funding["BTCUSDT"].rate, "0.00038246".parse::<Decimal>().unwrap());
+        assert_eq!(funding["BTCUSDT"].next_funding_ms, Some(1597392000000));
+        let ticker = include_bytes!("../../../fixtures/docs-examples/binance-usdm/http_futures_market_ticker_24hr.json");
+        assert_eq!(parse_activity(ticker).unwrap()["BTCUSDT"].quote_volume_24h, 15.3);
+    }
+
+    #[test]
+    fn real_rest_snapshot_in_capture_parses() {
+        let capture = include_str!("../../../fixtures/real/binance_usdm_depth_sushi-akro_2021-07-22.jsonl");
+        let line = capture.lines().find(|l| l.contains("\"src\":\"rest\"")).unwrap();
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let body = record["data"].as_str().unwrap();
+        let mut sushi = btc();
+        sushi.symbol = "SUSHIUSDT".into();
+        let rest = parse_depth(body.as_bytes(), &sushi, 1000).unwrap();
+        assert!(rest.book.depth(Side::Bid) > 100);
+        assert!(!rest.book.is_crossed());
+    }
+
+    #[test]
+    fn classifies_errors() {
+        assert_eq!(classify(200, b"[]"), Verdict::Ok);
+        assert_eq!(classify(200, br#"{"lastUpdateId":1}"#), Verdict::Ok);
+        assert_eq!(classify(429, br#"{"code":-1003,"msg":"Too many requests"}"#), Verdict::RateLimited);
+        assert_eq!(classify(418, br#"{"code":-1003,"msg":"banned"}"#), Verdict::Banned);
+        assert_eq!(classify(503, b""), Verdict::Transient);
+        assert_eq!(
+            classify(400, br#"{"code":-1121,"msg":"Invalid symbol."}"#),
+            Verdict::Api { code: "-1121".into(), message: "Invalid symbol.".into() }
+        );
+        assert!(parse_depth(br#"{"lastUpdateId":1,"bids":[],"asks":[]}"#, &btc(), 5).unwrap_err().contains("zero depth"));
+        assert!(parse_depth(br#"{"bids":[],"asks":[]}"#, &btc(), 5).is_err());
+    }
+}

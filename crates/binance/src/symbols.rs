@@ -1,0 +1,105 @@
+//! Binance symbol rules: turn `GET /fapi/v1/exchangeInfo` into normalized instruments.
+
+use perpspread_core::instrument::split_multiplier_prefix;
+use perpspread_core::{ContractKind, Instrument, PairKey, Skipped, Venue};
+use perpspread_net::Listing;
+use rust_decimal::Decimal;
+
+use crate::messages::{ExchangeInfo, SymbolMsg};
+
+/// Parses an `exchangeInfo` body into usable perpetuals and skipped symbols.
+pub fn parse_exchange_info(body: &[u8]) -> Result<Listing, String> {
+    let info: ExchangeInfo = serde_json::from_slice(body).map_err(|e| format!("exchangeInfo: {e}"))?;
+    let mut listing = Listing::default();
+    for msg in &info.symbols {
+        match instrument_from(msg) {
+            Ok(instrument) => listing.instruments.push(instrument),
+            Err(reason) => listing.skipped.push(Skipped {
+                venue: Venue::Binance,
+                symbol: msg.symbol.to_owned(),
+                reason,
+            }),
+        }
+    }
+    Ok(listing)
+}
+
+/// Maps one symbol to an instrument, or says why it is not usable.
+pub fn instrument_from(msg: &SymbolMsg<'_>) -> Result<Instrument, String> {
+    if msg.contract_type != "PERPETUAL" {
+        let kind = if msg.contract_type.is_empty() { "none" } else { msg.contract_type };
+        return Err(format!("contractType {kind}: not a perpetual"));
+    }
+    if msg.status != "TRADING" {
+        return Err(format!("status {}: not trading", msg.status));
+    }
+    let filter = |kind: &str| msg.filters.iter().find(|f| f.filter_type == kind);
+    let number = |field: &str, text: Option<&str>| -> Result<Decimal, String> {
+        let text = text.ok_or_else(|| format!("missing {field}"))?;
+        text.parse::<Decimal>()
+            .ok()
+            .filter(|d| *d > Decimal::ZERO)
+            .ok_or_else(|| format!("{field} {text:?} is not a positive decimal"))
+    };
+    let tick = number("PRICE_FILTER.tickSize", filter("PRICE_FILTER").and_then(|f| f.tick_size))?;
+    let lot_filter = filter("LOT_SIZE");
+    let lot = number("LOT_SIZE.stepSize", lot_filter.and_then(|f| f.step_size))?;
+    let min = lot_filter
+        .and_then(|f| f.min_qty)
+        .map(|q| number("LOT_SIZE.minQty", Some(q)))
+        .transpose()?
+        .unwrap_or(lot);
+    let (base, multiplier) = split_multiplier_prefix(msg.base_asset);
+    let multiplier = Decimal::from(multiplier);
+    let settle = if msg.margin_asset.is_empty() { msg.quote_asset } else { msg.margin_asset };
+    Ok(Instrument::new(
+        Venue::Binance,
+        msg.symbol,
+        PairKey::new(base, msg.quote_asset),
+        settle,
+        ContractKind::Linear,
+        multiplier,
+        multiplier,
+        tick,
+        lot,
+        min,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REAL: &[u8] = include_bytes!("../../../fixtures/real/binance_usdm_exchange_info_2021-07-22.json");
+
+    #[test]
+    fn real_exchange_info() {
+        let listing = parse_exchange_info(REAL).unwrap();
+        assert_eq!(listing.instruments.len() + listing.skipped.len(), 122);
+        assert_eq!(listing.instruments.len(), 119);
+        let shib = listing.instruments.iter().find(|i| i.symbol == "1000SHIBUSDT").unwrap();
+        assert_eq!(shib.key.to_string(), "SHIB/USDT");
+        assert_eq!(shib.base_per_qty_unit, Decimal::from(1000));
+        assert_eq!(shib.base_per_price_unit, Decimal::from(1000));
+        let inch = listing.instruments.iter().find(|i| i.symbol == "1INCHUSDT").unwrap();
+        assert_eq!(inch.key.base, "1INCH");
+        let btc = listing.instruments.iter().find(|i| i.symbol == "BTCUSDT").unwrap();
+        assert_eq!(btc.tick_size, "0.01".parse::<Decimal>().unwrap());
+        assert_eq!(btc.lot_size, "0.001".parse::<Decimal>().unwrap());
+        assert_eq!((btc.price_scale, btc.qty_scale), (2, 3));
+        let reasons: Vec<&str> = listing.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert!(reasons.iter().any(|r| r.contains("CURRENT_QUARTER")));
+        assert!(reasons.iter().any(|r| r.contains("PENDING_TRADING") || r.contains("none")));
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors() {
+        assert!(parse_exchange_info(b"{}").is_err());
+        assert!(parse_exchange_info(b"not json").is_err());
+        let listing = parse_exchange_info(
+            br#"{"symbols":[{"symbol":"XUSDT","contractType":"PERPETUAL","status":"TRADING","baseAsset":"X","quoteAsset":"USDT","filters":[]}]}"#,
+        )
+        .unwrap();
+        assert!(listing.skipped[0].reason.contains("tickSize"));
+    }
+}
