@@ -185,7 +185,12 @@ impl RestClient {
     }
 
     /// GETs `path_and_query`, spending `weight` from `limiter` before each attempt.
-    pub async fn get(&self, path_and_query: &str, limiter: &RateLimiter, weight: u32) -> Result<RestResponse, RestError> {
+    pub async fn get(
+        &self,
+        path_and_query: &str,
+        limiter: &RateLimiter,
+        weight: u32,
+    ) -> Result<RestResponse, RestError> {
         let url = format!("{}{}", self.config.base_url, path_and_query);
         let mut attempt = 0;
         loop {
@@ -216,7 +221,8 @@ impl RestClient {
                         })
                     }
                     Verdict::Banned => {
-                        let wait = hint.unwrap_or(self.config.max_hint_wait + Duration::from_secs(1));
+                        let wait =
+                            hint.unwrap_or(self.config.max_hint_wait + Duration::from_secs(1));
                         if wait > self.config.max_hint_wait || attempt >= self.config.max_attempts {
                             return Err(RestError::Banned {
                                 venue: self.venue,
@@ -249,7 +255,11 @@ impl RestClient {
         }
     }
 
-    async fn attempt(&self, url: &str, limiter: &RateLimiter) -> Result<(u16, Vec<u8>, Option<Duration>), String> {
+    async fn attempt(
+        &self,
+        url: &str,
+        limiter: &RateLimiter,
+    ) -> Result<(u16, Vec<u8>, Option<Duration>), String> {
         let response = self.http.get(url).send().await.map_err(describe)?;
         let status = response.status().as_u16();
         let headers = response.headers();
@@ -283,7 +293,11 @@ impl RestClient {
     fn give_up(&self, path: &str, attempts: u32, failure: Failure) -> RestError {
         let (venue, path) = (self.venue, path.to_owned());
         match failure {
-            Failure::RateLimited => RestError::RateLimited { venue, path, attempts },
+            Failure::RateLimited => RestError::RateLimited {
+                venue,
+                path,
+                attempts,
+            },
             Failure::Server(status) => RestError::Server {
                 venue,
                 path,

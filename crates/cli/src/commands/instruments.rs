@@ -1,0 +1,112 @@
+//! `perpspread instruments`: the paired universe.
+
+use std::io::Write;
+
+use perpspread_core::{Instrument, Pair};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::table::Table;
+use crate::venues::RestVenues;
+
+/// Flags of `perpspread instruments`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also list instruments that could not be paired, with the reason.
+    #[arg(long)]
+    all: bool,
+}
+
+/// Runs the command.
+pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
+    let venues = RestVenues::from_config(config)?;
+    let universe = super::fetch_universe(&venues).await?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for pair in &universe.pairs {
+            writeln!(out, "{}", pair_json(pair))?;
+        }
+        if args.all {
+            for skipped in &universe.unpaired {
+                let line = json!({"unpaired": true, "venue": skipped.venue, "symbol": skipped.symbol, "reason": skipped.reason});
+                writeln!(out, "{line}")?;
+            }
+        }
+        return Ok(());
+    }
+    let mut table = Table::new([
+        "PAIR",
+        "OKX SYMBOL",
+        "OKX base/contract",
+        "OKX tick",
+        "OKX lot (contracts)",
+        "BINANCE SYMBOL",
+        "BINANCE base/unit",
+        "BINANCE tick",
+        "BINANCE lot (units)",
+        "COMMON STEP (base)",
+    ]);
+    for pair in &universe.pairs {
+        let [a, b] = &pair.legs;
+        table.row(vec![
+            pair.key.to_string(),
+            a.symbol.clone(),
+            a.base_per_qty_unit.normalize().to_string(),
+            a.tick_size.normalize().to_string(),
+            a.lot_size.normalize().to_string(),
+            b.symbol.clone(),
+            b.base_per_qty_unit.normalize().to_string(),
+            b.tick_size.normalize().to_string(),
+            b.lot_size.normalize().to_string(),
+            pair.common_step_base().to_string(),
+        ]);
+    }
+    write!(out, "{}", table.render())?;
+    writeln!(
+        out,
+        "{} pairs; {} instruments unpaired{}",
+        universe.pairs.len(),
+        universe.unpaired.len(),
+        if args.all { "" } else { " (--all lists them)" }
+    )?;
+    if args.all {
+        let mut unpaired = Table::new(["VENUE", "SYMBOL", "REASON"]);
+        for s in &universe.unpaired {
+            unpaired.row(vec![
+                s.venue.to_string(),
+                s.symbol.clone(),
+                s.reason.clone(),
+            ]);
+        }
+        write!(out, "\n{}", unpaired.render())?;
+    }
+    Ok(())
+}
+
+fn leg_json(leg: &Instrument) -> serde_json::Value {
+    json!({
+        "symbol": leg.symbol,
+        "settle": leg.settle,
+        "base_per_qty_unit": leg.base_per_qty_unit.normalize().to_string(),
+        "base_per_price_unit": leg.base_per_price_unit.normalize().to_string(),
+        "tick_size": leg.tick_size.normalize().to_string(),
+        "lot_size": leg.lot_size.normalize().to_string(),
+        "min_size": leg.min_size.normalize().to_string(),
+    })
+}
+
+fn pair_json(pair: &Pair) -> serde_json::Value {
+    let mut value = json!({
+        "pair": pair.key.to_string(),
+        "base": pair.key.base,
+        "quote": pair.key.quote,
+        "common_step_base": pair.common_step_base().to_string(),
+    });
+    for leg in &pair.legs {
+        value[leg.venue.as_str()] = leg_json(leg);
+    }
+    value
+}

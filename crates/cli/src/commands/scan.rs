@@ -1,0 +1,483 @@
+//! `perpspread scan`: a one-shot REST scan of executable spreads.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use futures::StreamExt;
+use perpspread_core::spread::{mid_per_base, LegBook, SizeTarget, SpreadCalculator};
+use perpspread_core::{FeeModel, Instrument, Pair, Universe, Venue};
+use perpspread_net::{Funding, MarketRest, RestBook, RestError};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::config::{Config, ScanConfig};
+use crate::table::Table;
+use crate::venues::RestVenues;
+use crate::UserError;
+
+/// Flags of `perpspread scan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Pairs to scan by base asset, pair or venue symbol (e.g. BTC,ETH,1000PEPEUSDT).
+    #[arg(long, value_delimiter = ',', conflicts_with = "top")]
+    symbols: Vec<String>,
+    /// Scan the N most liquid common pairs by 24 h quote volume (default from config: 20).
+    #[arg(long)]
+    top: Option<usize>,
+    /// Trade size per leg as USDT notional.
+    #[arg(long, conflicts_with = "size_base")]
+    size_usd: Option<Decimal>,
+    /// Trade size per leg in base units (e.g. 0.5 for 0.5 BTC).
+    #[arg(long)]
+    size_base: Option<Decimal>,
+    /// Net threshold in bp for the "max size at threshold" column.
+    #[arg(long, allow_hyphen_values = true)]
+    min_net_bp: Option<f64>,
+    /// JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One direction of one pair, as printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanRow {
+    pub pair: String,
+    pub direction: String,
+    pub buy_venue: Venue,
+    pub sell_venue: Venue,
+    pub buy_symbol: String,
+    pub sell_symbol: String,
+    /// Size of each leg, base units.
+    pub size_base: Option<String>,
+    /// Cost of the buy leg, quote currency (USDT).
+    pub size_quote: Option<f64>,
+    /// Executable VWAPs, quote per base unit.
+    pub buy_vwap: Option<f64>,
+    pub sell_vwap: Option<f64>,
+    /// Mid prices per base unit: information only, never used for the signal.
+    pub buy_mid: Option<f64>,
+    pub sell_mid: Option<f64>,
+    pub gross_bp: Option<f64>,
+    pub fees_bp: f64,
+    pub net_bp: Option<f64>,
+    pub threshold_bp: f64,
+    /// Largest size (base units) whose net ≥ threshold, and its buy cost in quote.
+    pub max_size_base: Option<String>,
+    pub max_size_quote: Option<f64>,
+    /// True when the fetched depth ran out first (the max size is a lower bound).
+    pub max_size_depth_limited: Option<bool>,
+    /// Current funding rate of each leg in bp per funding interval.
+    pub buy_funding_bp: Option<f64>,
+    pub sell_funding_bp: Option<f64>,
+    /// Funding the position would receive at the next funding, bp (short leg's rate − long leg's rate).
+    pub funding_carry_bp: Option<f64>,
+    /// REST round trip of each venue's book request, ms.
+    pub buy_latency_ms: Option<f64>,
+    pub sell_latency_ms: Option<f64>,
+    /// Why the row has no spread (not enough depth, request failed, …).
+    pub error: Option<String>,
+}
+
+/// Runs the command.
+pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
+    let scan = effective(&config.scan, &args)?;
+    let venues = RestVenues::from_config(config)?;
+    let universe = super::fetch_universe(&venues).await?;
+    let pairs = select_pairs(&venues, &universe, &args.symbols, scan.top).await?;
+    let rows = scan_pairs(&venues, &pairs, &scan, &config.fee_model()).await;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        for row in &rows {
+            writeln!(out, "{}", serde_json::to_string(row)?)?;
+        }
+    } else {
+        write!(out, "{}", render(&rows, &scan))?;
+    }
+    out.flush()?;
+    if !rows.is_empty() && rows.iter().all(|r| r.error.is_some()) {
+        anyhow::bail!("no pair could be evaluated (see the error column)");
+    }
+    Ok(())
+}
+
+/// Scan settings after applying flags over the config.
+fn effective(base: &ScanConfig, args: &Args) -> Result<ScanConfig, UserError> {
+    let mut scan = base.clone();
+    if let Some(top) = args.top {
+        scan.top = top;
+    }
+    if args.size_usd.is_some() || args.size_base.is_some() {
+        scan.size_usd = args.size_usd;
+        scan.size_base = args.size_base;
+    }
+    if let Some(threshold) = args.min_net_bp {
+        scan.min_net_bp = threshold;
+    }
+    scan.validate().map_err(|e| UserError(e.to_string()))?;
+    Ok(scan)
+}
+
+/// The pairs named on the command line, or the `top` most liquid ones.
+async fn select_pairs(
+    venues: &RestVenues,
+    universe: &Universe,
+    symbols: &[String],
+    top: usize,
+) -> anyhow::Result<Vec<Pair>> {
+    if !symbols.is_empty() {
+        let mut pairs = Vec::new();
+        let mut unknown = Vec::new();
+        for symbol in symbols.iter().filter(|s| !s.trim().is_empty()) {
+            match universe.find(symbol) {
+                Some(pair) if !pairs.contains(pair) => pairs.push(pair.clone()),
+                Some(_) => {}
+                None => unknown.push(symbol.as_str()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(UserError(format!(
+                "unknown symbol(s) {}: not a pair listed on both venues (see `perpspread instruments --all`)",
+                unknown.join(", ")
+            ))
+            .into());
+        }
+        return Ok(pairs);
+    }
+    let (okx, binance) = tokio::join!(venues.okx.activity(), venues.binance.activity());
+    let volumes: HashMap<Venue, HashMap<String, f64>> =
+        [(Venue::Okx, okx), (Venue::Binance, binance)]
+            .into_iter()
+            .map(|(venue, result)| {
+                let map = result
+                    .map_err(|e| tracing::warn!("24 h volumes unavailable: {e}"))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(symbol, activity)| (symbol, activity.quote_volume_24h))
+                    .collect();
+                (venue, map)
+            })
+            .collect();
+    Ok(rank_by_liquidity(universe, &volumes, top))
+}
+
+/// Pairs ordered by the smaller of their two venues' 24 h quote volumes (the thinner venue bounds the
+/// arbitrage), most liquid first; ties and unknown volumes fall back to alphabetical order.
+pub fn rank_by_liquidity(
+    universe: &Universe,
+    volumes: &HashMap<Venue, HashMap<String, f64>>,
+    top: usize,
+) -> Vec<Pair> {
+    let volume = |leg: &Instrument| {
+        volumes
+            .get(&leg.venue)
+            .and_then(|m| m.get(&leg.symbol))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let mut ranked: Vec<(f64, &Pair)> = universe
+        .pairs
+        .iter()
+        .map(|pair| {
+            (
+                pair.legs.iter().map(volume).fold(f64::INFINITY, f64::min),
+                pair,
+            )
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.key.cmp(&b.1.key)));
+    ranked
+        .into_iter()
+        .take(top)
+        .map(|(_, pair)| pair.clone())
+        .collect()
+}
+
+async fn fetch_book(
+    venues: &RestVenues,
+    leg: &Instrument,
+    scan: &ScanConfig,
+) -> Result<RestBook, RestError> {
+    match leg.venue {
+        Venue::Okx => venues.okx.book(leg, scan.okx_depth).await,
+        Venue::Binance => venues.binance.book(leg, scan.binance_depth).await,
+    }
+}
+
+async fn fetch_funding(venues: &RestVenues, pairs: &[Pair]) -> HashMap<(Venue, String), Funding> {
+    let legs = |venue: Venue| {
+        pairs
+            .iter()
+            .filter_map(move |p| p.leg(venue))
+            .collect::<Vec<_>>()
+    };
+    let (okx_legs, binance_legs) = (legs(Venue::Okx), legs(Venue::Binance));
+    let (okx, binance) = tokio::join!(
+        venues.okx.funding(&okx_legs),
+        venues.binance.funding(&binance_legs)
+    );
+    let mut all = HashMap::new();
+    for (venue, result) in [(Venue::Okx, okx), (Venue::Binance, binance)] {
+        match result {
+            Ok(map) => all.extend(map.into_iter().map(|(symbol, f)| ((venue, symbol), f))),
+            Err(error) => tracing::warn!("funding rates unavailable: {error}"),
+        }
+    }
+    all
+}
+
+/// Fetches books for every pair (bounded concurrency) and evaluates both directions.
+pub async fn scan_pairs(
+    venues: &RestVenues,
+    pairs: &[Pair],
+    scan: &ScanConfig,
+    fees: &FeeModel,
+) -> Vec<ScanRow> {
+    let books = futures::stream::iter(pairs.iter())
+        .map(|pair| async move {
+            let (a, b) = tokio::join!(
+                fetch_book(venues, &pair.legs[0], scan),
+                fetch_book(venues, &pair.legs[1], scan)
+            );
+            (pair, a, b)
+        })
+        .buffer_unordered(scan.concurrency);
+    let (books, funding) = tokio::join!(books.collect::<Vec<_>>(), fetch_funding(venues, pairs));
+    let target = match (scan.size_base, scan.size_usd) {
+        (Some(base), _) => SizeTarget::Base(base),
+        (None, quote) => SizeTarget::Quote(quote.unwrap_or_default()),
+    };
+    let mut rows = Vec::new();
+    for (pair, a, b) in books {
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                let books = [(&pair.legs[0], &a), (&pair.legs[1], &b)];
+                for (buy, sell) in [(0, 1), (1, 0)] {
+                    rows.push(evaluate(
+                        pair,
+                        books[buy],
+                        books[sell],
+                        target,
+                        scan.min_net_bp,
+                        fees,
+                        &funding,
+                    ));
+                }
+            }
+            (a, b) => {
+                let error = [a.err(), b.err()]
+                    .into_iter()
+                    .flatten()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                rows.push(failed_row(pair, error, fees));
+            }
+        }
+    }
+    rows.sort_by(|x, y| match (x.net_bp, y.net_bp) {
+        (Some(a), Some(b)) => b.total_cmp(&a),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => x.pair.cmp(&y.pair),
+    });
+    rows
+}
+
+fn evaluate(
+    pair: &Pair,
+    (buy_leg, buy_book): (&Instrument, &RestBook),
+    (sell_leg, sell_book): (&Instrument, &RestBook),
+    target: SizeTarget,
+    threshold_bp: f64,
+    fees: &FeeModel,
+    funding: &HashMap<(Venue, String), Funding>,
+) -> ScanRow {
+    let buy = LegBook {
+        instrument: buy_leg,
+        book: &buy_book.book,
+    };
+    let sell = LegBook {
+        instrument: sell_leg,
+        book: &sell_book.book,
+    };
+    let calc = SpreadCalculator::new(pair, buy, sell, fees);
+    let rate_bp = |leg: &Instrument| {
+        funding
+            .get(&(leg.venue, leg.symbol.clone()))
+            .and_then(|f| f.rate.to_f64())
+            .map(|r| r * 10_000.0)
+    };
+    let (buy_funding_bp, sell_funding_bp) = (rate_bp(buy_leg), rate_bp(sell_leg));
+    let mut row = ScanRow {
+        pair: pair.key.to_string(),
+        direction: calc.direction().label(),
+        buy_venue: buy_leg.venue,
+        sell_venue: sell_leg.venue,
+        buy_symbol: buy_leg.symbol.clone(),
+        sell_symbol: sell_leg.symbol.clone(),
+        size_base: None,
+        size_quote: None,
+        buy_vwap: None,
+        sell_vwap: None,
+        buy_mid: mid_per_base(&buy),
+        sell_mid: mid_per_base(&sell),
+        gross_bp: None,
+        fees_bp: fees.total_bp(buy_leg.venue, sell_leg.venue),
+        net_bp: None,
+        threshold_bp,
+        max_size_base: None,
+        max_size_quote: None,
+        max_size_depth_limited: None,
+        buy_funding_bp,
+        sell_funding_bp,
+        funding_carry_bp: buy_funding_bp
+            .zip(sell_funding_bp)
+            .map(|(long, short)| short - long),
+        buy_latency_ms: Some(ms(buy_book.latency)),
+        sell_latency_ms: Some(ms(sell_book.latency)),
+        error: None,
+    };
+    match calc.quote(target) {
+        Ok(quote) => {
+            row.size_base = Some(quote.size_base.normalize().to_string());
+            row.size_quote = Some(quote.buy_cost_quote);
+            row.buy_vwap = Some(quote.buy_vwap);
+            row.sell_vwap = Some(quote.sell_vwap);
+            row.gross_bp = Some(quote.gross_bp);
+            row.net_bp = Some(quote.net_bp);
+        }
+        Err(error) => row.error = Some(error.to_string()),
+    }
+    let max = calc.max_size(threshold_bp);
+    row.max_size_base = Some(max.size_base.normalize().to_string());
+    row.max_size_quote = Some(max.size_quote);
+    row.max_size_depth_limited = Some(max.depth_limited);
+    row
+}
+
+fn failed_row(pair: &Pair, error: String, fees: &FeeModel) -> ScanRow {
+    let [a, b] = &pair.legs;
+    ScanRow {
+        pair: pair.key.to_string(),
+        direction: "both".into(),
+        buy_venue: a.venue,
+        sell_venue: b.venue,
+        buy_symbol: a.symbol.clone(),
+        sell_symbol: b.symbol.clone(),
+        size_base: None,
+        size_quote: None,
+        buy_vwap: None,
+        sell_vwap: None,
+        buy_mid: None,
+        sell_mid: None,
+        gross_bp: None,
+        fees_bp: fees.total_bp(a.venue, b.venue),
+        net_bp: None,
+        threshold_bp: 0.0,
+        max_size_base: None,
+        max_size_quote: None,
+        max_size_depth_limited: None,
+        buy_funding_bp: None,
+        sell_funding_bp: None,
+        funding_carry_bp: None,
+        buy_latency_ms: None,
+        sell_latency_ms: None,
+        error: Some(error),
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Formats a price with about eight significant digits.
+pub fn price(value: f64) -> String {
+    if !value.is_finite() || value == 0.0 {
+        return format!("{value}");
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (7 - magnitude).clamp(0, 12) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}
+
+fn opt(value: Option<f64>, fmt: impl Fn(f64) -> String) -> String {
+    value.map(fmt).unwrap_or_else(|| "-".into())
+}
+
+fn render(rows: &[ScanRow], scan: &ScanConfig) -> String {
+    let bp = |v: f64| format!("{v:.2}");
+    let size_label = match (scan.size_base, scan.size_usd) {
+        (Some(base), _) => format!("{} base", base.normalize()),
+        (None, Some(usd)) => format!("{} USDT", usd.normalize()),
+        _ => String::new(),
+    };
+    let mut table = Table::new([
+        "PAIR".to_owned(),
+        "BUY→SELL".into(),
+        "SIZE (base)".into(),
+        "COST (USDT)".into(),
+        "BUY VWAP".into(),
+        "SELL VWAP".into(),
+        "GROSS bp".into(),
+        "FEES bp".into(),
+        "NET bp".into(),
+        format!("MAX SIZE @≥{} bp (USDT)", scan.min_net_bp),
+        "FUNDING buy/sell bp".into(),
+        "CARRY bp".into(),
+        "RTT buy/sell ms".into(),
+        "NOTE".into(),
+    ]);
+    for row in rows {
+        let max = match (&row.max_size_quote, row.max_size_depth_limited) {
+            (Some(quote), Some(limited)) => format!("{}{quote:.0}", if limited { "≥" } else { "" }),
+            _ => "-".into(),
+        };
+        table.row(vec![
+            row.pair.clone(),
+            format!("{}→{}", row.buy_venue, row.sell_venue),
+            row.size_base.clone().unwrap_or_else(|| "-".into()),
+            opt(row.size_quote, |v| format!("{v:.2}")),
+            opt(row.buy_vwap, price),
+            opt(row.sell_vwap, price),
+            opt(row.gross_bp, bp),
+            bp(row.fees_bp),
+            opt(row.net_bp, bp),
+            max,
+            format!(
+                "{}/{}",
+                opt(row.buy_funding_bp, bp),
+                opt(row.sell_funding_bp, bp)
+            ),
+            opt(row.funding_carry_bp, bp),
+            format!(
+                "{}/{}",
+                opt(row.buy_latency_ms, |v| format!("{v:.1}")),
+                opt(row.sell_latency_ms, |v| format!("{v:.1}"))
+            ),
+            row.error.clone().unwrap_or_default(),
+        ]);
+    }
+    format!(
+        "{}\nsize per leg: {size_label}; prices are quote per base unit; fees = taker fees of every leg counted; net = gross − fees\n",
+        table.render()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_keep_significant_digits() {
+        assert_eq!(price(30236.123456), "30236.123");
+        assert_eq!(price(0.0000102), "0.0000102");
+        assert_eq!(price(1.5), "1.5");
+    }
+}

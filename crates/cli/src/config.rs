@@ -1,0 +1,310 @@
+//! Configuration: embedded defaults, then an optional TOML file, then environment, then flags.
+
+use std::path::Path;
+use std::time::Duration;
+
+use perpspread_core::FeeModel;
+use perpspread_net::RestConfig;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+/// The defaults compiled into the binary (also the documented example file).
+pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.toml");
+
+/// A configuration problem the user can fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("invalid config {origin}: {error}")]
+    Parse { origin: String, error: String },
+    #[error("invalid setting {key} = {value}: {why}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        why: &'static str,
+    },
+}
+
+/// Everything perpspread can be configured with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub okx: VenueConfig,
+    pub binance: VenueConfig,
+    pub fees: FeesConfig,
+    pub rest: RestSettings,
+    pub scan: ScanConfig,
+}
+
+/// Endpoints and fees of one venue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueConfig {
+    pub rest_url: String,
+    pub ws_url: String,
+    pub taker_fee_bp: f64,
+    #[serde(default)]
+    pub weight_per_minute: Option<u32>,
+}
+
+/// How fees are counted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeesConfig {
+    pub count_exit: bool,
+}
+
+/// REST client behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestSettings {
+    pub timeout_s: u64,
+    pub max_attempts: u32,
+}
+
+/// Defaults of `perpspread scan`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanConfig {
+    pub top: usize,
+    #[serde(default)]
+    pub size_usd: Option<Decimal>,
+    #[serde(default)]
+    pub size_base: Option<Decimal>,
+    pub min_net_bp: f64,
+    pub okx_depth: usize,
+    pub binance_depth: usize,
+    pub concurrency: usize,
+}
+
+/// Partial config as read from a user's file: every key optional.
+type Table = toml::Table;
+
+impl Config {
+    /// Loads the embedded defaults, merges `file` over them, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut table: Table =
+            DEFAULT_CONFIG
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    origin: "(embedded defaults)".into(),
+                    error: e.to_string(),
+                })?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+                path: path.display().to_string(),
+                error,
+            })?;
+            let user: Table = text
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    origin: path.display().to_string(),
+                    error: e.message().to_owned(),
+                })?;
+            merge(&mut table, user);
+        }
+        let origin = file.map_or("(embedded defaults)".to_owned(), |p| {
+            p.display().to_string()
+        });
+        let mut config: Config =
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    origin,
+                    error: e.message().to_owned(),
+                })?;
+        config.apply_env(|key| std::env::var(key).ok());
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Applies `PERPSPREAD_*` endpoint overrides.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+        for (key, slot) in [
+            ("PERPSPREAD_OKX_REST", &mut self.okx.rest_url),
+            ("PERPSPREAD_OKX_WS", &mut self.okx.ws_url),
+            ("PERPSPREAD_BINANCE_REST", &mut self.binance.rest_url),
+            ("PERPSPREAD_BINANCE_WS", &mut self.binance.ws_url),
+        ] {
+            if let Some(value) = var(key).filter(|v| !v.trim().is_empty()) {
+                *slot = value;
+            }
+        }
+    }
+
+    /// Checks values a user could get wrong.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, fee) in [
+            ("okx.taker_fee_bp", self.okx.taker_fee_bp),
+            ("binance.taker_fee_bp", self.binance.taker_fee_bp),
+        ] {
+            if !(0.0..=1000.0).contains(&fee) {
+                return Err(invalid(key, fee, "a fee must be between 0 and 1000 bp"));
+            }
+        }
+        for (key, url) in [
+            ("okx.rest_url", &self.okx.rest_url),
+            ("binance.rest_url", &self.binance.rest_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(key, url, "must start with http:// or https://"));
+            }
+        }
+        for (key, url) in [
+            ("okx.ws_url", &self.okx.ws_url),
+            ("binance.ws_url", &self.binance.ws_url),
+        ] {
+            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+                return Err(invalid(key, url, "must start with ws:// or wss://"));
+            }
+        }
+        if self.rest.max_attempts == 0 {
+            return Err(invalid(
+                "rest.max_attempts",
+                0,
+                "at least one attempt is needed",
+            ));
+        }
+        if self.rest.timeout_s == 0 {
+            return Err(invalid("rest.timeout_s", 0, "must be at least 1 s"));
+        }
+        if self.binance.weight_per_minute == Some(0) {
+            return Err(invalid("binance.weight_per_minute", 0, "must be positive"));
+        }
+        self.scan.validate()
+    }
+
+    /// Fee model from the venues' taker fees.
+    pub fn fee_model(&self) -> FeeModel {
+        FeeModel::new(
+            self.okx.taker_fee_bp,
+            self.binance.taker_fee_bp,
+            self.fees.count_exit,
+        )
+    }
+
+    /// REST client settings for a base URL.
+    pub fn rest_config(&self, base_url: &str) -> RestConfig {
+        RestConfig {
+            timeout: Duration::from_secs(self.rest.timeout_s),
+            max_attempts: self.rest.max_attempts,
+            ..RestConfig::new(base_url)
+        }
+    }
+}
+
+impl ScanConfig {
+    /// Checks the scan settings.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match (self.size_usd, self.size_base) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "scan.size_usd/size_base",
+                    "both",
+                    "give a size in USDT or in base units, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(invalid("scan.size_usd", "none", "a trade size is required"))
+            }
+            (Some(size), None) | (None, Some(size)) if size <= Decimal::ZERO => {
+                return Err(invalid(
+                    "scan.size",
+                    size,
+                    "the trade size must be positive",
+                ))
+            }
+            _ => {}
+        }
+        if self.top == 0 {
+            return Err(invalid("scan.top", 0, "scan at least one pair"));
+        }
+        if self.concurrency == 0 {
+            return Err(invalid("scan.concurrency", 0, "must be at least 1"));
+        }
+        if self.okx_depth == 0 || self.binance_depth == 0 {
+            return Err(invalid("scan.*_depth", 0, "depth must be at least 1 level"));
+        }
+        if !self.min_net_bp.is_finite() {
+            return Err(invalid(
+                "scan.min_net_bp",
+                self.min_net_bp,
+                "must be a finite number",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(key: &'static str, value: impl std::fmt::Display, why: &'static str) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        value: value.to_string(),
+        why,
+    }
+}
+
+/// Recursively overlays `over` onto `base`.
+fn merge(base: &mut Table, over: Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(over_table)) => {
+                merge(base_table, over_table)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let config = Config::load(None).unwrap();
+        assert_eq!(config.scan.top, 20);
+        assert_eq!(config.okx.taker_fee_bp, 5.0);
+        assert_eq!(
+            config
+                .fee_model()
+                .total_bp(perpspread_core::Venue::Okx, perpspread_core::Venue::Binance),
+            20.0
+        );
+    }
+
+    #[test]
+    fn file_overrides_then_env() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "[okx]\ntaker_fee_bp = 2.0\n[scan]\ntop = 3").unwrap();
+        let mut config = Config::load(Some(file.path())).unwrap();
+        assert_eq!(config.okx.taker_fee_bp, 2.0);
+        assert_eq!(config.binance.taker_fee_bp, 5.0);
+        assert_eq!(config.scan.top, 3);
+        config.apply_env(|k| (k == "PERPSPREAD_OKX_REST").then(|| "http://127.0.0.1:1".to_owned()));
+        assert_eq!(config.okx.rest_url, "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn bad_files_give_clear_errors() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "[okx]\ntaker_fee_bps = 2.0").unwrap();
+        let err = Config::load(Some(file.path())).unwrap_err().to_string();
+        assert!(err.contains("taker_fee_bps"), "{err}");
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "[okx]\ntaker_fee_bp = -1.0").unwrap();
+        let err = Config::load(Some(file.path())).unwrap_err().to_string();
+        assert!(err.contains("okx.taker_fee_bp"), "{err}");
+        let err = Config::load(Some(Path::new("/nonexistent/x.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot read"), "{err}");
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "[scan\n").unwrap();
+        assert!(Config::load(Some(file.path())).is_err());
+    }
+}

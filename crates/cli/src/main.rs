@@ -1,0 +1,126 @@
+//! `perpspread`: cross-exchange executable spreads on perpetual swaps (OKX v5 and Binance USDⓈ-M).
+
+mod commands;
+mod config;
+mod table;
+mod venues;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+
+/// Cross-exchange executable spreads on perpetual swaps (OKX v5 and Binance USDⓈ-M).
+#[derive(Debug, Parser)]
+#[command(name = "perpspread", version, about, long_about = None)]
+struct Cli {
+    /// TOML config file overriding the embedded defaults (see config/default.toml).
+    #[arg(long, global = true, env = "PERPSPREAD_CONFIG")]
+    config: Option<PathBuf>,
+    /// OKX REST base URL (e.g. a simulator's http://127.0.0.1:PORT).
+    #[arg(long, global = true)]
+    okx_rest: Option<String>,
+    /// OKX public WebSocket URL.
+    #[arg(long, global = true)]
+    okx_ws: Option<String>,
+    /// Binance USDⓈ-M REST base URL.
+    #[arg(long, global = true)]
+    binance_rest: Option<String>,
+    /// Binance USDⓈ-M WebSocket URL.
+    #[arg(long, global = true)]
+    binance_ws: Option<String>,
+    /// More logs on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the paired instrument universe (both venue symbols, multipliers, tick and lot sizes).
+    Instruments(commands::instruments::Args),
+    /// One-shot REST scan of executable spreads, sorted by net bp.
+    Scan(commands::scan::Args),
+}
+
+/// An error the user caused and can fix (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UserError(pub String);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if error.is::<UserError>() || error.is::<ConfigError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(&cli)?;
+    match cli.command {
+        Command::Instruments(args) => commands::instruments::run(&config, args).await,
+        Command::Scan(args) => commands::scan::run(&config, args).await,
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    for (flag, slot) in [
+        (&cli.okx_rest, &mut config.okx.rest_url),
+        (&cli.okx_ws, &mut config.okx.ws_url),
+        (&cli.binance_rest, &mut config.binance.rest_url),
+        (&cli.binance_ws, &mut config.binance.ws_url),
+    ] {
+        if let Some(value) = flag {
+            *slot = value.clone();
+        }
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

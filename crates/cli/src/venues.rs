@@ -1,0 +1,31 @@
+//! Builds the venue adapters from configuration.
+
+use anyhow::Context;
+use perpspread_binance::rest::WEIGHT_PER_MINUTE;
+use perpspread_binance::BinanceRest;
+use perpspread_okx::OkxRest;
+
+use crate::config::Config;
+
+/// REST clients of both venues.
+pub struct RestVenues {
+    pub okx: OkxRest,
+    pub binance: BinanceRest,
+}
+
+impl RestVenues {
+    /// Clients pointed at the configured endpoints.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let okx =
+            OkxRest::new(config.rest_config(&config.okx.rest_url)).context("OKX REST client")?;
+        let binance = BinanceRest::new(
+            config.rest_config(&config.binance.rest_url),
+            config
+                .binance
+                .weight_per_minute
+                .unwrap_or(WEIGHT_PER_MINUTE),
+        )
+        .context("Binance REST client")?;
+        Ok(RestVenues { okx, binance })
+    }
+}
