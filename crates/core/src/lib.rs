@@ -6,13 +6,16 @@
 //! ([`spread`]). Venue adapters turn wire messages into these types; sinks and the CLI consume them.
 
 pub mod book;
+pub mod feed;
 pub mod fees;
 pub mod instrument;
 pub mod num;
 pub mod spread;
 pub mod universe;
+pub mod wire;
 
 pub use book::{BookError, Level, OrderBook, Side};
+pub use feed::{BookState, Feed, FeedEvent, Frame, RecvTime, TrackedBook};
 pub use fees::FeeModel;
 pub use instrument::{ContractKind, Instrument, PairKey, Venue};
 pub use num::{Dec64, NumError};

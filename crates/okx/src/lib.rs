@@ -5,6 +5,7 @@
 //! listed but never paired with linear contracts.
 
 pub mod checksum;
+pub mod feed;
 pub mod messages;
 pub mod rest;
 pub mod symbols;

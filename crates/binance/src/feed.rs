@@ -1,0 +1,521 @@
+//! Binance USDⓈ-M feed handler (sans-IO): local books per "How to manage a local order book correctly".
+//!
+//! 1. Buffer `<symbol>@depth` events and ask for a REST snapshot (`/fapi/v1/depth?limit=1000`).
+//! 2. Drop buffered events with `u < lastUpdateId`.
+//! 3. The first applied event must have `U <= lastUpdateId <= u`; otherwise the snapshot is too old.
+//! 4. Each later event's `pu` must equal the previous event's `u`; otherwise resync the symbol.
+//!
+//! While a symbol waits for a snapshot its events keep being buffered, so nothing is lost once the
+//! snapshot lands. Partial-depth streams (`@depth5/10/20`) are complete snapshots each time.
+
+use std::fmt;
+
+use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook};
+use perpspread_core::wire::{LevelsSeed, RawLevel};
+use perpspread_core::{BookState, OrderBook, Side, Venue};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Levels per side kept by default (the largest REST snapshot).
+pub const DEFAULT_DEPTH: usize = 1000;
+
+/// Most events buffered per symbol while waiting for a snapshot.
+const MAX_BUFFERED: usize = 20_000;
+
+/// Where a symbol's book stands in the snapshot/diff protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sync {
+    /// Buffering events until a REST snapshot arrives.
+    AwaitingSnapshot,
+    /// Snapshot loaded; the next event must straddle `last_update_id`.
+    Bridging { last_update_id: u64 },
+    /// In sequence; the next event's `pu` must equal `last_u`.
+    Live { last_u: u64 },
+}
+
+/// A depth event kept while waiting for a snapshot.
+#[derive(Debug, Clone)]
+struct Buffered {
+    header: DepthHeader,
+    bids: Vec<RawLevel>,
+    asks: Vec<RawLevel>,
+}
+
+#[derive(Debug, Clone)]
+struct SymbolBook {
+    tracked: TrackedBook,
+    sync: Sync,
+    buffer: Vec<Buffered>,
+    snapshot_requested: bool,
+}
+
+/// Header fields of a depth event or snapshot.
+#[derive(Debug, Clone, Copy, Default)]
+struct DepthHeader {
+    event: Option<DepthKind>,
+    event_ms: Option<u64>,
+    first_id: Option<u64>,
+    last_id: Option<u64>,
+    prev_last_id: Option<u64>,
+    last_update_id: Option<u64>,
+    has_symbol: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DepthKind {
+    Depth,
+    Other,
+}
+
+/// Feed handler for Binance USDⓈ-M streams.
+#[derive(Debug)]
+pub struct BinanceFeed {
+    books: Slots<SymbolBook>,
+    depth: usize,
+    bids: Vec<RawLevel>,
+    asks: Vec<RawLevel>,
+    /// Symbol of the last decoded depth object (reused buffer).
+    symbol: String,
+}
+
+impl Default for BinanceFeed {
+    fn default() -> Self {
+        Self::new(DEFAULT_DEPTH)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Envelope<'a> {
+    #[serde(default)]
+    stream: Option<&'a str>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    e: Option<&'a str>,
+    #[serde(default, borrow)]
+    error: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    s: Option<&'a str>,
+}
+
+impl BinanceFeed {
+    /// A handler keeping up to `depth` levels per side.
+    pub fn new(depth: usize) -> Self {
+        BinanceFeed {
+            books: Slots::default(),
+            depth,
+            bids: Vec::with_capacity(DEFAULT_DEPTH),
+            asks: Vec::with_capacity(DEFAULT_DEPTH),
+            symbol: String::new(),
+        }
+    }
+
+    /// The slot of a symbol (creating a `Syncing` book), e.g. before subscribing.
+    pub fn track(&mut self, symbol: &str) -> u32 {
+        let depth = self.depth;
+        self.books.slot_or_insert(symbol, || SymbolBook {
+            tracked: TrackedBook::new(OrderBook::new(0, 0, depth)),
+            sync: Sync::AwaitingSnapshot,
+            buffer: Vec::new(),
+            snapshot_requested: false,
+        })
+    }
+
+    fn on_ws(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+        let envelope: Envelope = serde_json::from_str(frame.data).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        if let Some(error) = envelope.error {
+            events.push(FeedEvent::SubscriptionRefused { slot: None });
+            return Err(FrameError::Venue {
+                code: "error".into(),
+                message: error.get().to_owned(),
+            });
+        }
+        if envelope.result.is_some() || (envelope.id.is_some() && envelope.data.is_none() && envelope.e.is_none()) {
+            return Ok(()); // reply to SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS
+        }
+        let (stream, body) = match (envelope.stream, envelope.data) {
+            (Some(stream), Some(data)) => (Some(stream), data.get()),
+            _ => (None, frame.data),
+        };
+        let kind = match (stream, envelope.e) {
+            (Some(stream), _) => stream_kind(stream),
+            (None, Some("depthUpdate")) => StreamKind::Diff,
+            (None, Some(_)) => StreamKind::Other,
+            (None, None) => return Err(FrameError::Unknown(truncate(frame.data))),
+        };
+        match kind {
+            StreamKind::Diff | StreamKind::Partial => self.on_depth(body, kind == StreamKind::Partial, envelope.s, frame, events),
+            StreamKind::Other => Ok(()),
+        }
+    }
+
+    fn on_depth(&mut self, body: &str, partial: bool, symbol_hint: Option<&str>, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+        let header = self.decode(body)?;
+        if header.event == Some(DepthKind::Other) {
+            return Ok(());
+        }
+        if !header.has_symbol {
+            let hint = symbol_hint.ok_or_else(|| FrameError::Malformed("depth event without symbol".into()))?;
+            self.symbol.clear();
+            self.symbol.push_str(hint);
+        }
+        let symbol = std::mem::take(&mut self.symbol);
+        let slot = self.track(&symbol);
+        self.symbol = symbol;
+        let book = self.books.get_mut(slot).expect("slot just tracked");
+        if partial {
+            let outcome = load_snapshot(book, &self.bids, &self.asks).map(|()| {
+                book.sync = Sync::Live { last_u: header.last_id.unwrap_or(0) };
+                book.tracked.state = BookState::Live;
+            });
+            finish(book, slot, outcome.map(|()| true), header, frame, events);
+            return Ok(());
+        }
+        if header.first_id.is_none() || header.last_id.is_none() {
+            return Err(FrameError::Malformed("depth event without U/u".into()));
+        }
+        process_event(book, slot, header, &self.bids, &self.asks, frame, events);
+        Ok(())
+    }
+
+    fn on_rest(&mut self, url: &str, body: &str, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+        if !url.starts_with("/fapi/v1/depth") {
+            return Ok(());
+        }
+        let symbol = query_param(url, "symbol").ok_or_else(|| FrameError::Malformed(format!("depth URL without symbol: {url}")))?;
+        let header = self.decode(body)?;
+        let last_update_id = header
+            .last_update_id
+            .ok_or_else(|| FrameError::Malformed("depth snapshot without lastUpdateId".into()))?;
+        let slot = self.track(symbol);
+        let book = self.books.get_mut(slot).expect("slot just tracked");
+        book.snapshot_requested = false;
+        if let Err(reason) = load_snapshot(book, &self.bids, &self.asks) {
+            book.tracked.invalidate(reason);
+            book.sync = Sync::AwaitingSnapshot;
+            request_snapshot(book, slot, reason, events);
+            return Ok(());
+        }
+        book.sync = Sync::Bridging { last_update_id };
+        book.tracked.state = BookState::Syncing;
+        book.tracked.exchange_ms = header.event_ms;
+        book.tracked.recv = frame.recv;
+        let buffered = std::mem::take(&mut book.buffer);
+        for event in &buffered {
+            process_event(book, slot, event.header, &event.bids, &event.asks, frame, events);
+        }
+        Ok(())
+    }
+
+    /// Decodes a depth object into the scratch vectors (and its symbol into `self.symbol`).
+    fn decode(&mut self, body: &str) -> Result<DepthHeader, FrameError> {
+        self.bids.clear();
+        self.asks.clear();
+        let mut de = serde_json::Deserializer::from_str(body);
+        DepthSeed {
+            bids: &mut self.bids,
+            asks: &mut self.asks,
+            symbol: &mut self.symbol,
+        }
+        .deserialize(&mut de)
+        .map_err(|e| FrameError::Malformed(e.to_string()))
+    }
+}
+
+/// Runs one diff event through the snapshot/bridge/chain protocol.
+fn process_event(
+    book: &mut SymbolBook,
+    slot: u32,
+    header: DepthHeader,
+    bids: &[RawLevel],
+    asks: &[RawLevel],
+    frame: Frame<'_>,
+    events: &mut Vec<FeedEvent>,
+) {
+    let (first, last) = (header.first_id.unwrap_or(0), header.last_id.unwrap_or(0));
+    let outcome = match book.sync {
+        Sync::AwaitingSnapshot => {
+            buffer(book, header, bids, asks);
+            if !book.snapshot_requested {
+                book.snapshot_requested = true;
+                events.push(FeedEvent::SnapshotNeeded { slot });
+            }
+            return;
+        }
+        Sync::Bridging { last_update_id } if last < last_update_id => return, // older than the snapshot
+        Sync::Bridging { last_update_id } if first > last_update_id => Err(ResyncReason::SnapshotTooOld),
+        Sync::Bridging { .. } => apply(book, bids, asks),
+        Sync::Live { last_u } if header.prev_last_id != Some(last_u) => Err(ResyncReason::SequenceGap),
+        Sync::Live { .. } => apply(book, bids, asks),
+    };
+    match outcome {
+        Ok(()) => {
+            book.sync = Sync::Live { last_u: last };
+            book.tracked.state = BookState::Live;
+            finish(book, slot, Ok(true), header, frame, events);
+        }
+        Err(reason) => {
+            book.tracked.invalidate(reason);
+            book.sync = Sync::AwaitingSnapshot;
+            // The breaking event is newer than anything applied: keep it for the next snapshot.
+            buffer(book, header, bids, asks);
+            request_snapshot(book, slot, reason, events);
+        }
+    }
+}
+
+fn request_snapshot(book: &mut SymbolBook, slot: u32, reason: ResyncReason, events: &mut Vec<FeedEvent>) {
+    book.snapshot_requested = true;
+    events.push(FeedEvent::Resync { slot, reason });
+}
+
+fn buffer(book: &mut SymbolBook, header: DepthHeader, bids: &[RawLevel], asks: &[RawLevel]) {
+    if book.buffer.len() >= MAX_BUFFERED {
+        book.buffer.remove(0);
+    }
+    book.buffer.push(Buffered {
+        header,
+        bids: bids.to_vec(),
+        asks: asks.to_vec(),
+    });
+}
+
+fn apply(book: &mut SymbolBook, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), ResyncReason> {
+    let target = &mut book.tracked.book;
+    for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
+        for &(price, qty) in levels {
+            target.set(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
+        }
+    }
+    if target.is_crossed() {
+        return Err(ResyncReason::Crossed);
+    }
+    Ok(())
+}
+
+fn load_snapshot(book: &mut SymbolBook, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), ResyncReason> {
+    let target = &mut book.tracked.book;
+    target.begin_snapshot();
+    for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
+        for &(price, qty) in levels {
+            target.push_snapshot_level(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
+        }
+    }
+    target.finish_snapshot();
+    if target.is_crossed() {
+        return Err(ResyncReason::Crossed);
+    }
+    Ok(())
+}
+
+fn finish(book: &mut SymbolBook, slot: u32, outcome: Result<bool, ResyncReason>, header: DepthHeader, frame: Frame<'_>, events: &mut Vec<FeedEvent>) {
+    match outcome {
+        Ok(true) => {
+            book.tracked.stats.updates_applied += 1;
+            book.tracked.exchange_ms = header.event_ms;
+            book.tracked.recv = frame.recv;
+            events.push(FeedEvent::BookUpdated { slot });
+        }
+        Ok(false) => {}
+        Err(reason) => {
+            book.tracked.invalidate(reason);
+            book.sync = Sync::AwaitingSnapshot;
+            request_snapshot(book, slot, reason, events);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamKind {
+    Diff,
+    Partial,
+    Other,
+}
+
+/// Classifies a stream name such as `btcusdt@depth@100ms` or `btcusdt@depth5@100ms`.
+fn stream_kind(stream: &str) -> StreamKind {
+    let Some((_, channel)) = stream.split_once('@') else {
+        return StreamKind::Other;
+    };
+    match channel.split('@').next() {
+        Some("depth") => StreamKind::Diff,
+        Some("depth5" | "depth10" | "depth20") => StreamKind::Partial,
+        _ => StreamKind::Other,
+    }
+}
+
+/// Value of `name` in a URL's query string.
+fn query_param<'u>(url: &'u str, name: &str) -> Option<&'u str> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(120).collect()
+}
+
+impl Feed for BinanceFeed {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
+
+    fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+        match frame.source {
+            Source::Ws => self.on_ws(frame, events),
+            Source::Rest { url } => self.on_rest(url, frame.data, frame, events),
+        }
+    }
+
+    fn symbol(&self, slot: u32) -> Option<&str> {
+        self.books.symbol(slot)
+    }
+
+    fn book(&self, slot: u32) -> Option<&TrackedBook> {
+        self.books.get(slot).map(|b| &b.tracked)
+    }
+
+    fn slots(&self) -> u32 {
+        self.books.len()
+    }
+}
+
+/// Decodes a depth event (`e, E, s, U, u, pu, b, a`) or REST snapshot (`lastUpdateId, E, bids, asks`).
+struct DepthSeed<'s> {
+    bids: &'s mut Vec<RawLevel>,
+    asks: &'s mut Vec<RawLevel>,
+    symbol: &'s mut String,
+}
+
+impl<'de> DeserializeSeed<'de> for DepthSeed<'_> {
+    type Value = DepthHeader;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<DepthHeader, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DepthSeed<'_> {
+    type Value = DepthHeader;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a Binance depth object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DepthHeader, A::Error> {
+        let mut header = DepthHeader::default();
+        while let Some(key) = map.next_key::<&str>()? {
+            match key {
+                "b" | "bids" => map.next_value_seed(LevelsSeed(self.bids))?,
+                "a" | "asks" => map.next_value_seed(LevelsSeed(self.asks))?,
+                "e" => {
+                    let kind: &str = map.next_value()?;
+                    header.event = Some(if kind == "depthUpdate" { DepthKind::Depth } else { DepthKind::Other });
+                }
+                "E" => header.event_ms = Some(map.next_value()?),
+                "U" => header.first_id = Some(map.next_value()?),
+                "u" => header.last_id = Some(map.next_value()?),
+                "pu" => header.prev_last_id = Some(map.next_value()?),
+                "lastUpdateId" => header.last_update_id = Some(map.next_value()?),
+                "s" => {
+                    let symbol: &str = map.next_value()?;
+                    self.symbol.clear();
+                    self.symbol.push_str(symbol);
+                    header.has_symbol = true;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(header)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perpspread_core::feed::RecvTime;
+
+    fn frame<'a>(source: Source<'a>, data: &'a str) -> Frame<'a> {
+        Frame { source, data, recv: RecvTime::default() }
+    }
+
+    fn diff(first: u64, last: u64, prev: u64, bids: &str, asks: &str) -> String {
+        format!(
+            r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":{first},"u":{last},"pu":{prev},"b":{bids},"a":{asks}}}}}"#
+        )
+    }
+
+    fn snapshot(last_update_id: u64) -> String {
+        format!(r#"{{"lastUpdateId":{last_update_id},"E":1,"T":1,"bids":[["100.0","1"],["99.0","2"]],"asks":[["101.0","1"],["102.0","2"]]}}"#)
+    }
+
+    const URL: &str = "/fapi/v1/depth?symbol=BTCUSDT&limit=1000";
+
+    #[test]
+    fn buffers_bridges_and_chains() {
+        let mut feed = BinanceFeed::default();
+        let mut events = Vec::new();
+        // Events before the snapshot: one too old, one straddling lastUpdateId = 105.
+        feed.on_frame(frame(Source::Ws, &diff(90, 100, 89, r#"[["100.0","9"]]"#, "[]")), &mut events).unwrap();
+        feed.on_frame(frame(Source::Ws, &diff(101, 110, 100, r#"[["100.0","5"]]"#, "[]")), &mut events).unwrap();
+        assert_eq!(events, vec![FeedEvent::SnapshotNeeded { slot: 0 }]);
+        assert_eq!(feed.book(0).unwrap().state, BookState::Syncing);
+        events.clear();
+        feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(105)), &mut events).unwrap();
+        assert_eq!(events, vec![FeedEvent::BookUpdated { slot: 0 }]);
+        let tracked = feed.book(0).unwrap();
+        assert_eq!(tracked.state, BookState::Live);
+        assert_eq!(tracked.book.best_bid().unwrap().qty, 5);
+        events.clear();
+        feed.on_frame(frame(Source::Ws, &diff(111, 115, 110, "[]", r#"[["101.0","0"]]"#)), &mut events).unwrap();
+        assert_eq!(events, vec![FeedEvent::BookUpdated { slot: 0 }]);
+        // Gap: pu 120 but last u was 115.
+        events.clear();
+        feed.on_frame(frame(Source::Ws, &diff(121, 125, 120, "[]", "[]")), &mut events).unwrap();
+        assert_eq!(events, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::SequenceGap }]);
+        assert_eq!(feed.book(0).unwrap().state, BookState::Resyncing);
+        // More events keep being buffered; no duplicate snapshot request.
+        events.clear();
+        feed.on_frame(frame(Source::Ws, &diff(126, 130, 125, r#"[["99.5","3"]]"#, "[]")), &mut events).unwrap();
+        assert!(events.is_empty());
+        feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(123)), &mut events).unwrap();
+        let tracked = feed.book(0).unwrap();
+        assert_eq!(tracked.state, BookState::Live);
+        assert_eq!(tracked.stats.sequence_gaps, 1);
+        assert_eq!(tracked.stats.updates_applied, 4);
+        assert_eq!(tracked.book.depth(Side::Bid), 3);
+    }
+
+    #[test]
+    fn stale_snapshot_is_refetched() {
+        let mut feed = BinanceFeed::default();
+        let mut events = Vec::new();
+        feed.on_frame(frame(Source::Ws, &diff(200, 210, 199, "[]", "[]")), &mut events).unwrap();
+        events.clear();
+        feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(150)), &mut events).unwrap();
+        assert_eq!(events, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::SnapshotTooOld }]);
+        assert_eq!(feed.book(0).unwrap().state, BookState::Resyncing);
+    }
+
+    #[test]
+    fn partial_depth_and_other_streams() {
+        let mut feed = BinanceFeed::default();
+        let mut events = Vec::new();
+        let partial = r#"{"stream":"ethusdt@depth5@100ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"ETHUSDT","U":1,"u":2,"pu":0,"b":[["10.0","1"]],"a":[["11.0","1"]]}}"#;
+        feed.on_frame(frame(Source::Ws, partial), &mut events).unwrap();
+        assert_eq!(events, vec![FeedEvent::BookUpdated { slot: 0 }]);
+        let ticker = r#"{"stream":"ethusdt@bookTicker","data":{"e":"bookTicker","u":1,"s":"ETHUSDT","b":"1","B":"1","a":"2","A":"1","T":1,"E":1}}"#;
+        feed.on_frame(frame(Source::Ws, ticker), &mut events).unwrap();
+        assert!(feed.on_frame(frame(Source::Ws, r#"{"result":null,"id":1}"#), &mut events).is_ok());
+        assert!(matches!(feed.on_frame(frame(Source::Ws, "{\"stream\":"), &mut events), Err(FrameError::Malformed(_))));
+        assert!(matches!(feed.on_frame(frame(Source::Ws, r#"{"x":1}"#), &mut events), Err(FrameError::Unknown(_))));
+        assert_eq!(query_param(URL, "symbol"), Some("BTCUSDT"));
+        assert_eq!(query_param(URL, "limit"), Some("1000"));
+    }
+}

@@ -1,0 +1,219 @@
+//! The streaming contract shared by every venue: frames in, book states and events out.
+//!
+//! A venue's feed handler is a synchronous state machine with no I/O ("sans-IO"): the live connection
+//! layer and the replayer both hand it the same [`Frame`]s, so a capture replays through exactly the code
+//! that ran live. What the handler needs done on the network (resubscribe one instrument, fetch a REST
+//! snapshot) it asks for with [`FeedEvent::Resync`]; a replayer just counts those requests.
+
+use serde::Serialize;
+
+use crate::book::OrderBook;
+use crate::instrument::Venue;
+
+/// Where a frame came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source<'a> {
+    /// A WebSocket text frame.
+    Ws,
+    /// A REST response body for `url` (path and query).
+    Rest { url: &'a str },
+}
+
+/// When a frame was received locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct RecvTime {
+    /// Wall clock, Unix ns (comparable with exchange timestamps).
+    pub wall_ns: u64,
+    /// Monotonic clock, ns since an arbitrary origin (for intervals; equals `wall_ns` in replay).
+    pub mono_ns: u64,
+}
+
+/// One received message.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    pub source: Source<'a>,
+    pub data: &'a str,
+    pub recv: RecvTime,
+}
+
+/// Lifecycle of a local book. Signals may only be taken from `Live` books.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum BookState {
+    /// Subscribed, waiting for the first snapshot (or for the REST snapshot to bridge).
+    Syncing,
+    /// In sequence and verified.
+    Live,
+    /// No update for longer than allowed; contents may be outdated.
+    Stale,
+    /// An integrity check failed; a fresh snapshot has been requested.
+    Resyncing,
+}
+
+/// Why a book had to be rebuilt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResyncReason {
+    /// A sequence number did not follow the last one applied.
+    SequenceGap,
+    /// The venue's checksum did not match the local book.
+    ChecksumMismatch,
+    /// Best bid at or above best ask.
+    Crossed,
+    /// A book message could not be applied (bad number, unknown shape).
+    BadUpdate,
+    /// The REST snapshot is older than every buffered event (Binance bridging).
+    SnapshotTooOld,
+    /// The connection was lost.
+    Disconnected,
+}
+
+/// Integrity counters of one book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct BookStats {
+    pub updates_applied: u64,
+    pub checksums_verified: u64,
+    pub checksum_failures: u64,
+    pub sequence_gaps: u64,
+    pub crossed: u64,
+    pub resyncs: u64,
+}
+
+/// A book plus its integrity state, as kept by a feed handler.
+#[derive(Debug, Clone)]
+pub struct TrackedBook {
+    pub book: OrderBook,
+    pub state: BookState,
+    pub stats: BookStats,
+    /// Exchange time of the last applied message, Unix ms.
+    pub exchange_ms: Option<u64>,
+    /// Local receive time of the last applied message.
+    pub recv: RecvTime,
+}
+
+impl TrackedBook {
+    /// An empty book waiting for its snapshot.
+    pub fn new(book: OrderBook) -> Self {
+        TrackedBook {
+            book,
+            state: BookState::Syncing,
+            stats: BookStats::default(),
+            exchange_ms: None,
+            recv: RecvTime::default(),
+        }
+    }
+
+    /// Marks the book broken: clears it, counts the resync and why.
+    pub fn invalidate(&mut self, reason: ResyncReason) {
+        match reason {
+            ResyncReason::SequenceGap | ResyncReason::SnapshotTooOld => self.stats.sequence_gaps += 1,
+            ResyncReason::ChecksumMismatch => self.stats.checksum_failures += 1,
+            ResyncReason::Crossed => self.stats.crossed += 1,
+            ResyncReason::BadUpdate | ResyncReason::Disconnected => {}
+        }
+        self.stats.resyncs += 1;
+        self.book.clear();
+        self.state = BookState::Resyncing;
+    }
+}
+
+/// Something a feed handler reports after a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedEvent {
+    /// The book in `slot` changed and is `Live`.
+    BookUpdated { slot: u32 },
+    /// The book in `slot` broke; the live layer must resubscribe it / fetch a new snapshot.
+    Resync { slot: u32, reason: ResyncReason },
+    /// The book in `slot` is buffering and needs its first REST snapshot (Binance).
+    SnapshotNeeded { slot: u32 },
+    /// The venue acknowledged a heartbeat.
+    Pong,
+    /// The venue refused a subscription (`slot` when the instrument is known).
+    SubscriptionRefused { slot: Option<u32> },
+}
+
+/// Why a frame could not be used at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    #[error("unknown message: {0}")]
+    Unknown(String),
+    #[error("venue error {code}: {message}")]
+    Venue { code: String, message: String },
+}
+
+/// A venue's sans-IO feed handler.
+pub trait Feed {
+    /// The venue whose messages this handler reads.
+    fn venue(&self) -> Venue;
+    /// Processes one frame, appending what happened to `events`.
+    fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError>;
+    /// Venue symbol of a book slot.
+    fn symbol(&self, slot: u32) -> Option<&str>;
+    /// The book in a slot.
+    fn book(&self, slot: u32) -> Option<&TrackedBook>;
+    /// Number of book slots.
+    fn slots(&self) -> u32;
+}
+
+/// Per-instrument state of a feed handler, addressed by a dense slot number.
+#[derive(Debug, Clone)]
+pub struct Slots<S> {
+    index: std::collections::HashMap<String, u32>,
+    symbols: Vec<String>,
+    states: Vec<S>,
+}
+
+impl<S> Default for Slots<S> {
+    fn default() -> Self {
+        Slots {
+            index: Default::default(),
+            symbols: Vec::new(),
+            states: Vec::new(),
+        }
+    }
+}
+
+impl<S> Slots<S> {
+    /// The slot of `symbol`, creating its state with `make` on first sight.
+    pub fn slot_or_insert(&mut self, symbol: &str, make: impl FnOnce() -> S) -> u32 {
+        if let Some(slot) = self.index.get(symbol) {
+            return *slot;
+        }
+        let slot = self.states.len() as u32;
+        self.index.insert(symbol.to_owned(), slot);
+        self.symbols.push(symbol.to_owned());
+        self.states.push(make());
+        slot
+    }
+
+    /// The slot of a known symbol.
+    pub fn slot(&self, symbol: &str) -> Option<u32> {
+        self.index.get(symbol).copied()
+    }
+
+    /// Symbol of a slot.
+    pub fn symbol(&self, slot: u32) -> Option<&str> {
+        self.symbols.get(slot as usize).map(String::as_str)
+    }
+
+    /// State of a slot.
+    pub fn get(&self, slot: u32) -> Option<&S> {
+        self.states.get(slot as usize)
+    }
+
+    /// Mutable state of a slot.
+    pub fn get_mut(&mut self, slot: u32) -> Option<&mut S> {
+        self.states.get_mut(slot as usize)
+    }
+
+    /// Number of slots.
+    pub fn len(&self) -> u32 {
+        self.states.len() as u32
+    }
+
+    /// Whether no slot exists yet.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+}

@@ -1,0 +1,451 @@
+//! OKX public WebSocket feed handler (sans-IO): books with sequence and checksum checks.
+//!
+//! * `books` (and `books-l2-tbt`, `books50-l2-tbt`): a `snapshot` then `update`s. Each update's
+//!   `prevSeqId` must equal the `seqId` last applied (a keep-alive repeats `seqId == prevSeqId`). A non-zero
+//!   `checksum` must equal the CRC32 of the top 25 levels as received; `0` means "no checksum sent".
+//! * `books5` and `bbo-tbt`: every message is a complete top-of-book snapshot.
+//!
+//! Any break (gap, checksum mismatch, crossed book, unusable update) invalidates only that instrument's book
+//! and emits [`FeedEvent::Resync`]; the live layer answers with unsubscribe/subscribe of that one
+//! instrument, which yields a new snapshot.
+
+use std::fmt;
+
+use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook};
+use perpspread_core::wire::{LevelsSeed, RawLevel};
+use perpspread_core::{BookState, OrderBook, Side, Venue};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::checksum::book_checksum;
+
+/// Levels per side OKX keeps in a `books` snapshot.
+pub const BOOKS_DEPTH: usize = 400;
+
+/// Book-keeping for one instrument.
+#[derive(Debug, Clone)]
+struct InstrumentBook {
+    tracked: TrackedBook,
+    last_seq: Option<i64>,
+}
+
+/// Feed handler for OKX's public channels.
+#[derive(Debug)]
+pub struct OkxFeed {
+    books: Slots<InstrumentBook>,
+    depth: usize,
+    bids: Vec<RawLevel>,
+    asks: Vec<RawLevel>,
+    checksum_text: String,
+}
+
+impl Default for OkxFeed {
+    fn default() -> Self {
+        Self::new(BOOKS_DEPTH)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Arg<'a> {
+    channel: &'a str,
+    #[serde(rename = "instId", default)]
+    inst_id: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WsMsg<'a> {
+    #[serde(default)]
+    event: Option<&'a str>,
+    #[serde(default, borrow)]
+    arg: Option<Arg<'a>>,
+    #[serde(default)]
+    action: Option<&'a str>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    code: Option<&'a str>,
+    #[serde(default, borrow)]
+    msg: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Header fields of a book message's `data[0]`.
+#[derive(Debug, Default, Clone, Copy)]
+struct BookHeader {
+    ts_ms: Option<u64>,
+    checksum: Option<i64>,
+    seq_id: Option<i64>,
+    prev_seq_id: Option<i64>,
+}
+
+impl OkxFeed {
+    /// A handler keeping up to `depth` levels per side.
+    pub fn new(depth: usize) -> Self {
+        OkxFeed {
+            books: Slots::default(),
+            depth,
+            bids: Vec::with_capacity(BOOKS_DEPTH),
+            asks: Vec::with_capacity(BOOKS_DEPTH),
+            checksum_text: String::with_capacity(25 * 2 * 32),
+        }
+    }
+
+    /// The slot of an instrument (creating an empty `Syncing` book), e.g. before subscribing.
+    pub fn track(&mut self, inst_id: &str) -> u32 {
+        let depth = self.depth;
+        self.books.slot_or_insert(inst_id, || new_book(depth))
+    }
+
+    fn on_ws(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+        if frame.data == "pong" {
+            events.push(FeedEvent::Pong);
+            return Ok(());
+        }
+        let msg: WsMsg = serde_json::from_str(frame.data).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        if let Some(event) = msg.event {
+            return self.on_event(event, &msg, events);
+        }
+        let (Some(arg), Some(data)) = (msg.arg, msg.data) else {
+            return Err(FrameError::Unknown(truncate(frame.data)));
+        };
+        match arg.channel {
+            "books" | "books-l2-tbt" | "books50-l2-tbt" | "books5" | "bbo-tbt" => {
+                let inst_id = arg.inst_id.ok_or_else(|| FrameError::Malformed("book message without instId".into()))?;
+                let full = matches!(arg.channel, "books5" | "bbo-tbt") || msg.action == Some("snapshot");
+                self.on_book(inst_id, full, data, frame, events);
+                Ok(())
+            }
+            "tickers" | "funding-rate" | "trades" | "mark-price" | "index-tickers" | "open-interest" => Ok(()),
+            other => Err(FrameError::Unknown(format!("channel {other}"))),
+        }
+    }
+
+    fn on_event(&mut self, event: &str, msg: &WsMsg<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+        match event {
+            "subscribe" | "unsubscribe" | "channel-conn-count" | "notice" => Ok(()),
+            "error" => {
+                let message = msg.msg.as_deref().unwrap_or_default();
+                let slot = refused_instrument(message).and_then(|inst| self.books.slot(inst));
+                if let Some(book) = slot.and_then(|s| self.books.get_mut(s)) {
+                    book.tracked.state = BookState::Syncing;
+                }
+                events.push(FeedEvent::SubscriptionRefused { slot });
+                Err(FrameError::Venue {
+                    code: msg.code.unwrap_or_default().to_owned(),
+                    message: message.to_owned(),
+                })
+            }
+            other => Err(FrameError::Unknown(format!("event {other}"))),
+        }
+    }
+
+    fn on_book(&mut self, inst_id: &str, full: bool, data: &RawValue, frame: Frame<'_>, events: &mut Vec<FeedEvent>) {
+        let slot = self.track(inst_id);
+        self.bids.clear();
+        self.asks.clear();
+        let parsed = {
+            let mut de = serde_json::Deserializer::from_str(data.get());
+            DataSeed {
+                bids: &mut self.bids,
+                asks: &mut self.asks,
+            }
+            .deserialize(&mut de)
+        };
+        let book = self.books.get_mut(slot).expect("slot just tracked");
+        let header = match parsed {
+            Ok(header) => header,
+            Err(_) => {
+                // The update is lost: the book can no longer be trusted.
+                if book.tracked.state == BookState::Live {
+                    book.tracked.invalidate(ResyncReason::BadUpdate);
+                    events.push(FeedEvent::Resync { slot, reason: ResyncReason::BadUpdate });
+                }
+                return;
+            }
+        };
+        let result = if full {
+            load_snapshot(book, &self.bids, &self.asks, header)
+        } else {
+            apply_update(book, &self.bids, &self.asks, header)
+        };
+        let outcome = result.and_then(|applied| {
+            if !applied {
+                return Ok(false);
+            }
+            verify(book, header, &mut self.checksum_text)?;
+            Ok(true)
+        });
+        match outcome {
+            Ok(true) => {
+                book.tracked.stats.updates_applied += 1;
+                book.tracked.exchange_ms = header.ts_ms;
+                book.tracked.recv = frame.recv;
+                events.push(FeedEvent::BookUpdated { slot });
+            }
+            Ok(false) => {}
+            Err(reason) => {
+                book.tracked.invalidate(reason);
+                book.last_seq = None;
+                events.push(FeedEvent::Resync { slot, reason });
+            }
+        }
+    }
+}
+
+fn new_book(depth: usize) -> InstrumentBook {
+    InstrumentBook {
+        tracked: TrackedBook::new(OrderBook::new(0, 0, depth)),
+        last_seq: None,
+    }
+}
+
+/// Replaces the book; `Ok(true)` when applied.
+fn load_snapshot(book: &mut InstrumentBook, bids: &[RawLevel], asks: &[RawLevel], header: BookHeader) -> Result<bool, ResyncReason> {
+    let target = &mut book.tracked.book;
+    target.begin_snapshot();
+    for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
+        for &(price, qty) in levels {
+            target.push_snapshot_level(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
+        }
+    }
+    target.finish_snapshot();
+    book.last_seq = header.seq_id;
+    book.tracked.state = BookState::Live;
+    Ok(true)
+}
+
+/// Applies an incremental update; `Ok(false)` when the book is not live (waiting for a snapshot).
+fn apply_update(book: &mut InstrumentBook, bids: &[RawLevel], asks: &[RawLevel], header: BookHeader) -> Result<bool, ResyncReason> {
+    if book.tracked.state != BookState::Live {
+        return Ok(false);
+    }
+    if let (Some(prev), Some(last)) = (header.prev_seq_id, book.last_seq) {
+        if prev != last {
+            return Err(ResyncReason::SequenceGap);
+        }
+    }
+    let target = &mut book.tracked.book;
+    for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
+        for &(price, qty) in levels {
+            target.set(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
+        }
+    }
+    if header.seq_id.is_some() {
+        book.last_seq = header.seq_id;
+    }
+    Ok(true)
+}
+
+/// Checks the checksum (when sent) and that the book is not crossed.
+fn verify(book: &mut InstrumentBook, header: BookHeader, scratch: &mut String) -> Result<(), ResyncReason> {
+    if let Some(expected) = header.checksum.filter(|c| *c != 0) {
+        if i64::from(book_checksum(&book.tracked.book, scratch)) != expected {
+            return Err(ResyncReason::ChecksumMismatch);
+        }
+        book.tracked.stats.checksums_verified += 1;
+    }
+    if book.tracked.book.is_crossed() {
+        return Err(ResyncReason::Crossed);
+    }
+    Ok(())
+}
+
+/// Extracts the instrument from an OKX subscription error such as
+/// `"Wrong URL or channel:books,instId:FOO-USDT-SWAP doesn't exist"`.
+fn refused_instrument(message: &str) -> Option<&str> {
+    let start = message.find("instId:")? + "instId:".len();
+    let rest = &message[start..];
+    let end = rest.find(|c: char| c.is_whitespace() || c == ',' || c == '"').unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|s| !s.is_empty())
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(120).collect()
+}
+
+impl Feed for OkxFeed {
+    fn venue(&self) -> Venue {
+        Venue::Okx
+    }
+
+    fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+        match frame.source {
+            Source::Ws => self.on_ws(frame, events),
+            // REST bodies (instrument lists, snapshots) are not needed to build OKX books.
+            Source::Rest { .. } => Ok(()),
+        }
+    }
+
+    fn symbol(&self, slot: u32) -> Option<&str> {
+        self.books.symbol(slot)
+    }
+
+    fn book(&self, slot: u32) -> Option<&TrackedBook> {
+        self.books.get(slot).map(|b| &b.tracked)
+    }
+
+    fn slots(&self) -> u32 {
+        self.books.len()
+    }
+}
+
+/// Decodes `data` (`[{asks, bids, ts, checksum, seqId, prevSeqId}]`) into the scratch vectors.
+struct DataSeed<'s> {
+    bids: &'s mut Vec<RawLevel>,
+    asks: &'s mut Vec<RawLevel>,
+}
+
+impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
+    type Value = BookHeader;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<BookHeader, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataSeed<'_> {
+    type Value = BookHeader;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array holding one book object")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BookHeader, A::Error> {
+        let header = seq
+            .next_element_seed(BookSeed { bids: self.bids, asks: self.asks })?
+            .ok_or_else(|| serde::de::Error::invalid_length(0, &"one book object"))?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(header)
+    }
+}
+
+struct BookSeed<'s> {
+    bids: &'s mut Vec<RawLevel>,
+    asks: &'s mut Vec<RawLevel>,
+}
+
+impl<'de> DeserializeSeed<'de> for BookSeed<'_> {
+    type Value = BookHeader;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<BookHeader, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BookSeed<'_> {
+    type Value = BookHeader;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an OKX book object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BookHeader, A::Error> {
+        let mut header = BookHeader::default();
+        while let Some(key) = map.next_key::<&str>()? {
+            match key {
+                "asks" => map.next_value_seed(LevelsSeed(self.asks))?,
+                "bids" => map.next_value_seed(LevelsSeed(self.bids))?,
+                "ts" => {
+                    let ts: &str = map.next_value()?;
+                    header.ts_ms = ts.parse().ok();
+                }
+                "checksum" => header.checksum = map.next_value()?,
+                "seqId" => header.seq_id = map.next_value()?,
+                "prevSeqId" => header.prev_seq_id = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(header)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perpspread_core::feed::RecvTime;
+
+    fn ws(feed: &mut OkxFeed, text: &str) -> (Result<(), FrameError>, Vec<FeedEvent>) {
+        let mut events = Vec::new();
+        let frame = Frame { source: Source::Ws, data: text, recv: RecvTime::default() };
+        (feed.on_frame(frame, &mut events), events)
+    }
+
+    fn book_msg(action: &str, bids: &str, asks: &str, checksum: i64, seq: i64, prev: i64) -> String {
+        format!(
+            r#"{{"arg":{{"channel":"books","instId":"BTC-USDT-SWAP"}},"action":"{action}","data":[{{"asks":{asks},"bids":{bids},"ts":"1700000000000","checksum":{checksum},"seqId":{seq},"prevSeqId":{prev}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn sequence_chain_and_keepalive() {
+        let mut feed = OkxFeed::default();
+        let (_, ev) = ws(&mut feed, &book_msg("snapshot", r#"[["100","1","0","1"]]"#, r#"[["101","2","0","1"]]"#, 0, 10, -1));
+        assert_eq!(ev, vec![FeedEvent::BookUpdated { slot: 0 }]);
+        let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["100.5","3","0","1"]]"#, "[]", 0, 11, 10));
+        assert_eq!(ev, vec![FeedEvent::BookUpdated { slot: 0 }]);
+        // Keep-alive: no levels, seqId == prevSeqId.
+        let (_, ev) = ws(&mut feed, &book_msg("update", "[]", "[]", 0, 11, 11));
+        assert_eq!(ev, vec![FeedEvent::BookUpdated { slot: 0 }]);
+        let tracked = feed.book(0).unwrap();
+        assert_eq!(tracked.state, BookState::Live);
+        assert_eq!(tracked.book.price_of(&tracked.book.best_bid().unwrap()).to_string(), "100.5");
+        // A gap: prevSeqId 12 but last applied 11.
+        let (_, ev) = ws(&mut feed, &book_msg("update", "[]", r#"[["101","0","0","0"]]"#, 0, 13, 12));
+        assert_eq!(ev, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::SequenceGap }]);
+        let tracked = feed.book(0).unwrap();
+        assert_eq!(tracked.state, BookState::Resyncing);
+        assert_eq!((tracked.stats.sequence_gaps, tracked.stats.resyncs), (1, 1));
+        // Updates are ignored until the new snapshot.
+        let (_, ev) = ws(&mut feed, &book_msg("update", "[]", "[]", 0, 14, 13));
+        assert!(ev.is_empty());
+        ws(&mut feed, &book_msg("snapshot", r#"[["99","1","0","1"]]"#, r#"[["101","2","0","1"]]"#, 0, 20, -1)).0.unwrap();
+        assert_eq!(feed.book(0).unwrap().state, BookState::Live);
+    }
+
+    #[test]
+    fn checksum_zero_is_absent_and_wrong_checksum_resyncs() {
+        let mut feed = OkxFeed::default();
+        // Vector from the fixtures README: "3366.1:7:3366.8:9:3366:6:3368:8" → -1881014294.
+        let good = book_msg("snapshot", r#"[["3366.1","7","0","1"],["3366","6","0","1"]]"#, r#"[["3366.8","9","0","1"],["3368","8","0","1"]]"#, -1881014294, 1, -1);
+        let (_, ev) = ws(&mut feed, &good);
+        assert_eq!(ev, vec![FeedEvent::BookUpdated { slot: 0 }]);
+        assert_eq!(feed.book(0).unwrap().stats.checksums_verified, 1);
+        let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["3366","0","0","0"]]"#, "[]", 0, 2, 1));
+        assert_eq!(ev, vec![FeedEvent::BookUpdated { slot: 0 }]);
+        assert_eq!(feed.book(0).unwrap().stats.checksums_verified, 1);
+        let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["3366","5","0","0"]]"#, "[]", 12345, 3, 2));
+        assert_eq!(ev, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::ChecksumMismatch }]);
+        assert_eq!(feed.book(0).unwrap().stats.checksum_failures, 1);
+    }
+
+    #[test]
+    fn crossed_and_malformed_updates_resync() {
+        let mut feed = OkxFeed::default();
+        ws(&mut feed, &book_msg("snapshot", r#"[["100","1","0","1"]]"#, r#"[["101","2","0","1"]]"#, 0, 1, -1)).0.unwrap();
+        let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["101.5","1","0","1"]]"#, "[]", 0, 2, 1));
+        assert_eq!(ev, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::Crossed }]);
+        ws(&mut feed, &book_msg("snapshot", r#"[["100","1","0","1"]]"#, r#"[["101","2","0","1"]]"#, 0, 5, -1)).0.unwrap();
+        let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["abc","1","0","1"]]"#, "[]", 0, 6, 5));
+        assert_eq!(ev, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::BadUpdate }]);
+        let (result, _) = ws(&mut feed, r#"{"arg":{"channel":"books","instId":"BTC-USDT-SWAP"},"action":"upd"#);
+        assert!(matches!(result, Err(FrameError::Malformed(_))));
+        let (result, _) = ws(&mut feed, r#"{"foo":1}"#);
+        assert!(matches!(result, Err(FrameError::Unknown(_))));
+        let (_, ev) = ws(&mut feed, "pong");
+        assert_eq!(ev, vec![FeedEvent::Pong]);
+    }
+
+    #[test]
+    fn refused_subscription_names_the_instrument() {
+        let mut feed = OkxFeed::default();
+        let slot = feed.track("FOO-USDT-SWAP");
+        let (result, ev) = ws(
+            &mut feed,
+            r#"{"event":"error","code":"60018","msg":"Wrong URL or channel:books,instId:FOO-USDT-SWAP doesn't exist","connId":"a4d3ae55"}"#,
+        );
+        assert_eq!(ev, vec![FeedEvent::SubscriptionRefused { slot: Some(slot) }]);
+        assert!(matches!(result, Err(FrameError::Venue { code, .. }) if code == "60018"));
+    }
+}
