@@ -10,7 +10,9 @@
 
 use std::fmt;
 
-use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook};
+use perpspread_core::feed::{
+    Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook,
+};
 use perpspread_core::wire::{LevelsSeed, RawLevel};
 use perpspread_core::{BookState, OrderBook, Side, Venue};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -127,7 +129,8 @@ impl BinanceFeed {
     }
 
     fn on_ws(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
-        let envelope: Envelope = serde_json::from_str(frame.data).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        let envelope: Envelope =
+            serde_json::from_str(frame.data).map_err(|e| FrameError::Malformed(e.to_string()))?;
         if let Some(error) = envelope.error {
             events.push(FeedEvent::SubscriptionRefused { slot: None });
             return Err(FrameError::Venue {
@@ -135,7 +138,9 @@ impl BinanceFeed {
                 message: error.get().to_owned(),
             });
         }
-        if envelope.result.is_some() || (envelope.id.is_some() && envelope.data.is_none() && envelope.e.is_none()) {
+        if envelope.result.is_some()
+            || (envelope.id.is_some() && envelope.data.is_none() && envelope.e.is_none())
+        {
             return Ok(()); // reply to SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS
         }
         let (stream, body) = match (envelope.stream, envelope.data) {
@@ -149,18 +154,28 @@ impl BinanceFeed {
             (None, None) => return Err(FrameError::Unknown(truncate(frame.data))),
         };
         match kind {
-            StreamKind::Diff | StreamKind::Partial => self.on_depth(body, kind == StreamKind::Partial, envelope.s, frame, events),
+            StreamKind::Diff | StreamKind::Partial => {
+                self.on_depth(body, kind == StreamKind::Partial, envelope.s, frame, events)
+            }
             StreamKind::Other => Ok(()),
         }
     }
 
-    fn on_depth(&mut self, body: &str, partial: bool, symbol_hint: Option<&str>, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+    fn on_depth(
+        &mut self,
+        body: &str,
+        partial: bool,
+        symbol_hint: Option<&str>,
+        frame: Frame<'_>,
+        events: &mut Vec<FeedEvent>,
+    ) -> Result<(), FrameError> {
         let header = self.decode(body)?;
         if header.event == Some(DepthKind::Other) {
             return Ok(());
         }
         if !header.has_symbol {
-            let hint = symbol_hint.ok_or_else(|| FrameError::Malformed("depth event without symbol".into()))?;
+            let hint = symbol_hint
+                .ok_or_else(|| FrameError::Malformed("depth event without symbol".into()))?;
             self.symbol.clear();
             self.symbol.push_str(hint);
         }
@@ -170,7 +185,9 @@ impl BinanceFeed {
         let book = self.books.get_mut(slot).expect("slot just tracked");
         if partial {
             let outcome = load_snapshot(book, &self.bids, &self.asks).map(|()| {
-                book.sync = Sync::Live { last_u: header.last_id.unwrap_or(0) };
+                book.sync = Sync::Live {
+                    last_u: header.last_id.unwrap_or(0),
+                };
                 book.tracked.state = BookState::Live;
             });
             finish(book, slot, outcome.map(|()| true), header, frame, events);
@@ -183,11 +200,18 @@ impl BinanceFeed {
         Ok(())
     }
 
-    fn on_rest(&mut self, url: &str, body: &str, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+    fn on_rest(
+        &mut self,
+        url: &str,
+        body: &str,
+        frame: Frame<'_>,
+        events: &mut Vec<FeedEvent>,
+    ) -> Result<(), FrameError> {
         if !url.starts_with("/fapi/v1/depth") {
             return Ok(());
         }
-        let symbol = query_param(url, "symbol").ok_or_else(|| FrameError::Malformed(format!("depth URL without symbol: {url}")))?;
+        let symbol = query_param(url, "symbol")
+            .ok_or_else(|| FrameError::Malformed(format!("depth URL without symbol: {url}")))?;
         let header = self.decode(body)?;
         let last_update_id = header
             .last_update_id
@@ -207,7 +231,15 @@ impl BinanceFeed {
         book.tracked.recv = frame.recv;
         let buffered = std::mem::take(&mut book.buffer);
         for event in &buffered {
-            process_event(book, slot, event.header, &event.bids, &event.asks, frame, events);
+            process_event(
+                book,
+                slot,
+                event.header,
+                &event.bids,
+                &event.asks,
+                frame,
+                events,
+            );
         }
         Ok(())
     }
@@ -248,9 +280,13 @@ fn process_event(
             return;
         }
         Sync::Bridging { last_update_id } if last < last_update_id => return, // older than the snapshot
-        Sync::Bridging { last_update_id } if first > last_update_id => Err(ResyncReason::SnapshotTooOld),
+        Sync::Bridging { last_update_id } if first > last_update_id => {
+            Err(ResyncReason::SnapshotTooOld)
+        }
         Sync::Bridging { .. } => apply(book, bids, asks),
-        Sync::Live { last_u } if header.prev_last_id != Some(last_u) => Err(ResyncReason::SequenceGap),
+        Sync::Live { last_u } if header.prev_last_id != Some(last_u) => {
+            Err(ResyncReason::SequenceGap)
+        }
         Sync::Live { .. } => apply(book, bids, asks),
     };
     match outcome {
@@ -269,7 +305,12 @@ fn process_event(
     }
 }
 
-fn request_snapshot(book: &mut SymbolBook, slot: u32, reason: ResyncReason, events: &mut Vec<FeedEvent>) {
+fn request_snapshot(
+    book: &mut SymbolBook,
+    slot: u32,
+    reason: ResyncReason,
+    events: &mut Vec<FeedEvent>,
+) {
     book.snapshot_requested = true;
     events.push(FeedEvent::Resync { slot, reason });
 }
@@ -289,7 +330,9 @@ fn apply(book: &mut SymbolBook, bids: &[RawLevel], asks: &[RawLevel]) -> Result<
     let target = &mut book.tracked.book;
     for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
         for &(price, qty) in levels {
-            target.set(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
+            target
+                .set(side, price, qty)
+                .map_err(|_| ResyncReason::BadUpdate)?;
         }
     }
     if target.is_crossed() {
@@ -298,12 +341,18 @@ fn apply(book: &mut SymbolBook, bids: &[RawLevel], asks: &[RawLevel]) -> Result<
     Ok(())
 }
 
-fn load_snapshot(book: &mut SymbolBook, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), ResyncReason> {
+fn load_snapshot(
+    book: &mut SymbolBook,
+    bids: &[RawLevel],
+    asks: &[RawLevel],
+) -> Result<(), ResyncReason> {
     let target = &mut book.tracked.book;
     target.begin_snapshot();
     for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
         for &(price, qty) in levels {
-            target.push_snapshot_level(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
+            target
+                .push_snapshot_level(side, price, qty)
+                .map_err(|_| ResyncReason::BadUpdate)?;
         }
     }
     target.finish_snapshot();
@@ -313,7 +362,14 @@ fn load_snapshot(book: &mut SymbolBook, bids: &[RawLevel], asks: &[RawLevel]) ->
     Ok(())
 }
 
-fn finish(book: &mut SymbolBook, slot: u32, outcome: Result<bool, ResyncReason>, header: DepthHeader, frame: Frame<'_>, events: &mut Vec<FeedEvent>) {
+fn finish(
+    book: &mut SymbolBook,
+    slot: u32,
+    outcome: Result<bool, ResyncReason>,
+    header: DepthHeader,
+    frame: Frame<'_>,
+    events: &mut Vec<FeedEvent>,
+) {
     match outcome {
         Ok(true) => {
             book.tracked.stats.updates_applied += 1;
@@ -352,7 +408,9 @@ fn stream_kind(stream: &str) -> StreamKind {
 /// Value of `name` in a URL's query string.
 fn query_param<'u>(url: &'u str, name: &str) -> Option<&'u str> {
     let query = url.split_once('?')?.1;
-    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
 fn truncate(text: &str) -> String {
@@ -364,7 +422,11 @@ impl Feed for BinanceFeed {
         Venue::Binance
     }
 
-    fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+    fn on_frame(
+        &mut self,
+        frame: Frame<'_>,
+        events: &mut Vec<FeedEvent>,
+    ) -> Result<(), FrameError> {
         match frame.source {
             Source::Ws => self.on_ws(frame, events),
             Source::Rest { url } => self.on_rest(url, frame.data, frame, events),
@@ -414,7 +476,11 @@ impl<'de> Visitor<'de> for DepthSeed<'_> {
                 "a" | "asks" => map.next_value_seed(LevelsSeed(self.asks))?,
                 "e" => {
                     let kind: &str = map.next_value()?;
-                    header.event = Some(if kind == "depthUpdate" { DepthKind::Depth } else { DepthKind::Other });
+                    header.event = Some(if kind == "depthUpdate" {
+                        DepthKind::Depth
+                    } else {
+                        DepthKind::Other
+                    });
                 }
                 "E" => header.event_ms = Some(map.next_value()?),
                 "U" => header.first_id = Some(map.next_value()?),
@@ -442,7 +508,11 @@ mod tests {
     use perpspread_core::feed::RecvTime;
 
     fn frame<'a>(source: Source<'a>, data: &'a str) -> Frame<'a> {
-        Frame { source, data, recv: RecvTime::default() }
+        Frame {
+            source,
+            data,
+            recv: RecvTime::default(),
+        }
     }
 
     fn diff(first: u64, last: u64, prev: u64, bids: &str, asks: &str) -> String {
@@ -452,7 +522,9 @@ mod tests {
     }
 
     fn snapshot(last_update_id: u64) -> String {
-        format!(r#"{{"lastUpdateId":{last_update_id},"E":1,"T":1,"bids":[["100.0","1"],["99.0","2"]],"asks":[["101.0","1"],["102.0","2"]]}}"#)
+        format!(
+            r#"{{"lastUpdateId":{last_update_id},"E":1,"T":1,"bids":[["100.0","1"],["99.0","2"]],"asks":[["101.0","1"],["102.0","2"]]}}"#
+        )
     }
 
     const URL: &str = "/fapi/v1/depth?symbol=BTCUSDT&limit=1000";
@@ -462,29 +534,63 @@ mod tests {
         let mut feed = BinanceFeed::default();
         let mut events = Vec::new();
         // Events before the snapshot: one too old, one straddling lastUpdateId = 105.
-        feed.on_frame(frame(Source::Ws, &diff(90, 100, 89, r#"[["100.0","9"]]"#, "[]")), &mut events).unwrap();
-        feed.on_frame(frame(Source::Ws, &diff(101, 110, 100, r#"[["100.0","5"]]"#, "[]")), &mut events).unwrap();
+        feed.on_frame(
+            frame(Source::Ws, &diff(90, 100, 89, r#"[["100.0","9"]]"#, "[]")),
+            &mut events,
+        )
+        .unwrap();
+        feed.on_frame(
+            frame(Source::Ws, &diff(101, 110, 100, r#"[["100.0","5"]]"#, "[]")),
+            &mut events,
+        )
+        .unwrap();
         assert_eq!(events, vec![FeedEvent::SnapshotNeeded { slot: 0 }]);
         assert_eq!(feed.book(0).unwrap().state, BookState::Syncing);
         events.clear();
-        feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(105)), &mut events).unwrap();
+        feed.on_frame(
+            frame(Source::Rest { url: URL }, &snapshot(105)),
+            &mut events,
+        )
+        .unwrap();
         assert_eq!(events, vec![FeedEvent::BookUpdated { slot: 0 }]);
         let tracked = feed.book(0).unwrap();
         assert_eq!(tracked.state, BookState::Live);
         assert_eq!(tracked.book.best_bid().unwrap().qty, 5);
         events.clear();
-        feed.on_frame(frame(Source::Ws, &diff(111, 115, 110, "[]", r#"[["101.0","0"]]"#)), &mut events).unwrap();
+        feed.on_frame(
+            frame(Source::Ws, &diff(111, 115, 110, "[]", r#"[["101.0","0"]]"#)),
+            &mut events,
+        )
+        .unwrap();
         assert_eq!(events, vec![FeedEvent::BookUpdated { slot: 0 }]);
         // Gap: pu 120 but last u was 115.
         events.clear();
-        feed.on_frame(frame(Source::Ws, &diff(121, 125, 120, "[]", "[]")), &mut events).unwrap();
-        assert_eq!(events, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::SequenceGap }]);
+        feed.on_frame(
+            frame(Source::Ws, &diff(121, 125, 120, "[]", "[]")),
+            &mut events,
+        )
+        .unwrap();
+        assert_eq!(
+            events,
+            vec![FeedEvent::Resync {
+                slot: 0,
+                reason: ResyncReason::SequenceGap
+            }]
+        );
         assert_eq!(feed.book(0).unwrap().state, BookState::Resyncing);
         // More events keep being buffered; no duplicate snapshot request.
         events.clear();
-        feed.on_frame(frame(Source::Ws, &diff(126, 130, 125, r#"[["99.5","3"]]"#, "[]")), &mut events).unwrap();
+        feed.on_frame(
+            frame(Source::Ws, &diff(126, 130, 125, r#"[["99.5","3"]]"#, "[]")),
+            &mut events,
+        )
+        .unwrap();
         assert!(events.is_empty());
-        feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(123)), &mut events).unwrap();
+        feed.on_frame(
+            frame(Source::Rest { url: URL }, &snapshot(123)),
+            &mut events,
+        )
+        .unwrap();
         let tracked = feed.book(0).unwrap();
         assert_eq!(tracked.state, BookState::Live);
         assert_eq!(tracked.stats.sequence_gaps, 1);
@@ -496,10 +602,24 @@ mod tests {
     fn stale_snapshot_is_refetched() {
         let mut feed = BinanceFeed::default();
         let mut events = Vec::new();
-        feed.on_frame(frame(Source::Ws, &diff(200, 210, 199, "[]", "[]")), &mut events).unwrap();
+        feed.on_frame(
+            frame(Source::Ws, &diff(200, 210, 199, "[]", "[]")),
+            &mut events,
+        )
+        .unwrap();
         events.clear();
-        feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(150)), &mut events).unwrap();
-        assert_eq!(events, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::SnapshotTooOld }]);
+        feed.on_frame(
+            frame(Source::Rest { url: URL }, &snapshot(150)),
+            &mut events,
+        )
+        .unwrap();
+        assert_eq!(
+            events,
+            vec![FeedEvent::Resync {
+                slot: 0,
+                reason: ResyncReason::SnapshotTooOld
+            }]
+        );
         assert_eq!(feed.book(0).unwrap().state, BookState::Resyncing);
     }
 
@@ -508,13 +628,23 @@ mod tests {
         let mut feed = BinanceFeed::default();
         let mut events = Vec::new();
         let partial = r#"{"stream":"ethusdt@depth5@100ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"ETHUSDT","U":1,"u":2,"pu":0,"b":[["10.0","1"]],"a":[["11.0","1"]]}}"#;
-        feed.on_frame(frame(Source::Ws, partial), &mut events).unwrap();
+        feed.on_frame(frame(Source::Ws, partial), &mut events)
+            .unwrap();
         assert_eq!(events, vec![FeedEvent::BookUpdated { slot: 0 }]);
         let ticker = r#"{"stream":"ethusdt@bookTicker","data":{"e":"bookTicker","u":1,"s":"ETHUSDT","b":"1","B":"1","a":"2","A":"1","T":1,"E":1}}"#;
-        feed.on_frame(frame(Source::Ws, ticker), &mut events).unwrap();
-        assert!(feed.on_frame(frame(Source::Ws, r#"{"result":null,"id":1}"#), &mut events).is_ok());
-        assert!(matches!(feed.on_frame(frame(Source::Ws, "{\"stream\":"), &mut events), Err(FrameError::Malformed(_))));
-        assert!(matches!(feed.on_frame(frame(Source::Ws, r#"{"x":1}"#), &mut events), Err(FrameError::Unknown(_))));
+        feed.on_frame(frame(Source::Ws, ticker), &mut events)
+            .unwrap();
+        assert!(feed
+            .on_frame(frame(Source::Ws, r#"{"result":null,"id":1}"#), &mut events)
+            .is_ok());
+        assert!(matches!(
+            feed.on_frame(frame(Source::Ws, "{\"stream\":"), &mut events),
+            Err(FrameError::Malformed(_))
+        ));
+        assert!(matches!(
+            feed.on_frame(frame(Source::Ws, r#"{"x":1}"#), &mut events),
+            Err(FrameError::Unknown(_))
+        ));
         assert_eq!(query_param(URL, "symbol"), Some("BTCUSDT"));
         assert_eq!(query_param(URL, "limit"), Some("1000"));
     }

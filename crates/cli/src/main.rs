@@ -44,6 +44,8 @@ enum Command {
     Instruments(commands::instruments::Args),
     /// One-shot REST scan of executable spreads, sorted by net bp.
     Scan(commands::scan::Args),
+    /// Replay a capture through the parsers, books and integrity checks; report every book.
+    Replay(commands::replay::Args),
 }
 
 /// An error the user caused and can fix (exit code 2).
@@ -88,10 +90,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Replay(args) = cli.command {
+        return commands::replay::run(args).await;
+    }
     let config = load_config(&cli)?;
     match cli.command {
         Command::Instruments(args) => commands::instruments::run(&config, args).await,
         Command::Scan(args) => commands::scan::run(&config, args).await,
+        Command::Replay(_) => unreachable!("handled above"),
     }
 }
 

@@ -105,7 +105,9 @@ impl TrackedBook {
     /// Marks the book broken: clears it, counts the resync and why.
     pub fn invalidate(&mut self, reason: ResyncReason) {
         match reason {
-            ResyncReason::SequenceGap | ResyncReason::SnapshotTooOld => self.stats.sequence_gaps += 1,
+            ResyncReason::SequenceGap | ResyncReason::SnapshotTooOld => {
+                self.stats.sequence_gaps += 1
+            }
             ResyncReason::ChecksumMismatch => self.stats.checksum_failures += 1,
             ResyncReason::Crossed => self.stats.crossed += 1,
             ResyncReason::BadUpdate | ResyncReason::Disconnected => {}
@@ -147,7 +149,8 @@ pub trait Feed {
     /// The venue whose messages this handler reads.
     fn venue(&self) -> Venue;
     /// Processes one frame, appending what happened to `events`.
-    fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError>;
+    fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>)
+        -> Result<(), FrameError>;
     /// Venue symbol of a book slot.
     fn symbol(&self, slot: u32) -> Option<&str>;
     /// The book in a slot.

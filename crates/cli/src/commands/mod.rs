@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod instruments;
+pub mod replay;
 pub mod scan;
 
 use perpspread_core::Universe;

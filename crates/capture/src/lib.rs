@@ -1,0 +1,550 @@
+//! Capture format v1: one JSON object per received message, in receive order.
+//!
+//! ```text
+//! {"ts_ns": 1626992741062170112, "venue": "binance", "src": "ws", "data": "<frame text exactly as received>"}
+//! {"ts_ns": 1626992741301402112, "venue": "binance", "src": "rest", "url": "/fapi/v1/depth?symbol=SUSHIUSDT&limit=1000", "data": "<body>"}
+//! ```
+//!
+//! Files ending in `.zst` are zstd-compressed. The [`CaptureReader`] decodes lines into a reused
+//! [`Record`] (no allocation per line once its buffers have grown); the [`CaptureWriter`] flushes on
+//! demand so a crash loses at most the last flush interval, and rotates by size or age.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::Serialize;
+
+/// Why a capture could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("{path}: {error}")]
+    Io { path: String, error: io::Error },
+    #[error("{path} line {line}: {message}")]
+    Line {
+        path: String,
+        line: u64,
+        message: String,
+    },
+}
+
+/// Origin of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Src {
+    #[default]
+    Ws,
+    Rest,
+}
+
+/// One record, with buffers reused from line to line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    /// Local receive time, Unix ns.
+    pub ts_ns: u64,
+    pub venue: String,
+    pub src: Src,
+    /// REST path and query (empty for WebSocket frames).
+    pub url: String,
+    /// The raw frame or body.
+    pub data: String,
+}
+
+/// A record borrowed from the caller, for writing.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RecordRef<'a> {
+    pub ts_ns: u64,
+    pub venue: &'a str,
+    pub src: Src,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<&'a str>,
+    pub data: &'a str,
+}
+
+/// Reads a capture file line by line.
+pub struct CaptureReader {
+    input: Box<dyn BufRead + Send>,
+    path: String,
+    line: String,
+    line_no: u64,
+}
+
+impl fmt::Debug for CaptureReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaptureReader")
+            .field("path", &self.path)
+            .field("line", &self.line_no)
+            .finish()
+    }
+}
+
+impl CaptureReader {
+    /// Opens a `.jsonl` or `.jsonl.zst` capture.
+    pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|error| CaptureError::Io {
+            path: name.clone(),
+            error,
+        })?;
+        let input: Box<dyn BufRead + Send> = if is_zstd(path) {
+            let decoder =
+                zstd::stream::read::Decoder::new(file).map_err(|error| CaptureError::Io {
+                    path: name.clone(),
+                    error,
+                })?;
+            Box::new(BufReader::with_capacity(1 << 16, decoder))
+        } else {
+            Box::new(BufReader::with_capacity(1 << 16, file))
+        };
+        Ok(Self::from_reader(input, name))
+    }
+
+    /// Reads from any buffered input (`name` is used in errors).
+    pub fn from_reader(input: Box<dyn BufRead + Send>, name: String) -> Self {
+        CaptureReader {
+            input,
+            path: name,
+            line: String::with_capacity(1 << 12),
+            line_no: 0,
+        }
+    }
+
+    /// Number of lines read so far.
+    pub fn line_number(&self) -> u64 {
+        self.line_no
+    }
+
+    /// Reads the next record into `record`; `Ok(false)` at the end. Blank lines are skipped.
+    pub fn next_into(&mut self, record: &mut Record) -> Result<bool, CaptureError> {
+        loop {
+            self.line.clear();
+            let read =
+                self.input
+                    .read_line(&mut self.line)
+                    .map_err(|error| CaptureError::Line {
+                        path: self.path.clone(),
+                        line: self.line_no + 1,
+                        message: format!(
+                            "cannot read ({error}); the file may be truncated or not a capture"
+                        ),
+                    })?;
+            if read == 0 {
+                return Ok(false);
+            }
+            self.line_no += 1;
+            let text = self.line.trim_end();
+            if text.is_empty() {
+                continue;
+            }
+            parse_line(text, record).map_err(|message| CaptureError::Line {
+                path: self.path.clone(),
+                line: self.line_no,
+                message,
+            })?;
+            return Ok(true);
+        }
+    }
+}
+
+/// Parses one capture line into `record`.
+pub fn parse_line(text: &str, record: &mut Record) -> Result<(), String> {
+    record.url.clear();
+    let mut de = serde_json::Deserializer::from_str(text);
+    RecordSeed(record)
+        .deserialize(&mut de)
+        .map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())
+}
+
+struct RecordSeed<'r>(&'r mut Record);
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a capture record {ts_ns, venue, src, [url], data}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (mut ts, mut venue, mut src, mut data) = (false, false, false, false);
+        while let Some(key) = map.next_key::<&str>()? {
+            match key {
+                "ts_ns" => {
+                    self.0.ts_ns = map.next_value()?;
+                    ts = true;
+                }
+                "venue" => {
+                    map.next_value_seed(StrInto(&mut self.0.venue))?;
+                    venue = true;
+                }
+                "src" => {
+                    let mut text = String::new();
+                    map.next_value_seed(StrInto(&mut text))?;
+                    self.0.src = match text.as_str() {
+                        "ws" => Src::Ws,
+                        "rest" => Src::Rest,
+                        other => {
+                            return Err(A::Error::custom(format!(
+                                "unknown src {other:?} (expected ws or rest)"
+                            )))
+                        }
+                    };
+                    src = true;
+                }
+                "url" => map.next_value_seed(StrInto(&mut self.0.url))?,
+                "data" => {
+                    map.next_value_seed(StrInto(&mut self.0.data))?;
+                    data = true;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        for (present, field) in [
+            (ts, "ts_ns"),
+            (venue, "venue"),
+            (src, "src"),
+            (data, "data"),
+        ] {
+            if !present {
+                return Err(A::Error::missing_field(field));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Copies a (possibly escaped) JSON string into a reused buffer.
+struct StrInto<'s>(&'s mut String);
+
+impl<'de> DeserializeSeed<'de> for StrInto<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrInto<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<(), E> {
+        self.0.clear();
+        self.0.push_str(text);
+        Ok(())
+    }
+}
+
+/// When a writer starts a new file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rotation {
+    /// Start a new part once this many bytes (before compression) were written.
+    pub max_bytes: Option<u64>,
+    /// Start a new part after this long.
+    pub max_age: Option<Duration>,
+}
+
+enum Sink {
+    Plain(BufWriter<File>),
+    Zstd(zstd::stream::write::Encoder<'static, BufWriter<File>>),
+}
+
+impl Sink {
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::Plain(w) => w,
+            Sink::Zstd(w) => w,
+        }
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Sink::Plain(mut w) => w.flush(),
+            Sink::Zstd(w) => w.finish()?.flush(),
+        }
+    }
+}
+
+/// Writes capture records, optionally zstd-compressed and rotated.
+pub struct CaptureWriter {
+    base: PathBuf,
+    sink: Option<Sink>,
+    rotation: Rotation,
+    part: u32,
+    bytes: u64,
+    opened: Instant,
+    records: u64,
+    line: Vec<u8>,
+    parts: Vec<PathBuf>,
+}
+
+impl fmt::Debug for CaptureWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaptureWriter")
+            .field("base", &self.base)
+            .field("part", &self.part)
+            .finish()
+    }
+}
+
+impl CaptureWriter {
+    /// Creates `path` (zstd when it ends in `.zst`).
+    pub fn create(path: &Path, rotation: Rotation) -> Result<Self, CaptureError> {
+        let mut writer = CaptureWriter {
+            base: path.to_owned(),
+            sink: None,
+            rotation,
+            part: 0,
+            bytes: 0,
+            opened: Instant::now(),
+            records: 0,
+            line: Vec::with_capacity(1 << 12),
+            parts: Vec::new(),
+        };
+        writer.open_part()?;
+        Ok(writer)
+    }
+
+    /// Files written so far (the first is the path given to `create`).
+    pub fn parts(&self) -> &[PathBuf] {
+        &self.parts
+    }
+
+    /// Records written so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Appends one record.
+    pub fn write(&mut self, record: RecordRef<'_>) -> Result<(), CaptureError> {
+        if self.should_rotate() {
+            self.rotate()?;
+        }
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &record)
+            .map_err(|e| self.io_error(io::Error::other(e)))?;
+        self.line.push(b'\n');
+        let sink = self.sink.as_mut().expect("sink is open between parts");
+        if let Err(error) = sink.writer().write_all(&self.line) {
+            return Err(self.io_error(error));
+        }
+        self.bytes += self.line.len() as u64;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Pushes everything written so far to the file (a zstd block boundary for compressed files).
+    pub fn flush(&mut self) -> Result<(), CaptureError> {
+        let result = self.sink.as_mut().map_or(Ok(()), |s| s.writer().flush());
+        result.map_err(|e| self.io_error(e))
+    }
+
+    /// Flushes and closes the current file cleanly (completes the zstd frame).
+    pub fn finish(mut self) -> Result<(), CaptureError> {
+        self.close_part()
+    }
+
+    fn should_rotate(&self) -> bool {
+        self.rotation.max_bytes.is_some_and(|max| self.bytes >= max)
+            || self
+                .rotation
+                .max_age
+                .is_some_and(|age| self.opened.elapsed() >= age)
+    }
+
+    fn rotate(&mut self) -> Result<(), CaptureError> {
+        self.close_part()?;
+        self.part += 1;
+        self.open_part()
+    }
+
+    fn close_part(&mut self) -> Result<(), CaptureError> {
+        match self.sink.take() {
+            Some(sink) => sink.finish().map_err(|e| self.io_error(e)),
+            None => Ok(()),
+        }
+    }
+
+    fn open_part(&mut self) -> Result<(), CaptureError> {
+        let path = part_path(&self.base, self.part);
+        let file = File::create(&path).map_err(|error| CaptureError::Io {
+            path: path.display().to_string(),
+            error,
+        })?;
+        let buffered = BufWriter::with_capacity(1 << 16, file);
+        self.sink = Some(if is_zstd(&path) {
+            let encoder =
+                zstd::stream::write::Encoder::new(buffered, 3).map_err(|e| self.io_error(e))?;
+            Sink::Zstd(encoder)
+        } else {
+            Sink::Plain(buffered)
+        });
+        self.bytes = 0;
+        self.opened = Instant::now();
+        self.parts.push(path);
+        Ok(())
+    }
+
+    fn io_error(&self, error: io::Error) -> CaptureError {
+        CaptureError::Io {
+            path: part_path(&self.base, self.part).display().to_string(),
+            error,
+        }
+    }
+}
+
+impl Drop for CaptureWriter {
+    fn drop(&mut self) {
+        let _ = self.close_part();
+    }
+}
+
+/// Whether a path names a zstd-compressed capture.
+pub fn is_zstd(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "zst")
+}
+
+/// `capture.jsonl` → `capture.jsonl` (part 0), `capture.0001.jsonl` (part 1), …
+pub fn part_path(base: &Path, part: u32) -> PathBuf {
+    if part == 0 {
+        return base.to_owned();
+    }
+    let name = base
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (stem, extensions) = match name.find('.') {
+        Some(dot) => (&name[..dot], &name[dot..]),
+        None => (name.as_str(), ""),
+    };
+    base.with_file_name(format!("{stem}.{part:04}{extensions}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(i: u64) -> RecordRef<'static> {
+        RecordRef {
+            ts_ns: 1_000 + i,
+            venue: if i.is_multiple_of(2) { "okx" } else { "binance" },
+            src: if i.is_multiple_of(3) { Src::Rest } else { Src::Ws },
+            url: if i.is_multiple_of(3) {
+                Some("/fapi/v1/depth?symbol=BTCUSDT&limit=1000")
+            } else {
+                None
+            },
+            data: "{\"arg\":{\"channel\":\"books\"},\"data\":[\"a\\\"b\"]}",
+        }
+    }
+
+    fn round_trip(name: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        let mut writer = CaptureWriter::create(&path, Rotation::default()).unwrap();
+        for i in 0..100 {
+            writer.write(sample(i)).unwrap();
+        }
+        writer.finish().unwrap();
+        let mut reader = CaptureReader::open(&path).unwrap();
+        let mut record = Record::default();
+        let mut i = 0;
+        while reader.next_into(&mut record).unwrap() {
+            let expected = sample(i);
+            assert_eq!(record.ts_ns, expected.ts_ns);
+            assert_eq!(record.venue, expected.venue);
+            assert_eq!(record.src, expected.src);
+            assert_eq!(record.url, expected.url.unwrap_or(""));
+            assert_eq!(record.data, expected.data);
+            i += 1;
+        }
+        assert_eq!(i, 100);
+    }
+
+    #[test]
+    fn plain_and_zstd_round_trip() {
+        round_trip("c.jsonl");
+        round_trip("c.jsonl.zst");
+    }
+
+    #[test]
+    fn reads_the_real_fixture_format() {
+        let mut record = Record::default();
+        parse_line(
+            r#"{"ts_ns":1626992741301402112,"venue":"binance","src":"rest","url":"/fapi/v1/depth?symbol=SUSHIUSDT&limit=1000","data":"{\"lastUpdateId\":1}"}"#,
+            &mut record,
+        )
+        .unwrap();
+        assert_eq!(record.src, Src::Rest);
+        assert_eq!(record.data, r#"{"lastUpdateId":1}"#);
+        for bad in [
+            r#"{"ts_ns":1,"venue":"okx","src":"ws"}"#,
+            r#"{"ts_ns":1,"venue":"okx","src":"tcp","data":""}"#,
+            "not json",
+            r#"{"ts_ns":-1,"venue":"okx","src":"ws","data":""}"#,
+        ] {
+            assert!(parse_line(bad, &mut record).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rotates_by_size_and_flushes_readable_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rot.jsonl");
+        let mut writer = CaptureWriter::create(
+            &path,
+            Rotation {
+                max_bytes: Some(1000),
+                max_age: None,
+            },
+        )
+        .unwrap();
+        for i in 0..50 {
+            writer.write(sample(i)).unwrap();
+        }
+        writer.flush().unwrap();
+        let parts = writer.parts().to_vec();
+        assert!(parts.len() > 2, "{parts:?}");
+        assert_eq!(parts[1].file_name().unwrap(), "rot.0001.jsonl");
+        // Everything flushed is readable before the writer is closed.
+        let total: usize = parts
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
+            .sum();
+        assert_eq!(total, 50);
+    }
+
+    #[test]
+    fn truncated_zstd_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl.zst");
+        let mut writer = CaptureWriter::create(&path, Rotation::default()).unwrap();
+        for i in 0..1000 {
+            writer.write(sample(i)).unwrap();
+        }
+        writer.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let mut reader = CaptureReader::open(&path).unwrap();
+        let mut record = Record::default();
+        let outcome = loop {
+            match reader.next_into(&mut record) {
+                Ok(true) => continue,
+                other => break other,
+            }
+        };
+        assert!(outcome.is_err() || reader.line_number() < 1000);
+    }
+}

@@ -1,0 +1,88 @@
+//! `perpspread replay`: feed a capture through the same parsers, books and checks as live.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use perpspread_stream::{replay, Speed};
+
+use crate::table::Table;
+use crate::UserError;
+
+/// Flags of `perpspread replay`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Capture file (capture format v1, `.jsonl` or `.jsonl.zst`).
+    file: PathBuf,
+    /// Pace: `max` (as fast as possible), `1x` (recorded pace), `10x`, `0.5x` …
+    #[arg(long, default_value = "max")]
+    speed: Speed,
+    /// Print one JSON object with the final report.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the command.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    if !args.file.is_file() {
+        return Err(UserError(format!(
+            "cannot read capture {}: no such file",
+            args.file.display()
+        ))
+        .into());
+    }
+    let started = Instant::now();
+    let file = args.file.clone();
+    let report = tokio::task::spawn_blocking(move || replay(&file, args.speed, |_, _, _| {}))
+        .await?
+        .map_err(|e| UserError(e.to_string()))?;
+    let elapsed = started.elapsed();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+    } else {
+        let mut table = Table::new([
+            "VENUE",
+            "INSTRUMENT",
+            "STATE",
+            "UPDATES",
+            "CHECKSUMS OK",
+            "CHECKSUM FAIL",
+            "GAPS",
+            "RESYNCS",
+            "BEST BID",
+            "BEST ASK",
+        ]);
+        for book in &report.books {
+            table.row(vec![
+                book.venue.to_string(),
+                book.instrument.clone(),
+                format!("{:?}", book.state),
+                book.updates_applied.to_string(),
+                book.checksums_verified.to_string(),
+                book.checksum_failures.to_string(),
+                book.sequence_gaps.to_string(),
+                book.resyncs.to_string(),
+                book.best_bid.clone().unwrap_or_else(|| "-".into()),
+                book.best_ask.clone().unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        write!(out, "{}", table.render())?;
+        let s = report.stats;
+        writeln!(
+            out,
+            "{} messages in {:.3} s ({:.0} msg/s); malformed {}, unknown {}, venue errors {}, resync requests {}",
+            report.stats.messages,
+            elapsed.as_secs_f64(),
+            report.stats.messages as f64 / elapsed.as_secs_f64().max(1e-9),
+            s.malformed,
+            s.unknown,
+            s.venue_errors,
+            s.resync_requests
+        )?;
+    }
+    if let Some(error) = &report.error {
+        eprintln!("warning: capture ended early: {error}");
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! Routes frames to each venue's feed handler and keeps pipeline-wide counters.
+
+use perpspread_binance::feed::BinanceFeed;
+use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError};
+use perpspread_core::Venue;
+use perpspread_okx::feed::OkxFeed;
+use serde::Serialize;
+
+/// Counters of everything the pipeline has seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PipelineStats {
+    pub messages: u64,
+    pub malformed: u64,
+    pub unknown: u64,
+    pub venue_errors: u64,
+    pub resync_requests: u64,
+    pub snapshot_requests: u64,
+}
+
+/// Both venues' feed handlers behind one entry point.
+#[derive(Debug, Default)]
+pub struct Pipeline {
+    pub okx: OkxFeed,
+    pub binance: BinanceFeed,
+    events: Vec<FeedEvent>,
+    stats: PipelineStats,
+}
+
+impl Pipeline {
+    /// A pipeline with default book depths.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Processes one frame of `venue`; returns what happened (valid until the next call).
+    pub fn on_frame(&mut self, venue: Venue, frame: Frame<'_>) -> Result<&[FeedEvent], FrameError> {
+        self.events.clear();
+        self.stats.messages += 1;
+        let result = match venue {
+            Venue::Okx => self.okx.on_frame(frame, &mut self.events),
+            Venue::Binance => self.binance.on_frame(frame, &mut self.events),
+        };
+        for event in &self.events {
+            match event {
+                FeedEvent::Resync { .. } => self.stats.resync_requests += 1,
+                FeedEvent::SnapshotNeeded { .. } => self.stats.snapshot_requests += 1,
+                _ => {}
+            }
+        }
+        match result {
+            Ok(()) => Ok(&self.events),
+            Err(error) => {
+                match &error {
+                    FrameError::Malformed(_) => self.stats.malformed += 1,
+                    FrameError::Unknown(_) => self.stats.unknown += 1,
+                    FrameError::Venue { .. } => self.stats.venue_errors += 1,
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The handler of a venue.
+    pub fn feed(&self, venue: Venue) -> &dyn Feed {
+        match venue {
+            Venue::Okx => &self.okx,
+            Venue::Binance => &self.binance,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> PipelineStats {
+        self.stats
+    }
+}
