@@ -117,17 +117,6 @@ impl BinanceFeed {
         }
     }
 
-    /// The slot of a symbol (creating a `Syncing` book), e.g. before subscribing.
-    pub fn track(&mut self, symbol: &str) -> u32 {
-        let depth = self.depth;
-        self.books.slot_or_insert(symbol, || SymbolBook {
-            tracked: TrackedBook::new(OrderBook::new(0, 0, depth)),
-            sync: Sync::AwaitingSnapshot,
-            buffer: Vec::new(),
-            snapshot_requested: false,
-        })
-    }
-
     fn on_ws(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
         let envelope: Envelope =
             serde_json::from_str(frame.data).map_err(|e| FrameError::Malformed(e.to_string()))?;
@@ -443,6 +432,25 @@ impl Feed for BinanceFeed {
 
     fn slots(&self) -> u32 {
         self.books.len()
+    }
+
+    fn track(&mut self, symbol: &str) -> u32 {
+        let depth = self.depth;
+        self.books.slot_or_insert(symbol, || SymbolBook {
+            tracked: TrackedBook::new(OrderBook::new(0, 0, depth)),
+            sync: Sync::AwaitingSnapshot,
+            buffer: Vec::new(),
+            snapshot_requested: false,
+        })
+    }
+
+    fn invalidate(&mut self, slot: u32, reason: ResyncReason) {
+        if let Some(book) = self.books.get_mut(slot) {
+            book.tracked.invalidate(reason);
+            book.sync = Sync::AwaitingSnapshot;
+            book.buffer.clear();
+            book.snapshot_requested = false;
+        }
     }
 }
 

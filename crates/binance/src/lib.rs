@@ -7,5 +7,6 @@ pub mod feed;
 pub mod messages;
 pub mod rest;
 pub mod symbols;
+pub mod ws;
 
 pub use rest::{BinanceRest, DEFAULT_REST_URL};

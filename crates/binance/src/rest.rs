@@ -62,6 +62,20 @@ impl BinanceRest {
     }
 }
 
+impl BinanceRest {
+    /// Fetches a raw depth snapshot body for the streaming book sync; returns the request path too.
+    pub async fn depth_snapshot(
+        &self,
+        symbol: &str,
+        depth: usize,
+    ) -> Result<(String, perpspread_net::RestResponse), RestError> {
+        let (limit, weight) = depth_limit(depth);
+        let path = format!("/fapi/v1/depth?symbol={symbol}&limit={limit}");
+        let response = self.client.get(&path, &self.weight, weight).await?;
+        Ok((path, response))
+    }
+}
+
 /// The smallest accepted depth limit covering `depth`, and its weight.
 pub fn depth_limit(depth: usize) -> (usize, u32) {
     DEPTH_WEIGHTS

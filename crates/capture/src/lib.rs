@@ -439,8 +439,16 @@ mod tests {
     fn sample(i: u64) -> RecordRef<'static> {
         RecordRef {
             ts_ns: 1_000 + i,
-            venue: if i.is_multiple_of(2) { "okx" } else { "binance" },
-            src: if i.is_multiple_of(3) { Src::Rest } else { Src::Ws },
+            venue: if i.is_multiple_of(2) {
+                "okx"
+            } else {
+                "binance"
+            },
+            src: if i.is_multiple_of(3) {
+                Src::Rest
+            } else {
+                Src::Ws
+            },
             url: if i.is_multiple_of(3) {
                 Some("/fapi/v1/depth?symbol=BTCUSDT&limit=1000")
             } else {

@@ -44,6 +44,8 @@ enum Command {
     Instruments(commands::instruments::Args),
     /// One-shot REST scan of executable spreads, sorted by net bp.
     Scan(commands::scan::Args),
+    /// Stream live books (verified, resynced) and record every frame to a capture file.
+    Record(commands::record::Args),
     /// Replay a capture through the parsers, books and integrity checks; report every book.
     Replay(commands::replay::Args),
 }
@@ -97,6 +99,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Instruments(args) => commands::instruments::run(&config, args).await,
         Command::Scan(args) => commands::scan::run(&config, args).await,
+        Command::Record(args) => commands::record::run(&config, args).await,
         Command::Replay(_) => unreachable!("handled above"),
     }
 }

@@ -28,4 +28,15 @@ impl RestVenues {
         .context("Binance REST client")?;
         Ok(RestVenues { okx, binance })
     }
+
+    /// Reports every successful REST response of both venues to `observer` (the recorder).
+    pub fn observe(
+        &mut self,
+        observer: std::sync::Arc<dyn perpspread_net::rest::ResponseObserver>,
+    ) {
+        let okx = self.okx.client_mut();
+        *okx = okx.clone().with_observer(observer.clone());
+        let binance = self.binance.client_mut();
+        *binance = binance.clone().with_observer(observer);
+    }
 }

@@ -65,6 +65,8 @@ pub enum ResyncReason {
     SnapshotTooOld,
     /// The connection was lost.
     Disconnected,
+    /// A REST snapshot could not be fetched.
+    SnapshotFailed,
 }
 
 /// Integrity counters of one book.
@@ -110,7 +112,8 @@ impl TrackedBook {
             }
             ResyncReason::ChecksumMismatch => self.stats.checksum_failures += 1,
             ResyncReason::Crossed => self.stats.crossed += 1,
-            ResyncReason::BadUpdate | ResyncReason::Disconnected => {}
+            ResyncReason::BadUpdate | ResyncReason::Disconnected | ResyncReason::SnapshotFailed => {
+            }
         }
         self.stats.resyncs += 1;
         self.book.clear();
@@ -157,6 +160,10 @@ pub trait Feed {
     fn book(&self, slot: u32) -> Option<&TrackedBook>;
     /// Number of book slots.
     fn slots(&self) -> u32;
+    /// The slot of `symbol`, creating a `Syncing` book for it (call before subscribing).
+    fn track(&mut self, symbol: &str) -> u32;
+    /// Marks a book unusable (e.g. its connection dropped); it comes back with the next snapshot.
+    fn invalidate(&mut self, slot: u32, reason: ResyncReason);
 }
 
 /// Per-instrument state of a feed handler, addressed by a dense slot number.

@@ -5,8 +5,10 @@
 //! * [`MarketRest`]: the shape every venue's REST market-data adapter has, so the CLI and engine are
 //!   written once for all venues.
 
+pub mod backoff;
 pub mod limiter;
 pub mod rest;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -6,10 +6,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use perpspread_core::Venue;
-use rand::Rng;
-
+use crate::backoff::Backoff;
 use crate::limiter::RateLimiter;
+use perpspread_core::Venue;
 
 /// Connection and retry settings of one venue's REST client.
 #[derive(Debug, Clone)]
@@ -280,14 +279,11 @@ impl RestClient {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .config
-            .backoff_base
-            .saturating_mul(1u32 << (attempt - 1).min(16))
-            .min(self.config.backoff_cap);
-        // Full jitter in [exp/2, exp].
-        let jitter = rand::thread_rng().gen_range(0.5..=1.0);
-        exp.mul_f64(jitter)
+        Backoff {
+            base: self.config.backoff_base,
+            cap: self.config.backoff_cap,
+        }
+        .delay(attempt)
     }
 
     fn give_up(&self, path: &str, attempts: u32, failure: Failure) -> RestError {

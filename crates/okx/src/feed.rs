@@ -92,12 +92,6 @@ impl OkxFeed {
         }
     }
 
-    /// The slot of an instrument (creating an empty `Syncing` book), e.g. before subscribing.
-    pub fn track(&mut self, inst_id: &str) -> u32 {
-        let depth = self.depth;
-        self.books.slot_or_insert(inst_id, || new_book(depth))
-    }
-
     fn on_ws(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
         if frame.data == "pong" {
             events.push(FeedEvent::Pong);
@@ -332,6 +326,18 @@ impl Feed for OkxFeed {
 
     fn slots(&self) -> u32 {
         self.books.len()
+    }
+
+    fn track(&mut self, inst_id: &str) -> u32 {
+        let depth = self.depth;
+        self.books.slot_or_insert(inst_id, || new_book(depth))
+    }
+
+    fn invalidate(&mut self, slot: u32, reason: ResyncReason) {
+        if let Some(book) = self.books.get_mut(slot) {
+            book.tracked.invalidate(reason);
+            book.last_seq = None;
+        }
     }
 }
 

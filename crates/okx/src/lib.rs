@@ -9,5 +9,6 @@ pub mod feed;
 pub mod messages;
 pub mod rest;
 pub mod symbols;
+pub mod ws;
 
 pub use rest::{OkxRest, DEFAULT_REST_URL};

@@ -3,8 +3,12 @@
 //! [`pipeline::Pipeline`] owns one sans-IO feed handler per venue and routes frames to them; the
 //! [`replay`] module drives it from a capture file with the recorded receive times.
 
+pub mod live;
 pub mod pipeline;
+pub mod recorder;
 pub mod replay;
 
+pub use live::{run_live, Live, LiveConfig, LiveStats};
 pub use pipeline::{Pipeline, PipelineStats};
+pub use recorder::Recorder;
 pub use replay::{replay, BookReport, ReplayReport, Speed};

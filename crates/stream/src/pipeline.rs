@@ -60,11 +60,24 @@ impl Pipeline {
         }
     }
 
+    /// Events of the last frame processed.
+    pub fn last_events(&self) -> &[FeedEvent] {
+        &self.events
+    }
+
     /// The handler of a venue.
     pub fn feed(&self, venue: Venue) -> &dyn Feed {
         match venue {
             Venue::Okx => &self.okx,
             Venue::Binance => &self.binance,
+        }
+    }
+
+    /// The handler of a venue, mutably (to track or invalidate books).
+    pub fn feed_mut(&mut self, venue: Venue) -> &mut dyn Feed {
+        match venue {
+            Venue::Okx => &mut self.okx,
+            Venue::Binance => &mut self.binance,
         }
     }
 

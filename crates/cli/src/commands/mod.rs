@@ -1,13 +1,17 @@
 //! One module per subcommand.
 
 pub mod instruments;
+pub mod record;
 pub mod replay;
 pub mod scan;
 
-use perpspread_core::Universe;
+use std::collections::HashMap;
+
+use perpspread_core::{Instrument, Pair, Universe, Venue};
 use perpspread_net::MarketRest;
 
 use crate::venues::RestVenues;
+use crate::UserError;
 
 /// Fetches both venues' instrument lists concurrently and pairs them.
 pub async fn fetch_universe(venues: &RestVenues) -> anyhow::Result<Universe> {
@@ -19,4 +23,110 @@ pub async fn fetch_universe(venues: &RestVenues) -> anyhow::Result<Universe> {
         .collect();
     let skipped = okx.skipped.into_iter().chain(binance.skipped).collect();
     Ok(Universe::build(instruments, skipped))
+}
+
+/// The pairs named on the command line, or the `top` most liquid ones.
+async fn select_pairs(
+    venues: &RestVenues,
+    universe: &Universe,
+    symbols: &[String],
+    top: usize,
+) -> anyhow::Result<Vec<Pair>> {
+    if !symbols.is_empty() {
+        let mut pairs = Vec::new();
+        let mut unknown = Vec::new();
+        for symbol in symbols.iter().filter(|s| !s.trim().is_empty()) {
+            match universe.find(symbol) {
+                Some(pair) if !pairs.contains(pair) => pairs.push(pair.clone()),
+                Some(_) => {}
+                None => unknown.push(symbol.as_str()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(UserError(format!(
+                "unknown symbol(s) {}: not a pair listed on both venues (see `perpspread instruments --all`)",
+                unknown.join(", ")
+            ))
+            .into());
+        }
+        return Ok(pairs);
+    }
+    let (okx, binance) = tokio::join!(venues.okx.activity(), venues.binance.activity());
+    let volumes: HashMap<Venue, HashMap<String, f64>> =
+        [(Venue::Okx, okx), (Venue::Binance, binance)]
+            .into_iter()
+            .map(|(venue, result)| {
+                let map = result
+                    .map_err(|e| tracing::warn!("24 h volumes unavailable: {e}"))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(symbol, activity)| (symbol, activity.quote_volume_24h))
+                    .collect();
+                (venue, map)
+            })
+            .collect();
+    Ok(rank_by_liquidity(universe, &volumes, top))
+}
+
+/// Pairs ordered by the smaller of their two venues' 24 h quote volumes (the thinner venue bounds the
+/// arbitrage), most liquid first; ties and unknown volumes fall back to alphabetical order.
+pub fn rank_by_liquidity(
+    universe: &Universe,
+    volumes: &HashMap<Venue, HashMap<String, f64>>,
+    top: usize,
+) -> Vec<Pair> {
+    let volume = |leg: &Instrument| {
+        volumes
+            .get(&leg.venue)
+            .and_then(|m| m.get(&leg.symbol))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let mut ranked: Vec<(f64, &Pair)> = universe
+        .pairs
+        .iter()
+        .map(|pair| {
+            (
+                pair.legs.iter().map(volume).fold(f64::INFINITY, f64::min),
+                pair,
+            )
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.key.cmp(&b.1.key)));
+    ranked
+        .into_iter()
+        .take(top)
+        .map(|(_, pair)| pair.clone())
+        .collect()
+}
+
+/// Completes on Ctrl-C, SIGTERM, or after `limit`.
+pub async fn shutdown_signal(limit: Option<std::time::Duration>) {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    let timer = async {
+        match limit {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+        _ = timer => {}
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use perpspread_core::spread::{mid_per_base, LegBook, SizeTarget, SpreadCalculator};
-use perpspread_core::{FeeModel, Instrument, Pair, Universe, Venue};
+use perpspread_core::{FeeModel, Instrument, Pair, Venue};
 use perpspread_net::{Funding, MarketRest, RestBook, RestError};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -85,7 +85,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let scan = effective(&config.scan, &args)?;
     let venues = RestVenues::from_config(config)?;
     let universe = super::fetch_universe(&venues).await?;
-    let pairs = select_pairs(&venues, &universe, &args.symbols, scan.top).await?;
+    let pairs = super::select_pairs(&venues, &universe, &args.symbols, scan.top).await?;
     let rows = scan_pairs(&venues, &pairs, &scan, &config.fee_model()).await;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -117,81 +117,6 @@ fn effective(base: &ScanConfig, args: &Args) -> Result<ScanConfig, UserError> {
     }
     scan.validate().map_err(|e| UserError(e.to_string()))?;
     Ok(scan)
-}
-
-/// The pairs named on the command line, or the `top` most liquid ones.
-async fn select_pairs(
-    venues: &RestVenues,
-    universe: &Universe,
-    symbols: &[String],
-    top: usize,
-) -> anyhow::Result<Vec<Pair>> {
-    if !symbols.is_empty() {
-        let mut pairs = Vec::new();
-        let mut unknown = Vec::new();
-        for symbol in symbols.iter().filter(|s| !s.trim().is_empty()) {
-            match universe.find(symbol) {
-                Some(pair) if !pairs.contains(pair) => pairs.push(pair.clone()),
-                Some(_) => {}
-                None => unknown.push(symbol.as_str()),
-            }
-        }
-        if !unknown.is_empty() {
-            return Err(UserError(format!(
-                "unknown symbol(s) {}: not a pair listed on both venues (see `perpspread instruments --all`)",
-                unknown.join(", ")
-            ))
-            .into());
-        }
-        return Ok(pairs);
-    }
-    let (okx, binance) = tokio::join!(venues.okx.activity(), venues.binance.activity());
-    let volumes: HashMap<Venue, HashMap<String, f64>> =
-        [(Venue::Okx, okx), (Venue::Binance, binance)]
-            .into_iter()
-            .map(|(venue, result)| {
-                let map = result
-                    .map_err(|e| tracing::warn!("24 h volumes unavailable: {e}"))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(symbol, activity)| (symbol, activity.quote_volume_24h))
-                    .collect();
-                (venue, map)
-            })
-            .collect();
-    Ok(rank_by_liquidity(universe, &volumes, top))
-}
-
-/// Pairs ordered by the smaller of their two venues' 24 h quote volumes (the thinner venue bounds the
-/// arbitrage), most liquid first; ties and unknown volumes fall back to alphabetical order.
-pub fn rank_by_liquidity(
-    universe: &Universe,
-    volumes: &HashMap<Venue, HashMap<String, f64>>,
-    top: usize,
-) -> Vec<Pair> {
-    let volume = |leg: &Instrument| {
-        volumes
-            .get(&leg.venue)
-            .and_then(|m| m.get(&leg.symbol))
-            .copied()
-            .unwrap_or(0.0)
-    };
-    let mut ranked: Vec<(f64, &Pair)> = universe
-        .pairs
-        .iter()
-        .map(|pair| {
-            (
-                pair.legs.iter().map(volume).fold(f64::INFINITY, f64::min),
-                pair,
-            )
-        })
-        .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.key.cmp(&b.1.key)));
-    ranked
-        .into_iter()
-        .take(top)
-        .map(|(_, pair)| pair.clone())
-        .collect()
 }
 
 async fn fetch_book(

@@ -1,0 +1,104 @@
+//! `perpspread record`: stream live books and write every frame to a capture file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use perpspread_binance::ws::BinanceWs;
+use perpspread_capture::Rotation;
+use perpspread_core::{Pair, Venue};
+use perpspread_okx::ws::OkxWs;
+use perpspread_stream::{run_live, LiveConfig, Recorder};
+
+use crate::config::Config;
+use crate::venues::RestVenues;
+use crate::UserError;
+
+/// Flags of `perpspread record`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Capture file to write (`.jsonl`, or `.jsonl.zst` for zstd).
+    #[arg(long)]
+    out: PathBuf,
+    /// Pairs to record (base asset, pair or venue symbol); default: the most liquid `--top` pairs.
+    #[arg(long, value_delimiter = ',', conflicts_with = "top")]
+    symbols: Vec<String>,
+    /// Record the N most liquid common pairs.
+    #[arg(long, default_value_t = 30)]
+    top: usize,
+    /// Stop after this many seconds (default: until Ctrl-C / SIGTERM).
+    #[arg(long)]
+    duration_s: Option<u64>,
+    /// Start a new file after this many MB (uncompressed).
+    #[arg(long)]
+    rotate_mb: Option<u64>,
+    /// Start a new file after this many minutes.
+    #[arg(long)]
+    rotate_minutes: Option<u64>,
+}
+
+/// Runs the command.
+pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
+    if args.top == 0 {
+        return Err(UserError("--top must be at least 1".into()).into());
+    }
+    let rotation = Rotation {
+        max_bytes: args.rotate_mb.map(|mb| mb.saturating_mul(1 << 20)),
+        max_age: args
+            .rotate_minutes
+            .map(|m| Duration::from_secs(m.saturating_mul(60))),
+    };
+    let recorder = Recorder::create(&args.out, rotation).map_err(|e| UserError(e.to_string()))?;
+    let mut venues = RestVenues::from_config(config)?;
+    venues.observe(Arc::new(recorder.clone()));
+    let universe = super::fetch_universe(&venues).await?;
+    let pairs = super::select_pairs(&venues, &universe, &args.symbols, args.top).await?;
+    let live = live_config(
+        config,
+        &pairs,
+        Arc::new(venues.binance),
+        Some(recorder.clone()),
+    );
+    tracing::info!(pairs = pairs.len(), out = %args.out.display(), "recording");
+    let result = run_live(
+        live,
+        super::shutdown_signal(args.duration_s.map(Duration::from_secs)),
+        |_, _, _, _| {},
+    )
+    .await;
+    let records = recorder.finish()?;
+    eprintln!(
+        "recorded {records} records from {} pairs to {} ({} messages, {} resyncs requested, {} reconnects)",
+        pairs.len(),
+        args.out.display(),
+        result.stats.pipeline.messages,
+        result.stats.pipeline.resync_requests,
+        result.stats.disconnects.values().sum::<u64>()
+    );
+    Ok(())
+}
+
+/// Live streaming settings for `pairs` from the configuration.
+pub fn live_config(
+    config: &Config,
+    pairs: &[Pair],
+    binance_rest: Arc<perpspread_binance::BinanceRest>,
+    recorder: Option<Recorder>,
+) -> LiveConfig {
+    let symbols = |venue: Venue| {
+        pairs
+            .iter()
+            .filter_map(|p| p.leg(venue))
+            .map(|i| i.symbol.clone())
+            .collect::<Vec<_>>()
+    };
+    let mut live = LiveConfig::new();
+    live.okx = Some((OkxWs::new(&config.okx.ws_url), symbols(Venue::Okx)));
+    live.binance = Some((
+        BinanceWs::new(&config.binance.ws_url),
+        symbols(Venue::Binance),
+    ));
+    live.binance_rest = Some(binance_rest);
+    live.recorder = recorder;
+    live
+}

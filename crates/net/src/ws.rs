@@ -1,0 +1,254 @@
+//! A resilient WebSocket connection, shared by every venue.
+//!
+//! [`run_connection`] connects, subscribes, forwards every text frame with its receive time, sends the
+//! venue's heartbeat when the line is quiet, detects silent stalls, reconnects with capped exponential
+//! backoff and jitter, resubscribes everything after a reconnect, and reconnects before the venue's
+//! connection lifetime runs out. Venue specifics (URLs, subscribe messages, heartbeats, limits) come from
+//! a [`WsVenue`] implemented in each venue crate.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use perpspread_core::feed::RecvTime;
+use perpspread_core::Venue;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::backoff::Backoff;
+use crate::limiter::RateLimiter;
+
+pub use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// What a venue's WebSocket protocol looks like.
+pub trait WsVenue: Send + Sync + 'static {
+    /// The venue.
+    fn venue(&self) -> Venue;
+    /// URL to connect to.
+    fn url(&self) -> String;
+    /// Text frames that subscribe `symbols` (batched within the venue's limits).
+    fn subscribe(&self, symbols: &[String]) -> Vec<String>;
+    /// Text frames that unsubscribe `symbols`.
+    fn unsubscribe(&self, symbols: &[String]) -> Vec<String>;
+    /// Text heartbeat to send when nothing was received for [`WsVenue::heartbeat_after`] (OKX `ping`);
+    /// `None` when the server pings instead (Binance), which tungstenite answers automatically.
+    fn heartbeat(&self) -> Option<&'static str>;
+    /// Quiet time before a heartbeat is sent.
+    fn heartbeat_after(&self) -> Duration;
+    /// Silence after which the connection is considered stalled and replaced.
+    fn stall_timeout(&self) -> Duration;
+    /// Reconnect proactively after this long (Binance closes connections after 24 h).
+    fn max_lifetime(&self) -> Option<Duration>;
+    /// Outgoing messages allowed per second on one connection.
+    fn outgoing_per_second(&self) -> u32;
+}
+
+/// Instructions to a running connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsCommand {
+    /// Unsubscribe then subscribe these symbols again (yields fresh snapshots on OKX).
+    Resubscribe(Vec<String>),
+    /// Drop the socket and reconnect (used by fault handling and tests).
+    Reconnect,
+    /// Close and stop.
+    Shutdown,
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disconnect {
+    /// Could not connect.
+    ConnectFailed(String),
+    /// The server closed the connection (with or without a close frame) or the transport failed.
+    Closed(String),
+    /// Nothing was received for longer than the stall timeout.
+    Stalled,
+    /// Reconnecting before the venue's lifetime limit.
+    Lifetime,
+    /// Asked to reconnect.
+    Requested,
+}
+
+impl Disconnect {
+    /// Short label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Disconnect::ConnectFailed(_) => "connect_failed",
+            Disconnect::Closed(_) => "closed",
+            Disconnect::Stalled => "stalled",
+            Disconnect::Lifetime => "lifetime",
+            Disconnect::Requested => "requested",
+        }
+    }
+}
+
+/// What a connection reports.
+#[derive(Debug, Clone)]
+pub enum WsEvent {
+    /// Connected and subscribed.
+    Connected { connection: u32 },
+    /// A text frame.
+    Frame {
+        connection: u32,
+        data: Utf8Bytes,
+        recv: RecvTime,
+    },
+    /// The connection was lost; books fed by it can no longer be trusted.
+    Disconnected { connection: u32, reason: Disconnect },
+}
+
+/// The current receive time on both clocks.
+pub fn now() -> RecvTime {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    RecvTime {
+        wall_ns: crate::rest::unix_ns(),
+        mono_ns: origin.elapsed().as_nanos() as u64,
+    }
+}
+
+/// Runs one connection for `symbols` until [`WsCommand::Shutdown`] or until `events` is closed.
+pub async fn run_connection(
+    venue: std::sync::Arc<dyn WsVenue>,
+    connection: u32,
+    symbols: Vec<String>,
+    events: mpsc::Sender<WsEvent>,
+    mut commands: mpsc::Receiver<WsCommand>,
+    backoff: Backoff,
+) {
+    let mut failures = 0u32;
+    loop {
+        let outcome = session(&*venue, connection, &symbols, &events, &mut commands).await;
+        let reason = match outcome {
+            Outcome::Stop => return,
+            Outcome::Lost(reason) => reason,
+        };
+        failures = match reason {
+            Disconnect::ConnectFailed(_) | Disconnect::Closed(_) | Disconnect::Stalled => {
+                failures + 1
+            }
+            Disconnect::Lifetime | Disconnect::Requested => 0,
+        };
+        tracing::warn!(venue = %venue.venue(), connection, reason = ?reason, "websocket disconnected");
+        if events
+            .send(WsEvent::Disconnected { connection, reason })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        if failures > 0 {
+            let delay = backoff.delay(failures);
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                command = commands.recv() => if matches!(command, None | Some(WsCommand::Shutdown)) { return },
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Stop,
+    Lost(Disconnect),
+}
+
+async fn session(
+    venue: &dyn WsVenue,
+    connection: u32,
+    symbols: &[String],
+    events: &mpsc::Sender<WsEvent>,
+    commands: &mut mpsc::Receiver<WsCommand>,
+) -> Outcome {
+    let url = venue.url();
+    let connect = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(url.as_str()),
+    );
+    let mut socket = match connect.await {
+        Ok(Ok((socket, _))) => socket,
+        Ok(Err(error)) => return Outcome::Lost(Disconnect::ConnectFailed(error.to_string())),
+        Err(_) => {
+            return Outcome::Lost(Disconnect::ConnectFailed(format!(
+                "timed out connecting to {url}"
+            )))
+        }
+    };
+    let pacing = RateLimiter::new(venue.outgoing_per_second().max(1), Duration::from_secs(1));
+    for text in venue.subscribe(symbols) {
+        pacing.acquire(1).await;
+        if let Err(error) = socket.send(Message::text(text)).await {
+            return Outcome::Lost(Disconnect::Closed(error.to_string()));
+        }
+    }
+    if events
+        .send(WsEvent::Connected { connection })
+        .await
+        .is_err()
+    {
+        return Outcome::Stop;
+    }
+    let started = Instant::now();
+    let mut last_rx = Instant::now();
+    let mut last_heartbeat = Instant::now();
+    let mut ticks = tokio::time::interval(Duration::from_millis(250));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            message = socket.next() => {
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(error)) => return Outcome::Lost(Disconnect::Closed(error.to_string())),
+                    None => return Outcome::Lost(Disconnect::Closed("connection closed without a close frame".into())),
+                };
+                last_rx = Instant::now();
+                match message {
+                    Message::Text(data) => {
+                        let event = WsEvent::Frame { connection, data, recv: now() };
+                        if events.send(event).await.is_err() {
+                            return Outcome::Stop;
+                        }
+                    }
+                    Message::Close(frame) => {
+                        let why = frame.map(|f| format!("close frame {} {}", u16::from(f.code), f.reason)).unwrap_or_else(|| "close frame".into());
+                        return Outcome::Lost(Disconnect::Closed(why));
+                    }
+                    // Pings are answered by tungstenite; binary frames are not used by these venues.
+                    _ => {}
+                }
+            }
+            command = commands.recv() => match command {
+                None | Some(WsCommand::Shutdown) => {
+                    let _ = socket.close(None).await;
+                    return Outcome::Stop;
+                }
+                Some(WsCommand::Reconnect) => return Outcome::Lost(Disconnect::Requested),
+                Some(WsCommand::Resubscribe(list)) => {
+                    for text in venue.unsubscribe(&list).into_iter().chain(venue.subscribe(&list)) {
+                        pacing.acquire(1).await;
+                        if let Err(error) = socket.send(Message::text(text)).await {
+                            return Outcome::Lost(Disconnect::Closed(error.to_string()));
+                        }
+                    }
+                }
+            },
+            _ = ticks.tick() => {
+                let quiet = last_rx.elapsed();
+                if quiet >= venue.stall_timeout() {
+                    return Outcome::Lost(Disconnect::Stalled);
+                }
+                if venue.max_lifetime().is_some_and(|max| started.elapsed() >= max) {
+                    let _ = socket.close(None).await;
+                    return Outcome::Lost(Disconnect::Lifetime);
+                }
+                if let Some(heartbeat) = venue.heartbeat() {
+                    if quiet >= venue.heartbeat_after() && last_heartbeat.elapsed() >= venue.heartbeat_after() {
+                        last_heartbeat = Instant::now();
+                        if let Err(error) = socket.send(Message::text(heartbeat)).await {
+                            return Outcome::Lost(Disconnect::Closed(error.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
