@@ -6,6 +6,7 @@
 //! ([`spread`]). Venue adapters turn wire messages into these types; sinks and the CLI consume them.
 
 pub mod book;
+pub mod engine;
 pub mod feed;
 pub mod fees;
 pub mod instrument;

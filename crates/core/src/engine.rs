@@ -1,0 +1,823 @@
+//! The live spread engine: re-evaluates one pair per book update and tracks opportunities from open to
+//! close.
+//!
+//! * **Incremental.** [`Engine::on_update`] evaluates only the pair whose book changed; other pairs keep
+//!   their last evaluation.
+//! * **Guards.** No signal is taken from a book that is not `Live`, is older than `max_book_age`, is
+//!   crossed, or whose exchange→receive latency exceeds `max_latency_ms`; every suppressed evaluation is
+//!   counted by reason, and any open opportunity on that pair closes.
+//! * **Lifecycle with hysteresis.** An opportunity (pair, direction, size) opens when `net_bp ≥ open_bp`
+//!   and closes when `net_bp < close_bp` or a guard fails. It carries its peak and time-weighted mean net,
+//!   its largest executable size at the open threshold, its update count, and the leg latencies at open.
+//! * **Confidence** in `[0, 1]` is the mean of four documented factors (see [`confidence`]).
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::feed::{BookState, RecvTime, TrackedBook};
+use crate::fees::FeeModel;
+use crate::instrument::Venue;
+use crate::spread::{Direction, LegBook, SizeTarget, SpreadCalculator};
+use crate::universe::Pair;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub fees: FeeModel,
+    /// Sizes evaluated for every pair and direction.
+    pub sizes: Vec<SizeTarget>,
+    /// Open when net ≥ this (bp).
+    pub open_bp: f64,
+    /// Close when net < this (bp); must be ≤ `open_bp`.
+    pub close_bp: f64,
+    /// Books older than this (since their last update, local receive time) are stale, ns.
+    pub max_book_age_ns: u64,
+    /// Messages slower than this from exchange to receive are distrusted, ms.
+    pub max_latency_ms: f64,
+    /// At most one `updated` event per opportunity per this interval, ns.
+    pub update_interval_ns: u64,
+    /// Add the funding carry to the net spread.
+    pub include_funding: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            fees: FeeModel::default(),
+            sizes: vec![
+                SizeTarget::Quote(Decimal::from(1_000)),
+                SizeTarget::Quote(Decimal::from(10_000)),
+                SizeTarget::Quote(Decimal::from(100_000)),
+            ],
+            open_bp: 0.0,
+            close_bp: -2.0,
+            max_book_age_ns: 5_000_000_000,
+            max_latency_ms: 1_000.0,
+            update_interval_ns: 1_000_000_000,
+            include_funding: false,
+        }
+    }
+}
+
+/// Why an evaluation was not allowed to produce a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Suppression {
+    NotLive,
+    Stale,
+    Crossed,
+    Latency,
+}
+
+impl Suppression {
+    /// All reasons, for reporting.
+    pub const ALL: [Suppression; 4] = [
+        Suppression::NotLive,
+        Suppression::Stale,
+        Suppression::Crossed,
+        Suppression::Latency,
+    ];
+
+    /// Snake-case label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Suppression::NotLive => "not_live",
+            Suppression::Stale => "stale",
+            Suppression::Crossed => "crossed",
+            Suppression::Latency => "latency",
+        }
+    }
+}
+
+/// Funding of one leg.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct LegFunding {
+    /// Rate applied at the next funding, as a fraction (0.0001 = 1 bp).
+    pub rate: f64,
+    /// Next funding time, Unix ms.
+    pub next_funding_ms: Option<u64>,
+    /// Hours between fundings.
+    pub interval_hours: Option<u32>,
+}
+
+/// Latest evaluation of one (direction, size).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quote {
+    pub direction: Direction,
+    pub size_index: usize,
+    pub size_base: Decimal,
+    pub size_quote: f64,
+    pub buy_vwap: f64,
+    pub sell_vwap: f64,
+    pub gross_bp: f64,
+    pub fees_bp: f64,
+    /// Net after fees (plus funding carry when `include_funding`).
+    pub net_bp: f64,
+    /// Largest size (base units, quote cost) with net ≥ the open threshold.
+    pub max_size_base: Decimal,
+    pub max_size_quote: f64,
+}
+
+/// Why an opportunity ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// Net fell below the close threshold.
+    BelowThreshold,
+    /// The size could no longer be filled.
+    NotExecutable,
+    /// A guard failed (book not live, stale, crossed, slow).
+    Guard(Suppression),
+    /// perpspread is stopping.
+    Shutdown,
+}
+
+/// An opportunity's lifecycle event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Opened,
+    Updated,
+    Closed,
+}
+
+/// One tracked opportunity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Opportunity {
+    pub id: u64,
+    pub pair: String,
+    pub direction: String,
+    pub buy_venue: Venue,
+    pub sell_venue: Venue,
+    pub buy_symbol: String,
+    pub sell_symbol: String,
+    pub size_target: SizeTarget,
+    /// Local receive time of the update that opened it, Unix ns.
+    pub opened_ns: u64,
+    /// Receive time of the latest update, Unix ns.
+    pub last_ns: u64,
+    pub closed_ns: Option<u64>,
+    pub duration_ms: f64,
+    /// Latest figures.
+    pub size_base: Decimal,
+    pub size_quote: f64,
+    pub buy_vwap: f64,
+    pub sell_vwap: f64,
+    pub gross_bp: f64,
+    pub fees_bp: f64,
+    pub net_bp: f64,
+    pub peak_net_bp: f64,
+    /// Time-weighted mean of net bp over the opportunity's life.
+    pub mean_net_bp: f64,
+    /// Largest executable size at the open threshold seen, base units and quote.
+    pub max_size_base: Decimal,
+    pub max_size_quote: f64,
+    pub updates: u64,
+    /// Exchange→receive latency of each leg's last message when it opened, ms.
+    pub open_latency_buy_ms: Option<f64>,
+    pub open_latency_sell_ms: Option<f64>,
+    /// Funding received at the next funding by holding the pair (short rate − long rate), bp.
+    pub funding_carry_bp: Option<f64>,
+    pub confidence: f64,
+    pub close_reason: Option<CloseReason>,
+    #[serde(skip)]
+    weighted_sum: f64,
+    #[serde(skip)]
+    last_emit_ns: u64,
+}
+
+/// An event for sinks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpportunityEvent {
+    pub event: EventKind,
+    #[serde(flatten)]
+    pub opportunity: Opportunity,
+}
+
+/// Per-pair state.
+#[derive(Debug, Clone, Default)]
+struct PairState {
+    /// Latest quotes, indexed `direction × sizes + size`.
+    quotes: Vec<Option<Quote>>,
+    open: Vec<Option<Opportunity>>,
+    funding: [Option<LegFunding>; 2],
+    suppressed: Option<Suppression>,
+    latency_ms: [Option<f64>; 2],
+}
+
+/// Counters of the engine.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EngineStats {
+    pub evaluations: u64,
+    pub suppressed_not_live: u64,
+    pub suppressed_stale: u64,
+    pub suppressed_crossed: u64,
+    pub suppressed_latency: u64,
+    pub opened: u64,
+    pub closed: u64,
+}
+
+/// The spread engine over a fixed list of pairs.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    config: EngineConfig,
+    pairs: std::sync::Arc<[Pair]>,
+    states: Vec<PairState>,
+    next_id: u64,
+    stats: EngineStats,
+}
+
+/// The two directions, as leg indexes `(buy, sell)`.
+const DIRECTIONS: [(usize, usize); 2] = [(0, 1), (1, 0)];
+
+impl Engine {
+    /// An engine for `pairs`.
+    pub fn new(config: EngineConfig, pairs: Vec<Pair>) -> Self {
+        let slots = DIRECTIONS.len() * config.sizes.len();
+        let states = pairs
+            .iter()
+            .map(|_| PairState {
+                quotes: vec![None; slots],
+                open: vec![None; slots],
+                ..PairState::default()
+            })
+            .collect();
+        Engine {
+            config,
+            pairs: pairs.into(),
+            states,
+            next_id: 1,
+            stats: EngineStats::default(),
+        }
+    }
+
+    /// The pairs, in index order.
+    pub fn pairs(&self) -> &[Pair] {
+        &self.pairs
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// Latest quotes of a pair (`None` where not executable or suppressed).
+    pub fn quotes(&self, pair: usize) -> &[Option<Quote>] {
+        &self.states[pair].quotes
+    }
+
+    /// Open opportunities of a pair.
+    pub fn open(&self, pair: usize) -> impl Iterator<Item = &Opportunity> {
+        self.states[pair].open.iter().flatten()
+    }
+
+    /// The guard currently suppressing a pair, if any.
+    pub fn suppression(&self, pair: usize) -> Option<Suppression> {
+        self.states[pair].suppressed
+    }
+
+    /// Exchange→receive latency of each leg's last message, ms.
+    pub fn latency_ms(&self, pair: usize) -> [Option<f64>; 2] {
+        self.states[pair].latency_ms
+    }
+
+    /// Funding of each leg.
+    pub fn funding(&self, pair: usize) -> [Option<LegFunding>; 2] {
+        self.states[pair].funding
+    }
+
+    /// Sets a leg's funding (leg index as in `pair.legs`).
+    pub fn set_funding(&mut self, pair: usize, leg: usize, funding: LegFunding) {
+        if let Some(state) = self.states.get_mut(pair) {
+            state.funding[leg] = Some(funding);
+        }
+    }
+
+    /// Carry received at the next funding for a direction, bp: short leg's rate − long leg's rate.
+    pub fn funding_carry_bp(&self, pair: usize, (buy, sell): (usize, usize)) -> Option<f64> {
+        let funding = &self.states[pair].funding;
+        Some((funding[sell]?.rate - funding[buy]?.rate) * 10_000.0)
+    }
+
+    /// Re-evaluates `pair` after one of its books changed; appends lifecycle events to `out`.
+    /// `books` are in the order of `pair.legs`; `now` is the receive time of the triggering message.
+    pub fn on_update(
+        &mut self,
+        pair: usize,
+        books: [&TrackedBook; 2],
+        now: RecvTime,
+        out: &mut Vec<OpportunityEvent>,
+    ) {
+        self.stats.evaluations += 1;
+        let latency = books.map(|b| latency_ms(b));
+        self.states[pair].latency_ms = latency;
+        if let Some(reason) = self.guard(books, now, latency) {
+            self.count(reason);
+            self.states[pair].suppressed = Some(reason);
+            self.states[pair].quotes.iter_mut().for_each(|q| *q = None);
+            self.close_all(pair, CloseReason::Guard(reason), now.wall_ns, out);
+            return;
+        }
+        self.states[pair].suppressed = None;
+        let age_ns = books
+            .iter()
+            .map(|b| now.mono_ns.saturating_sub(b.recv.mono_ns))
+            .max()
+            .unwrap_or(0);
+        let pairs = self.pairs.clone();
+        for (d, &(buy, sell)) in DIRECTIONS.iter().enumerate() {
+            let calc = {
+                let p = &pairs[pair];
+                let buy_leg = LegBook {
+                    instrument: &p.legs[buy],
+                    book: &books[buy].book,
+                };
+                let sell_leg = LegBook {
+                    instrument: &p.legs[sell],
+                    book: &books[sell].book,
+                };
+                SpreadCalculator::new(p, buy_leg, sell_leg, &self.config.fees)
+            };
+            let carry = self.funding_carry_bp(pair, (buy, sell));
+            let extra = if self.config.include_funding {
+                carry.unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            let max = calc.max_size(self.config.open_bp - extra);
+            for size_index in 0..self.config.sizes.len() {
+                let slot = d * self.config.sizes.len() + size_index;
+                let quote = calc
+                    .quote(self.config.sizes[size_index])
+                    .ok()
+                    .map(|q| Quote {
+                        direction: q.direction,
+                        size_index,
+                        size_base: q.size_base,
+                        size_quote: q.buy_cost_quote,
+                        buy_vwap: q.buy_vwap,
+                        sell_vwap: q.sell_vwap,
+                        gross_bp: q.gross_bp,
+                        fees_bp: q.fees_bp,
+                        net_bp: q.net_bp + extra,
+                        max_size_base: max.size_base,
+                        max_size_quote: max.size_quote,
+                    });
+                self.track(
+                    pair,
+                    slot,
+                    (buy, sell),
+                    quote.as_ref(),
+                    carry,
+                    (latency, age_ns),
+                    now.wall_ns,
+                    out,
+                );
+                self.states[pair].quotes[slot] = quote;
+            }
+        }
+    }
+
+    /// Closes every open opportunity (reason `shutdown`).
+    pub fn shutdown(&mut self, now_ns: u64, out: &mut Vec<OpportunityEvent>) {
+        for pair in 0..self.pairs.len() {
+            self.close_all(pair, CloseReason::Shutdown, now_ns, out);
+        }
+    }
+
+    fn guard(
+        &self,
+        books: [&TrackedBook; 2],
+        now: RecvTime,
+        latency: [Option<f64>; 2],
+    ) -> Option<Suppression> {
+        if books.iter().any(|b| b.state != BookState::Live) {
+            return Some(Suppression::NotLive);
+        }
+        if books.iter().any(|b| b.book.is_crossed()) {
+            return Some(Suppression::Crossed);
+        }
+        if books
+            .iter()
+            .any(|b| now.mono_ns.saturating_sub(b.recv.mono_ns) > self.config.max_book_age_ns)
+        {
+            return Some(Suppression::Stale);
+        }
+        if latency
+            .iter()
+            .flatten()
+            .any(|ms| *ms > self.config.max_latency_ms)
+        {
+            return Some(Suppression::Latency);
+        }
+        None
+    }
+
+    fn count(&mut self, reason: Suppression) {
+        let counter = match reason {
+            Suppression::NotLive => &mut self.stats.suppressed_not_live,
+            Suppression::Stale => &mut self.stats.suppressed_stale,
+            Suppression::Crossed => &mut self.stats.suppressed_crossed,
+            Suppression::Latency => &mut self.stats.suppressed_latency,
+        };
+        *counter += 1;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn track(
+        &mut self,
+        pair: usize,
+        slot: usize,
+        (buy, sell): (usize, usize),
+        quote: Option<&Quote>,
+        carry: Option<f64>,
+        (latency, age_ns): ([Option<f64>; 2], u64),
+        now_ns: u64,
+        out: &mut Vec<OpportunityEvent>,
+    ) {
+        let (open_bp, close_bp, interval) = (
+            self.config.open_bp,
+            self.config.close_bp,
+            self.config.update_interval_ns,
+        );
+        let max_age = self.config.max_book_age_ns;
+        let max_latency = self.config.max_latency_ms;
+        let existing = self.states[pair].open[slot].take();
+        match (existing, quote) {
+            (None, Some(q)) if q.net_bp >= open_bp => {
+                let p = &self.pairs[pair];
+                let mut opportunity = Opportunity {
+                    id: self.next_id,
+                    pair: p.key.to_string(),
+                    direction: q.direction.label(),
+                    buy_venue: p.legs[buy].venue,
+                    sell_venue: p.legs[sell].venue,
+                    buy_symbol: p.legs[buy].symbol.clone(),
+                    sell_symbol: p.legs[sell].symbol.clone(),
+                    size_target: self.config.sizes[q.size_index],
+                    opened_ns: now_ns,
+                    last_ns: now_ns,
+                    closed_ns: None,
+                    duration_ms: 0.0,
+                    size_base: q.size_base,
+                    size_quote: q.size_quote,
+                    buy_vwap: q.buy_vwap,
+                    sell_vwap: q.sell_vwap,
+                    gross_bp: q.gross_bp,
+                    fees_bp: q.fees_bp,
+                    net_bp: q.net_bp,
+                    peak_net_bp: q.net_bp,
+                    mean_net_bp: q.net_bp,
+                    max_size_base: q.max_size_base,
+                    max_size_quote: q.max_size_quote,
+                    updates: 1,
+                    open_latency_buy_ms: latency[buy],
+                    open_latency_sell_ms: latency[sell],
+                    funding_carry_bp: carry,
+                    confidence: 0.0,
+                    close_reason: None,
+                    weighted_sum: 0.0,
+                    last_emit_ns: now_ns,
+                };
+                self.next_id += 1;
+                self.stats.opened += 1;
+                opportunity.confidence =
+                    confidence(&opportunity, latency, age_ns, max_age, max_latency);
+                out.push(OpportunityEvent {
+                    event: EventKind::Opened,
+                    opportunity: opportunity.clone(),
+                });
+                self.states[pair].open[slot] = Some(opportunity);
+            }
+            (Some(mut opportunity), Some(q)) if q.net_bp >= close_bp => {
+                advance(&mut opportunity, now_ns);
+                opportunity.size_base = q.size_base;
+                opportunity.size_quote = q.size_quote;
+                opportunity.buy_vwap = q.buy_vwap;
+                opportunity.sell_vwap = q.sell_vwap;
+                opportunity.gross_bp = q.gross_bp;
+                opportunity.net_bp = q.net_bp;
+                opportunity.peak_net_bp = opportunity.peak_net_bp.max(q.net_bp);
+                if q.max_size_base > opportunity.max_size_base {
+                    opportunity.max_size_base = q.max_size_base;
+                    opportunity.max_size_quote = q.max_size_quote;
+                }
+                opportunity.funding_carry_bp = carry;
+                opportunity.updates += 1;
+                opportunity.confidence =
+                    confidence(&opportunity, latency, age_ns, max_age, max_latency);
+                if now_ns.saturating_sub(opportunity.last_emit_ns) >= interval {
+                    opportunity.last_emit_ns = now_ns;
+                    out.push(OpportunityEvent {
+                        event: EventKind::Updated,
+                        opportunity: opportunity.clone(),
+                    });
+                }
+                self.states[pair].open[slot] = Some(opportunity);
+            }
+            (Some(opportunity), quote) => {
+                let reason = if quote.is_some() {
+                    CloseReason::BelowThreshold
+                } else {
+                    CloseReason::NotExecutable
+                };
+                self.close(opportunity, reason, now_ns, out);
+            }
+            (None, _) => {}
+        }
+    }
+
+    fn close_all(
+        &mut self,
+        pair: usize,
+        reason: CloseReason,
+        now_ns: u64,
+        out: &mut Vec<OpportunityEvent>,
+    ) {
+        for slot in 0..self.states[pair].open.len() {
+            if let Some(opportunity) = self.states[pair].open[slot].take() {
+                self.close(opportunity, reason, now_ns, out);
+            }
+        }
+    }
+
+    fn close(
+        &mut self,
+        mut opportunity: Opportunity,
+        reason: CloseReason,
+        now_ns: u64,
+        out: &mut Vec<OpportunityEvent>,
+    ) {
+        advance(&mut opportunity, now_ns);
+        opportunity.closed_ns = Some(now_ns);
+        opportunity.close_reason = Some(reason);
+        self.stats.closed += 1;
+        out.push(OpportunityEvent {
+            event: EventKind::Closed,
+            opportunity,
+        });
+    }
+}
+
+/// Integrates net bp over the time since the last update and refreshes duration and mean.
+fn advance(opportunity: &mut Opportunity, now_ns: u64) {
+    let dt = now_ns.saturating_sub(opportunity.last_ns) as f64;
+    opportunity.weighted_sum += opportunity.net_bp * dt;
+    opportunity.last_ns = now_ns.max(opportunity.last_ns);
+    let life = opportunity.last_ns.saturating_sub(opportunity.opened_ns) as f64;
+    opportunity.duration_ms = life / 1e6;
+    opportunity.mean_net_bp = if life > 0.0 {
+        opportunity.weighted_sum / life
+    } else {
+        opportunity.net_bp
+    };
+}
+
+fn latency_ms(book: &TrackedBook) -> Option<f64> {
+    let exchange_ms = book.exchange_ms?;
+    Some(book.recv.wall_ns as f64 / 1e6 - exchange_ms as f64)
+}
+
+/// Confidence in `[0, 1]`: the mean of four factors, each in `[0, 1]`:
+/// * freshness — `1 − age / max_age` of the older book (`age_ns` since its last update);
+/// * latency — `1 − latency / max_latency` of the slower leg (1 when unknown);
+/// * depth — `max_size_at_threshold / evaluated size` (capped at 1): how much of the size is covered;
+/// * duration — `duration / 1 s` (capped at 1): fleeting gaps are more often noise.
+pub fn confidence(
+    opportunity: &Opportunity,
+    latency: [Option<f64>; 2],
+    age_ns: u64,
+    max_age_ns: u64,
+    max_latency_ms: f64,
+) -> f64 {
+    let clamp = |x: f64| {
+        if x.is_finite() {
+            x.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    let fresh = clamp(1.0 - age_ns as f64 / max_age_ns.max(1) as f64);
+    let worst = latency.iter().flatten().fold(0.0f64, |a, b| a.max(*b));
+    let slow = clamp(1.0 - worst / max_latency_ms.max(1e-9));
+    let size = opportunity.size_base.to_f64().unwrap_or(0.0);
+    let depth = if size > 0.0 {
+        clamp(opportunity.max_size_base.to_f64().unwrap_or(0.0) / size)
+    } else {
+        0.0
+    };
+    let lasting = clamp(opportunity.duration_ms / 1000.0);
+    (fresh + slow + depth + lasting) / 4.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::OrderBook;
+    use crate::instrument::{ContractKind, Instrument, PairKey};
+    use crate::num::Dec64;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn pair() -> Pair {
+        let leg = |venue, symbol: &str, per_qty: &str, lot: &str| {
+            Instrument::new(
+                venue,
+                symbol,
+                PairKey::new("BTC", "USDT"),
+                "USDT",
+                ContractKind::Linear,
+                d(per_qty),
+                d("1"),
+                d("0.1"),
+                d(lot),
+                d(lot),
+            )
+        };
+        Pair {
+            key: PairKey::new("BTC", "USDT"),
+            legs: [
+                leg(Venue::Okx, "BTC-USDT-SWAP", "0.01", "1"),
+                leg(Venue::Binance, "BTCUSDT", "1", "0.001"),
+            ],
+        }
+    }
+
+    fn tracked(bid: &str, ask: &str, qty: &str, recv_ns: u64) -> TrackedBook {
+        let mut book = OrderBook::new(1, 3, 400);
+        let p = |s: &str| Dec64::parse(s).unwrap();
+        book.load_snapshot([(p(bid), p(qty))], [(p(ask), p(qty))])
+            .unwrap();
+        let mut t = TrackedBook::new(book);
+        t.state = BookState::Live;
+        t.recv = RecvTime {
+            wall_ns: recv_ns,
+            mono_ns: recv_ns,
+        };
+        t.exchange_ms = Some(recv_ns / 1_000_000 - 5);
+        t
+    }
+
+    fn config() -> EngineConfig {
+        EngineConfig {
+            sizes: vec![SizeTarget::Base(d("1"))],
+            update_interval_ns: 0,
+            ..EngineConfig::default()
+        }
+    }
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn opens_updates_and_closes_with_hysteresis() {
+        let mut engine = Engine::new(config(), vec![pair()]);
+        let mut out = Vec::new();
+        // OKX ask 10000 (1000 contracts = 10 BTC), Binance bid 10030: gross 30 bp, net 10 bp.
+        let okx = tracked("9990", "10000", "1000", 100 * S);
+        let binance = tracked("10030", "10040", "10", 100 * S);
+        engine.on_update(
+            0,
+            [&okx, &binance],
+            RecvTime {
+                wall_ns: 100 * S,
+                mono_ns: 100 * S,
+            },
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].event, EventKind::Opened);
+        let o = &out[0].opportunity;
+        assert_eq!((o.direction.as_str(), o.id), ("buy_okx_sell_binance", 1));
+        assert!((o.net_bp - 10.0).abs() < 1e-9, "{o:?}");
+        assert_eq!(o.open_latency_buy_ms, Some(5.0));
+        // Net drops to -1 bp: above the close threshold (-2), stays open; mean is time-weighted.
+        out.clear();
+        let binance = tracked("10019", "10040", "10", 101 * S);
+        engine.on_update(
+            0,
+            [&okx, &binance],
+            RecvTime {
+                wall_ns: 101 * S,
+                mono_ns: 101 * S,
+            },
+            &mut out,
+        );
+        assert_eq!(out[0].event, EventKind::Updated);
+        // Net -5 bp: closes. Life: 1 s at 10 bp, 1 s at -1 bp → mean 4.5 bp.
+        out.clear();
+        let binance = tracked("10015", "10040", "10", 102 * S);
+        engine.on_update(
+            0,
+            [&okx, &binance],
+            RecvTime {
+                wall_ns: 102 * S,
+                mono_ns: 102 * S,
+            },
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        let closed = &out[0].opportunity;
+        assert_eq!(out[0].event, EventKind::Closed);
+        assert_eq!(closed.close_reason, Some(CloseReason::BelowThreshold));
+        assert!((closed.duration_ms - 2000.0).abs() < 1e-6);
+        assert!((closed.mean_net_bp - 4.5).abs() < 1e-6, "{closed:?}");
+        assert!((closed.peak_net_bp - 10.0).abs() < 1e-9);
+        assert_eq!(engine.stats().opened, 1);
+        assert_eq!(engine.stats().closed, 1);
+    }
+
+    #[test]
+    fn guards_suppress_and_close() {
+        let mut engine = Engine::new(config(), vec![pair()]);
+        let mut out = Vec::new();
+        let okx = tracked("9990", "10000", "1000", 100 * S);
+        let binance = tracked("10030", "10040", "10", 100 * S);
+        let now = RecvTime {
+            wall_ns: 100 * S,
+            mono_ns: 100 * S,
+        };
+        engine.on_update(0, [&okx, &binance], now, &mut out);
+        assert_eq!(out.len(), 1);
+        out.clear();
+        let mut syncing = binance.clone();
+        syncing.state = BookState::Resyncing;
+        engine.on_update(0, [&okx, &syncing], now, &mut out);
+        assert_eq!(
+            out[0].opportunity.close_reason,
+            Some(CloseReason::Guard(Suppression::NotLive))
+        );
+        // Never opens from a stale or slow book.
+        out.clear();
+        let later = RecvTime {
+            wall_ns: 110 * S,
+            mono_ns: 110 * S,
+        };
+        engine.on_update(0, [&okx, &binance], later, &mut out);
+        assert!(out.is_empty());
+        let mut slow = tracked("10030", "10040", "10", 100 * S);
+        slow.exchange_ms = Some(100_000 - 5_000);
+        engine.on_update(0, [&okx, &slow], now, &mut out);
+        assert!(out.is_empty());
+        let stats = engine.stats();
+        assert_eq!(
+            (
+                stats.suppressed_not_live,
+                stats.suppressed_stale,
+                stats.suppressed_latency
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(engine.suppression(0), Some(Suppression::Latency));
+    }
+
+    #[test]
+    fn funding_carry_and_shutdown() {
+        let mut cfg = config();
+        cfg.include_funding = true;
+        let mut engine = Engine::new(cfg, vec![pair()]);
+        engine.set_funding(
+            0,
+            0,
+            LegFunding {
+                rate: 0.0001,
+                ..Default::default()
+            },
+        );
+        engine.set_funding(
+            0,
+            1,
+            LegFunding {
+                rate: 0.0004,
+                ..Default::default()
+            },
+        );
+        assert!((engine.funding_carry_bp(0, (0, 1)).unwrap() - 3.0).abs() < 1e-9);
+        let mut out = Vec::new();
+        // Gross 18 bp → net -2 bp, +3 bp carry = +1 bp: opens only because funding is included.
+        let okx = tracked("9990", "10000", "1000", 100 * S);
+        let binance = tracked("10018", "10040", "10", 100 * S);
+        engine.on_update(
+            0,
+            [&okx, &binance],
+            RecvTime {
+                wall_ns: 100 * S,
+                mono_ns: 100 * S,
+            },
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert!((out[0].opportunity.net_bp - 1.0).abs() < 1e-9);
+        out.clear();
+        engine.shutdown(105 * S, &mut out);
+        assert_eq!(out[0].opportunity.close_reason, Some(CloseReason::Shutdown));
+        assert!((out[0].opportunity.duration_ms - 5000.0).abs() < 1e-6);
+    }
+}
