@@ -315,7 +315,7 @@ impl Engine {
         out: &mut Vec<OpportunityEvent>,
     ) {
         self.stats.evaluations += 1;
-        let latency = books.map(|b| latency_ms(b));
+        let latency = books.map(latency_ms);
         self.states[pair].latency_ms = latency;
         if let Some(reason) = self.guard(books, now, latency) {
             self.count(reason);
