@@ -10,9 +10,7 @@
 
 use std::fmt;
 
-use perpspread_core::feed::{
-    Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook,
-};
+use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook};
 use perpspread_core::wire::{LevelsSeed, RawLevel};
 use perpspread_core::{BookState, OrderBook, Side, Venue};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -118,18 +116,12 @@ impl BinanceFeed {
     }
 
     fn on_ws(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
-        let envelope: Envelope =
-            serde_json::from_str(frame.data).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        let envelope: Envelope = serde_json::from_str(frame.data).map_err(|e| FrameError::Malformed(e.to_string()))?;
         if let Some(error) = envelope.error {
             events.push(FeedEvent::SubscriptionRefused { slot: None });
-            return Err(FrameError::Venue {
-                code: "error".into(),
-                message: error.get().to_owned(),
-            });
+            return Err(FrameError::Venue { code: "error".into(), message: error.get().to_owned() });
         }
-        if envelope.result.is_some()
-            || (envelope.id.is_some() && envelope.data.is_none() && envelope.e.is_none())
-        {
+        if envelope.result.is_some() || (envelope.id.is_some() && envelope.data.is_none() && envelope.e.is_none()) {
             return Ok(()); // reply to SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS
         }
         let (stream, body) = match (envelope.stream, envelope.data) {
@@ -163,8 +155,7 @@ impl BinanceFeed {
             return Ok(());
         }
         if !header.has_symbol {
-            let hint = symbol_hint
-                .ok_or_else(|| FrameError::Malformed("depth event without symbol".into()))?;
+            let hint = symbol_hint.ok_or_else(|| FrameError::Malformed("depth event without symbol".into()))?;
             self.symbol.clear();
             self.symbol.push_str(hint);
         }
@@ -174,9 +165,7 @@ impl BinanceFeed {
         let book = self.books.get_mut(slot).expect("slot just tracked");
         if partial {
             let outcome = load_snapshot(book, &self.bids, &self.asks).map(|()| {
-                book.sync = Sync::Live {
-                    last_u: header.last_id.unwrap_or(0),
-                };
+                book.sync = Sync::Live { last_u: header.last_id.unwrap_or(0) };
                 book.tracked.state = BookState::Live;
             });
             finish(book, slot, outcome.map(|()| true), header, frame, events);
@@ -202,9 +191,8 @@ impl BinanceFeed {
         let symbol = query_param(url, "symbol")
             .ok_or_else(|| FrameError::Malformed(format!("depth URL without symbol: {url}")))?;
         let header = self.decode(body)?;
-        let last_update_id = header
-            .last_update_id
-            .ok_or_else(|| FrameError::Malformed("depth snapshot without lastUpdateId".into()))?;
+        let last_update_id =
+            header.last_update_id.ok_or_else(|| FrameError::Malformed("depth snapshot without lastUpdateId".into()))?;
         let slot = self.track(symbol);
         let book = self.books.get_mut(slot).expect("slot just tracked");
         book.snapshot_requested = false;
@@ -220,15 +208,7 @@ impl BinanceFeed {
         book.tracked.recv = frame.recv;
         let buffered = std::mem::take(&mut book.buffer);
         for event in &buffered {
-            process_event(
-                book,
-                slot,
-                event.header,
-                &event.bids,
-                &event.asks,
-                frame,
-                events,
-            );
+            process_event(book, slot, event.header, &event.bids, &event.asks, frame, events);
         }
         Ok(())
     }
@@ -238,13 +218,9 @@ impl BinanceFeed {
         self.bids.clear();
         self.asks.clear();
         let mut de = serde_json::Deserializer::from_str(body);
-        DepthSeed {
-            bids: &mut self.bids,
-            asks: &mut self.asks,
-            symbol: &mut self.symbol,
-        }
-        .deserialize(&mut de)
-        .map_err(|e| FrameError::Malformed(e.to_string()))
+        DepthSeed { bids: &mut self.bids, asks: &mut self.asks, symbol: &mut self.symbol }
+            .deserialize(&mut de)
+            .map_err(|e| FrameError::Malformed(e.to_string()))
     }
 }
 
@@ -269,13 +245,9 @@ fn process_event(
             return;
         }
         Sync::Bridging { last_update_id } if last < last_update_id => return, // older than the snapshot
-        Sync::Bridging { last_update_id } if first > last_update_id => {
-            Err(ResyncReason::SnapshotTooOld)
-        }
+        Sync::Bridging { last_update_id } if first > last_update_id => Err(ResyncReason::SnapshotTooOld),
         Sync::Bridging { .. } => apply(book, bids, asks),
-        Sync::Live { last_u } if header.prev_last_id != Some(last_u) => {
-            Err(ResyncReason::SequenceGap)
-        }
+        Sync::Live { last_u } if header.prev_last_id != Some(last_u) => Err(ResyncReason::SequenceGap),
         Sync::Live { .. } => apply(book, bids, asks),
     };
     match outcome {
@@ -294,12 +266,7 @@ fn process_event(
     }
 }
 
-fn request_snapshot(
-    book: &mut SymbolBook,
-    slot: u32,
-    reason: ResyncReason,
-    events: &mut Vec<FeedEvent>,
-) {
+fn request_snapshot(book: &mut SymbolBook, slot: u32, reason: ResyncReason, events: &mut Vec<FeedEvent>) {
     book.snapshot_requested = true;
     events.push(FeedEvent::Resync { slot, reason });
 }
@@ -308,20 +275,14 @@ fn buffer(book: &mut SymbolBook, header: DepthHeader, bids: &[RawLevel], asks: &
     if book.buffer.len() >= MAX_BUFFERED {
         book.buffer.remove(0);
     }
-    book.buffer.push(Buffered {
-        header,
-        bids: bids.to_vec(),
-        asks: asks.to_vec(),
-    });
+    book.buffer.push(Buffered { header, bids: bids.to_vec(), asks: asks.to_vec() });
 }
 
 fn apply(book: &mut SymbolBook, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), ResyncReason> {
     let target = &mut book.tracked.book;
     for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
         for &(price, qty) in levels {
-            target
-                .set(side, price, qty)
-                .map_err(|_| ResyncReason::BadUpdate)?;
+            target.set(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
         }
     }
     if target.is_crossed() {
@@ -330,18 +291,12 @@ fn apply(book: &mut SymbolBook, bids: &[RawLevel], asks: &[RawLevel]) -> Result<
     Ok(())
 }
 
-fn load_snapshot(
-    book: &mut SymbolBook,
-    bids: &[RawLevel],
-    asks: &[RawLevel],
-) -> Result<(), ResyncReason> {
+fn load_snapshot(book: &mut SymbolBook, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), ResyncReason> {
     let target = &mut book.tracked.book;
     target.begin_snapshot();
     for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
         for &(price, qty) in levels {
-            target
-                .push_snapshot_level(side, price, qty)
-                .map_err(|_| ResyncReason::BadUpdate)?;
+            target.push_snapshot_level(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
         }
     }
     target.finish_snapshot();
@@ -397,9 +352,7 @@ fn stream_kind(stream: &str) -> StreamKind {
 /// Value of `name` in a URL's query string.
 fn query_param<'u>(url: &'u str, name: &str) -> Option<&'u str> {
     let query = url.split_once('?')?.1;
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
 fn truncate(text: &str) -> String {
@@ -411,11 +364,7 @@ impl Feed for BinanceFeed {
         Venue::Binance
     }
 
-    fn on_frame(
-        &mut self,
-        frame: Frame<'_>,
-        events: &mut Vec<FeedEvent>,
-    ) -> Result<(), FrameError> {
+    fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
         match frame.source {
             Source::Ws => self.on_ws(frame, events),
             Source::Rest { url } => self.on_rest(url, frame.data, frame, events),
@@ -424,6 +373,10 @@ impl Feed for BinanceFeed {
 
     fn symbol(&self, slot: u32) -> Option<&str> {
         self.books.symbol(slot)
+    }
+
+    fn slot(&self, symbol: &str) -> Option<u32> {
+        self.books.slot(symbol)
     }
 
     fn book(&self, slot: u32) -> Option<&TrackedBook> {
@@ -484,11 +437,7 @@ impl<'de> Visitor<'de> for DepthSeed<'_> {
                 "a" | "asks" => map.next_value_seed(LevelsSeed(self.asks))?,
                 "e" => {
                     let kind: &str = map.next_value()?;
-                    header.event = Some(if kind == "depthUpdate" {
-                        DepthKind::Depth
-                    } else {
-                        DepthKind::Other
-                    });
+                    header.event = Some(if kind == "depthUpdate" { DepthKind::Depth } else { DepthKind::Other });
                 }
                 "E" => header.event_ms = Some(map.next_value()?),
                 "U" => header.first_id = Some(map.next_value()?),
@@ -516,11 +465,7 @@ mod tests {
     use perpspread_core::feed::RecvTime;
 
     fn frame<'a>(source: Source<'a>, data: &'a str) -> Frame<'a> {
-        Frame {
-            source,
-            data,
-            recv: RecvTime::default(),
-        }
+        Frame { source, data, recv: RecvTime::default() }
     }
 
     fn diff(first: u64, last: u64, prev: u64, bids: &str, asks: &str) -> String {
@@ -542,63 +487,29 @@ mod tests {
         let mut feed = BinanceFeed::default();
         let mut events = Vec::new();
         // Events before the snapshot: one too old, one straddling lastUpdateId = 105.
-        feed.on_frame(
-            frame(Source::Ws, &diff(90, 100, 89, r#"[["100.0","9"]]"#, "[]")),
-            &mut events,
-        )
-        .unwrap();
-        feed.on_frame(
-            frame(Source::Ws, &diff(101, 110, 100, r#"[["100.0","5"]]"#, "[]")),
-            &mut events,
-        )
-        .unwrap();
+        feed.on_frame(frame(Source::Ws, &diff(90, 100, 89, r#"[["100.0","9"]]"#, "[]")), &mut events).unwrap();
+        feed.on_frame(frame(Source::Ws, &diff(101, 110, 100, r#"[["100.0","5"]]"#, "[]")), &mut events).unwrap();
         assert_eq!(events, vec![FeedEvent::SnapshotNeeded { slot: 0 }]);
         assert_eq!(feed.book(0).unwrap().state, BookState::Syncing);
         events.clear();
-        feed.on_frame(
-            frame(Source::Rest { url: URL }, &snapshot(105)),
-            &mut events,
-        )
-        .unwrap();
+        feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(105)), &mut events).unwrap();
         assert_eq!(events, vec![FeedEvent::BookUpdated { slot: 0 }]);
         let tracked = feed.book(0).unwrap();
         assert_eq!(tracked.state, BookState::Live);
         assert_eq!(tracked.book.best_bid().unwrap().qty, 5);
         events.clear();
-        feed.on_frame(
-            frame(Source::Ws, &diff(111, 115, 110, "[]", r#"[["101.0","0"]]"#)),
-            &mut events,
-        )
-        .unwrap();
+        feed.on_frame(frame(Source::Ws, &diff(111, 115, 110, "[]", r#"[["101.0","0"]]"#)), &mut events).unwrap();
         assert_eq!(events, vec![FeedEvent::BookUpdated { slot: 0 }]);
         // Gap: pu 120 but last u was 115.
         events.clear();
-        feed.on_frame(
-            frame(Source::Ws, &diff(121, 125, 120, "[]", "[]")),
-            &mut events,
-        )
-        .unwrap();
-        assert_eq!(
-            events,
-            vec![FeedEvent::Resync {
-                slot: 0,
-                reason: ResyncReason::SequenceGap
-            }]
-        );
+        feed.on_frame(frame(Source::Ws, &diff(121, 125, 120, "[]", "[]")), &mut events).unwrap();
+        assert_eq!(events, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::SequenceGap }]);
         assert_eq!(feed.book(0).unwrap().state, BookState::Resyncing);
         // More events keep being buffered; no duplicate snapshot request.
         events.clear();
-        feed.on_frame(
-            frame(Source::Ws, &diff(126, 130, 125, r#"[["99.5","3"]]"#, "[]")),
-            &mut events,
-        )
-        .unwrap();
+        feed.on_frame(frame(Source::Ws, &diff(126, 130, 125, r#"[["99.5","3"]]"#, "[]")), &mut events).unwrap();
         assert!(events.is_empty());
-        feed.on_frame(
-            frame(Source::Rest { url: URL }, &snapshot(123)),
-            &mut events,
-        )
-        .unwrap();
+        feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(123)), &mut events).unwrap();
         let tracked = feed.book(0).unwrap();
         assert_eq!(tracked.state, BookState::Live);
         assert_eq!(tracked.stats.sequence_gaps, 1);
@@ -610,24 +521,10 @@ mod tests {
     fn stale_snapshot_is_refetched() {
         let mut feed = BinanceFeed::default();
         let mut events = Vec::new();
-        feed.on_frame(
-            frame(Source::Ws, &diff(200, 210, 199, "[]", "[]")),
-            &mut events,
-        )
-        .unwrap();
+        feed.on_frame(frame(Source::Ws, &diff(200, 210, 199, "[]", "[]")), &mut events).unwrap();
         events.clear();
-        feed.on_frame(
-            frame(Source::Rest { url: URL }, &snapshot(150)),
-            &mut events,
-        )
-        .unwrap();
-        assert_eq!(
-            events,
-            vec![FeedEvent::Resync {
-                slot: 0,
-                reason: ResyncReason::SnapshotTooOld
-            }]
-        );
+        feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(150)), &mut events).unwrap();
+        assert_eq!(events, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::SnapshotTooOld }]);
         assert_eq!(feed.book(0).unwrap().state, BookState::Resyncing);
     }
 
@@ -636,23 +533,13 @@ mod tests {
         let mut feed = BinanceFeed::default();
         let mut events = Vec::new();
         let partial = r#"{"stream":"ethusdt@depth5@100ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"ETHUSDT","U":1,"u":2,"pu":0,"b":[["10.0","1"]],"a":[["11.0","1"]]}}"#;
-        feed.on_frame(frame(Source::Ws, partial), &mut events)
-            .unwrap();
+        feed.on_frame(frame(Source::Ws, partial), &mut events).unwrap();
         assert_eq!(events, vec![FeedEvent::BookUpdated { slot: 0 }]);
         let ticker = r#"{"stream":"ethusdt@bookTicker","data":{"e":"bookTicker","u":1,"s":"ETHUSDT","b":"1","B":"1","a":"2","A":"1","T":1,"E":1}}"#;
-        feed.on_frame(frame(Source::Ws, ticker), &mut events)
-            .unwrap();
-        assert!(feed
-            .on_frame(frame(Source::Ws, r#"{"result":null,"id":1}"#), &mut events)
-            .is_ok());
-        assert!(matches!(
-            feed.on_frame(frame(Source::Ws, "{\"stream\":"), &mut events),
-            Err(FrameError::Malformed(_))
-        ));
-        assert!(matches!(
-            feed.on_frame(frame(Source::Ws, r#"{"x":1}"#), &mut events),
-            Err(FrameError::Unknown(_))
-        ));
+        feed.on_frame(frame(Source::Ws, ticker), &mut events).unwrap();
+        assert!(feed.on_frame(frame(Source::Ws, r#"{"result":null,"id":1}"#), &mut events).is_ok());
+        assert!(matches!(feed.on_frame(frame(Source::Ws, "{\"stream\":"), &mut events), Err(FrameError::Malformed(_))));
+        assert!(matches!(feed.on_frame(frame(Source::Ws, r#"{"x":1}"#), &mut events), Err(FrameError::Unknown(_))));
         assert_eq!(query_param(URL, "symbol"), Some("BTCUSDT"));
         assert_eq!(query_param(URL, "limit"), Some("1000"));
     }

@@ -18,15 +18,7 @@ pub const DEFAULT_REST_URL: &str = "https://fapi.binance.com";
 pub const WEIGHT_PER_MINUTE: u32 = 2400;
 
 /// Depth limits `GET /fapi/v1/depth` accepts, with their request weights.
-const DEPTH_WEIGHTS: [(usize, u32); 7] = [
-    (5, 2),
-    (10, 2),
-    (20, 2),
-    (50, 2),
-    (100, 5),
-    (500, 10),
-    (1000, 20),
-];
+const DEPTH_WEIGHTS: [(usize, u32); 7] = [(5, 2), (10, 2), (20, 2), (50, 2), (100, 5), (500, 10), (1000, 20)];
 
 /// Binance USDⓈ-M public market data over REST.
 #[derive(Debug)]
@@ -56,8 +48,7 @@ impl BinanceRest {
         parse: impl FnOnce(&[u8]) -> Result<T, String>,
     ) -> Result<(T, Duration), RestError> {
         let response = self.client.get(path, &self.weight, weight).await?;
-        let value =
-            parse(&response.body).map_err(|message| self.client.decode_error(path, message))?;
+        let value = parse(&response.body).map_err(|message| self.client.decode_error(path, message))?;
         Ok((value, response.latency))
     }
 }
@@ -78,11 +69,7 @@ impl BinanceRest {
 
 /// The smallest accepted depth limit covering `depth`, and its weight.
 pub fn depth_limit(depth: usize) -> (usize, u32) {
-    DEPTH_WEIGHTS
-        .iter()
-        .copied()
-        .find(|(limit, _)| *limit >= depth)
-        .unwrap_or(DEPTH_WEIGHTS[DEPTH_WEIGHTS.len() - 1])
+    DEPTH_WEIGHTS.iter().copied().find(|(limit, _)| *limit >= depth).unwrap_or(DEPTH_WEIGHTS[DEPTH_WEIGHTS.len() - 1])
 }
 
 impl MarketRest for BinanceRest {
@@ -91,43 +78,23 @@ impl MarketRest for BinanceRest {
     }
 
     async fn instruments(&self) -> Result<Listing, RestError> {
-        Ok(self
-            .fetch(
-                "/fapi/v1/exchangeInfo",
-                1,
-                crate::symbols::parse_exchange_info,
-            )
-            .await?
-            .0)
+        Ok(self.fetch("/fapi/v1/exchangeInfo", 1, crate::symbols::parse_exchange_info).await?.0)
     }
 
     async fn book(&self, instrument: &Instrument, depth: usize) -> Result<RestBook, RestError> {
         let (limit, weight) = depth_limit(depth);
         let path = format!("/fapi/v1/depth?symbol={}&limit={limit}", instrument.symbol);
-        let (book, latency) = self
-            .fetch(&path, weight, |body| parse_depth(body, instrument, limit))
-            .await?;
+        let (book, latency) = self.fetch(&path, weight, |body| parse_depth(body, instrument, limit)).await?;
         Ok(RestBook { latency, ..book })
     }
 
     async fn activity(&self) -> Result<HashMap<String, Activity>, RestError> {
-        Ok(self
-            .fetch("/fapi/v1/ticker/24hr", 40, parse_activity)
-            .await?
-            .0)
+        Ok(self.fetch("/fapi/v1/ticker/24hr", 40, parse_activity).await?.0)
     }
 
-    async fn funding(
-        &self,
-        instruments: &[&Instrument],
-    ) -> Result<HashMap<String, Funding>, RestError> {
-        let (mut all, _) = self
-            .fetch("/fapi/v1/premiumIndex", 10, parse_premium_index)
-            .await?;
-        Ok(instruments
-            .iter()
-            .filter_map(|i| all.remove(&i.symbol).map(|f| (i.symbol.clone(), f)))
-            .collect())
+    async fn funding(&self, instruments: &[&Instrument]) -> Result<HashMap<String, Funding>, RestError> {
+        let (mut all, _) = self.fetch("/fapi/v1/premiumIndex", 10, parse_premium_index).await?;
+        Ok(instruments.iter().filter_map(|i| all.remove(&i.symbol).map(|f| (i.symbol.clone(), f))).collect())
     }
 }
 
@@ -145,10 +112,7 @@ pub fn classify(status: u16, body: &[u8]) -> Verdict {
         (_, Some(e)) if e.code == -1003 => Verdict::RateLimited,
         (_, Some(e)) if matches!(e.code, -1001 | -1007 | -1008) => Verdict::Transient,
         (500..=599, _) => Verdict::Transient,
-        (_, Some(e)) if e.code < 0 => Verdict::Api {
-            code: e.code.to_string(),
-            message: e.msg.into_owned(),
-        },
+        (_, Some(e)) if e.code < 0 => Verdict::Api { code: e.code.to_string(), message: e.msg.into_owned() },
         (200..=299, _) => Verdict::Ok,
         (status, _) => Verdict::Api {
             code: format!("HTTP {status}"),
@@ -161,17 +125,9 @@ pub fn classify(status: u16, body: &[u8]) -> Verdict {
 pub fn parse_depth(body: &[u8], instrument: &Instrument, depth: usize) -> Result<RestBook, String> {
     let msg: DepthMsg = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     if msg.bids.is_empty() || msg.asks.is_empty() {
-        return Err(format!(
-            "empty book side for {} (zero depth)",
-            instrument.symbol
-        ));
+        return Err(format!("empty book side for {} (zero depth)", instrument.symbol));
     }
-    let book = book_from_levels(
-        instrument,
-        depth,
-        msg.bids.iter().copied(),
-        msg.asks.iter().copied(),
-    )?;
+    let book = book_from_levels(instrument, depth, msg.bids.iter().copied(), msg.asks.iter().copied())?;
     Ok(RestBook {
         book,
         exchange_ts_ms: msg.event_time.or(msg.transaction_time),
@@ -182,37 +138,28 @@ pub fn parse_depth(body: &[u8], instrument: &Instrument, depth: usize) -> Result
 
 /// Parses `GET /fapi/v1/ticker/24hr` into 24 h quote volume per symbol.
 pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, String> {
-    let tickers: OneOrMany<Ticker24hMsg> =
-        serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let tickers: OneOrMany<Ticker24hMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     Ok(tickers
         .into_vec()
         .into_iter()
         .filter_map(|t| {
             let volume = t.quote_volume.parse::<f64>().ok()?;
-            Some((
-                t.symbol.to_owned(),
-                Activity {
-                    quote_volume_24h: volume,
-                },
-            ))
+            Some((t.symbol.to_owned(), Activity { quote_volume_24h: volume }))
         })
         .collect())
 }
 
 /// Parses `GET /fapi/v1/premiumIndex` into funding per symbol.
 pub fn parse_premium_index(body: &[u8]) -> Result<HashMap<String, Funding>, String> {
-    let entries: OneOrMany<PremiumIndexMsg> =
-        serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let entries: OneOrMany<PremiumIndexMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     entries
         .into_vec()
         .into_iter()
         .map(|m| {
-            let rate = m.last_funding_rate.parse::<Decimal>().map_err(|_| {
-                format!(
-                    "lastFundingRate {:?} of {} is not a decimal",
-                    m.last_funding_rate, m.symbol
-                )
-            })?;
+            let rate = m
+                .last_funding_rate
+                .parse::<Decimal>()
+                .map_err(|_| format!("lastFundingRate {:?} of {} is not a decimal", m.last_funding_rate, m.symbol))?;
             Ok((
                 m.symbol.to_owned(),
                 Funding {
@@ -257,40 +204,26 @@ mod tests {
 
     #[test]
     fn docs_shapes_parse() {
-        let depth = include_bytes!(
-            "../../../fixtures/docs-examples/binance-usdm/http_futures_market_depth.json"
-        );
+        let depth = include_bytes!("../../../fixtures/docs-examples/binance-usdm/http_futures_market_depth.json");
         let rest = parse_depth(depth, &btc(), 100).unwrap();
         assert_eq!(rest.sequence, Some(1027024));
         let best = rest.book.best_bid().unwrap();
         assert_eq!(rest.book.price_of(&best).to_string(), "4.00000000");
         assert_eq!(rest.book.depth(Side::Ask), 1);
-        let premium = include_bytes!(
-            "../../../fixtures/docs-examples/binance-usdm/http_futures_market_premium_index.json"
-        );
+        let premium =
+            include_bytes!("../../../fixtures/docs-examples/binance-usdm/http_futures_market_premium_index.json");
         let funding = parse_premium_index(premium).unwrap();
-        assert_eq!(
-            funding["BTCUSDT"].rate,
-            "0.00038246".parse::<Decimal>().unwrap()
-        );
+        assert_eq!(funding["BTCUSDT"].rate, "0.00038246".parse::<Decimal>().unwrap());
         assert_eq!(funding["BTCUSDT"].next_funding_ms, Some(1597392000000));
-        let ticker = include_bytes!(
-            "../../../fixtures/docs-examples/binance-usdm/http_futures_market_ticker_24hr.json"
-        );
-        assert_eq!(
-            parse_activity(ticker).unwrap()["BTCUSDT"].quote_volume_24h,
-            15.3
-        );
+        let ticker =
+            include_bytes!("../../../fixtures/docs-examples/binance-usdm/http_futures_market_ticker_24hr.json");
+        assert_eq!(parse_activity(ticker).unwrap()["BTCUSDT"].quote_volume_24h, 15.3);
     }
 
     #[test]
     fn real_rest_snapshot_in_capture_parses() {
-        let capture =
-            include_str!("../../../fixtures/real/binance_usdm_depth_sushi-akro_2021-07-22.jsonl");
-        let line = capture
-            .lines()
-            .find(|l| l.contains("\"src\":\"rest\""))
-            .unwrap();
+        let capture = include_str!("../../../fixtures/real/binance_usdm_depth_sushi-akro_2021-07-22.jsonl");
+        let line = capture.lines().find(|l| l.contains("\"src\":\"rest\"")).unwrap();
         let record: serde_json::Value = serde_json::from_str(line).unwrap();
         let body = record["data"].as_str().unwrap();
         let mut sushi = btc();
@@ -304,27 +237,16 @@ mod tests {
     fn classifies_errors() {
         assert_eq!(classify(200, b"[]"), Verdict::Ok);
         assert_eq!(classify(200, br#"{"lastUpdateId":1}"#), Verdict::Ok);
-        assert_eq!(
-            classify(429, br#"{"code":-1003,"msg":"Too many requests"}"#),
-            Verdict::RateLimited
-        );
-        assert_eq!(
-            classify(418, br#"{"code":-1003,"msg":"banned"}"#),
-            Verdict::Banned
-        );
+        assert_eq!(classify(429, br#"{"code":-1003,"msg":"Too many requests"}"#), Verdict::RateLimited);
+        assert_eq!(classify(418, br#"{"code":-1003,"msg":"banned"}"#), Verdict::Banned);
         assert_eq!(classify(503, b""), Verdict::Transient);
         assert_eq!(
             classify(400, br#"{"code":-1121,"msg":"Invalid symbol."}"#),
-            Verdict::Api {
-                code: "-1121".into(),
-                message: "Invalid symbol.".into()
-            }
+            Verdict::Api { code: "-1121".into(), message: "Invalid symbol.".into() }
         );
-        assert!(
-            parse_depth(br#"{"lastUpdateId":1,"bids":[],"asks":[]}"#, &btc(), 5)
-                .unwrap_err()
-                .contains("zero depth")
-        );
+        assert!(parse_depth(br#"{"lastUpdateId":1,"bids":[],"asks":[]}"#, &btc(), 5)
+            .unwrap_err()
+            .contains("zero depth"));
         assert!(parse_depth(br#"{"bids":[],"asks":[]}"#, &btc(), 5).is_err());
     }
 }

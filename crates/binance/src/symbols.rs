@@ -9,17 +9,14 @@ use crate::messages::{ExchangeInfo, SymbolMsg};
 
 /// Parses an `exchangeInfo` body into usable perpetuals and skipped symbols.
 pub fn parse_exchange_info(body: &[u8]) -> Result<Listing, String> {
-    let info: ExchangeInfo =
-        serde_json::from_slice(body).map_err(|e| format!("exchangeInfo: {e}"))?;
+    let info: ExchangeInfo = serde_json::from_slice(body).map_err(|e| format!("exchangeInfo: {e}"))?;
     let mut listing = Listing::default();
     for msg in &info.symbols {
         match instrument_from(msg) {
             Ok(instrument) => listing.instruments.push(instrument),
-            Err(reason) => listing.skipped.push(Skipped {
-                venue: Venue::Binance,
-                symbol: msg.symbol.to_owned(),
-                reason,
-            }),
+            Err(reason) => {
+                listing.skipped.push(Skipped { venue: Venue::Binance, symbol: msg.symbol.to_owned(), reason })
+            }
         }
     }
     Ok(listing)
@@ -28,11 +25,7 @@ pub fn parse_exchange_info(body: &[u8]) -> Result<Listing, String> {
 /// Maps one symbol to an instrument, or says why it is not usable.
 pub fn instrument_from(msg: &SymbolMsg<'_>) -> Result<Instrument, String> {
     if msg.contract_type != "PERPETUAL" {
-        let kind = if msg.contract_type.is_empty() {
-            "none"
-        } else {
-            msg.contract_type
-        };
+        let kind = if msg.contract_type.is_empty() { "none" } else { msg.contract_type };
         return Err(format!("contractType {kind}: not a perpetual"));
     }
     if msg.status != "TRADING" {
@@ -46,24 +39,14 @@ pub fn instrument_from(msg: &SymbolMsg<'_>) -> Result<Instrument, String> {
             .filter(|d| *d > Decimal::ZERO)
             .ok_or_else(|| format!("{field} {text:?} is not a positive decimal"))
     };
-    let tick = number(
-        "PRICE_FILTER.tickSize",
-        filter("PRICE_FILTER").and_then(|f| f.tick_size),
-    )?;
+    let tick = number("PRICE_FILTER.tickSize", filter("PRICE_FILTER").and_then(|f| f.tick_size))?;
     let lot_filter = filter("LOT_SIZE");
     let lot = number("LOT_SIZE.stepSize", lot_filter.and_then(|f| f.step_size))?;
-    let min = lot_filter
-        .and_then(|f| f.min_qty)
-        .map(|q| number("LOT_SIZE.minQty", Some(q)))
-        .transpose()?
-        .unwrap_or(lot);
+    let min =
+        lot_filter.and_then(|f| f.min_qty).map(|q| number("LOT_SIZE.minQty", Some(q))).transpose()?.unwrap_or(lot);
     let (base, multiplier) = split_multiplier_prefix(msg.base_asset);
     let multiplier = Decimal::from(multiplier);
-    let settle = if msg.margin_asset.is_empty() {
-        msg.quote_asset
-    } else {
-        msg.margin_asset
-    };
+    let settle = if msg.margin_asset.is_empty() { msg.quote_asset } else { msg.margin_asset };
     Ok(Instrument::new(
         Venue::Binance,
         msg.symbol,
@@ -82,41 +65,26 @@ pub fn instrument_from(msg: &SymbolMsg<'_>) -> Result<Instrument, String> {
 mod tests {
     use super::*;
 
-    const REAL: &[u8] =
-        include_bytes!("../../../fixtures/real/binance_usdm_exchange_info_2021-07-22.json");
+    const REAL: &[u8] = include_bytes!("../../../fixtures/real/binance_usdm_exchange_info_2021-07-22.json");
 
     #[test]
     fn real_exchange_info() {
         let listing = parse_exchange_info(REAL).unwrap();
         assert_eq!(listing.instruments.len() + listing.skipped.len(), 122);
         assert_eq!(listing.instruments.len(), 119);
-        let shib = listing
-            .instruments
-            .iter()
-            .find(|i| i.symbol == "1000SHIBUSDT")
-            .unwrap();
+        let shib = listing.instruments.iter().find(|i| i.symbol == "1000SHIBUSDT").unwrap();
         assert_eq!(shib.key.to_string(), "SHIB/USDT");
         assert_eq!(shib.base_per_qty_unit, Decimal::from(1000));
         assert_eq!(shib.base_per_price_unit, Decimal::from(1000));
-        let inch = listing
-            .instruments
-            .iter()
-            .find(|i| i.symbol == "1INCHUSDT")
-            .unwrap();
+        let inch = listing.instruments.iter().find(|i| i.symbol == "1INCHUSDT").unwrap();
         assert_eq!(inch.key.base, "1INCH");
-        let btc = listing
-            .instruments
-            .iter()
-            .find(|i| i.symbol == "BTCUSDT")
-            .unwrap();
+        let btc = listing.instruments.iter().find(|i| i.symbol == "BTCUSDT").unwrap();
         assert_eq!(btc.tick_size, "0.01".parse::<Decimal>().unwrap());
         assert_eq!(btc.lot_size, "0.001".parse::<Decimal>().unwrap());
         assert_eq!((btc.price_scale, btc.qty_scale), (2, 3));
         let reasons: Vec<&str> = listing.skipped.iter().map(|s| s.reason.as_str()).collect();
         assert!(reasons.iter().any(|r| r.contains("CURRENT_QUARTER")));
-        assert!(reasons
-            .iter()
-            .any(|r| r.contains("PENDING_TRADING") || r.contains("none")));
+        assert!(reasons.iter().any(|r| r.contains("PENDING_TRADING") || r.contains("none")));
     }
 
     #[test]

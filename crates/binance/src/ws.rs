@@ -116,10 +116,7 @@ mod tests {
     fn subscribe_requests_and_sharding() {
         let mut ws = BinanceWs::new(DEFAULT_WS_URL);
         ws.book_ticker = true;
-        assert_eq!(
-            ws.streams("BTCUSDT"),
-            ["btcusdt@depth@100ms", "btcusdt@bookTicker"]
-        );
+        assert_eq!(ws.streams("BTCUSDT"), ["btcusdt@depth@100ms", "btcusdt@bookTicker"]);
         assert_eq!(ws.symbols_per_connection(), 100);
         let symbols: Vec<String> = (0..60).map(|i| format!("C{i}USDT")).collect();
         let requests = ws.subscribe(&symbols);

@@ -24,11 +24,7 @@ pub enum CaptureError {
     #[error("{path}: {error}")]
     Io { path: String, error: io::Error },
     #[error("{path} line {line}: {message}")]
-    Line {
-        path: String,
-        line: u64,
-        message: String,
-    },
+    Line { path: String, line: u64, message: String },
 }
 
 /// Origin of a record.
@@ -74,10 +70,7 @@ pub struct CaptureReader {
 
 impl fmt::Debug for CaptureReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CaptureReader")
-            .field("path", &self.path)
-            .field("line", &self.line_no)
-            .finish()
+        f.debug_struct("CaptureReader").field("path", &self.path).field("line", &self.line_no).finish()
     }
 }
 
@@ -85,16 +78,10 @@ impl CaptureReader {
     /// Opens a `.jsonl` or `.jsonl.zst` capture.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|error| CaptureError::Io {
-            path: name.clone(),
-            error,
-        })?;
+        let file = File::open(path).map_err(|error| CaptureError::Io { path: name.clone(), error })?;
         let input: Box<dyn BufRead + Send> = if is_zstd(path) {
-            let decoder =
-                zstd::stream::read::Decoder::new(file).map_err(|error| CaptureError::Io {
-                    path: name.clone(),
-                    error,
-                })?;
+            let decoder = zstd::stream::read::Decoder::new(file)
+                .map_err(|error| CaptureError::Io { path: name.clone(), error })?;
             Box::new(BufReader::with_capacity(1 << 16, decoder))
         } else {
             Box::new(BufReader::with_capacity(1 << 16, file))
@@ -104,12 +91,7 @@ impl CaptureReader {
 
     /// Reads from any buffered input (`name` is used in errors).
     pub fn from_reader(input: Box<dyn BufRead + Send>, name: String) -> Self {
-        CaptureReader {
-            input,
-            path: name,
-            line: String::with_capacity(1 << 12),
-            line_no: 0,
-        }
+        CaptureReader { input, path: name, line: String::with_capacity(1 << 12), line_no: 0 }
     }
 
     /// Number of lines read so far.
@@ -121,16 +103,11 @@ impl CaptureReader {
     pub fn next_into(&mut self, record: &mut Record) -> Result<bool, CaptureError> {
         loop {
             self.line.clear();
-            let read =
-                self.input
-                    .read_line(&mut self.line)
-                    .map_err(|error| CaptureError::Line {
-                        path: self.path.clone(),
-                        line: self.line_no + 1,
-                        message: format!(
-                            "cannot read ({error}); the file may be truncated or not a capture"
-                        ),
-                    })?;
+            let read = self.input.read_line(&mut self.line).map_err(|error| CaptureError::Line {
+                path: self.path.clone(),
+                line: self.line_no + 1,
+                message: format!("cannot read ({error}); the file may be truncated or not a capture"),
+            })?;
             if read == 0 {
                 return Ok(false);
             }
@@ -153,9 +130,7 @@ impl CaptureReader {
 pub fn parse_line(text: &str, record: &mut Record) -> Result<(), String> {
     record.url.clear();
     let mut de = serde_json::Deserializer::from_str(text);
-    RecordSeed(record)
-        .deserialize(&mut de)
-        .map_err(|e| e.to_string())?;
+    RecordSeed(record).deserialize(&mut de).map_err(|e| e.to_string())?;
     de.end().map_err(|e| e.to_string())
 }
 
@@ -193,11 +168,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
                     self.0.src = match text.as_str() {
                         "ws" => Src::Ws,
                         "rest" => Src::Rest,
-                        other => {
-                            return Err(A::Error::custom(format!(
-                                "unknown src {other:?} (expected ws or rest)"
-                            )))
-                        }
+                        other => return Err(A::Error::custom(format!("unknown src {other:?} (expected ws or rest)"))),
                     };
                     src = true;
                 }
@@ -211,12 +182,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
                 }
             }
         }
-        for (present, field) in [
-            (ts, "ts_ns"),
-            (venue, "venue"),
-            (src, "src"),
-            (data, "data"),
-        ] {
+        for (present, field) in [(ts, "ts_ns"), (venue, "venue"), (src, "src"), (data, "data")] {
             if !present {
                 return Err(A::Error::missing_field(field));
             }
@@ -292,10 +258,7 @@ pub struct CaptureWriter {
 
 impl fmt::Debug for CaptureWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CaptureWriter")
-            .field("base", &self.base)
-            .field("part", &self.part)
-            .finish()
+        f.debug_struct("CaptureWriter").field("base", &self.base).field("part", &self.part).finish()
     }
 }
 
@@ -333,8 +296,7 @@ impl CaptureWriter {
             self.rotate()?;
         }
         self.line.clear();
-        serde_json::to_writer(&mut self.line, &record)
-            .map_err(|e| self.io_error(io::Error::other(e)))?;
+        serde_json::to_writer(&mut self.line, &record).map_err(|e| self.io_error(io::Error::other(e)))?;
         self.line.push(b'\n');
         let sink = self.sink.as_mut().expect("sink is open between parts");
         if let Err(error) = sink.writer().write_all(&self.line) {
@@ -358,10 +320,7 @@ impl CaptureWriter {
 
     fn should_rotate(&self) -> bool {
         self.rotation.max_bytes.is_some_and(|max| self.bytes >= max)
-            || self
-                .rotation
-                .max_age
-                .is_some_and(|age| self.opened.elapsed() >= age)
+            || self.rotation.max_age.is_some_and(|age| self.opened.elapsed() >= age)
     }
 
     fn rotate(&mut self) -> Result<(), CaptureError> {
@@ -379,14 +338,10 @@ impl CaptureWriter {
 
     fn open_part(&mut self) -> Result<(), CaptureError> {
         let path = part_path(&self.base, self.part);
-        let file = File::create(&path).map_err(|error| CaptureError::Io {
-            path: path.display().to_string(),
-            error,
-        })?;
+        let file = File::create(&path).map_err(|error| CaptureError::Io { path: path.display().to_string(), error })?;
         let buffered = BufWriter::with_capacity(1 << 16, file);
         self.sink = Some(if is_zstd(&path) {
-            let encoder =
-                zstd::stream::write::Encoder::new(buffered, 3).map_err(|e| self.io_error(e))?;
+            let encoder = zstd::stream::write::Encoder::new(buffered, 3).map_err(|e| self.io_error(e))?;
             Sink::Zstd(encoder)
         } else {
             Sink::Plain(buffered)
@@ -398,10 +353,7 @@ impl CaptureWriter {
     }
 
     fn io_error(&self, error: io::Error) -> CaptureError {
-        CaptureError::Io {
-            path: part_path(&self.base, self.part).display().to_string(),
-            error,
-        }
+        CaptureError::Io { path: part_path(&self.base, self.part).display().to_string(), error }
     }
 }
 
@@ -421,10 +373,7 @@ pub fn part_path(base: &Path, part: u32) -> PathBuf {
     if part == 0 {
         return base.to_owned();
     }
-    let name = base
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = base.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (stem, extensions) = match name.find('.') {
         Some(dot) => (&name[..dot], &name[dot..]),
         None => (name.as_str(), ""),
@@ -439,21 +388,9 @@ mod tests {
     fn sample(i: u64) -> RecordRef<'static> {
         RecordRef {
             ts_ns: 1_000 + i,
-            venue: if i.is_multiple_of(2) {
-                "okx"
-            } else {
-                "binance"
-            },
-            src: if i.is_multiple_of(3) {
-                Src::Rest
-            } else {
-                Src::Ws
-            },
-            url: if i.is_multiple_of(3) {
-                Some("/fapi/v1/depth?symbol=BTCUSDT&limit=1000")
-            } else {
-                None
-            },
+            venue: if i.is_multiple_of(2) { "okx" } else { "binance" },
+            src: if i.is_multiple_of(3) { Src::Rest } else { Src::Ws },
+            url: if i.is_multiple_of(3) { Some("/fapi/v1/depth?symbol=BTCUSDT&limit=1000") } else { None },
             data: "{\"arg\":{\"channel\":\"books\"},\"data\":[\"a\\\"b\"]}",
         }
     }
@@ -511,14 +448,7 @@ mod tests {
     fn rotates_by_size_and_flushes_readable_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rot.jsonl");
-        let mut writer = CaptureWriter::create(
-            &path,
-            Rotation {
-                max_bytes: Some(1000),
-                max_age: None,
-            },
-        )
-        .unwrap();
+        let mut writer = CaptureWriter::create(&path, Rotation { max_bytes: Some(1000), max_age: None }).unwrap();
         for i in 0..50 {
             writer.write(sample(i)).unwrap();
         }
@@ -527,10 +457,7 @@ mod tests {
         assert!(parts.len() > 2, "{parts:?}");
         assert_eq!(parts[1].file_name().unwrap(), "rot.0001.jsonl");
         // Everything flushed is readable before the writer is closed.
-        let total: usize = parts
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
-            .sum();
+        let total: usize = parts.iter().map(|p| std::fs::read_to_string(p).unwrap().lines().count()).sum();
         assert_eq!(total, 50);
     }
 

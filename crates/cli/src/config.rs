@@ -19,11 +19,7 @@ pub enum ConfigError {
     #[error("invalid config {origin}: {error}")]
     Parse { origin: String, error: String },
     #[error("invalid setting {key} = {value}: {why}")]
-    Invalid {
-        key: &'static str,
-        value: String,
-        why: &'static str,
-    },
+    Invalid { key: &'static str, value: String, why: &'static str },
 }
 
 /// Everything perpspread can be configured with.
@@ -35,6 +31,63 @@ pub struct Config {
     pub fees: FeesConfig,
     pub rest: RestSettings,
     pub scan: ScanConfig,
+    pub monitor: MonitorConfig,
+}
+
+/// Defaults of `perpspread monitor`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    pub top: usize,
+    pub sizes_usd: Vec<Decimal>,
+    pub open_threshold_bp: f64,
+    pub close_threshold_bp: f64,
+    pub max_book_age_ms: u64,
+    pub max_latency_ms: f64,
+    pub update_interval_ms: u64,
+    pub include_funding: bool,
+    pub okx_book_channel: String,
+    pub binance_depth_speed: String,
+}
+
+impl MonitorConfig {
+    /// Checks the monitor settings.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.top == 0 {
+            return Err(invalid("monitor.top", 0, "watch at least one pair"));
+        }
+        if self.sizes_usd.is_empty() || self.sizes_usd.iter().any(|s| *s <= Decimal::ZERO) {
+            return Err(invalid(
+                "monitor.sizes_usd",
+                format!("{:?}", self.sizes_usd),
+                "give at least one positive size",
+            ));
+        }
+        if !(self.open_threshold_bp.is_finite() && self.close_threshold_bp.is_finite()) {
+            return Err(invalid("monitor.*_threshold_bp", "non-finite", "thresholds must be numbers"));
+        }
+        if self.close_threshold_bp > self.open_threshold_bp {
+            return Err(invalid(
+                "monitor.close_threshold_bp",
+                self.close_threshold_bp,
+                "must not exceed open_threshold_bp (close below where you open)",
+            ));
+        }
+        if self.max_book_age_ms == 0 || self.max_latency_ms <= 0.0 {
+            return Err(invalid("monitor.max_book_age_ms/max_latency_ms", 0, "guards must be positive"));
+        }
+        if !matches!(self.okx_book_channel.as_str(), "books" | "books5" | "bbo-tbt") {
+            return Err(invalid("monitor.okx_book_channel", &self.okx_book_channel, "use books, books5 or bbo-tbt"));
+        }
+        if !matches!(self.binance_depth_speed.as_str(), "@100ms" | "@0ms" | "@500ms" | "") {
+            return Err(invalid(
+                "monitor.binance_depth_speed",
+                &self.binance_depth_speed,
+                "use @100ms, @0ms, @500ms or \"\"",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Endpoints and fees of one venue.
@@ -84,36 +137,23 @@ type Table = toml::Table;
 impl Config {
     /// Loads the embedded defaults, merges `file` over them, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut table: Table =
-            DEFAULT_CONFIG
-                .parse()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    origin: "(embedded defaults)".into(),
-                    error: e.to_string(),
-                })?;
+        let mut table: Table = DEFAULT_CONFIG.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
+            origin: "(embedded defaults)".into(),
+            error: e.to_string(),
+        })?;
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-                path: path.display().to_string(),
-                error,
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| ConfigError::Read { path: path.display().to_string(), error })?;
+            let user: Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
+                origin: path.display().to_string(),
+                error: e.message().to_owned(),
             })?;
-            let user: Table = text
-                .parse()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    origin: path.display().to_string(),
-                    error: e.message().to_owned(),
-                })?;
             merge(&mut table, user);
         }
-        let origin = file.map_or("(embedded defaults)".to_owned(), |p| {
-            p.display().to_string()
-        });
-        let mut config: Config =
-            table
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    origin,
-                    error: e.message().to_owned(),
-                })?;
+        let origin = file.map_or("(embedded defaults)".to_owned(), |p| p.display().to_string());
+        let mut config: Config = table
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse { origin, error: e.message().to_owned() })?;
         config.apply_env(|key| std::env::var(key).ok());
         config.validate()?;
         Ok(config)
@@ -135,36 +175,25 @@ impl Config {
 
     /// Checks values a user could get wrong.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (key, fee) in [
-            ("okx.taker_fee_bp", self.okx.taker_fee_bp),
-            ("binance.taker_fee_bp", self.binance.taker_fee_bp),
-        ] {
+        for (key, fee) in
+            [("okx.taker_fee_bp", self.okx.taker_fee_bp), ("binance.taker_fee_bp", self.binance.taker_fee_bp)]
+        {
             if !(0.0..=1000.0).contains(&fee) {
                 return Err(invalid(key, fee, "a fee must be between 0 and 1000 bp"));
             }
         }
-        for (key, url) in [
-            ("okx.rest_url", &self.okx.rest_url),
-            ("binance.rest_url", &self.binance.rest_url),
-        ] {
+        for (key, url) in [("okx.rest_url", &self.okx.rest_url), ("binance.rest_url", &self.binance.rest_url)] {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(invalid(key, url, "must start with http:// or https://"));
             }
         }
-        for (key, url) in [
-            ("okx.ws_url", &self.okx.ws_url),
-            ("binance.ws_url", &self.binance.ws_url),
-        ] {
+        for (key, url) in [("okx.ws_url", &self.okx.ws_url), ("binance.ws_url", &self.binance.ws_url)] {
             if !(url.starts_with("ws://") || url.starts_with("wss://")) {
                 return Err(invalid(key, url, "must start with ws:// or wss://"));
             }
         }
         if self.rest.max_attempts == 0 {
-            return Err(invalid(
-                "rest.max_attempts",
-                0,
-                "at least one attempt is needed",
-            ));
+            return Err(invalid("rest.max_attempts", 0, "at least one attempt is needed"));
         }
         if self.rest.timeout_s == 0 {
             return Err(invalid("rest.timeout_s", 0, "must be at least 1 s"));
@@ -172,16 +201,13 @@ impl Config {
         if self.binance.weight_per_minute == Some(0) {
             return Err(invalid("binance.weight_per_minute", 0, "must be positive"));
         }
-        self.scan.validate()
+        self.scan.validate()?;
+        self.monitor.validate()
     }
 
     /// Fee model from the venues' taker fees.
     pub fn fee_model(&self) -> FeeModel {
-        FeeModel::new(
-            self.okx.taker_fee_bp,
-            self.binance.taker_fee_bp,
-            self.fees.count_exit,
-        )
+        FeeModel::new(self.okx.taker_fee_bp, self.binance.taker_fee_bp, self.fees.count_exit)
     }
 
     /// REST client settings for a base URL.
@@ -205,15 +231,9 @@ impl ScanConfig {
                     "give a size in USDT or in base units, not both",
                 ))
             }
-            (None, None) => {
-                return Err(invalid("scan.size_usd", "none", "a trade size is required"))
-            }
+            (None, None) => return Err(invalid("scan.size_usd", "none", "a trade size is required")),
             (Some(size), None) | (None, Some(size)) if size <= Decimal::ZERO => {
-                return Err(invalid(
-                    "scan.size",
-                    size,
-                    "the trade size must be positive",
-                ))
+                return Err(invalid("scan.size", size, "the trade size must be positive"))
             }
             _ => {}
         }
@@ -227,31 +247,21 @@ impl ScanConfig {
             return Err(invalid("scan.*_depth", 0, "depth must be at least 1 level"));
         }
         if !self.min_net_bp.is_finite() {
-            return Err(invalid(
-                "scan.min_net_bp",
-                self.min_net_bp,
-                "must be a finite number",
-            ));
+            return Err(invalid("scan.min_net_bp", self.min_net_bp, "must be a finite number"));
         }
         Ok(())
     }
 }
 
 fn invalid(key: &'static str, value: impl std::fmt::Display, why: &'static str) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        value: value.to_string(),
-        why,
-    }
+    ConfigError::Invalid { key, value: value.to_string(), why }
 }
 
 /// Recursively overlays `over` onto `base`.
 fn merge(base: &mut Table, over: Table) {
     for (key, value) in over {
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(base_table)), toml::Value::Table(over_table)) => {
-                merge(base_table, over_table)
-            }
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(over_table)) => merge(base_table, over_table),
             (_, value) => {
                 base.insert(key, value);
             }
@@ -269,12 +279,7 @@ mod tests {
         let config = Config::load(None).unwrap();
         assert_eq!(config.scan.top, 20);
         assert_eq!(config.okx.taker_fee_bp, 5.0);
-        assert_eq!(
-            config
-                .fee_model()
-                .total_bp(perpspread_core::Venue::Okx, perpspread_core::Venue::Binance),
-            20.0
-        );
+        assert_eq!(config.fee_model().total_bp(perpspread_core::Venue::Okx, perpspread_core::Venue::Binance), 20.0);
     }
 
     #[test]
@@ -299,9 +304,7 @@ mod tests {
         writeln!(file, "[okx]\ntaker_fee_bp = -1.0").unwrap();
         let err = Config::load(Some(file.path())).unwrap_err().to_string();
         assert!(err.contains("okx.taker_fee_bp"), "{err}");
-        let err = Config::load(Some(Path::new("/nonexistent/x.toml")))
-            .unwrap_err()
-            .to_string();
+        let err = Config::load(Some(Path::new("/nonexistent/x.toml"))).unwrap_err().to_string();
         assert!(err.contains("cannot read"), "{err}");
         let mut file = tempfile::NamedTempFile::new().unwrap();
         writeln!(file, "[scan\n").unwrap();

@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod table;
+mod tui;
 mod venues;
 
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job: live executable spreads and opportunities (dashboard on a terminal, JSON lines otherwise).
+    Monitor(commands::monitor::Args),
     /// List the paired instrument universe (both venue symbols, multipliers, tick and lot sizes).
     Instruments(commands::instruments::Args),
     /// One-shot REST scan of executable spreads, sorted by net bp.
@@ -60,18 +63,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -97,6 +93,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = load_config(&cli)?;
     match cli.command {
+        Command::Monitor(args) => commands::monitor::run(&config, args).await,
         Command::Instruments(args) => commands::instruments::run(&config, args).await,
         Command::Scan(args) => commands::scan::run(&config, args).await,
         Command::Record(args) => commands::record::run(&config, args).await,
@@ -128,8 +125,5 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

@@ -10,10 +10,7 @@ pub struct Table {
 impl Table {
     /// A table with these column titles.
     pub fn new<S: Into<String>>(header: impl IntoIterator<Item = S>) -> Self {
-        Table {
-            header: header.into_iter().map(Into::into).collect(),
-            rows: Vec::new(),
-        }
+        Table { header: header.into_iter().map(Into::into).collect(), rows: Vec::new() }
     }
 
     /// Appends a row (missing cells are blank).
@@ -72,9 +69,6 @@ mod tests {
         let mut table = Table::new(["PAIR", "NET bp"]);
         table.row(vec!["BTC/USDT".into(), "-1.25".into()]);
         table.row(vec!["PEPE/USDT".into(), "12.00".into()]);
-        assert_eq!(
-            table.render(),
-            "PAIR       NET bp\nBTC/USDT    -1.25\nPEPE/USDT   12.00\n"
-        );
+        assert_eq!(table.render(), "PAIR       NET bp\nBTC/USDT    -1.25\nPEPE/USDT   12.00\n");
     }
 }

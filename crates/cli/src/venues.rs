@@ -16,24 +16,17 @@ pub struct RestVenues {
 impl RestVenues {
     /// Clients pointed at the configured endpoints.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let okx =
-            OkxRest::new(config.rest_config(&config.okx.rest_url)).context("OKX REST client")?;
+        let okx = OkxRest::new(config.rest_config(&config.okx.rest_url)).context("OKX REST client")?;
         let binance = BinanceRest::new(
             config.rest_config(&config.binance.rest_url),
-            config
-                .binance
-                .weight_per_minute
-                .unwrap_or(WEIGHT_PER_MINUTE),
+            config.binance.weight_per_minute.unwrap_or(WEIGHT_PER_MINUTE),
         )
         .context("Binance REST client")?;
         Ok(RestVenues { okx, binance })
     }
 
     /// Reports every successful REST response of both venues to `observer` (the recorder).
-    pub fn observe(
-        &mut self,
-        observer: std::sync::Arc<dyn perpspread_net::rest::ResponseObserver>,
-    ) {
+    pub fn observe(&mut self, observer: std::sync::Arc<dyn perpspread_net::rest::ResponseObserver>) {
         let okx = self.okx.client_mut();
         *okx = okx.clone().with_observer(observer.clone());
         let binance = self.binance.client_mut();

@@ -3,10 +3,7 @@
 use std::process::Command;
 
 fn perpspread(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_perpspread"))
-        .args(args)
-        .output()
-        .expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_perpspread")).args(args).output().expect("binary runs")
 }
 
 fn fixture(name: &str) -> String {
@@ -15,16 +12,8 @@ fn fixture(name: &str) -> String {
 
 #[test]
 fn replay_json_reports_every_book() {
-    let output = perpspread(&[
-        "replay",
-        "--json",
-        &fixture("okx_books_btc-usdt_2022-05-13.jsonl"),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = perpspread(&["replay", "--json", &fixture("okx_books_btc-usdt_2022-05-13.jsonl")]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["messages"], 198);
     let book = &report["books"][0];
@@ -51,24 +40,8 @@ fn bad_input_exits_2_with_one_clear_line() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 1"));
 
-    let output = perpspread(&[
-        "replay",
-        "--speed",
-        "fast",
-        &fixture("okx_books_btc-usdt_2022-05-13.jsonl"),
-    ]);
+    let output = perpspread(&["replay", "--speed", "fast", &fixture("okx_books_btc-usdt_2022-05-13.jsonl")]);
     assert_eq!(output.status.code(), Some(2));
-    let output = perpspread(&[
-        "scan",
-        "--size-usd",
-        "-5",
-        "--okx-rest",
-        "http://127.0.0.1:9",
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = perpspread(&["scan", "--size-usd", "-5", "--okx-rest", "http://127.0.0.1:9"]);
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
 }

@@ -113,10 +113,9 @@ impl OrderBook {
         A: IntoIterator<Item = (Dec64, Dec64)>,
     {
         self.clear();
-        for (side, levels) in [
-            (Side::Bid, bids.into_iter().collect::<Vec<_>>()),
-            (Side::Ask, asks.into_iter().collect::<Vec<_>>()),
-        ] {
+        for (side, levels) in
+            [(Side::Bid, bids.into_iter().collect::<Vec<_>>()), (Side::Ask, asks.into_iter().collect::<Vec<_>>())]
+        {
             for (price, qty) in levels {
                 let level = self.make_level(price, qty)?;
                 if level.qty != 0 {
@@ -135,12 +134,7 @@ impl OrderBook {
     }
 
     /// Adds one snapshot level (any order; zero sizes are ignored).
-    pub fn push_snapshot_level(
-        &mut self,
-        side: Side,
-        price: Dec64,
-        qty: Dec64,
-    ) -> Result<(), BookError> {
+    pub fn push_snapshot_level(&mut self, side: Side, price: Dec64, qty: Dec64) -> Result<(), BookError> {
         let level = self.make_level(price, qty)?;
         if level.qty != 0 {
             self.side_mut(side).push(level);
@@ -202,27 +196,18 @@ impl OrderBook {
     }
 
     /// Levels of a side, best first.
-    pub fn levels(
-        &self,
-        side: Side,
-    ) -> impl DoubleEndedIterator<Item = &Level> + ExactSizeIterator {
+    pub fn levels(&self, side: Side) -> impl DoubleEndedIterator<Item = &Level> + ExactSizeIterator {
         self.side(side).iter().rev()
     }
 
     /// A level's price as the venue wrote it.
     pub fn price_of(&self, level: &Level) -> Dec64 {
-        Dec64::new(
-            shown_mantissa(level.price, self.price_scale, level.price_dp),
-            level.price_dp,
-        )
+        Dec64::new(shown_mantissa(level.price, self.price_scale, level.price_dp), level.price_dp)
     }
 
     /// A level's size as the venue wrote it.
     pub fn qty_of(&self, level: &Level) -> Dec64 {
-        Dec64::new(
-            shown_mantissa(level.qty, self.qty_scale, level.qty_dp),
-            level.qty_dp,
-        )
+        Dec64::new(shown_mantissa(level.qty, self.qty_scale, level.qty_dp), level.qty_dp)
     }
 
     /// Writes a level as `price:size` exactly as received (used by checksums).
@@ -248,25 +233,15 @@ impl OrderBook {
 
     fn make_level(&mut self, price: Dec64, qty: Dec64) -> Result<Level, BookError> {
         if price.mantissa < 0 {
-            return Err(BookError::Negative {
-                what: "price",
-                value: price,
-            });
+            return Err(BookError::Negative { what: "price", value: price });
         }
         if qty.mantissa < 0 {
-            return Err(BookError::Negative {
-                what: "size",
-                value: qty,
-            });
+            return Err(BookError::Negative { what: "size", value: qty });
         }
-        if price.decimals > self.price_scale
-            && rescale(price.mantissa, price.decimals, self.price_scale).is_none()
-        {
+        if price.decimals > self.price_scale && rescale(price.mantissa, price.decimals, self.price_scale).is_none() {
             self.widen(price.decimals, self.qty_scale)?;
         }
-        if qty.decimals > self.qty_scale
-            && rescale(qty.mantissa, qty.decimals, self.qty_scale).is_none()
-        {
+        if qty.decimals > self.qty_scale && rescale(qty.mantissa, qty.decimals, self.qty_scale).is_none() {
             self.widen(self.price_scale, qty.decimals)?;
         }
         Ok(Level {
@@ -281,16 +256,11 @@ impl OrderBook {
     fn widen(&mut self, price_scale: u8, qty_scale: u8) -> Result<(), BookError> {
         let price_scale = price_scale.min(MAX_DECIMALS);
         let qty_scale = qty_scale.min(MAX_DECIMALS);
-        let overflow = || {
-            NumError::Overflow(format!(
-                "book rescale to {price_scale}/{qty_scale} decimals"
-            ))
-        };
+        let overflow = || NumError::Overflow(format!("book rescale to {price_scale}/{qty_scale} decimals"));
         let mut bids = self.bids.clone();
         let mut asks = self.asks.clone();
         for level in bids.iter_mut().chain(asks.iter_mut()) {
-            level.price =
-                rescale(level.price, self.price_scale, price_scale).ok_or_else(overflow)?;
+            level.price = rescale(level.price, self.price_scale, price_scale).ok_or_else(overflow)?;
             level.qty = rescale(level.qty, self.qty_scale, qty_scale).ok_or_else(overflow)?;
         }
         self.bids = bids;
@@ -337,11 +307,7 @@ mod tests {
     fn book() -> OrderBook {
         let mut book = OrderBook::new(1, 0, 400);
         book.load_snapshot(
-            [
-                (d("100.0"), d("5")),
-                (d("99.5"), d("3")),
-                (d("99.9"), d("1")),
-            ],
+            [(d("100.0"), d("5")), (d("99.5"), d("3")), (d("99.9"), d("1"))],
             [(d("100.5"), d("2")), (d("101"), d("7"))],
         )
         .unwrap();
@@ -349,9 +315,7 @@ mod tests {
     }
 
     fn prices(book: &OrderBook, side: Side) -> Vec<String> {
-        book.levels(side)
-            .map(|l| book.price_of(l).to_string())
-            .collect()
+        book.levels(side).map(|l| book.price_of(l).to_string()).collect()
     }
 
     #[test]
@@ -384,8 +348,7 @@ mod tests {
         assert_eq!(book.qty_scale(), 1);
         assert_eq!(prices(&book, Side::Ask), ["100.25", "100.5", "101"]);
         let mut line = String::new();
-        book.write_level(&mut line, &book.best_bid().unwrap())
-            .unwrap();
+        book.write_level(&mut line, &book.best_bid().unwrap()).unwrap();
         assert_eq!(line, "100.0:5");
     }
 

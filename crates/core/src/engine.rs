@@ -72,12 +72,8 @@ pub enum Suppression {
 
 impl Suppression {
     /// All reasons, for reporting.
-    pub const ALL: [Suppression; 4] = [
-        Suppression::NotLive,
-        Suppression::Stale,
-        Suppression::Crossed,
-        Suppression::Latency,
-    ];
+    pub const ALL: [Suppression; 4] =
+        [Suppression::NotLive, Suppression::Stale, Suppression::Crossed, Suppression::Latency];
 
     /// Snake-case label.
     pub fn label(self) -> &'static str {
@@ -237,19 +233,9 @@ impl Engine {
         let slots = DIRECTIONS.len() * config.sizes.len();
         let states = pairs
             .iter()
-            .map(|_| PairState {
-                quotes: vec![None; slots],
-                open: vec![None; slots],
-                ..PairState::default()
-            })
+            .map(|_| PairState { quotes: vec![None; slots], open: vec![None; slots], ..PairState::default() })
             .collect();
-        Engine {
-            config,
-            pairs: pairs.into(),
-            states,
-            next_id: 1,
-            stats: EngineStats::default(),
-        }
+        Engine { config, pairs: pairs.into(), states, next_id: 1, stats: EngineStats::default() }
     }
 
     /// The pairs, in index order.
@@ -307,13 +293,7 @@ impl Engine {
 
     /// Re-evaluates `pair` after one of its books changed; appends lifecycle events to `out`.
     /// `books` are in the order of `pair.legs`; `now` is the receive time of the triggering message.
-    pub fn on_update(
-        &mut self,
-        pair: usize,
-        books: [&TrackedBook; 2],
-        now: RecvTime,
-        out: &mut Vec<OpportunityEvent>,
-    ) {
+    pub fn on_update(&mut self, pair: usize, books: [&TrackedBook; 2], now: RecvTime, out: &mut Vec<OpportunityEvent>) {
         self.stats.evaluations += 1;
         let latency = books.map(latency_ms);
         self.states[pair].latency_ms = latency;
@@ -325,60 +305,34 @@ impl Engine {
             return;
         }
         self.states[pair].suppressed = None;
-        let age_ns = books
-            .iter()
-            .map(|b| now.mono_ns.saturating_sub(b.recv.mono_ns))
-            .max()
-            .unwrap_or(0);
+        let age_ns = books.iter().map(|b| now.mono_ns.saturating_sub(b.recv.mono_ns)).max().unwrap_or(0);
         let pairs = self.pairs.clone();
         for (d, &(buy, sell)) in DIRECTIONS.iter().enumerate() {
             let calc = {
                 let p = &pairs[pair];
-                let buy_leg = LegBook {
-                    instrument: &p.legs[buy],
-                    book: &books[buy].book,
-                };
-                let sell_leg = LegBook {
-                    instrument: &p.legs[sell],
-                    book: &books[sell].book,
-                };
+                let buy_leg = LegBook { instrument: &p.legs[buy], book: &books[buy].book };
+                let sell_leg = LegBook { instrument: &p.legs[sell], book: &books[sell].book };
                 SpreadCalculator::new(p, buy_leg, sell_leg, &self.config.fees)
             };
             let carry = self.funding_carry_bp(pair, (buy, sell));
-            let extra = if self.config.include_funding {
-                carry.unwrap_or(0.0)
-            } else {
-                0.0
-            };
+            let extra = if self.config.include_funding { carry.unwrap_or(0.0) } else { 0.0 };
             let max = calc.max_size(self.config.open_bp - extra);
             for size_index in 0..self.config.sizes.len() {
                 let slot = d * self.config.sizes.len() + size_index;
-                let quote = calc
-                    .quote(self.config.sizes[size_index])
-                    .ok()
-                    .map(|q| Quote {
-                        direction: q.direction,
-                        size_index,
-                        size_base: q.size_base,
-                        size_quote: q.buy_cost_quote,
-                        buy_vwap: q.buy_vwap,
-                        sell_vwap: q.sell_vwap,
-                        gross_bp: q.gross_bp,
-                        fees_bp: q.fees_bp,
-                        net_bp: q.net_bp + extra,
-                        max_size_base: max.size_base,
-                        max_size_quote: max.size_quote,
-                    });
-                self.track(
-                    pair,
-                    slot,
-                    (buy, sell),
-                    quote.as_ref(),
-                    carry,
-                    (latency, age_ns),
-                    now.wall_ns,
-                    out,
-                );
+                let quote = calc.quote(self.config.sizes[size_index]).ok().map(|q| Quote {
+                    direction: q.direction,
+                    size_index,
+                    size_base: q.size_base,
+                    size_quote: q.buy_cost_quote,
+                    buy_vwap: q.buy_vwap,
+                    sell_vwap: q.sell_vwap,
+                    gross_bp: q.gross_bp,
+                    fees_bp: q.fees_bp,
+                    net_bp: q.net_bp + extra,
+                    max_size_base: max.size_base,
+                    max_size_quote: max.size_quote,
+                });
+                self.track(pair, slot, (buy, sell), quote.as_ref(), carry, (latency, age_ns), now.wall_ns, out);
                 self.states[pair].quotes[slot] = quote;
             }
         }
@@ -391,29 +345,17 @@ impl Engine {
         }
     }
 
-    fn guard(
-        &self,
-        books: [&TrackedBook; 2],
-        now: RecvTime,
-        latency: [Option<f64>; 2],
-    ) -> Option<Suppression> {
+    fn guard(&self, books: [&TrackedBook; 2], now: RecvTime, latency: [Option<f64>; 2]) -> Option<Suppression> {
         if books.iter().any(|b| b.state != BookState::Live) {
             return Some(Suppression::NotLive);
         }
         if books.iter().any(|b| b.book.is_crossed()) {
             return Some(Suppression::Crossed);
         }
-        if books
-            .iter()
-            .any(|b| now.mono_ns.saturating_sub(b.recv.mono_ns) > self.config.max_book_age_ns)
-        {
+        if books.iter().any(|b| now.mono_ns.saturating_sub(b.recv.mono_ns) > self.config.max_book_age_ns) {
             return Some(Suppression::Stale);
         }
-        if latency
-            .iter()
-            .flatten()
-            .any(|ms| *ms > self.config.max_latency_ms)
-        {
+        if latency.iter().flatten().any(|ms| *ms > self.config.max_latency_ms) {
             return Some(Suppression::Latency);
         }
         None
@@ -441,11 +383,7 @@ impl Engine {
         now_ns: u64,
         out: &mut Vec<OpportunityEvent>,
     ) {
-        let (open_bp, close_bp, interval) = (
-            self.config.open_bp,
-            self.config.close_bp,
-            self.config.update_interval_ns,
-        );
+        let (open_bp, close_bp, interval) = (self.config.open_bp, self.config.close_bp, self.config.update_interval_ns);
         let max_age = self.config.max_book_age_ns;
         let max_latency = self.config.max_latency_ms;
         let existing = self.states[pair].open[slot].take();
@@ -487,12 +425,8 @@ impl Engine {
                 };
                 self.next_id += 1;
                 self.stats.opened += 1;
-                opportunity.confidence =
-                    confidence(&opportunity, latency, age_ns, max_age, max_latency);
-                out.push(OpportunityEvent {
-                    event: EventKind::Opened,
-                    opportunity: opportunity.clone(),
-                });
+                opportunity.confidence = confidence(&opportunity, latency, age_ns, max_age, max_latency);
+                out.push(OpportunityEvent { event: EventKind::Opened, opportunity: opportunity.clone() });
                 self.states[pair].open[slot] = Some(opportunity);
             }
             (Some(mut opportunity), Some(q)) if q.net_bp >= close_bp => {
@@ -510,36 +444,22 @@ impl Engine {
                 }
                 opportunity.funding_carry_bp = carry;
                 opportunity.updates += 1;
-                opportunity.confidence =
-                    confidence(&opportunity, latency, age_ns, max_age, max_latency);
+                opportunity.confidence = confidence(&opportunity, latency, age_ns, max_age, max_latency);
                 if now_ns.saturating_sub(opportunity.last_emit_ns) >= interval {
                     opportunity.last_emit_ns = now_ns;
-                    out.push(OpportunityEvent {
-                        event: EventKind::Updated,
-                        opportunity: opportunity.clone(),
-                    });
+                    out.push(OpportunityEvent { event: EventKind::Updated, opportunity: opportunity.clone() });
                 }
                 self.states[pair].open[slot] = Some(opportunity);
             }
             (Some(opportunity), quote) => {
-                let reason = if quote.is_some() {
-                    CloseReason::BelowThreshold
-                } else {
-                    CloseReason::NotExecutable
-                };
+                let reason = if quote.is_some() { CloseReason::BelowThreshold } else { CloseReason::NotExecutable };
                 self.close(opportunity, reason, now_ns, out);
             }
             (None, _) => {}
         }
     }
 
-    fn close_all(
-        &mut self,
-        pair: usize,
-        reason: CloseReason,
-        now_ns: u64,
-        out: &mut Vec<OpportunityEvent>,
-    ) {
+    fn close_all(&mut self, pair: usize, reason: CloseReason, now_ns: u64, out: &mut Vec<OpportunityEvent>) {
         for slot in 0..self.states[pair].open.len() {
             if let Some(opportunity) = self.states[pair].open[slot].take() {
                 self.close(opportunity, reason, now_ns, out);
@@ -558,10 +478,7 @@ impl Engine {
         opportunity.closed_ns = Some(now_ns);
         opportunity.close_reason = Some(reason);
         self.stats.closed += 1;
-        out.push(OpportunityEvent {
-            event: EventKind::Closed,
-            opportunity,
-        });
+        out.push(OpportunityEvent { event: EventKind::Closed, opportunity });
     }
 }
 
@@ -572,11 +489,7 @@ fn advance(opportunity: &mut Opportunity, now_ns: u64) {
     opportunity.last_ns = now_ns.max(opportunity.last_ns);
     let life = opportunity.last_ns.saturating_sub(opportunity.opened_ns) as f64;
     opportunity.duration_ms = life / 1e6;
-    opportunity.mean_net_bp = if life > 0.0 {
-        opportunity.weighted_sum / life
-    } else {
-        opportunity.net_bp
-    };
+    opportunity.mean_net_bp = if life > 0.0 { opportunity.weighted_sum / life } else { opportunity.net_bp };
 }
 
 fn latency_ms(book: &TrackedBook) -> Option<f64> {
@@ -607,11 +520,7 @@ pub fn confidence(
     let worst = latency.iter().flatten().fold(0.0f64, |a, b| a.max(*b));
     let slow = clamp(1.0 - worst / max_latency_ms.max(1e-9));
     let size = opportunity.size_base.to_f64().unwrap_or(0.0);
-    let depth = if size > 0.0 {
-        clamp(opportunity.max_size_base.to_f64().unwrap_or(0.0) / size)
-    } else {
-        0.0
-    };
+    let depth = if size > 0.0 { clamp(opportunity.max_size_base.to_f64().unwrap_or(0.0) / size) } else { 0.0 };
     let lasting = clamp(opportunity.duration_ms / 1000.0);
     (fresh + slow + depth + lasting) / 4.0
 }
@@ -644,34 +553,23 @@ mod tests {
         };
         Pair {
             key: PairKey::new("BTC", "USDT"),
-            legs: [
-                leg(Venue::Okx, "BTC-USDT-SWAP", "0.01", "1"),
-                leg(Venue::Binance, "BTCUSDT", "1", "0.001"),
-            ],
+            legs: [leg(Venue::Okx, "BTC-USDT-SWAP", "0.01", "1"), leg(Venue::Binance, "BTCUSDT", "1", "0.001")],
         }
     }
 
     fn tracked(bid: &str, ask: &str, qty: &str, recv_ns: u64) -> TrackedBook {
         let mut book = OrderBook::new(1, 3, 400);
         let p = |s: &str| Dec64::parse(s).unwrap();
-        book.load_snapshot([(p(bid), p(qty))], [(p(ask), p(qty))])
-            .unwrap();
+        book.load_snapshot([(p(bid), p(qty))], [(p(ask), p(qty))]).unwrap();
         let mut t = TrackedBook::new(book);
         t.state = BookState::Live;
-        t.recv = RecvTime {
-            wall_ns: recv_ns,
-            mono_ns: recv_ns,
-        };
+        t.recv = RecvTime { wall_ns: recv_ns, mono_ns: recv_ns };
         t.exchange_ms = Some(recv_ns / 1_000_000 - 5);
         t
     }
 
     fn config() -> EngineConfig {
-        EngineConfig {
-            sizes: vec![SizeTarget::Base(d("1"))],
-            update_interval_ns: 0,
-            ..EngineConfig::default()
-        }
+        EngineConfig { sizes: vec![SizeTarget::Base(d("1"))], update_interval_ns: 0, ..EngineConfig::default() }
     }
 
     const S: u64 = 1_000_000_000;
@@ -683,15 +581,7 @@ mod tests {
         // OKX ask 10000 (1000 contracts = 10 BTC), Binance bid 10030: gross 30 bp, net 10 bp.
         let okx = tracked("9990", "10000", "1000", 100 * S);
         let binance = tracked("10030", "10040", "10", 100 * S);
-        engine.on_update(
-            0,
-            [&okx, &binance],
-            RecvTime {
-                wall_ns: 100 * S,
-                mono_ns: 100 * S,
-            },
-            &mut out,
-        );
+        engine.on_update(0, [&okx, &binance], RecvTime { wall_ns: 100 * S, mono_ns: 100 * S }, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].event, EventKind::Opened);
         let o = &out[0].opportunity;
@@ -701,28 +591,12 @@ mod tests {
         // Net drops to -1 bp: above the close threshold (-2), stays open; mean is time-weighted.
         out.clear();
         let binance = tracked("10019", "10040", "10", 101 * S);
-        engine.on_update(
-            0,
-            [&okx, &binance],
-            RecvTime {
-                wall_ns: 101 * S,
-                mono_ns: 101 * S,
-            },
-            &mut out,
-        );
+        engine.on_update(0, [&okx, &binance], RecvTime { wall_ns: 101 * S, mono_ns: 101 * S }, &mut out);
         assert_eq!(out[0].event, EventKind::Updated);
         // Net -5 bp: closes. Life: 1 s at 10 bp, 1 s at -1 bp → mean 4.5 bp.
         out.clear();
         let binance = tracked("10015", "10040", "10", 102 * S);
-        engine.on_update(
-            0,
-            [&okx, &binance],
-            RecvTime {
-                wall_ns: 102 * S,
-                mono_ns: 102 * S,
-            },
-            &mut out,
-        );
+        engine.on_update(0, [&okx, &binance], RecvTime { wall_ns: 102 * S, mono_ns: 102 * S }, &mut out);
         assert_eq!(out.len(), 1);
         let closed = &out[0].opportunity;
         assert_eq!(out[0].event, EventKind::Closed);
@@ -740,26 +614,17 @@ mod tests {
         let mut out = Vec::new();
         let okx = tracked("9990", "10000", "1000", 100 * S);
         let binance = tracked("10030", "10040", "10", 100 * S);
-        let now = RecvTime {
-            wall_ns: 100 * S,
-            mono_ns: 100 * S,
-        };
+        let now = RecvTime { wall_ns: 100 * S, mono_ns: 100 * S };
         engine.on_update(0, [&okx, &binance], now, &mut out);
         assert_eq!(out.len(), 1);
         out.clear();
         let mut syncing = binance.clone();
         syncing.state = BookState::Resyncing;
         engine.on_update(0, [&okx, &syncing], now, &mut out);
-        assert_eq!(
-            out[0].opportunity.close_reason,
-            Some(CloseReason::Guard(Suppression::NotLive))
-        );
+        assert_eq!(out[0].opportunity.close_reason, Some(CloseReason::Guard(Suppression::NotLive)));
         // Never opens from a stale or slow book.
         out.clear();
-        let later = RecvTime {
-            wall_ns: 110 * S,
-            mono_ns: 110 * S,
-        };
+        let later = RecvTime { wall_ns: 110 * S, mono_ns: 110 * S };
         engine.on_update(0, [&okx, &binance], later, &mut out);
         assert!(out.is_empty());
         let mut slow = tracked("10030", "10040", "10", 100 * S);
@@ -767,14 +632,7 @@ mod tests {
         engine.on_update(0, [&okx, &slow], now, &mut out);
         assert!(out.is_empty());
         let stats = engine.stats();
-        assert_eq!(
-            (
-                stats.suppressed_not_live,
-                stats.suppressed_stale,
-                stats.suppressed_latency
-            ),
-            (1, 1, 1)
-        );
+        assert_eq!((stats.suppressed_not_live, stats.suppressed_stale, stats.suppressed_latency), (1, 1, 1));
         assert_eq!(engine.suppression(0), Some(Suppression::Latency));
     }
 
@@ -783,36 +641,14 @@ mod tests {
         let mut cfg = config();
         cfg.include_funding = true;
         let mut engine = Engine::new(cfg, vec![pair()]);
-        engine.set_funding(
-            0,
-            0,
-            LegFunding {
-                rate: 0.0001,
-                ..Default::default()
-            },
-        );
-        engine.set_funding(
-            0,
-            1,
-            LegFunding {
-                rate: 0.0004,
-                ..Default::default()
-            },
-        );
+        engine.set_funding(0, 0, LegFunding { rate: 0.0001, ..Default::default() });
+        engine.set_funding(0, 1, LegFunding { rate: 0.0004, ..Default::default() });
         assert!((engine.funding_carry_bp(0, (0, 1)).unwrap() - 3.0).abs() < 1e-9);
         let mut out = Vec::new();
         // Gross 18 bp → net -2 bp, +3 bp carry = +1 bp: opens only because funding is included.
         let okx = tracked("9990", "10000", "1000", 100 * S);
         let binance = tracked("10018", "10040", "10", 100 * S);
-        engine.on_update(
-            0,
-            [&okx, &binance],
-            RecvTime {
-                wall_ns: 100 * S,
-                mono_ns: 100 * S,
-            },
-            &mut out,
-        );
+        engine.on_update(0, [&okx, &binance], RecvTime { wall_ns: 100 * S, mono_ns: 100 * S }, &mut out);
         assert_eq!(out.len(), 1);
         assert!((out[0].opportunity.net_bp - 1.0).abs() < 1e-9);
         out.clear();

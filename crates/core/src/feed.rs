@@ -107,13 +107,10 @@ impl TrackedBook {
     /// Marks the book broken: clears it, counts the resync and why.
     pub fn invalidate(&mut self, reason: ResyncReason) {
         match reason {
-            ResyncReason::SequenceGap | ResyncReason::SnapshotTooOld => {
-                self.stats.sequence_gaps += 1
-            }
+            ResyncReason::SequenceGap | ResyncReason::SnapshotTooOld => self.stats.sequence_gaps += 1,
             ResyncReason::ChecksumMismatch => self.stats.checksum_failures += 1,
             ResyncReason::Crossed => self.stats.crossed += 1,
-            ResyncReason::BadUpdate | ResyncReason::Disconnected | ResyncReason::SnapshotFailed => {
-            }
+            ResyncReason::BadUpdate | ResyncReason::Disconnected | ResyncReason::SnapshotFailed => {}
         }
         self.stats.resyncs += 1;
         self.book.clear();
@@ -152,10 +149,11 @@ pub trait Feed {
     /// The venue whose messages this handler reads.
     fn venue(&self) -> Venue;
     /// Processes one frame, appending what happened to `events`.
-    fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>)
-        -> Result<(), FrameError>;
+    fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError>;
     /// Venue symbol of a book slot.
     fn symbol(&self, slot: u32) -> Option<&str>;
+    /// Slot of a symbol, if the handler has seen or tracked it.
+    fn slot(&self, symbol: &str) -> Option<u32>;
     /// The book in a slot.
     fn book(&self, slot: u32) -> Option<&TrackedBook>;
     /// Number of book slots.
@@ -176,11 +174,7 @@ pub struct Slots<S> {
 
 impl<S> Default for Slots<S> {
     fn default() -> Self {
-        Slots {
-            index: Default::default(),
-            symbols: Vec::new(),
-            states: Vec::new(),
-        }
+        Slots { index: Default::default(), symbols: Vec::new(), states: Vec::new() }
     }
 }
 

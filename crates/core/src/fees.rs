@@ -13,20 +13,14 @@ pub struct FeeModel {
 
 impl Default for FeeModel {
     fn default() -> Self {
-        FeeModel {
-            taker_bp: [5.0, 5.0],
-            count_exit: true,
-        }
+        FeeModel { taker_bp: [5.0, 5.0], count_exit: true }
     }
 }
 
 impl FeeModel {
     /// Builds a model from per-venue taker fees in bp.
     pub fn new(okx_taker_bp: f64, binance_taker_bp: f64, count_exit: bool) -> Self {
-        FeeModel {
-            taker_bp: [okx_taker_bp, binance_taker_bp],
-            count_exit,
-        }
+        FeeModel { taker_bp: [okx_taker_bp, binance_taker_bp], count_exit }
     }
 
     /// Taker fee of one venue, in bp of traded notional.
@@ -62,9 +56,6 @@ mod tests {
         assert_eq!(fees.total_bp(Venue::Okx, Venue::Binance), 19.0);
         let entry_only = FeeModel::new(5.0, 4.5, false);
         assert_eq!(entry_only.total_bp(Venue::Binance, Venue::Okx), 9.5);
-        assert_eq!(
-            FeeModel::default().total_bp(Venue::Okx, Venue::Binance),
-            20.0
-        );
+        assert_eq!(FeeModel::default().total_bp(Venue::Okx, Venue::Binance), 20.0);
     }
 }

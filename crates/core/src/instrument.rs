@@ -64,10 +64,7 @@ pub struct PairKey {
 impl PairKey {
     /// Builds a key from asset names (upper-cased).
     pub fn new(base: &str, quote: &str) -> Self {
-        PairKey {
-            base: base.to_ascii_uppercase(),
-            quote: quote.to_ascii_uppercase(),
-        }
+        PairKey { base: base.to_ascii_uppercase(), quote: quote.to_ascii_uppercase() }
     }
 }
 
@@ -175,10 +172,7 @@ mod tests {
         assert_eq!(split_multiplier_prefix("1000PEPE"), ("PEPE", 1000));
         assert_eq!(split_multiplier_prefix("1000SHIB"), ("SHIB", 1000));
         assert_eq!(split_multiplier_prefix("1000000MOG"), ("MOG", 1_000_000));
-        assert_eq!(
-            split_multiplier_prefix("1MBABYDOGE"),
-            ("BABYDOGE", 1_000_000)
-        );
+        assert_eq!(split_multiplier_prefix("1MBABYDOGE"), ("BABYDOGE", 1_000_000));
         assert_eq!(split_multiplier_prefix("1INCH"), ("1INCH", 1));
         assert_eq!(split_multiplier_prefix("BTC"), ("BTC", 1));
         assert_eq!(split_multiplier_prefix("1000"), ("1000", 1));

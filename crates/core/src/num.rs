@@ -42,10 +42,7 @@ pub struct Dec64 {
 
 impl Dec64 {
     /// The value zero (written `"0"`).
-    pub const ZERO: Dec64 = Dec64 {
-        mantissa: 0,
-        decimals: 0,
-    };
+    pub const ZERO: Dec64 = Dec64 { mantissa: 0, decimals: 0 };
 
     /// Builds a decimal from its parts.
     pub const fn new(mantissa: i64, decimals: u8) -> Self {
@@ -84,20 +81,14 @@ impl Dec64 {
                 _ => return Err(NumError::Invalid(text.to_owned())),
             }
         }
-        Ok(Dec64 {
-            mantissa: if negative { -mantissa } else { mantissa },
-            decimals,
-        })
+        Ok(Dec64 { mantissa: if negative { -mantissa } else { mantissa }, decimals })
     }
 
     /// The value as an integer count of `10^-scale` units, if it is exactly representable.
     pub fn at_scale(self, scale: u8) -> Result<i64, NumError> {
         rescale(self.mantissa, self.decimals, scale).ok_or_else(|| {
             if self.decimals > scale {
-                NumError::TooPrecise {
-                    value: self.to_string(),
-                    scale,
-                }
+                NumError::TooPrecise { value: self.to_string(), scale }
             } else {
                 NumError::Overflow(self.to_string())
             }
@@ -157,13 +148,7 @@ pub fn write_fixed<W: fmt::Write>(out: &mut W, value: i64, scale: u8, shown: u8)
         return write!(out, "{magnitude}");
     }
     let divisor = 10u128.pow(u32::from(shown));
-    write!(
-        out,
-        "{}.{:0width$}",
-        magnitude / divisor,
-        magnitude % divisor,
-        width = usize::from(shown)
-    )
+    write!(out, "{}.{:0width$}", magnitude / divisor, magnitude % divisor, width = usize::from(shown))
 }
 
 impl fmt::Display for Dec64 {
@@ -196,24 +181,16 @@ mod tests {
         assert_eq!(Dec64::parse("-3.5").unwrap(), Dec64::new(-35, 1));
         assert_eq!(Dec64::parse("7").unwrap(), Dec64::new(7, 0));
         assert_eq!(Dec64::parse("41007.0").unwrap().to_string(), "41007.0");
-        assert_eq!(
-            Dec64::parse("0.00000901").unwrap().to_string(),
-            "0.00000901"
-        );
+        assert_eq!(Dec64::parse("0.00000901").unwrap().to_string(), "0.00000901");
         assert_eq!(Dec64::parse("-0.5").unwrap().to_string(), "-0.5");
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in [
-            "", "-", ".5", "5.", "1e5", "1.2.3", "abc", " 1", "+1", "1,5",
-        ] {
+        for bad in ["", "-", ".5", "5.", "1e5", "1.2.3", "abc", " 1", "+1", "1,5"] {
             assert!(Dec64::parse(bad).is_err(), "{bad:?} should fail");
         }
-        assert!(matches!(
-            Dec64::parse("99999999999999999999"),
-            Err(NumError::Overflow(_))
-        ));
+        assert!(matches!(Dec64::parse("99999999999999999999"), Err(NumError::Overflow(_))));
         assert!(Dec64::parse("0.0000000000000000001").is_err());
     }
 
@@ -222,10 +199,7 @@ mod tests {
         let px = Dec64::parse("30236.10").unwrap();
         assert_eq!(px.at_scale(1).unwrap(), 302361);
         assert_eq!(px.at_scale(4).unwrap(), 302361000);
-        assert!(matches!(
-            Dec64::parse("1.25").unwrap().at_scale(1),
-            Err(NumError::TooPrecise { .. })
-        ));
+        assert!(matches!(Dec64::parse("1.25").unwrap().at_scale(1), Err(NumError::TooPrecise { .. })));
         assert_eq!(px.significant_decimals(), 1);
     }
 

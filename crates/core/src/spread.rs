@@ -42,36 +42,26 @@ pub struct LegBook<'a> {
 impl LegBook<'_> {
     /// Quote currency per unit of `price × qty` on the book's integer grids.
     fn quote_per_notional_unit(&self) -> f64 {
-        let ratio = (self.instrument.base_per_qty_unit / self.instrument.base_per_price_unit)
-            .to_f64()
-            .unwrap_or(f64::NAN);
+        let ratio =
+            (self.instrument.base_per_qty_unit / self.instrument.base_per_price_unit).to_f64().unwrap_or(f64::NAN);
         ratio / pow10_f64(self.book.price_scale()) / pow10_f64(self.book.qty_scale())
     }
 
     /// Base units per unit of size on the book's grid.
     fn base_per_native_qty(&self) -> f64 {
-        self.instrument
-            .base_per_qty_unit
-            .to_f64()
-            .unwrap_or(f64::NAN)
-            / pow10_f64(self.book.qty_scale())
+        self.instrument.base_per_qty_unit.to_f64().unwrap_or(f64::NAN) / pow10_f64(self.book.qty_scale())
     }
 
     /// Quote per base unit for one unit of the book's price grid.
     fn quote_per_base_per_price_unit(&self) -> f64 {
-        1.0 / self
-            .instrument
-            .base_per_price_unit
-            .to_f64()
-            .unwrap_or(f64::NAN)
-            / pow10_f64(self.book.price_scale())
+        1.0 / self.instrument.base_per_price_unit.to_f64().unwrap_or(f64::NAN) / pow10_f64(self.book.price_scale())
     }
 
     /// Size units in one common step of `step_base` base units, on the book's qty grid refined by
     /// `10^extra` when the step is finer than that grid. Returns `(units_per_step, extra)`.
     fn native_per_step(&self, step_base: Decimal) -> Option<(i64, u8)> {
-        let units = step_base / self.instrument.base_per_qty_unit
-            * Decimal::from(POW10[usize::from(self.book.qty_scale())]);
+        let units =
+            step_base / self.instrument.base_per_qty_unit * Decimal::from(POW10[usize::from(self.book.qty_scale())]);
         let extra = crate::num::decimals_of(units);
         let refined = units * Decimal::from(*POW10.get(usize::from(extra))?);
         Some((refined.to_i64()?, extra))
@@ -116,12 +106,7 @@ pub struct SpreadQuote {
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum NotExecutable {
     #[error("not enough depth: {venue} {side} side holds {available_base} base units, {wanted_base} wanted")]
-    NotEnoughDepth {
-        venue: Venue,
-        side: &'static str,
-        available_base: f64,
-        wanted_base: f64,
-    },
+    NotEnoughDepth { venue: Venue, side: &'static str, available_base: f64, wanted_base: f64 },
     #[error("size rounds to zero: smaller than the common lot step {step_base}")]
     BelowLotStep { step_base: Decimal },
     #[error("lot sizes of the two legs do not fit the books' size grids")]
@@ -154,10 +139,7 @@ pub struct SpreadCalculator<'a> {
 impl<'a> SpreadCalculator<'a> {
     /// A calculator for buying on `buy` and selling on `sell`.
     pub fn new(pair: &Pair, buy: LegBook<'a>, sell: LegBook<'a>, fees: &FeeModel) -> Self {
-        let direction = Direction {
-            buy: buy.instrument.venue,
-            sell: sell.instrument.venue,
-        };
+        let direction = Direction { buy: buy.instrument.venue, sell: sell.instrument.venue };
         SpreadCalculator {
             buy,
             sell,
@@ -178,15 +160,12 @@ impl<'a> SpreadCalculator<'a> {
             SizeTarget::Base(base) => (base / self.step_base).floor().to_i64().unwrap_or(0),
             SizeTarget::Quote(quote) => {
                 let quote = quote.to_f64().unwrap_or(0.0);
-                let base = base_for_cost(&self.buy, quote)
-                    .ok_or_else(|| self.depth_error(&self.buy, quote))?;
+                let base = base_for_cost(&self.buy, quote).ok_or_else(|| self.depth_error(&self.buy, quote))?;
                 (base / self.step_base.to_f64().unwrap_or(f64::NAN) + 1e-9).floor() as i64
             }
         };
         if steps <= 0 {
-            return Err(NotExecutable::BelowLotStep {
-                step_base: self.step_base,
-            });
+            return Err(NotExecutable::BelowLotStep { step_base: self.step_base });
         }
         Ok(steps)
     }
@@ -219,12 +198,7 @@ impl<'a> SpreadCalculator<'a> {
 
     /// Largest size (whole common steps) whose net spread is at least `threshold_bp`.
     pub fn max_size(&self, threshold_bp: f64) -> MaxSize {
-        let zero = MaxSize {
-            size_base: Decimal::ZERO,
-            size_quote: 0.0,
-            net_bp: None,
-            depth_limited: false,
-        };
+        let zero = MaxSize { size_base: Decimal::ZERO, size_quote: 0.0, net_bp: None, depth_limited: false };
         let Some(step) = self.step_base.to_f64().filter(|s| *s > 0.0) else {
             return zero;
         };
@@ -251,16 +225,8 @@ impl<'a> SpreadCalculator<'a> {
     /// true when a book ran out first.
     fn threshold_crossing(&self, threshold_bp: f64) -> (f64, bool) {
         let k = 1.0 + (self.fees_bp + threshold_bp) / 10_000.0;
-        let mut asks = self
-            .buy
-            .book
-            .levels(Side::Ask)
-            .map(|l| per_base(&self.buy, l.price, l.qty));
-        let mut bids = self
-            .sell
-            .book
-            .levels(Side::Bid)
-            .map(|l| per_base(&self.sell, l.price, l.qty));
+        let mut asks = self.buy.book.levels(Side::Ask).map(|l| per_base(&self.buy, l.price, l.qty));
+        let mut bids = self.sell.book.levels(Side::Bid).map(|l| per_base(&self.sell, l.price, l.qty));
         let (Some(mut ask), Some(mut bid)) = (asks.next(), bids.next()) else {
             return (0.0, true);
         };
@@ -298,13 +264,9 @@ impl<'a> SpreadCalculator<'a> {
 
     /// Quote amount of walking `steps` common steps through one side of a leg's book.
     fn walk_leg(&self, leg: &LegBook<'_>, side: Side, steps: i64) -> Result<f64, NotExecutable> {
-        let (per_step, extra) = leg
-            .native_per_step(self.step_base)
-            .ok_or(NotExecutable::IncompatibleGrid)?;
+        let (per_step, extra) = leg.native_per_step(self.step_base).ok_or(NotExecutable::IncompatibleGrid)?;
         let refine = POW10[usize::from(extra)];
-        let wanted = per_step
-            .checked_mul(steps)
-            .ok_or(NotExecutable::IncompatibleGrid)?;
+        let wanted = per_step.checked_mul(steps).ok_or(NotExecutable::IncompatibleGrid)?;
         let mut remaining = i128::from(wanted);
         let mut notional: i128 = 0;
         for level in leg.book.levels(side) {
@@ -327,30 +289,19 @@ impl<'a> SpreadCalculator<'a> {
     fn depth_error(&self, leg: &LegBook<'_>, wanted_quote: f64) -> NotExecutable {
         let available: i64 = leg.book.levels(Side::Ask).map(|l| l.qty).sum();
         let available_base = available as f64 * leg.base_per_native_qty();
-        let best = leg
-            .book
-            .best_ask()
-            .map(|l| per_base(leg, l.price, l.qty).0)
-            .unwrap_or(0.0);
+        let best = leg.book.best_ask().map(|l| per_base(leg, l.price, l.qty).0).unwrap_or(0.0);
         NotExecutable::NotEnoughDepth {
             venue: leg.instrument.venue,
             side: "ask",
             available_base,
-            wanted_base: if best > 0.0 {
-                wanted_quote / best
-            } else {
-                f64::INFINITY
-            },
+            wanted_base: if best > 0.0 { wanted_quote / best } else { f64::INFINITY },
         }
     }
 }
 
 /// A level as (quote per base unit, base units).
 fn per_base(leg: &LegBook<'_>, price: i64, qty: i64) -> (f64, f64) {
-    (
-        price as f64 * leg.quote_per_base_per_price_unit(),
-        qty as f64 * leg.base_per_native_qty(),
-    )
+    (price as f64 * leg.quote_per_base_per_price_unit(), qty as f64 * leg.base_per_native_qty())
 }
 
 /// Base size whose buy cost through the asks reaches `quote`; `None` if the book is too thin.
@@ -380,6 +331,12 @@ fn pow10_f64(exp: u8) -> f64 {
     10f64.powi(i32::from(exp))
 }
 
+/// Best bid and ask of a leg, quote per base unit.
+pub fn top_per_base(leg: &LegBook<'_>) -> (Option<f64>, Option<f64>) {
+    let price = |level: Option<crate::book::Level>| level.map(|l| per_base(leg, l.price, l.qty).0);
+    (price(leg.book.best_bid()), price(leg.book.best_ask()))
+}
+
 /// Mid price per base unit of a leg (information only; never used for signals).
 pub fn mid_per_base(leg: &LegBook<'_>) -> Option<f64> {
     let bid = leg.book.best_bid()?;
@@ -397,14 +354,7 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn instrument(
-        venue: Venue,
-        symbol: &str,
-        per_qty: &str,
-        per_price: &str,
-        tick: &str,
-        lot: &str,
-    ) -> Instrument {
+    fn instrument(venue: Venue, symbol: &str, per_qty: &str, per_price: &str, tick: &str, lot: &str) -> Instrument {
         Instrument::new(
             venue,
             symbol,
@@ -422,10 +372,7 @@ mod tests {
     fn book(bids: &[(&str, &str)], asks: &[(&str, &str)]) -> OrderBook {
         let mut book = OrderBook::new(0, 0, 400);
         let conv = |levels: &[(&str, &str)]| -> Vec<(Dec64, Dec64)> {
-            levels
-                .iter()
-                .map(|(p, q)| (Dec64::parse(p).unwrap(), Dec64::parse(q).unwrap()))
-                .collect()
+            levels.iter().map(|(p, q)| (Dec64::parse(p).unwrap(), Dec64::parse(q).unwrap())).collect()
         };
         book.load_snapshot(conv(bids), conv(asks)).unwrap();
         book
@@ -437,22 +384,8 @@ mod tests {
         Pair {
             key: PairKey::new("PEPE", "USDT"),
             legs: [
-                instrument(
-                    Venue::Okx,
-                    "PEPE-USDT-SWAP",
-                    "10000000",
-                    "1",
-                    "0.0000000001",
-                    "1",
-                ),
-                instrument(
-                    Venue::Binance,
-                    "1000PEPEUSDT",
-                    "1000",
-                    "1000",
-                    "0.0000001",
-                    "1",
-                ),
+                instrument(Venue::Okx, "PEPE-USDT-SWAP", "10000000", "1", "0.0000000001", "1"),
+                instrument(Venue::Binance, "1000PEPEUSDT", "1000", "1000", "0.0000001", "1"),
             ],
         }
     }
@@ -461,26 +394,14 @@ mod tests {
     fn thousand_prefix_and_contract_size_are_rescaled() {
         let pair = pepe_pair();
         // OKX asks at 0.0000100 and 0.0000101 USDT/PEPE, 2 contracts (20M PEPE) each.
-        let okx = book(
-            &[("0.0000099", "5")],
-            &[("0.0000100", "2"), ("0.0000101", "2")],
-        );
+        let okx = book(&[("0.0000099", "5")], &[("0.0000100", "2"), ("0.0000101", "2")]);
         // Binance bids at 0.0102 USDT per 1000 PEPE (= 0.0000102 per PEPE), 30 000 units (30M PEPE).
-        let binance = book(
-            &[("0.0102", "30000"), ("0.0098", "100000")],
-            &[("0.0105", "1")],
-        );
+        let binance = book(&[("0.0102", "30000"), ("0.0098", "100000")], &[("0.0105", "1")]);
         let fees = FeeModel::new(5.0, 5.0, true);
         let calc = SpreadCalculator::new(
             &pair,
-            LegBook {
-                instrument: &pair.legs[0],
-                book: &okx,
-            },
-            LegBook {
-                instrument: &pair.legs[1],
-                book: &binance,
-            },
+            LegBook { instrument: &pair.legs[0], book: &okx },
+            LegBook { instrument: &pair.legs[1], book: &binance },
             &fees,
         );
         assert_eq!(pair.common_step_base(), d("10000000"));
@@ -495,12 +416,7 @@ mod tests {
         assert_eq!(q.fees_bp, 20.0);
         assert!((q.net_bp - (5.0 / 301.0 * 1e4 - 20.0)).abs() < 1e-9);
         // 35M PEPE rounds down to 30M (step is one OKX contract = 10M PEPE).
-        assert_eq!(
-            calc.quote(SizeTarget::Base(d("35000000")))
-                .unwrap()
-                .size_base,
-            d("30000000")
-        );
+        assert_eq!(calc.quote(SizeTarget::Base(d("35000000"))).unwrap().size_base, d("30000000"));
     }
 
     #[test]
@@ -511,48 +427,25 @@ mod tests {
         let fees = FeeModel::default();
         let calc = SpreadCalculator::new(
             &pair,
-            LegBook {
-                instrument: &pair.legs[0],
-                book: &okx,
-            },
-            LegBook {
-                instrument: &pair.legs[1],
-                book: &binance,
-            },
+            LegBook { instrument: &pair.legs[0], book: &okx },
+            LegBook { instrument: &pair.legs[1], book: &binance },
             &fees,
         );
         let err = calc.quote(SizeTarget::Base(d("30000000"))).unwrap_err();
         assert_eq!(
             err,
-            NotExecutable::NotEnoughDepth {
-                venue: Venue::Okx,
-                side: "ask",
-                available_base: 20e6,
-                wanted_base: 30e6
-            }
+            NotExecutable::NotEnoughDepth { venue: Venue::Okx, side: "ask", available_base: 20e6, wanted_base: 30e6 }
         );
         assert!(err.to_string().contains("not enough depth"));
-        assert!(matches!(
-            calc.quote(SizeTarget::Base(d("1000"))),
-            Err(NotExecutable::BelowLotStep { .. })
-        ));
+        assert!(matches!(calc.quote(SizeTarget::Base(d("1000"))), Err(NotExecutable::BelowLotStep { .. })));
         let empty = book(&[], &[]);
         let calc = SpreadCalculator::new(
             &pair,
-            LegBook {
-                instrument: &pair.legs[0],
-                book: &empty,
-            },
-            LegBook {
-                instrument: &pair.legs[1],
-                book: &binance,
-            },
+            LegBook { instrument: &pair.legs[0], book: &empty },
+            LegBook { instrument: &pair.legs[1], book: &binance },
             &fees,
         );
-        assert!(matches!(
-            calc.quote(SizeTarget::Quote(d("100"))),
-            Err(NotExecutable::NotEnoughDepth { .. })
-        ));
+        assert!(matches!(calc.quote(SizeTarget::Quote(d("100"))), Err(NotExecutable::NotEnoughDepth { .. })));
         assert_eq!(calc.max_size(0.0).size_base, Decimal::ZERO);
     }
 
@@ -561,10 +454,7 @@ mod tests {
         okx.key = PairKey::new("BTC", "USDT");
         let mut binance = instrument(Venue::Binance, "BTCUSDT", "1", "1", "0.1", "0.001");
         binance.key = PairKey::new("BTC", "USDT");
-        Pair {
-            key: PairKey::new("BTC", "USDT"),
-            legs: [okx, binance],
-        }
+        Pair { key: PairKey::new("BTC", "USDT"), legs: [okx, binance] }
     }
 
     #[test]
@@ -577,14 +467,8 @@ mod tests {
         let fees = FeeModel::new(5.0, 5.0, true);
         let calc = SpreadCalculator::new(
             &pair,
-            LegBook {
-                instrument: &pair.legs[0],
-                book: &okx,
-            },
-            LegBook {
-                instrument: &pair.legs[1],
-                book: &binance,
-            },
+            LegBook { instrument: &pair.legs[0], book: &okx },
+            LegBook { instrument: &pair.legs[1], book: &binance },
             &fees,
         );
         assert_eq!(pair.common_step_base(), d("0.01"));
@@ -612,10 +496,7 @@ mod tests {
             }
         };
         assert!(proceeds(s) >= 1.002 * cost(s), "{max:?}");
-        assert!(
-            proceeds(s + 0.01) < 1.002 * cost(s + 0.01),
-            "{max:?} is not the largest"
-        );
+        assert!(proceeds(s + 0.01) < 1.002 * cost(s + 0.01), "{max:?} is not the largest");
         assert!(!max.depth_limited);
         assert_eq!(max.size_base, d("3.16")); // solves 37.5 + 10015 s = 1.002 × (10010 s − 10)
         assert!(max.net_bp.unwrap() >= 0.0);
@@ -625,14 +506,8 @@ mod tests {
         let entry_only = FeeModel::new(5.0, 5.0, false);
         let calc2 = SpreadCalculator::new(
             &pair,
-            LegBook {
-                instrument: &pair.legs[0],
-                book: &okx,
-            },
-            LegBook {
-                instrument: &pair.legs[1],
-                book: &binance,
-            },
+            LegBook { instrument: &pair.legs[0], book: &okx },
+            LegBook { instrument: &pair.legs[1], book: &binance },
             &entry_only,
         );
         assert!((calc2.quote(SizeTarget::Base(d("1"))).unwrap().net_bp - 30.0).abs() < 1e-9);
@@ -647,24 +522,14 @@ mod tests {
         let fees = FeeModel::default();
         let calc = SpreadCalculator::new(
             &pair,
-            LegBook {
-                instrument: &pair.legs[0],
-                book: &okx,
-            },
-            LegBook {
-                instrument: &pair.legs[1],
-                book: &binance,
-            },
+            LegBook { instrument: &pair.legs[0], book: &okx },
+            LegBook { instrument: &pair.legs[1], book: &binance },
             &fees,
         );
         let max = calc.max_size(0.0);
         assert_eq!(max.size_base, d("0.5"));
         assert!(max.depth_limited);
-        let mid = mid_per_base(&LegBook {
-            instrument: &pair.legs[0],
-            book: &okx,
-        })
-        .unwrap();
+        let mid = mid_per_base(&LegBook { instrument: &pair.legs[0], book: &okx }).unwrap();
         assert!((mid - 9995.0).abs() < 1e-9);
     }
 }

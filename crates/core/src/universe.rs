@@ -51,16 +51,11 @@ impl Universe {
         let mut by_key: BTreeMap<PairKey, Vec<Instrument>> = BTreeMap::new();
         for instrument in instruments {
             if instrument.kind == ContractKind::Inverse {
-                unpaired.push(skip(
-                    &instrument,
-                    "inverse (coin-margined) contract: not comparable with linear contracts",
-                ));
+                unpaired
+                    .push(skip(&instrument, "inverse (coin-margined) contract: not comparable with linear contracts"));
                 continue;
             }
-            by_key
-                .entry(instrument.key.clone())
-                .or_default()
-                .push(instrument);
+            by_key.entry(instrument.key.clone()).or_default().push(instrument);
         }
         let mut pairs = Vec::new();
         for (key, mut group) in by_key {
@@ -74,10 +69,7 @@ impl Universe {
             if distinct.len() == 2 && group.len() == 2 {
                 let second = group.pop().expect("two instruments");
                 let first = group.pop().expect("two instruments");
-                pairs.push(Pair {
-                    key,
-                    legs: [first, second],
-                });
+                pairs.push(Pair { key, legs: [first, second] });
             } else if distinct.len() == 1 && group.len() == 1 {
                 let other = Venue::ALL.into_iter().find(|v| *v != venues[0]);
                 let reason = match other {
@@ -87,10 +79,7 @@ impl Universe {
                 unpaired.push(skip(&group[0], &reason));
             } else {
                 for instrument in &group {
-                    unpaired.push(skip(
-                        instrument,
-                        &format!("ambiguous: {} instruments map to {key}", group.len()),
-                    ));
+                    unpaired.push(skip(instrument, &format!("ambiguous: {} instruments map to {key}", group.len())));
                 }
             }
         }
@@ -104,20 +93,13 @@ impl Universe {
         self.pairs.iter().find(|pair| {
             pair.key.to_string() == wanted
                 || (pair.key.base == wanted && pair.key.quote == "USDT")
-                || pair
-                    .legs
-                    .iter()
-                    .any(|leg| leg.symbol.eq_ignore_ascii_case(&wanted))
+                || pair.legs.iter().any(|leg| leg.symbol.eq_ignore_ascii_case(&wanted))
         })
     }
 }
 
 fn skip(instrument: &Instrument, reason: &str) -> Skipped {
-    Skipped {
-        venue: instrument.venue,
-        symbol: instrument.symbol.clone(),
-        reason: reason.to_owned(),
-    }
+    Skipped { venue: instrument.venue, symbol: instrument.symbol.clone(), reason: reason.to_owned() }
 }
 
 /// Least common multiple of two positive decimals (`lcm(0.0001, 0.001) = 0.001`, `lcm(0.4, 0.6) = 1.2`).
@@ -182,20 +164,10 @@ mod tests {
         assert_eq!(pair.key.to_string(), "BTC/USDT");
         assert_eq!(pair.legs[0].venue, Venue::Okx);
         assert_eq!(pair.legs[1].symbol, "BTCUSDT");
-        let reasons: Vec<_> = universe
-            .unpaired
-            .iter()
-            .map(|s| (s.symbol.as_str(), s.reason.as_str()))
-            .collect();
-        assert!(reasons
-            .iter()
-            .any(|(s, r)| *s == "BTC-USD-SWAP" && r.contains("inverse")));
-        assert!(reasons
-            .iter()
-            .any(|(s, r)| *s == "BTC-USDC-SWAP" && r.contains("binance")));
-        assert!(reasons
-            .iter()
-            .any(|(s, r)| *s == "ETHBUSD" && r.contains("okx")));
+        let reasons: Vec<_> = universe.unpaired.iter().map(|s| (s.symbol.as_str(), s.reason.as_str())).collect();
+        assert!(reasons.iter().any(|(s, r)| *s == "BTC-USD-SWAP" && r.contains("inverse")));
+        assert!(reasons.iter().any(|(s, r)| *s == "BTC-USDC-SWAP" && r.contains("binance")));
+        assert!(reasons.iter().any(|(s, r)| *s == "ETHBUSD" && r.contains("okx")));
         assert_eq!(universe.find("btc").unwrap().key.base, "BTC");
         assert_eq!(universe.find("BTCUSDT").unwrap().key.base, "BTC");
         assert!(universe.find("DOGE").is_none());

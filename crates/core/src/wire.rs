@@ -57,12 +57,8 @@ impl<'de> Visitor<'de> for LevelSeed {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawLevel, A::Error> {
-        let price = seq
-            .next_element_seed(DecSeed)?
-            .ok_or_else(|| A::Error::invalid_length(0, &self))?;
-        let qty = seq
-            .next_element_seed(DecSeed)?
-            .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+        let price = seq.next_element_seed(DecSeed)?.ok_or_else(|| A::Error::invalid_length(0, &self))?;
+        let qty = seq.next_element_seed(DecSeed)?.ok_or_else(|| A::Error::invalid_length(1, &self))?;
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok((price, qty))
     }
@@ -108,28 +104,12 @@ mod tests {
     #[test]
     fn decodes_levels_without_copying_strings() {
         let mut levels = Vec::new();
-        let mut de =
-            serde_json::Deserializer::from_str(r#"[["30236.1","0.5","0","3"],["30236","7"]]"#);
+        let mut de = serde_json::Deserializer::from_str(r#"[["30236.1","0.5","0","3"],["30236","7"]]"#);
         LevelsSeed(&mut levels).deserialize(&mut de).unwrap();
-        assert_eq!(
-            levels,
-            vec![
-                (Dec64::new(302361, 1), Dec64::new(5, 1)),
-                (Dec64::new(30236, 0), Dec64::new(7, 0))
-            ]
-        );
-        for bad in [
-            r#"[["1"]]"#,
-            r#"[[1, 2]]"#,
-            r#"[["x","1"]]"#,
-            r#"{"a":1}"#,
-            r#"[["1","2"]"#,
-        ] {
+        assert_eq!(levels, vec![(Dec64::new(302361, 1), Dec64::new(5, 1)), (Dec64::new(30236, 0), Dec64::new(7, 0))]);
+        for bad in [r#"[["1"]]"#, r#"[[1, 2]]"#, r#"[["x","1"]]"#, r#"{"a":1}"#, r#"[["1","2"]"#] {
             let mut de = serde_json::Deserializer::from_str(bad);
-            assert!(
-                LevelsSeed(&mut Vec::new()).deserialize(&mut de).is_err(),
-                "{bad}"
-            );
+            assert!(LevelsSeed(&mut Vec::new()).deserialize(&mut de).is_err(), "{bad}");
         }
     }
 }

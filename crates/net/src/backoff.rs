@@ -15,10 +15,7 @@ pub struct Backoff {
 impl Backoff {
     /// Delay before retry number `attempt` (1-based).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(self.cap);
+        let exp = self.base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(self.cap);
         exp.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
     }
 }
@@ -29,10 +26,7 @@ mod tests {
 
     #[test]
     fn grows_then_caps_with_jitter() {
-        let backoff = Backoff {
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(1),
-        };
+        let backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(1) };
         for _ in 0..50 {
             let first = backoff.delay(1);
             assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));

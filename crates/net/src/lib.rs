@@ -66,14 +66,9 @@ pub trait MarketRest: Send + Sync {
     /// Perpetual swaps listed by the venue.
     fn instruments(&self) -> impl Future<Output = Result<Listing, RestError>> + Send;
     /// An order book snapshot of up to `depth` levels a side.
-    fn book(
-        &self,
-        instrument: &Instrument,
-        depth: usize,
-    ) -> impl Future<Output = Result<RestBook, RestError>> + Send;
+    fn book(&self, instrument: &Instrument, depth: usize) -> impl Future<Output = Result<RestBook, RestError>> + Send;
     /// 24 h activity of every perpetual, keyed by venue symbol.
-    fn activity(&self)
-        -> impl Future<Output = Result<HashMap<String, Activity>, RestError>> + Send;
+    fn activity(&self) -> impl Future<Output = Result<HashMap<String, Activity>, RestError>> + Send;
     /// Funding of the given instruments, keyed by venue symbol.
     fn funding(
         &self,
@@ -91,15 +86,11 @@ pub fn book_from_levels<'a>(
     use perpspread_core::{Dec64, Side};
     let mut book = OrderBook::new(instrument.price_scale, instrument.qty_scale, depth);
     book.begin_snapshot();
-    for (side, levels) in [
-        (Side::Bid, bids.into_iter().collect::<Vec<_>>()),
-        (Side::Ask, asks.into_iter().collect()),
-    ] {
+    for (side, levels) in [(Side::Bid, bids.into_iter().collect::<Vec<_>>()), (Side::Ask, asks.into_iter().collect())] {
         for (price, qty) in levels {
             let price = Dec64::parse(price).map_err(|e| format!("price {price:?}: {e}"))?;
             let qty = Dec64::parse(qty).map_err(|e| format!("size {qty:?}: {e}"))?;
-            book.push_snapshot_level(side, price, qty)
-                .map_err(|e| e.to_string())?;
+            book.push_snapshot_level(side, price, qty).map_err(|e| e.to_string())?;
         }
     }
     book.finish_snapshot();

@@ -26,10 +26,7 @@ impl RateLimiter {
         RateLimiter {
             capacity,
             refill_per_sec: capacity / period.as_secs_f64().max(1e-3),
-            state: Mutex::new(Bucket {
-                tokens: capacity,
-                updated: Instant::now(),
-            }),
+            state: Mutex::new(Bucket { tokens: capacity, updated: Instant::now() }),
         }
     }
 
@@ -52,9 +49,7 @@ impl RateLimiter {
             bucket.tokens -= weight;
             None
         } else {
-            Some(Duration::from_secs_f64(
-                (weight - bucket.tokens) / self.refill_per_sec,
-            ))
+            Some(Duration::from_secs_f64((weight - bucket.tokens) / self.refill_per_sec))
         }
     }
 
@@ -63,9 +58,7 @@ impl RateLimiter {
     pub fn observe_used(&self, used: u32) {
         let mut bucket = self.state.lock().unwrap_or_else(|e| e.into_inner());
         self.refill(&mut bucket);
-        bucket.tokens = bucket
-            .tokens
-            .min((self.capacity - f64::from(used)).max(0.0));
+        bucket.tokens = bucket.tokens.min((self.capacity - f64::from(used)).max(0.0));
     }
 
     /// Empties the bucket after the server said we went too fast.
@@ -93,10 +86,7 @@ mod tests {
         assert!(limiter.try_acquire(6).is_none());
         assert!(limiter.try_acquire(4).is_none());
         let wait = limiter.try_acquire(5).expect("bucket is empty");
-        assert!(
-            wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
-            "{wait:?}"
-        );
+        assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}");
     }
 
     #[test]
@@ -115,10 +105,6 @@ mod tests {
             limiter.acquire(1).await;
         }
         // Two immediately, then one per second.
-        assert!(
-            start.elapsed() >= Duration::from_millis(1900),
-            "{:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() >= Duration::from_millis(1900), "{:?}", start.elapsed());
     }
 }

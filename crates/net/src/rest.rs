@@ -78,43 +78,17 @@ pub struct RestResponse {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RestError {
     #[error("{venue} GET {path}: {message}")]
-    Transport {
-        venue: Venue,
-        path: String,
-        message: String,
-    },
+    Transport { venue: Venue, path: String, message: String },
     #[error("{venue} GET {path}: still rate limited after {attempts} attempts")]
-    RateLimited {
-        venue: Venue,
-        path: String,
-        attempts: u32,
-    },
+    RateLimited { venue: Venue, path: String, attempts: u32 },
     #[error("{venue} GET {path}: the venue banned this IP (HTTP 418) for {retry_after_s} s; wait before retrying")]
-    Banned {
-        venue: Venue,
-        path: String,
-        retry_after_s: u64,
-    },
+    Banned { venue: Venue, path: String, retry_after_s: u64 },
     #[error("{venue} GET {path}: API error {code}: {message}")]
-    Api {
-        venue: Venue,
-        path: String,
-        code: String,
-        message: String,
-    },
+    Api { venue: Venue, path: String, code: String, message: String },
     #[error("{venue} GET {path}: server error after {attempts} attempts (HTTP {status})")]
-    Server {
-        venue: Venue,
-        path: String,
-        status: u16,
-        attempts: u32,
-    },
+    Server { venue: Venue, path: String, status: u16, attempts: u32 },
     #[error("{venue} GET {path}: unexpected response: {message}")]
-    Decode {
-        venue: Venue,
-        path: String,
-        message: String,
-    },
+    Decode { venue: Venue, path: String, message: String },
 }
 
 /// HTTP GET against one venue, with rate limiting and retries.
@@ -129,10 +103,7 @@ pub struct RestClient {
 
 impl std::fmt::Debug for RestClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RestClient")
-            .field("venue", &self.venue)
-            .field("base_url", &self.config.base_url)
-            .finish()
+        f.debug_struct("RestClient").field("venue", &self.venue).field("base_url", &self.config.base_url).finish()
     }
 }
 
@@ -149,13 +120,7 @@ impl RestClient {
                 path: String::new(),
                 message: format!("cannot build HTTP client: {e}"),
             })?;
-        Ok(RestClient {
-            http,
-            config,
-            venue,
-            classify,
-            observer: None,
-        })
+        Ok(RestClient { http, config, venue, classify, observer: None })
     }
 
     /// Reports every successful response to `observer`.
@@ -176,11 +141,7 @@ impl RestClient {
 
     /// A decode error for `path` (for adapters' parsers).
     pub fn decode_error(&self, path: &str, message: impl std::fmt::Display) -> RestError {
-        RestError::Decode {
-            venue: self.venue,
-            path: path.to_owned(),
-            message: message.to_string(),
-        }
+        RestError::Decode { venue: self.venue, path: path.to_owned(), message: message.to_string() }
     }
 
     /// GETs `path_and_query`, spending `weight` from `limiter` before each attempt.
@@ -205,11 +166,7 @@ impl RestClient {
                         if let Some(observer) = &self.observer {
                             observer.observe(self.venue, path_and_query, &body, received_unix_ns);
                         }
-                        return Ok(RestResponse {
-                            body,
-                            latency,
-                            received_unix_ns,
-                        });
+                        return Ok(RestResponse { body, latency, received_unix_ns });
                     }
                     Verdict::Api { code, message } => {
                         return Err(RestError::Api {
@@ -220,8 +177,7 @@ impl RestClient {
                         })
                     }
                     Verdict::Banned => {
-                        let wait =
-                            hint.unwrap_or(self.config.max_hint_wait + Duration::from_secs(1));
+                        let wait = hint.unwrap_or(self.config.max_hint_wait + Duration::from_secs(1));
                         if wait > self.config.max_hint_wait || attempt >= self.config.max_attempts {
                             return Err(RestError::Banned {
                                 venue: self.venue,
@@ -254,11 +210,7 @@ impl RestClient {
         }
     }
 
-    async fn attempt(
-        &self,
-        url: &str,
-        limiter: &RateLimiter,
-    ) -> Result<(u16, Vec<u8>, Option<Duration>), String> {
+    async fn attempt(&self, url: &str, limiter: &RateLimiter) -> Result<(u16, Vec<u8>, Option<Duration>), String> {
         let response = self.http.get(url).send().await.map_err(describe)?;
         let status = response.status().as_u16();
         let headers = response.headers();
@@ -267,10 +219,8 @@ impl RestClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        if let Some(used) = headers
-            .get("x-mbx-used-weight-1m")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u32>().ok())
+        if let Some(used) =
+            headers.get("x-mbx-used-weight-1m").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u32>().ok())
         {
             limiter.observe_used(used);
         }
@@ -279,32 +229,17 @@ impl RestClient {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        Backoff {
-            base: self.config.backoff_base,
-            cap: self.config.backoff_cap,
-        }
-        .delay(attempt)
+        Backoff { base: self.config.backoff_base, cap: self.config.backoff_cap }.delay(attempt)
     }
 
     fn give_up(&self, path: &str, attempts: u32, failure: Failure) -> RestError {
         let (venue, path) = (self.venue, path.to_owned());
         match failure {
-            Failure::RateLimited => RestError::RateLimited {
-                venue,
-                path,
-                attempts,
-            },
-            Failure::Server(status) => RestError::Server {
-                venue,
-                path,
-                status,
-                attempts,
-            },
-            Failure::Transport(message) => RestError::Transport {
-                venue,
-                path,
-                message: format!("{message} (after {attempts} attempts)"),
-            },
+            Failure::RateLimited => RestError::RateLimited { venue, path, attempts },
+            Failure::Server(status) => RestError::Server { venue, path, status, attempts },
+            Failure::Transport(message) => {
+                RestError::Transport { venue, path, message: format!("{message} (after {attempts} attempts)") }
+            }
         }
     }
 }
@@ -328,8 +263,5 @@ fn describe(error: reqwest::Error) -> String {
 
 /// Current wall-clock time, Unix ns.
 pub fn unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }

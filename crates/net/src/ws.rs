@@ -88,11 +88,7 @@ pub enum WsEvent {
     /// Connected and subscribed.
     Connected { connection: u32 },
     /// A text frame.
-    Frame {
-        connection: u32,
-        data: Utf8Bytes,
-        recv: RecvTime,
-    },
+    Frame { connection: u32, data: Utf8Bytes, recv: RecvTime },
     /// The connection was lost; books fed by it can no longer be trusted.
     Disconnected { connection: u32, reason: Disconnect },
 }
@@ -101,10 +97,7 @@ pub enum WsEvent {
 pub fn now() -> RecvTime {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     let origin = *ORIGIN.get_or_init(Instant::now);
-    RecvTime {
-        wall_ns: crate::rest::unix_ns(),
-        mono_ns: origin.elapsed().as_nanos() as u64,
-    }
+    RecvTime { wall_ns: crate::rest::unix_ns(), mono_ns: origin.elapsed().as_nanos() as u64 }
 }
 
 /// Runs one connection for `symbols` until [`WsCommand::Shutdown`] or until `events` is closed.
@@ -124,17 +117,11 @@ pub async fn run_connection(
             Outcome::Lost(reason) => reason,
         };
         failures = match reason {
-            Disconnect::ConnectFailed(_) | Disconnect::Closed(_) | Disconnect::Stalled => {
-                failures + 1
-            }
+            Disconnect::ConnectFailed(_) | Disconnect::Closed(_) | Disconnect::Stalled => failures + 1,
             Disconnect::Lifetime | Disconnect::Requested => 0,
         };
         tracing::warn!(venue = %venue.venue(), connection, reason = ?reason, "websocket disconnected");
-        if events
-            .send(WsEvent::Disconnected { connection, reason })
-            .await
-            .is_err()
-        {
+        if events.send(WsEvent::Disconnected { connection, reason }).await.is_err() {
             return;
         }
         if failures > 0 {
@@ -160,18 +147,11 @@ async fn session(
     commands: &mut mpsc::Receiver<WsCommand>,
 ) -> Outcome {
     let url = venue.url();
-    let connect = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio_tungstenite::connect_async(url.as_str()),
-    );
+    let connect = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url.as_str()));
     let mut socket = match connect.await {
         Ok(Ok((socket, _))) => socket,
         Ok(Err(error)) => return Outcome::Lost(Disconnect::ConnectFailed(error.to_string())),
-        Err(_) => {
-            return Outcome::Lost(Disconnect::ConnectFailed(format!(
-                "timed out connecting to {url}"
-            )))
-        }
+        Err(_) => return Outcome::Lost(Disconnect::ConnectFailed(format!("timed out connecting to {url}"))),
     };
     let pacing = RateLimiter::new(venue.outgoing_per_second().max(1), Duration::from_secs(1));
     for text in venue.subscribe(symbols) {
@@ -180,11 +160,7 @@ async fn session(
             return Outcome::Lost(Disconnect::Closed(error.to_string()));
         }
     }
-    if events
-        .send(WsEvent::Connected { connection })
-        .await
-        .is_err()
-    {
+    if events.send(WsEvent::Connected { connection }).await.is_err() {
         return Outcome::Stop;
     }
     let started = Instant::now();

@@ -17,20 +17,13 @@ fn classify(status: u16, body: &[u8]) -> Verdict {
         418 => Verdict::Banned,
         429 => Verdict::RateLimited,
         500..=599 => Verdict::Transient,
-        _ if body == b"api" => Verdict::Api {
-            code: "-1121".into(),
-            message: "Invalid symbol.".into(),
-        },
+        _ if body == b"api" => Verdict::Api { code: "-1121".into(), message: "Invalid symbol.".into() },
         _ => Verdict::Ok,
     }
 }
 
 /// Serves `/flaky` (fails `failures` times with `status`, then 200) and `/api`.
-async fn server(
-    status: u16,
-    failures: u32,
-    retry_after: Option<&'static str>,
-) -> (String, Arc<AtomicU32>) {
+async fn server(status: u16, failures: u32, retry_after: Option<&'static str>) -> (String, Arc<AtomicU32>) {
     let hits = Arc::new(AtomicU32::new(0));
     let counter = hits.clone();
     let app = Router::new()
@@ -78,32 +71,15 @@ async fn rate_limit_honours_retry_after_then_succeeds() {
     let response = client(&url, 3).get("/flaky", &limiter, 1).await.unwrap();
     assert_eq!(response.body, b"ok");
     assert_eq!(hits.load(Ordering::SeqCst), 2);
-    assert!(
-        started.elapsed() >= Duration::from_millis(950),
-        "waited {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_millis(950), "waited {:?}", started.elapsed());
 }
 
 #[tokio::test]
 async fn server_errors_retry_with_backoff_then_give_up() {
     let (url, hits) = server(503, 10, None).await;
     let limiter = RateLimiter::new(100, Duration::from_secs(1));
-    let error = client(&url, 3)
-        .get("/flaky", &limiter, 1)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            RestError::Server {
-                status: 503,
-                attempts: 3,
-                ..
-            }
-        ),
-        "{error}"
-    );
+    let error = client(&url, 3).get("/flaky", &limiter, 1).await.unwrap_err();
+    assert!(matches!(error, RestError::Server { status: 503, attempts: 3, .. }), "{error}");
     assert_eq!(hits.load(Ordering::SeqCst), 3);
 }
 
@@ -111,20 +87,8 @@ async fn server_errors_retry_with_backoff_then_give_up() {
 async fn long_ban_fails_fast_with_clear_error() {
     let (url, hits) = server(418, 10, Some("7200")).await;
     let limiter = RateLimiter::new(100, Duration::from_secs(1));
-    let error = client(&url, 5)
-        .get("/flaky", &limiter, 1)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            RestError::Banned {
-                retry_after_s: 7200,
-                ..
-            }
-        ),
-        "{error}"
-    );
+    let error = client(&url, 5).get("/flaky", &limiter, 1).await.unwrap_err();
+    assert!(matches!(error, RestError::Banned { retry_after_s: 7200, .. }), "{error}");
     assert!(error.to_string().contains("banned"));
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
@@ -134,19 +98,13 @@ async fn api_errors_are_not_retried() {
     let (url, _) = server(200, 0, None).await;
     let limiter = RateLimiter::new(100, Duration::from_secs(1));
     let error = client(&url, 5).get("/api", &limiter, 1).await.unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        format!("binance GET /api: API error -1121: Invalid symbol.")
-    );
+    assert_eq!(error.to_string(), format!("binance GET /api: API error -1121: Invalid symbol."));
 }
 
 #[tokio::test]
 async fn unreachable_server_is_a_transport_error() {
     let limiter = RateLimiter::new(100, Duration::from_secs(1));
-    let error = client("http://127.0.0.1:1", 2)
-        .get("/x", &limiter, 1)
-        .await
-        .unwrap_err();
+    let error = client("http://127.0.0.1:1", 2).get("/x", &limiter, 1).await.unwrap_err();
     assert!(matches!(error, RestError::Transport { .. }), "{error}");
     assert!(error.to_string().contains("after 2 attempts"), "{error}");
 }

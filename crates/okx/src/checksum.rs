@@ -51,11 +51,8 @@ mod tests {
     #[test]
     fn interleaves_and_continues_the_longer_side() {
         let mut book = OrderBook::new(1, 0, 400);
-        book.load_snapshot(
-            [(d("3366.1"), d("7")), (d("3366"), d("6"))],
-            [(d("3366.8"), d("9")), (d("3368"), d("8"))],
-        )
-        .unwrap();
+        book.load_snapshot([(d("3366.1"), d("7")), (d("3366"), d("6"))], [(d("3366.8"), d("9")), (d("3368"), d("8"))])
+            .unwrap();
         let mut scratch = String::new();
         assert_eq!(book_checksum(&book, &mut scratch), -1881014294);
         assert_eq!(scratch, "3366.1:7:3366.8:9:3366:6:3368:8");
@@ -73,13 +70,11 @@ mod tests {
             #[serde(borrow)]
             asks: Vec<Vec<&'a str>>,
         }
-        let text =
-            include_str!("../../../fixtures/real/okx_books_snapshot_TRX-USD-220812_top25plus.json");
+        let text = include_str!("../../../fixtures/real/okx_books_snapshot_TRX-USD-220812_top25plus.json");
         let snap: Snap = serde_json::from_str(text).unwrap();
         let mut book = OrderBook::new(0, 0, 400);
         let levels = |v: &Vec<Vec<&str>>| v.iter().map(|l| (d(l[0]), d(l[1]))).collect::<Vec<_>>();
-        book.load_snapshot(levels(&snap.bids), levels(&snap.asks))
-            .unwrap();
+        book.load_snapshot(levels(&snap.bids), levels(&snap.asks)).unwrap();
         assert_eq!(book_checksum(&book, &mut String::new()), -1462286744);
     }
 }

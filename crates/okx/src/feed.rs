@@ -11,9 +11,7 @@
 
 use std::fmt;
 
-use perpspread_core::feed::{
-    Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook,
-};
+use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook};
 use perpspread_core::wire::{LevelsSeed, RawLevel};
 use perpspread_core::{BookState, OrderBook, Side, Venue};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -97,8 +95,7 @@ impl OkxFeed {
             events.push(FeedEvent::Pong);
             return Ok(());
         }
-        let msg: WsMsg =
-            serde_json::from_str(frame.data).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        let msg: WsMsg = serde_json::from_str(frame.data).map_err(|e| FrameError::Malformed(e.to_string()))?;
         if let Some(event) = msg.event {
             return self.on_event(event, &msg, events);
         }
@@ -107,26 +104,17 @@ impl OkxFeed {
         };
         match arg.channel {
             "books" | "books-l2-tbt" | "books50-l2-tbt" | "books5" | "bbo-tbt" => {
-                let inst_id = arg
-                    .inst_id
-                    .ok_or_else(|| FrameError::Malformed("book message without instId".into()))?;
-                let full =
-                    matches!(arg.channel, "books5" | "bbo-tbt") || msg.action == Some("snapshot");
+                let inst_id = arg.inst_id.ok_or_else(|| FrameError::Malformed("book message without instId".into()))?;
+                let full = matches!(arg.channel, "books5" | "bbo-tbt") || msg.action == Some("snapshot");
                 self.on_book(inst_id, full, data, frame, events);
                 Ok(())
             }
-            "tickers" | "funding-rate" | "trades" | "mark-price" | "index-tickers"
-            | "open-interest" => Ok(()),
+            "tickers" | "funding-rate" | "trades" | "mark-price" | "index-tickers" | "open-interest" => Ok(()),
             other => Err(FrameError::Unknown(format!("channel {other}"))),
         }
     }
 
-    fn on_event(
-        &mut self,
-        event: &str,
-        msg: &WsMsg<'_>,
-        events: &mut Vec<FeedEvent>,
-    ) -> Result<(), FrameError> {
+    fn on_event(&mut self, event: &str, msg: &WsMsg<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
         match event {
             "subscribe" | "unsubscribe" | "channel-conn-count" | "notice" => Ok(()),
             "error" => {
@@ -136,33 +124,19 @@ impl OkxFeed {
                     book.tracked.state = BookState::Syncing;
                 }
                 events.push(FeedEvent::SubscriptionRefused { slot });
-                Err(FrameError::Venue {
-                    code: msg.code.unwrap_or_default().to_owned(),
-                    message: message.to_owned(),
-                })
+                Err(FrameError::Venue { code: msg.code.unwrap_or_default().to_owned(), message: message.to_owned() })
             }
             other => Err(FrameError::Unknown(format!("event {other}"))),
         }
     }
 
-    fn on_book(
-        &mut self,
-        inst_id: &str,
-        full: bool,
-        data: &RawValue,
-        frame: Frame<'_>,
-        events: &mut Vec<FeedEvent>,
-    ) {
+    fn on_book(&mut self, inst_id: &str, full: bool, data: &RawValue, frame: Frame<'_>, events: &mut Vec<FeedEvent>) {
         let slot = self.track(inst_id);
         self.bids.clear();
         self.asks.clear();
         let parsed = {
             let mut de = serde_json::Deserializer::from_str(data.get());
-            DataSeed {
-                bids: &mut self.bids,
-                asks: &mut self.asks,
-            }
-            .deserialize(&mut de)
+            DataSeed { bids: &mut self.bids, asks: &mut self.asks }.deserialize(&mut de)
         };
         let book = self.books.get_mut(slot).expect("slot just tracked");
         let header = match parsed {
@@ -171,10 +145,7 @@ impl OkxFeed {
                 // The update is lost: the book can no longer be trusted.
                 if book.tracked.state == BookState::Live {
                     book.tracked.invalidate(ResyncReason::BadUpdate);
-                    events.push(FeedEvent::Resync {
-                        slot,
-                        reason: ResyncReason::BadUpdate,
-                    });
+                    events.push(FeedEvent::Resync { slot, reason: ResyncReason::BadUpdate });
                 }
                 return;
             }
@@ -209,10 +180,7 @@ impl OkxFeed {
 }
 
 fn new_book(depth: usize) -> InstrumentBook {
-    InstrumentBook {
-        tracked: TrackedBook::new(OrderBook::new(0, 0, depth)),
-        last_seq: None,
-    }
+    InstrumentBook { tracked: TrackedBook::new(OrderBook::new(0, 0, depth)), last_seq: None }
 }
 
 /// Replaces the book; `Ok(true)` when applied.
@@ -226,9 +194,7 @@ fn load_snapshot(
     target.begin_snapshot();
     for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
         for &(price, qty) in levels {
-            target
-                .push_snapshot_level(side, price, qty)
-                .map_err(|_| ResyncReason::BadUpdate)?;
+            target.push_snapshot_level(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
         }
     }
     target.finish_snapshot();
@@ -255,9 +221,7 @@ fn apply_update(
     let target = &mut book.tracked.book;
     for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
         for &(price, qty) in levels {
-            target
-                .set(side, price, qty)
-                .map_err(|_| ResyncReason::BadUpdate)?;
+            target.set(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
         }
     }
     if header.seq_id.is_some() {
@@ -267,11 +231,7 @@ fn apply_update(
 }
 
 /// Checks the checksum (when sent) and that the book is not crossed.
-fn verify(
-    book: &mut InstrumentBook,
-    header: BookHeader,
-    scratch: &mut String,
-) -> Result<(), ResyncReason> {
+fn verify(book: &mut InstrumentBook, header: BookHeader, scratch: &mut String) -> Result<(), ResyncReason> {
     if let Some(expected) = header.checksum.filter(|c| *c != 0) {
         if i64::from(book_checksum(&book.tracked.book, scratch)) != expected {
             return Err(ResyncReason::ChecksumMismatch);
@@ -289,9 +249,7 @@ fn verify(
 fn refused_instrument(message: &str) -> Option<&str> {
     let start = message.find("instId:")? + "instId:".len();
     let rest = &message[start..];
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == ',' || c == '"')
-        .unwrap_or(rest.len());
+    let end = rest.find(|c: char| c.is_whitespace() || c == ',' || c == '"').unwrap_or(rest.len());
     Some(&rest[..end]).filter(|s| !s.is_empty())
 }
 
@@ -304,11 +262,7 @@ impl Feed for OkxFeed {
         Venue::Okx
     }
 
-    fn on_frame(
-        &mut self,
-        frame: Frame<'_>,
-        events: &mut Vec<FeedEvent>,
-    ) -> Result<(), FrameError> {
+    fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
         match frame.source {
             Source::Ws => self.on_ws(frame, events),
             // REST bodies (instrument lists, snapshots) are not needed to build OKX books.
@@ -318,6 +272,10 @@ impl Feed for OkxFeed {
 
     fn symbol(&self, slot: u32) -> Option<&str> {
         self.books.symbol(slot)
+    }
+
+    fn slot(&self, symbol: &str) -> Option<u32> {
+        self.books.slot(symbol)
     }
 
     fn book(&self, slot: u32) -> Option<&TrackedBook> {
@@ -364,10 +322,7 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BookHeader, A::Error> {
         let header = seq
-            .next_element_seed(BookSeed {
-                bids: self.bids,
-                asks: self.asks,
-            })?
+            .next_element_seed(BookSeed { bids: self.bids, asks: self.asks })?
             .ok_or_else(|| serde::de::Error::invalid_length(0, &"one book object"))?;
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(header)
@@ -423,22 +378,11 @@ mod tests {
 
     fn ws(feed: &mut OkxFeed, text: &str) -> (Result<(), FrameError>, Vec<FeedEvent>) {
         let mut events = Vec::new();
-        let frame = Frame {
-            source: Source::Ws,
-            data: text,
-            recv: RecvTime::default(),
-        };
+        let frame = Frame { source: Source::Ws, data: text, recv: RecvTime::default() };
         (feed.on_frame(frame, &mut events), events)
     }
 
-    fn book_msg(
-        action: &str,
-        bids: &str,
-        asks: &str,
-        checksum: i64,
-        seq: i64,
-        prev: i64,
-    ) -> String {
+    fn book_msg(action: &str, bids: &str, asks: &str, checksum: i64, seq: i64, prev: i64) -> String {
         format!(
             r#"{{"arg":{{"channel":"books","instId":"BTC-USDT-SWAP"}},"action":"{action}","data":[{{"asks":{asks},"bids":{bids},"ts":"1700000000000","checksum":{checksum},"seqId":{seq},"prevSeqId":{prev}}}]}}"#
         )
@@ -447,66 +391,29 @@ mod tests {
     #[test]
     fn sequence_chain_and_keepalive() {
         let mut feed = OkxFeed::default();
-        let (_, ev) = ws(
-            &mut feed,
-            &book_msg(
-                "snapshot",
-                r#"[["100","1","0","1"]]"#,
-                r#"[["101","2","0","1"]]"#,
-                0,
-                10,
-                -1,
-            ),
-        );
+        let (_, ev) =
+            ws(&mut feed, &book_msg("snapshot", r#"[["100","1","0","1"]]"#, r#"[["101","2","0","1"]]"#, 0, 10, -1));
         assert_eq!(ev, vec![FeedEvent::BookUpdated { slot: 0 }]);
-        let (_, ev) = ws(
-            &mut feed,
-            &book_msg("update", r#"[["100.5","3","0","1"]]"#, "[]", 0, 11, 10),
-        );
+        let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["100.5","3","0","1"]]"#, "[]", 0, 11, 10));
         assert_eq!(ev, vec![FeedEvent::BookUpdated { slot: 0 }]);
         // Keep-alive: no levels, seqId == prevSeqId.
         let (_, ev) = ws(&mut feed, &book_msg("update", "[]", "[]", 0, 11, 11));
         assert_eq!(ev, vec![FeedEvent::BookUpdated { slot: 0 }]);
         let tracked = feed.book(0).unwrap();
         assert_eq!(tracked.state, BookState::Live);
-        assert_eq!(
-            tracked
-                .book
-                .price_of(&tracked.book.best_bid().unwrap())
-                .to_string(),
-            "100.5"
-        );
+        assert_eq!(tracked.book.price_of(&tracked.book.best_bid().unwrap()).to_string(), "100.5");
         // A gap: prevSeqId 12 but last applied 11.
-        let (_, ev) = ws(
-            &mut feed,
-            &book_msg("update", "[]", r#"[["101","0","0","0"]]"#, 0, 13, 12),
-        );
-        assert_eq!(
-            ev,
-            vec![FeedEvent::Resync {
-                slot: 0,
-                reason: ResyncReason::SequenceGap
-            }]
-        );
+        let (_, ev) = ws(&mut feed, &book_msg("update", "[]", r#"[["101","0","0","0"]]"#, 0, 13, 12));
+        assert_eq!(ev, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::SequenceGap }]);
         let tracked = feed.book(0).unwrap();
         assert_eq!(tracked.state, BookState::Resyncing);
         assert_eq!((tracked.stats.sequence_gaps, tracked.stats.resyncs), (1, 1));
         // Updates are ignored until the new snapshot.
         let (_, ev) = ws(&mut feed, &book_msg("update", "[]", "[]", 0, 14, 13));
         assert!(ev.is_empty());
-        ws(
-            &mut feed,
-            &book_msg(
-                "snapshot",
-                r#"[["99","1","0","1"]]"#,
-                r#"[["101","2","0","1"]]"#,
-                0,
-                20,
-                -1,
-            ),
-        )
-        .0
-        .unwrap();
+        ws(&mut feed, &book_msg("snapshot", r#"[["99","1","0","1"]]"#, r#"[["101","2","0","1"]]"#, 0, 20, -1))
+            .0
+            .unwrap();
         assert_eq!(feed.book(0).unwrap().state, BookState::Live);
     }
 
@@ -525,81 +432,28 @@ mod tests {
         let (_, ev) = ws(&mut feed, &good);
         assert_eq!(ev, vec![FeedEvent::BookUpdated { slot: 0 }]);
         assert_eq!(feed.book(0).unwrap().stats.checksums_verified, 1);
-        let (_, ev) = ws(
-            &mut feed,
-            &book_msg("update", r#"[["3366","0","0","0"]]"#, "[]", 0, 2, 1),
-        );
+        let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["3366","0","0","0"]]"#, "[]", 0, 2, 1));
         assert_eq!(ev, vec![FeedEvent::BookUpdated { slot: 0 }]);
         assert_eq!(feed.book(0).unwrap().stats.checksums_verified, 1);
-        let (_, ev) = ws(
-            &mut feed,
-            &book_msg("update", r#"[["3366","5","0","0"]]"#, "[]", 12345, 3, 2),
-        );
-        assert_eq!(
-            ev,
-            vec![FeedEvent::Resync {
-                slot: 0,
-                reason: ResyncReason::ChecksumMismatch
-            }]
-        );
+        let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["3366","5","0","0"]]"#, "[]", 12345, 3, 2));
+        assert_eq!(ev, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::ChecksumMismatch }]);
         assert_eq!(feed.book(0).unwrap().stats.checksum_failures, 1);
     }
 
     #[test]
     fn crossed_and_malformed_updates_resync() {
         let mut feed = OkxFeed::default();
-        ws(
-            &mut feed,
-            &book_msg(
-                "snapshot",
-                r#"[["100","1","0","1"]]"#,
-                r#"[["101","2","0","1"]]"#,
-                0,
-                1,
-                -1,
-            ),
-        )
-        .0
-        .unwrap();
-        let (_, ev) = ws(
-            &mut feed,
-            &book_msg("update", r#"[["101.5","1","0","1"]]"#, "[]", 0, 2, 1),
-        );
-        assert_eq!(
-            ev,
-            vec![FeedEvent::Resync {
-                slot: 0,
-                reason: ResyncReason::Crossed
-            }]
-        );
-        ws(
-            &mut feed,
-            &book_msg(
-                "snapshot",
-                r#"[["100","1","0","1"]]"#,
-                r#"[["101","2","0","1"]]"#,
-                0,
-                5,
-                -1,
-            ),
-        )
-        .0
-        .unwrap();
-        let (_, ev) = ws(
-            &mut feed,
-            &book_msg("update", r#"[["abc","1","0","1"]]"#, "[]", 0, 6, 5),
-        );
-        assert_eq!(
-            ev,
-            vec![FeedEvent::Resync {
-                slot: 0,
-                reason: ResyncReason::BadUpdate
-            }]
-        );
-        let (result, _) = ws(
-            &mut feed,
-            r#"{"arg":{"channel":"books","instId":"BTC-USDT-SWAP"},"action":"upd"#,
-        );
+        ws(&mut feed, &book_msg("snapshot", r#"[["100","1","0","1"]]"#, r#"[["101","2","0","1"]]"#, 0, 1, -1))
+            .0
+            .unwrap();
+        let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["101.5","1","0","1"]]"#, "[]", 0, 2, 1));
+        assert_eq!(ev, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::Crossed }]);
+        ws(&mut feed, &book_msg("snapshot", r#"[["100","1","0","1"]]"#, r#"[["101","2","0","1"]]"#, 0, 5, -1))
+            .0
+            .unwrap();
+        let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["abc","1","0","1"]]"#, "[]", 0, 6, 5));
+        assert_eq!(ev, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::BadUpdate }]);
+        let (result, _) = ws(&mut feed, r#"{"arg":{"channel":"books","instId":"BTC-USDT-SWAP"},"action":"upd"#);
         assert!(matches!(result, Err(FrameError::Malformed(_))));
         let (result, _) = ws(&mut feed, r#"{"foo":1}"#);
         assert!(matches!(result, Err(FrameError::Unknown(_))));
@@ -615,10 +469,7 @@ mod tests {
             &mut feed,
             r#"{"event":"error","code":"60018","msg":"Wrong URL or channel:books,instId:FOO-USDT-SWAP doesn't exist","connId":"a4d3ae55"}"#,
         );
-        assert_eq!(
-            ev,
-            vec![FeedEvent::SubscriptionRefused { slot: Some(slot) }]
-        );
+        assert_eq!(ev, vec![FeedEvent::SubscriptionRefused { slot: Some(slot) }]);
         assert!(matches!(result, Err(FrameError::Venue { code, .. }) if code == "60018"));
     }
 }

@@ -54,8 +54,7 @@ impl OkxRest {
         parse: impl FnOnce(&[u8]) -> Result<T, String>,
     ) -> Result<(T, Duration), RestError> {
         let response = self.client.get(path, limiter, 1).await?;
-        let value =
-            parse(&response.body).map_err(|message| self.client.decode_error(path, message))?;
+        let value = parse(&response.body).map_err(|message| self.client.decode_error(path, message))?;
         Ok((value, response.latency))
     }
 
@@ -84,51 +83,29 @@ impl MarketRest for OkxRest {
 
     async fn instruments(&self) -> Result<Listing, RestError> {
         let path = "/api/v5/public/instruments?instType=SWAP";
-        Ok(self
-            .data(
-                path,
-                &self.instruments_limit,
-                crate::symbols::parse_instruments,
-            )
-            .await?
-            .0)
+        Ok(self.data(path, &self.instruments_limit, crate::symbols::parse_instruments).await?.0)
     }
 
     async fn book(&self, instrument: &Instrument, depth: usize) -> Result<RestBook, RestError> {
         let depth = depth.clamp(1, MAX_REST_DEPTH);
-        let path = format!(
-            "/api/v5/market/books?instId={}&sz={depth}",
-            instrument.symbol
-        );
+        let path = format!("/api/v5/market/books?instId={}&sz={depth}", instrument.symbol);
         let response = self.client.get(&path, &self.books_limit, 1).await?;
-        let parsed = parse_book(&response.body, instrument, depth)
-            .map_err(|m| self.client.decode_error(&path, m))?;
-        Ok(RestBook {
-            latency: response.latency,
-            ..parsed
-        })
+        let parsed = parse_book(&response.body, instrument, depth).map_err(|m| self.client.decode_error(&path, m))?;
+        Ok(RestBook { latency: response.latency, ..parsed })
     }
 
     async fn activity(&self) -> Result<HashMap<String, Activity>, RestError> {
         let path = "/api/v5/market/tickers?instType=SWAP";
-        Ok(self
-            .data(path, &self.tickers_limit, parse_activity)
-            .await?
-            .0)
+        Ok(self.data(path, &self.tickers_limit, parse_activity).await?.0)
     }
 
-    async fn funding(
-        &self,
-        instruments: &[&Instrument],
-    ) -> Result<HashMap<String, Funding>, RestError> {
+    async fn funding(&self, instruments: &[&Instrument]) -> Result<HashMap<String, Funding>, RestError> {
         let requests = instruments.iter().map(|instrument| async move {
             let path = format!("/api/v5/public/funding-rate?instId={}", instrument.symbol);
             let (funding, _) = self.data(&path, &self.funding_limit, parse_funding).await?;
             Ok::<_, RestError>((instrument.symbol.clone(), funding))
         });
-        futures::future::try_join_all(requests)
-            .await
-            .map(|v| v.into_iter().collect())
+        futures::future::try_join_all(requests).await.map(|v| v.into_iter().collect())
     }
 }
 
@@ -139,14 +116,9 @@ pub fn classify(status: u16, body: &[u8]) -> Verdict {
     match (status, parsed) {
         (429, _) => Verdict::RateLimited,
         (_, Some(s)) if s.code == "50011" || s.code == "50061" => Verdict::RateLimited,
-        (_, Some(s)) if matches!(s.code.as_ref(), "50001" | "50004" | "50013" | "50026") => {
-            Verdict::Transient
-        }
+        (_, Some(s)) if matches!(s.code.as_ref(), "50001" | "50004" | "50013" | "50026") => Verdict::Transient,
         (500..=599, _) => Verdict::Transient,
-        (_, Some(s)) if s.code != "0" => Verdict::Api {
-            code: s.code.into_owned(),
-            message: s.msg.into_owned(),
-        },
+        (_, Some(s)) if s.code != "0" => Verdict::Api { code: s.code.into_owned(), message: s.msg.into_owned() },
         (200..=299, _) => Verdict::Ok,
         (status, _) => Verdict::Api {
             code: format!("HTTP {status}"),
@@ -160,38 +132,26 @@ fn decode<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
 }
 
 fn decimal(field: &str, text: &str) -> Result<Decimal, String> {
-    text.parse()
-        .map_err(|_| format!("{field} {text:?} is not a decimal number"))
+    text.parse().map_err(|_| format!("{field} {text:?} is not a decimal number"))
 }
 
 fn millis(field: &str, text: &str) -> Result<Option<u64>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse()
-        .map(Some)
-        .map_err(|_| format!("{field} {text:?} is not a timestamp"))
+    text.parse().map(Some).map_err(|_| format!("{field} {text:?} is not a timestamp"))
 }
 
 /// Parses a `GET /api/v5/market/books` body.
 pub fn parse_book(body: &[u8], instrument: &Instrument, depth: usize) -> Result<RestBook, String> {
     let envelope: Envelope<Vec<BookMsg>> = decode(body)?;
     let data = envelope.data.unwrap_or_default();
-    let msg = data
-        .first()
-        .ok_or("no book in response (unknown instrument?)")?;
+    let msg = data.first().ok_or("no book in response (unknown instrument?)")?;
     if msg.bids.is_empty() || msg.asks.is_empty() {
-        return Err(format!(
-            "empty book side for {} (zero depth)",
-            instrument.symbol
-        ));
+        return Err(format!("empty book side for {} (zero depth)", instrument.symbol));
     }
-    let book = book_from_levels(
-        instrument,
-        depth,
-        msg.bids.iter().map(|l| (l.0, l.1)),
-        msg.asks.iter().map(|l| (l.0, l.1)),
-    )?;
+    let book =
+        book_from_levels(instrument, depth, msg.bids.iter().map(|l| (l.0, l.1)), msg.asks.iter().map(|l| (l.0, l.1)))?;
     Ok(RestBook {
         book,
         exchange_ts_ms: msg.ts.map(|ts| millis("ts", ts)).transpose()?.flatten(),
@@ -206,16 +166,10 @@ pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, String> 
     let mut out = HashMap::new();
     for ticker in envelope.data.unwrap_or_default() {
         // For swaps volCcy24h is in base currency; quote volume ≈ base volume × last price.
-        let (Ok(base), Ok(last)) = (ticker.vol_ccy24h.parse::<f64>(), ticker.last.parse::<f64>())
-        else {
+        let (Ok(base), Ok(last)) = (ticker.vol_ccy24h.parse::<f64>(), ticker.last.parse::<f64>()) else {
             continue;
         };
-        out.insert(
-            ticker.inst_id.to_owned(),
-            Activity {
-                quote_volume_24h: base * last,
-            },
-        );
+        out.insert(ticker.inst_id.to_owned(), Activity { quote_volume_24h: base * last });
     }
     Ok(out)
 }
@@ -282,19 +236,16 @@ mod tests {
 
     #[test]
     fn empty_or_malformed_books_are_errors() {
-        assert!(
-            parse_book(br#"{"code":"0","msg":"","data":[]}"#, &btc(), 400)
-                .unwrap_err()
-                .contains("no book")
-        );
+        assert!(parse_book(br#"{"code":"0","msg":"","data":[]}"#, &btc(), 400).unwrap_err().contains("no book"));
+        assert!(parse_book(br#"{"code":"0","msg":"","data":[{"asks":[],"bids":[],"ts":"1"}]}"#, &btc(), 400)
+            .unwrap_err()
+            .contains("zero depth"));
         assert!(parse_book(
-            br#"{"code":"0","msg":"","data":[{"asks":[],"bids":[],"ts":"1"}]}"#,
+            br#"{"code":"0","msg":"","data":[{"asks":[["x","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1"}]}"#,
             &btc(),
             400
         )
-        .unwrap_err()
-        .contains("zero depth"));
-        assert!(parse_book(br#"{"code":"0","msg":"","data":[{"asks":[["x","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1"}]}"#, &btc(), 400).is_err());
+        .is_err());
         assert!(parse_book(b"<html>", &btc(), 400).is_err());
     }
 
@@ -309,28 +260,13 @@ mod tests {
 
     #[test]
     fn classifies_errors() {
-        assert_eq!(
-            classify(200, br#"{"code":"0","msg":"","data":[]}"#),
-            Verdict::Ok
-        );
-        assert_eq!(
-            classify(429, br#"{"code":"50011","msg":"Too Many Requests"}"#),
-            Verdict::RateLimited
-        );
-        assert_eq!(
-            classify(200, br#"{"code":"50011","msg":"Too Many Requests"}"#),
-            Verdict::RateLimited
-        );
+        assert_eq!(classify(200, br#"{"code":"0","msg":"","data":[]}"#), Verdict::Ok);
+        assert_eq!(classify(429, br#"{"code":"50011","msg":"Too Many Requests"}"#), Verdict::RateLimited);
+        assert_eq!(classify(200, br#"{"code":"50011","msg":"Too Many Requests"}"#), Verdict::RateLimited);
         assert_eq!(classify(503, b"oops"), Verdict::Transient);
         assert_eq!(
-            classify(
-                200,
-                br#"{"code":"51001","msg":"Instrument ID does not exist"}"#
-            ),
-            Verdict::Api {
-                code: "51001".into(),
-                message: "Instrument ID does not exist".into()
-            }
+            classify(200, br#"{"code":"51001","msg":"Instrument ID does not exist"}"#),
+            Verdict::Api { code: "51001".into(), message: "Instrument ID does not exist".into() }
         );
         assert!(matches!(classify(404, b"not found"), Verdict::Api { .. }));
     }

@@ -11,20 +11,13 @@ pub fn parse_instruments(body: &[u8]) -> Result<Listing, String> {
     let envelope: Envelope<Vec<InstrumentMsg>> =
         serde_json::from_slice(body).map_err(|e| format!("instruments: {e}"))?;
     if envelope.code != "0" {
-        return Err(format!(
-            "instruments: API error {}: {}",
-            envelope.code, envelope.msg
-        ));
+        return Err(format!("instruments: API error {}: {}", envelope.code, envelope.msg));
     }
     let mut listing = Listing::default();
     for msg in envelope.data.unwrap_or_default() {
         match instrument_from(&msg) {
             Ok(instrument) => listing.instruments.push(instrument),
-            Err(reason) => listing.skipped.push(Skipped {
-                venue: Venue::Okx,
-                symbol: msg.inst_id.to_owned(),
-                reason,
-            }),
+            Err(reason) => listing.skipped.push(Skipped { venue: Venue::Okx, symbol: msg.inst_id.to_owned(), reason }),
         }
     }
     Ok(listing)
@@ -39,9 +32,7 @@ pub fn instrument_from(msg: &InstrumentMsg<'_>) -> Result<Instrument, String> {
         return Err(format!("state {:?}: not trading", msg.state));
     }
     let mut parts = msg.inst_id.split('-');
-    let (Some(base), Some(quote), Some("SWAP"), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(base), Some(quote), Some("SWAP"), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(format!("unrecognized instId {:?}", msg.inst_id));
     };
     let kind = match msg.ct_type {
@@ -50,43 +41,23 @@ pub fn instrument_from(msg: &InstrumentMsg<'_>) -> Result<Instrument, String> {
         other => return Err(format!("unknown ctType {other:?}")),
     };
     let number = |field: &str, text: &str| -> Result<Decimal, String> {
-        text.parse::<Decimal>()
-            .map_err(|_| format!("{field} {text:?} is not a decimal number"))
-            .and_then(|d| {
-                if d > Decimal::ZERO {
-                    Ok(d)
-                } else {
-                    Err(format!("{field} {text:?} must be positive"))
-                }
-            })
+        text.parse::<Decimal>().map_err(|_| format!("{field} {text:?} is not a decimal number")).and_then(|d| {
+            if d > Decimal::ZERO {
+                Ok(d)
+            } else {
+                Err(format!("{field} {text:?} must be positive"))
+            }
+        })
     };
     let ct_val = number("ctVal", msg.ct_val)?;
-    let ct_mult = if msg.ct_mult.is_empty() {
-        Decimal::ONE
-    } else {
-        number("ctMult", msg.ct_mult)?
-    };
+    let ct_mult = if msg.ct_mult.is_empty() { Decimal::ONE } else { number("ctMult", msg.ct_mult)? };
     let tick = number("tickSz", msg.tick_sz)?;
     let lot = number("lotSz", msg.lot_sz)?;
-    let min = if msg.min_sz.is_empty() {
-        lot
-    } else {
-        number("minSz", msg.min_sz)?
-    };
-    if kind == ContractKind::Linear
-        && !msg.ct_val_ccy.is_empty()
-        && !msg.ct_val_ccy.eq_ignore_ascii_case(base)
-    {
-        return Err(format!(
-            "ctValCcy {} differs from base {base}",
-            msg.ct_val_ccy
-        ));
+    let min = if msg.min_sz.is_empty() { lot } else { number("minSz", msg.min_sz)? };
+    if kind == ContractKind::Linear && !msg.ct_val_ccy.is_empty() && !msg.ct_val_ccy.eq_ignore_ascii_case(base) {
+        return Err(format!("ctValCcy {} differs from base {base}", msg.ct_val_ccy));
     }
-    let settle = if msg.settle_ccy.is_empty() {
-        quote
-    } else {
-        msg.settle_ccy
-    };
+    let settle = if msg.settle_ccy.is_empty() { quote } else { msg.settle_ccy };
     Ok(Instrument::new(
         Venue::Okx,
         msg.inst_id,
@@ -105,35 +76,21 @@ pub fn instrument_from(msg: &InstrumentMsg<'_>) -> Result<Instrument, String> {
 mod tests {
     use super::*;
 
-    const REAL: &[u8] =
-        include_bytes!("../../../fixtures/real/okx_instruments_swap_2022-05-13.json");
-    const DOCS: &[u8] =
-        include_bytes!("../../../fixtures/docs-examples/okx/http_get_instruments_swap.json");
+    const REAL: &[u8] = include_bytes!("../../../fixtures/real/okx_instruments_swap_2022-05-13.json");
+    const DOCS: &[u8] = include_bytes!("../../../fixtures/docs-examples/okx/http_get_instruments_swap.json");
 
     #[test]
     fn real_listing_maps_linear_and_inverse() {
         let listing = parse_instruments(REAL).unwrap();
         assert_eq!(listing.instruments.len() + listing.skipped.len(), 166);
-        let btc = listing
-            .instruments
-            .iter()
-            .find(|i| i.symbol == "BTC-USDT-SWAP")
-            .unwrap();
+        let btc = listing.instruments.iter().find(|i| i.symbol == "BTC-USDT-SWAP").unwrap();
         assert_eq!(btc.key.to_string(), "BTC/USDT");
         assert_eq!(btc.kind, ContractKind::Linear);
         assert_eq!(btc.base_per_qty_unit, "0.01".parse::<Decimal>().unwrap());
         assert_eq!(btc.tick_size, "0.1".parse::<Decimal>().unwrap());
-        let inverse = listing
-            .instruments
-            .iter()
-            .filter(|i| i.kind == ContractKind::Inverse)
-            .count();
+        let inverse = listing.instruments.iter().filter(|i| i.kind == ContractKind::Inverse).count();
         assert_eq!(inverse, 40);
-        let shib = listing
-            .instruments
-            .iter()
-            .find(|i| i.symbol == "SHIB-USDT-SWAP")
-            .unwrap();
+        let shib = listing.instruments.iter().find(|i| i.symbol == "SHIB-USDT-SWAP").unwrap();
         assert_eq!(shib.key.base, "SHIB");
         assert!(shib.base_per_qty_unit >= Decimal::from(1000));
     }
@@ -141,10 +98,7 @@ mod tests {
     #[test]
     fn docs_listing_parses() {
         let listing = parse_instruments(DOCS).unwrap();
-        assert!(listing
-            .instruments
-            .iter()
-            .any(|i| i.symbol == "BTC-USD-SWAP" && i.kind == ContractKind::Inverse));
+        assert!(listing.instruments.iter().any(|i| i.symbol == "BTC-USD-SWAP" && i.kind == ContractKind::Inverse));
     }
 
     #[test]
@@ -152,10 +106,7 @@ mod tests {
         assert!(parse_instruments(b"").is_err());
         assert!(parse_instruments(b"{\"code\":\"0\"").is_err());
         assert!(parse_instruments(b"[1,2]").is_err());
-        let api = parse_instruments(
-            br#"{"code":"51001","msg":"Instrument ID does not exist","data":[]}"#,
-        )
-        .unwrap_err();
+        let api = parse_instruments(br#"{"code":"51001","msg":"Instrument ID does not exist","data":[]}"#).unwrap_err();
         assert!(api.contains("51001"), "{api}");
         let listing = parse_instruments(
             br#"{"code":"0","msg":"","data":[{"instId":"X-USDT-SWAP","instType":"SWAP","ctType":"linear","ctVal":"abc","tickSz":"0.1","lotSz":"1","state":"live"}]}"#,

@@ -46,9 +46,7 @@ impl OkxWs {
                 args.push(json!({"channel": "funding-rate", "instId": symbol}));
             }
         }
-        args.chunks(ARGS_PER_REQUEST)
-            .map(|chunk| json!({"op": op, "args": chunk}).to_string())
-            .collect()
+        args.chunks(ARGS_PER_REQUEST).map(|chunk| json!({"op": op, "args": chunk}).to_string()).collect()
     }
 }
 
@@ -95,10 +93,7 @@ mod tests {
         assert_eq!(requests.len(), 3);
         let first: serde_json::Value = serde_json::from_str(&requests[0]).unwrap();
         assert_eq!(first["op"], "subscribe");
-        assert_eq!(
-            first["args"][0],
-            json!({"channel": "books", "instId": "C0-USDT-SWAP"})
-        );
+        assert_eq!(first["args"][0], json!({"channel": "books", "instId": "C0-USDT-SWAP"}));
         assert_eq!(first["args"].as_array().unwrap().len(), 50);
         assert!(ws.unsubscribe(&symbols[..1])[0].contains("\"unsubscribe\""));
     }

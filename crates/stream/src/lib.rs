@@ -7,8 +7,10 @@ pub mod live;
 pub mod pipeline;
 pub mod recorder;
 pub mod replay;
+pub mod signals;
 
 pub use live::{run_live, Live, LiveConfig, LiveStats};
 pub use pipeline::{Pipeline, PipelineStats};
 pub use recorder::Recorder;
 pub use replay::{replay, BookReport, ReplayReport, Speed};
+pub use signals::Signals;

@@ -52,10 +52,7 @@ impl LiveConfig {
             binance_rest: None,
             snapshot_depth: 1000,
             okx_per_connection: 100,
-            backoff: Backoff {
-                base: Duration::from_millis(500),
-                cap: Duration::from_secs(30),
-            },
+            backoff: Backoff { base: Duration::from_millis(500), cap: Duration::from_secs(30) },
             recorder: None,
         }
     }
@@ -112,11 +109,7 @@ pub struct Live {
 
 /// Runs live streaming until `shutdown` completes; `on_events` sees the pipeline after every frame.
 /// Returns the final state (books, counters).
-pub async fn run_live<F>(
-    config: LiveConfig,
-    shutdown: impl Future<Output = ()>,
-    mut on_events: F,
-) -> Live
+pub async fn run_live<F>(config: LiveConfig, shutdown: impl Future<Output = ()>, mut on_events: F) -> Live
 where
     F: FnMut(&Pipeline, Venue, &[FeedEvent], RecvTime),
 {
@@ -180,11 +173,7 @@ impl Live {
                 self.pipeline.feed_mut(venue.venue()).track(symbol);
                 self.owner.insert((venue.venue(), symbol.clone()), id);
             }
-            self.connections.push(Connection {
-                venue: venue.venue(),
-                symbols: chunk.to_vec(),
-                commands,
-            });
+            self.connections.push(Connection { venue: venue.venue(), symbols: chunk.to_vec(), commands });
             tokio::spawn(run_connection(
                 venue.clone(),
                 id as u32,
@@ -201,20 +190,12 @@ impl Live {
         F: FnMut(&Pipeline, Venue, &[FeedEvent], RecvTime),
     {
         match event {
-            WsEvent::Frame {
-                connection,
-                data,
-                recv,
-            } => {
+            WsEvent::Frame { connection, data, recv } => {
                 let venue = self.connections[connection as usize].venue;
                 if let Some(recorder) = &self.recorder {
                     recorder.write(venue, Src::Ws, None, &data, recv.wall_ns);
                 }
-                let frame = Frame {
-                    source: Source::Ws,
-                    data: &data,
-                    recv,
-                };
+                let frame = Frame { source: Source::Ws, data: &data, recv };
                 self.process(venue, frame, on_events);
             }
             WsEvent::Connected { connection } => {
@@ -222,11 +203,7 @@ impl Live {
                 tracing::info!(connection, venue = %self.connections[connection as usize].venue, "websocket connected");
             }
             WsEvent::Disconnected { connection, reason } => {
-                *self
-                    .stats
-                    .disconnects
-                    .entry(reason.label().to_owned())
-                    .or_default() += 1;
+                *self.stats.disconnects.entry(reason.label().to_owned()).or_default() += 1;
                 let Connection { venue, symbols, .. } = &self.connections[connection as usize];
                 let feed = self.pipeline.feed_mut(*venue);
                 for symbol in symbols {
@@ -250,11 +227,7 @@ impl Live {
                 if let Some(recorder) = &self.recorder {
                     recorder.write(Venue::Binance, Src::Rest, Some(&url), &body, recv.wall_ns);
                 }
-                let frame = Frame {
-                    source: Source::Rest { url: &url },
-                    data: &body,
-                    recv,
-                };
+                let frame = Frame { source: Source::Rest { url: &url }, data: &body, recv };
                 self.process(Venue::Binance, frame, on_events);
             }
             Err(error) => {
@@ -296,11 +269,7 @@ impl Live {
                     return;
                 };
                 self.stats.resubscribes += 1;
-                if self.connections[id]
-                    .commands
-                    .try_send(WsCommand::Resubscribe(vec![symbol]))
-                    .is_err()
-                {
+                if self.connections[id].commands.try_send(WsCommand::Resubscribe(vec![symbol])).is_err() {
                     tracing::warn!(connection = id, "resubscribe not sent: connection busy");
                 }
             }
@@ -310,10 +279,7 @@ impl Live {
 
     fn fetch_snapshot(&mut self, symbol: String) {
         let Some(rest) = self.binance_rest.clone() else {
-            tracing::warn!(
-                symbol,
-                "no Binance REST client: cannot fetch a depth snapshot"
-            );
+            tracing::warn!(symbol, "no Binance REST client: cannot fetch a depth snapshot");
             return;
         };
         if !self.snapshots_in_flight.insert(symbol.clone()) {

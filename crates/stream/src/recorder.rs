@@ -24,22 +24,14 @@ impl std::fmt::Debug for Recorder {
 impl Recorder {
     /// Creates the capture file.
     pub fn create(path: &Path, rotation: Rotation) -> Result<Self, CaptureError> {
-        Ok(Recorder {
-            writer: Arc::new(Mutex::new(Some(CaptureWriter::create(path, rotation)?))),
-        })
+        Ok(Recorder { writer: Arc::new(Mutex::new(Some(CaptureWriter::create(path, rotation)?))) })
     }
 
     /// Appends one record; errors are logged, never fatal to market data.
     pub fn write(&self, venue: Venue, src: Src, url: Option<&str>, data: &str, ts_ns: u64) {
         let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(writer) = guard.as_mut() {
-            let record = RecordRef {
-                ts_ns,
-                venue: venue.as_str(),
-                src,
-                url,
-                data,
-            };
+            let record = RecordRef { ts_ns, venue: venue.as_str(), src, url, data };
             if let Err(error) = writer.write(record) {
                 tracing::error!("recording failed: {error}");
             }
@@ -71,12 +63,6 @@ impl Recorder {
 impl ResponseObserver for Recorder {
     fn observe(&self, venue: Venue, path_and_query: &str, body: &[u8], received_unix_ns: u64) {
         let text = String::from_utf8_lossy(body);
-        self.write(
-            venue,
-            Src::Rest,
-            Some(path_and_query),
-            &text,
-            received_unix_ns,
-        );
+        self.write(venue, Src::Rest, Some(path_and_query), &text, received_unix_ns);
     }
 }

@@ -93,18 +93,8 @@ pub fn replay(
             Src::Ws => Source::Ws,
             Src::Rest => Source::Rest { url: &record.url },
         };
-        let recv = RecvTime {
-            wall_ns: record.ts_ns,
-            mono_ns: record.ts_ns,
-        };
-        if let Err(error) = pipeline.on_frame(
-            venue,
-            Frame {
-                source,
-                data: &record.data,
-                recv,
-            },
-        ) {
+        let recv = RecvTime { wall_ns: record.ts_ns, mono_ns: record.ts_ns };
+        if let Err(error) = pipeline.on_frame(venue, Frame { source, data: &record.data, recv }) {
             tracing::debug!(%venue, line = reader.line_number(), "frame not used: {error}");
         }
         observe(&pipeline, venue, &record);
@@ -121,9 +111,7 @@ fn report(pipeline: &Pipeline, unknown_venue: u64, error: Option<String>) -> Rep
                 continue;
             };
             let book = &tracked.book;
-            let best = |level: Option<perpspread_core::Level>| {
-                level.map(|l| book.price_of(&l).to_string())
-            };
+            let best = |level: Option<perpspread_core::Level>| level.map(|l| book.price_of(&l).to_string());
             books.push(BookReport {
                 venue,
                 instrument: symbol.to_owned(),
@@ -139,12 +127,7 @@ fn report(pipeline: &Pipeline, unknown_venue: u64, error: Option<String>) -> Rep
         }
     }
     let stats = pipeline.stats();
-    ReplayReport {
-        books,
-        stats,
-        unknown_venue,
-        error,
-    }
+    ReplayReport { books, stats, unknown_venue, error }
 }
 
 /// Sleeps so that records are handed over at the recorded pace (scaled).

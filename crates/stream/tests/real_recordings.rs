@@ -6,31 +6,18 @@ use perpspread_core::{BookState, Venue};
 use perpspread_stream::{replay, Speed};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/real")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/real").join(name)
 }
 
 #[test]
 fn okx_btc_usdt_every_checksum_verifies() {
-    let report = replay(
-        &fixture("okx_books_btc-usdt_2022-05-13.jsonl"),
-        Speed::Max,
-        |_, _, _| {},
-    )
-    .unwrap();
+    let report = replay(&fixture("okx_books_btc-usdt_2022-05-13.jsonl"), Speed::Max, |_, _, _| {}).unwrap();
     assert_eq!(report.books.len(), 1);
     let book = &report.books[0];
-    assert_eq!(
-        (book.venue, book.instrument.as_str()),
-        (Venue::Okx, "BTC-USDT")
-    );
+    assert_eq!((book.venue, book.instrument.as_str()), (Venue::Okx, "BTC-USDT"));
     assert_eq!(book.updates_applied, 98);
     assert_eq!(book.checksums_verified, 98);
-    assert_eq!(
-        (book.checksum_failures, book.sequence_gaps, book.resyncs),
-        (0, 0, 0)
-    );
+    assert_eq!((book.checksum_failures, book.sequence_gaps, book.resyncs), (0, 0, 0));
     assert_eq!(book.state, BookState::Live);
     assert_eq!(report.stats.malformed, 0);
     assert_eq!(report.error, None);
@@ -38,12 +25,7 @@ fn okx_btc_usdt_every_checksum_verifies() {
 
 #[test]
 fn binance_books_bridge_snapshots_without_gaps() {
-    let report = replay(
-        &fixture("binance_usdm_depth_sushi-akro_2021-07-22.jsonl"),
-        Speed::Max,
-        |_, _, _| {},
-    )
-    .unwrap();
+    let report = replay(&fixture("binance_usdm_depth_sushi-akro_2021-07-22.jsonl"), Speed::Max, |_, _, _| {}).unwrap();
     let names: Vec<&str> = report.books.iter().map(|b| b.instrument.as_str()).collect();
     assert_eq!(names, ["SUSHIUSDT", "AKROUSDT"]);
     for book in &report.books {
@@ -82,10 +64,7 @@ fn reference_best(name: &str, instrument: &str) -> (String, String) {
             Err(_) => continue,
         };
         if record["venue"] == "okx" {
-            if data["arg"]["channel"] != "books"
-                || data["arg"]["instId"] != instrument
-                || !data["event"].is_null()
-            {
+            if data["arg"]["channel"] != "books" || data["arg"]["instId"] != instrument || !data["event"].is_null() {
                 continue;
             }
             if data["action"] == "snapshot" {
@@ -104,10 +83,7 @@ fn reference_best(name: &str, instrument: &str) -> (String, String) {
             apply(&data["asks"], &mut asks);
             let snapshot_id = data["lastUpdateId"].as_u64().unwrap();
             last_u = Some(snapshot_id);
-            for event in pending
-                .drain(..)
-                .filter(|e| e["u"].as_u64().unwrap() >= snapshot_id)
-            {
+            for event in pending.drain(..).filter(|e| e["u"].as_u64().unwrap() >= snapshot_id) {
                 apply(&event["b"], &mut bids);
                 apply(&event["a"], &mut asks);
                 last_u = event["u"].as_u64();
@@ -124,36 +100,19 @@ fn reference_best(name: &str, instrument: &str) -> (String, String) {
             }
         }
     }
-    (
-        bids.values().next_back().unwrap().clone(),
-        asks.values().next().unwrap().clone(),
-    )
+    (bids.values().next_back().unwrap().clone(), asks.values().next().unwrap().clone())
 }
 
 #[test]
 fn final_tops_match_an_independent_reference() {
     for (name, instrument) in [
         ("okx_books_btc-usdt_2022-05-13.jsonl", "BTC-USDT"),
-        (
-            "binance_usdm_depth_sushi-akro_2021-07-22.jsonl",
-            "SUSHIUSDT",
-        ),
+        ("binance_usdm_depth_sushi-akro_2021-07-22.jsonl", "SUSHIUSDT"),
         ("binance_usdm_depth_sushi-akro_2021-07-22.jsonl", "AKROUSDT"),
     ] {
         let report = replay(&fixture(name), Speed::Max, |_, _, _| {}).unwrap();
-        let book = report
-            .books
-            .iter()
-            .find(|b| b.instrument == instrument)
-            .unwrap();
+        let book = report.books.iter().find(|b| b.instrument == instrument).unwrap();
         let (bid, ask) = reference_best(name, instrument);
-        assert_eq!(
-            (
-                book.best_bid.clone().unwrap(),
-                book.best_ask.clone().unwrap()
-            ),
-            (bid, ask),
-            "{instrument}"
-        );
+        assert_eq!((book.best_bid.clone().unwrap(), book.best_ask.clone().unwrap()), (bid, ask), "{instrument}");
     }
 }

@@ -75,11 +75,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     if args.all {
         let mut unpaired = Table::new(["VENUE", "SYMBOL", "REASON"]);
         for s in &universe.unpaired {
-            unpaired.row(vec![
-                s.venue.to_string(),
-                s.symbol.clone(),
-                s.reason.clone(),
-            ]);
+            unpaired.row(vec![s.venue.to_string(), s.symbol.clone(), s.reason.clone()]);
         }
         write!(out, "\n{}", unpaired.render())?;
     }

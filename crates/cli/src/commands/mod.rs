@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod instruments;
+pub mod monitor;
 pub mod record;
 pub mod replay;
 pub mod scan;
@@ -16,11 +17,7 @@ use crate::UserError;
 /// Fetches both venues' instrument lists concurrently and pairs them.
 pub async fn fetch_universe(venues: &RestVenues) -> anyhow::Result<Universe> {
     let (okx, binance) = tokio::try_join!(venues.okx.instruments(), venues.binance.instruments())?;
-    let instruments = okx
-        .instruments
-        .into_iter()
-        .chain(binance.instruments)
-        .collect();
+    let instruments = okx.instruments.into_iter().chain(binance.instruments).collect();
     let skipped = okx.skipped.into_iter().chain(binance.skipped).collect();
     Ok(Universe::build(instruments, skipped))
 }
@@ -52,52 +49,29 @@ async fn select_pairs(
         return Ok(pairs);
     }
     let (okx, binance) = tokio::join!(venues.okx.activity(), venues.binance.activity());
-    let volumes: HashMap<Venue, HashMap<String, f64>> =
-        [(Venue::Okx, okx), (Venue::Binance, binance)]
-            .into_iter()
-            .map(|(venue, result)| {
-                let map = result
-                    .map_err(|e| tracing::warn!("24 h volumes unavailable: {e}"))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(symbol, activity)| (symbol, activity.quote_volume_24h))
-                    .collect();
-                (venue, map)
-            })
-            .collect();
+    let volumes: HashMap<Venue, HashMap<String, f64>> = [(Venue::Okx, okx), (Venue::Binance, binance)]
+        .into_iter()
+        .map(|(venue, result)| {
+            let map = result
+                .map_err(|e| tracing::warn!("24 h volumes unavailable: {e}"))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(symbol, activity)| (symbol, activity.quote_volume_24h))
+                .collect();
+            (venue, map)
+        })
+        .collect();
     Ok(rank_by_liquidity(universe, &volumes, top))
 }
 
 /// Pairs ordered by the smaller of their two venues' 24 h quote volumes (the thinner venue bounds the
 /// arbitrage), most liquid first; ties and unknown volumes fall back to alphabetical order.
-pub fn rank_by_liquidity(
-    universe: &Universe,
-    volumes: &HashMap<Venue, HashMap<String, f64>>,
-    top: usize,
-) -> Vec<Pair> {
-    let volume = |leg: &Instrument| {
-        volumes
-            .get(&leg.venue)
-            .and_then(|m| m.get(&leg.symbol))
-            .copied()
-            .unwrap_or(0.0)
-    };
-    let mut ranked: Vec<(f64, &Pair)> = universe
-        .pairs
-        .iter()
-        .map(|pair| {
-            (
-                pair.legs.iter().map(volume).fold(f64::INFINITY, f64::min),
-                pair,
-            )
-        })
-        .collect();
+pub fn rank_by_liquidity(universe: &Universe, volumes: &HashMap<Venue, HashMap<String, f64>>, top: usize) -> Vec<Pair> {
+    let volume = |leg: &Instrument| volumes.get(&leg.venue).and_then(|m| m.get(&leg.symbol)).copied().unwrap_or(0.0);
+    let mut ranked: Vec<(f64, &Pair)> =
+        universe.pairs.iter().map(|pair| (pair.legs.iter().map(volume).fold(f64::INFINITY, f64::min), pair)).collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.key.cmp(&b.1.key)));
-    ranked
-        .into_iter()
-        .take(top)
-        .map(|(_, pair)| pair.clone())
-        .collect()
+    ranked.into_iter().take(top).map(|(_, pair)| pair.clone()).collect()
 }
 
 /// Completes on Ctrl-C, SIGTERM, or after `limit`.

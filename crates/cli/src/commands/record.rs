@@ -10,7 +10,7 @@ use perpspread_core::{Pair, Venue};
 use perpspread_okx::ws::OkxWs;
 use perpspread_stream::{run_live, LiveConfig, Recorder};
 
-use crate::config::Config;
+use crate::config::{Config, MonitorConfig};
 use crate::venues::RestVenues;
 use crate::UserError;
 
@@ -44,28 +44,17 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     }
     let rotation = Rotation {
         max_bytes: args.rotate_mb.map(|mb| mb.saturating_mul(1 << 20)),
-        max_age: args
-            .rotate_minutes
-            .map(|m| Duration::from_secs(m.saturating_mul(60))),
+        max_age: args.rotate_minutes.map(|m| Duration::from_secs(m.saturating_mul(60))),
     };
     let recorder = Recorder::create(&args.out, rotation).map_err(|e| UserError(e.to_string()))?;
     let mut venues = RestVenues::from_config(config)?;
     venues.observe(Arc::new(recorder.clone()));
     let universe = super::fetch_universe(&venues).await?;
     let pairs = super::select_pairs(&venues, &universe, &args.symbols, args.top).await?;
-    let live = live_config(
-        config,
-        &pairs,
-        Arc::new(venues.binance),
-        Some(recorder.clone()),
-    );
+    let live = live_config(config, &pairs, Arc::new(venues.binance), Some(recorder.clone()), &config.monitor);
     tracing::info!(pairs = pairs.len(), out = %args.out.display(), "recording");
-    let result = run_live(
-        live,
-        super::shutdown_signal(args.duration_s.map(Duration::from_secs)),
-        |_, _, _, _| {},
-    )
-    .await;
+    let result =
+        run_live(live, super::shutdown_signal(args.duration_s.map(Duration::from_secs)), |_, _, _, _| {}).await;
     let records = recorder.finish()?;
     eprintln!(
         "recorded {records} records from {} pairs to {} ({} messages, {} resyncs requested, {} reconnects)",
@@ -84,20 +73,17 @@ pub fn live_config(
     pairs: &[Pair],
     binance_rest: Arc<perpspread_binance::BinanceRest>,
     recorder: Option<Recorder>,
+    channels: &MonitorConfig,
 ) -> LiveConfig {
-    let symbols = |venue: Venue| {
-        pairs
-            .iter()
-            .filter_map(|p| p.leg(venue))
-            .map(|i| i.symbol.clone())
-            .collect::<Vec<_>>()
-    };
+    let symbols =
+        |venue: Venue| pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect::<Vec<_>>();
+    let mut okx = OkxWs::new(&config.okx.ws_url);
+    okx.book_channel = channels.okx_book_channel.clone();
+    let mut binance = BinanceWs::new(&config.binance.ws_url);
+    binance.depth_speed = channels.binance_depth_speed.clone();
     let mut live = LiveConfig::new();
-    live.okx = Some((OkxWs::new(&config.okx.ws_url), symbols(Venue::Okx)));
-    live.binance = Some((
-        BinanceWs::new(&config.binance.ws_url),
-        symbols(Venue::Binance),
-    ));
+    live.okx = Some((okx, symbols(Venue::Okx)));
+    live.binance = Some((binance, symbols(Venue::Binance)));
     live.binance_rest = Some(binance_rest);
     live.recorder = recorder;
     live

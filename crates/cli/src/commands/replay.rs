@@ -25,11 +25,7 @@ pub struct Args {
 /// Runs the command.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     if !args.file.is_file() {
-        return Err(UserError(format!(
-            "cannot read capture {}: no such file",
-            args.file.display()
-        ))
-        .into());
+        return Err(UserError(format!("cannot read capture {}: no such file", args.file.display())).into());
     }
     let started = Instant::now();
     let file = args.file.clone();

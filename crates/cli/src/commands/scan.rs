@@ -119,11 +119,7 @@ fn effective(base: &ScanConfig, args: &Args) -> Result<ScanConfig, UserError> {
     Ok(scan)
 }
 
-async fn fetch_book(
-    venues: &RestVenues,
-    leg: &Instrument,
-    scan: &ScanConfig,
-) -> Result<RestBook, RestError> {
+async fn fetch_book(venues: &RestVenues, leg: &Instrument, scan: &ScanConfig) -> Result<RestBook, RestError> {
     match leg.venue {
         Venue::Okx => venues.okx.book(leg, scan.okx_depth).await,
         Venue::Binance => venues.binance.book(leg, scan.binance_depth).await,
@@ -131,17 +127,9 @@ async fn fetch_book(
 }
 
 async fn fetch_funding(venues: &RestVenues, pairs: &[Pair]) -> HashMap<(Venue, String), Funding> {
-    let legs = |venue: Venue| {
-        pairs
-            .iter()
-            .filter_map(move |p| p.leg(venue))
-            .collect::<Vec<_>>()
-    };
+    let legs = |venue: Venue| pairs.iter().filter_map(move |p| p.leg(venue)).collect::<Vec<_>>();
     let (okx_legs, binance_legs) = (legs(Venue::Okx), legs(Venue::Binance));
-    let (okx, binance) = tokio::join!(
-        venues.okx.funding(&okx_legs),
-        venues.binance.funding(&binance_legs)
-    );
+    let (okx, binance) = tokio::join!(venues.okx.funding(&okx_legs), venues.binance.funding(&binance_legs));
     let mut all = HashMap::new();
     for (venue, result) in [(Venue::Okx, okx), (Venue::Binance, binance)] {
         match result {
@@ -153,18 +141,10 @@ async fn fetch_funding(venues: &RestVenues, pairs: &[Pair]) -> HashMap<(Venue, S
 }
 
 /// Fetches books for every pair (bounded concurrency) and evaluates both directions.
-pub async fn scan_pairs(
-    venues: &RestVenues,
-    pairs: &[Pair],
-    scan: &ScanConfig,
-    fees: &FeeModel,
-) -> Vec<ScanRow> {
+pub async fn scan_pairs(venues: &RestVenues, pairs: &[Pair], scan: &ScanConfig, fees: &FeeModel) -> Vec<ScanRow> {
     let books = futures::stream::iter(pairs.iter())
         .map(|pair| async move {
-            let (a, b) = tokio::join!(
-                fetch_book(venues, &pair.legs[0], scan),
-                fetch_book(venues, &pair.legs[1], scan)
-            );
+            let (a, b) = tokio::join!(fetch_book(venues, &pair.legs[0], scan), fetch_book(venues, &pair.legs[1], scan));
             (pair, a, b)
         })
         .buffer_unordered(scan.concurrency);
@@ -179,24 +159,12 @@ pub async fn scan_pairs(
             (Ok(a), Ok(b)) => {
                 let books = [(&pair.legs[0], &a), (&pair.legs[1], &b)];
                 for (buy, sell) in [(0, 1), (1, 0)] {
-                    rows.push(evaluate(
-                        pair,
-                        books[buy],
-                        books[sell],
-                        target,
-                        scan.min_net_bp,
-                        fees,
-                        &funding,
-                    ));
+                    rows.push(evaluate(pair, books[buy], books[sell], target, scan.min_net_bp, fees, &funding));
                 }
             }
             (a, b) => {
-                let error = [a.err(), b.err()]
-                    .into_iter()
-                    .flatten()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let error =
+                    [a.err(), b.err()].into_iter().flatten().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
                 rows.push(failed_row(pair, error, fees));
             }
         }
@@ -219,20 +187,11 @@ fn evaluate(
     fees: &FeeModel,
     funding: &HashMap<(Venue, String), Funding>,
 ) -> ScanRow {
-    let buy = LegBook {
-        instrument: buy_leg,
-        book: &buy_book.book,
-    };
-    let sell = LegBook {
-        instrument: sell_leg,
-        book: &sell_book.book,
-    };
+    let buy = LegBook { instrument: buy_leg, book: &buy_book.book };
+    let sell = LegBook { instrument: sell_leg, book: &sell_book.book };
     let calc = SpreadCalculator::new(pair, buy, sell, fees);
     let rate_bp = |leg: &Instrument| {
-        funding
-            .get(&(leg.venue, leg.symbol.clone()))
-            .and_then(|f| f.rate.to_f64())
-            .map(|r| r * 10_000.0)
+        funding.get(&(leg.venue, leg.symbol.clone())).and_then(|f| f.rate.to_f64()).map(|r| r * 10_000.0)
     };
     let (buy_funding_bp, sell_funding_bp) = (rate_bp(buy_leg), rate_bp(sell_leg));
     let mut row = ScanRow {
@@ -257,9 +216,7 @@ fn evaluate(
         max_size_depth_limited: None,
         buy_funding_bp,
         sell_funding_bp,
-        funding_carry_bp: buy_funding_bp
-            .zip(sell_funding_bp)
-            .map(|(long, short)| short - long),
+        funding_carry_bp: buy_funding_bp.zip(sell_funding_bp).map(|(long, short)| short - long),
         buy_latency_ms: Some(ms(buy_book.latency)),
         sell_latency_ms: Some(ms(sell_book.latency)),
         error: None,
@@ -375,11 +332,7 @@ fn render(rows: &[ScanRow], scan: &ScanConfig) -> String {
             bp(row.fees_bp),
             opt(row.net_bp, bp),
             max,
-            format!(
-                "{}/{}",
-                opt(row.buy_funding_bp, bp),
-                opt(row.sell_funding_bp, bp)
-            ),
+            format!("{}/{}", opt(row.buy_funding_bp, bp), opt(row.sell_funding_bp, bp)),
             opt(row.funding_carry_bp, bp),
             format!(
                 "{}/{}",

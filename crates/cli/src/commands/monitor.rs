@@ -1,0 +1,162 @@
+//! `perpspread monitor`: the main job — live executable spreads and opportunities.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use perpspread_capture::Rotation;
+use perpspread_core::engine::{Engine, EngineConfig, LegFunding, OpportunityEvent};
+use perpspread_core::spread::SizeTarget;
+use perpspread_core::{Pair, Venue};
+use perpspread_net::Funding;
+use perpspread_stream::{run_live, Recorder, Signals};
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::config::{Config, MonitorConfig};
+use crate::venues::RestVenues;
+use crate::UserError;
+
+/// Flags of `perpspread monitor`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Pairs to watch (base asset, pair or venue symbol), e.g. BTC,ETH,1000PEPEUSDT.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["top", "all"])]
+    pub symbols: Vec<String>,
+    /// Watch the N most liquid common pairs (default from config: 30).
+    #[arg(long, conflicts_with = "all")]
+    pub top: Option<usize>,
+    /// Watch the whole common universe.
+    #[arg(long)]
+    pub all: bool,
+    /// JSON lines of opportunity events on stdout (default when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
+    /// Also record every received frame to this capture file.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Add the funding carry to the net spread.
+    #[arg(long)]
+    pub include_funding: bool,
+    /// Stop after this many seconds (default: until Ctrl-C / SIGTERM / `q`).
+    #[arg(long)]
+    pub duration_s: Option<u64>,
+}
+
+/// Runs the command.
+pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
+    let interactive = !args.json && std::io::stdout().is_terminal();
+    let recorder = match &args.record {
+        Some(path) => Some(Recorder::create(path, Rotation::default()).map_err(|e| UserError(e.to_string()))?),
+        None => None,
+    };
+    let mut venues = RestVenues::from_config(config)?;
+    if let Some(recorder) = &recorder {
+        venues.observe(Arc::new(recorder.clone()));
+    }
+    let universe = super::fetch_universe(&venues).await?;
+    let pairs = if args.all {
+        universe.pairs.clone()
+    } else {
+        let top = args.top.unwrap_or(config.monitor.top);
+        if top == 0 {
+            return Err(UserError("--top must be at least 1".into()).into());
+        }
+        super::select_pairs(&venues, &universe, &args.symbols, top).await?
+    };
+    if pairs.is_empty() {
+        return Err(UserError("no pair to monitor".into()).into());
+    }
+    let mut engine = Engine::new(engine_config(config, &args), pairs.clone());
+    load_funding(&venues, &pairs, &mut engine).await;
+    let mut signals = Signals::new(engine);
+    let live = super::record::live_config(config, &pairs, Arc::new(venues.binance), recorder.clone(), &config.monitor);
+    let shutdown = super::shutdown_signal(args.duration_s.map(Duration::from_secs));
+    let mut events: Vec<OpportunityEvent> = Vec::new();
+    let final_state = if interactive {
+        crate::tui::run(live, shutdown, signals).await?
+    } else {
+        let mut out = std::io::stdout().lock();
+        let result = run_live(live, shutdown, |pipeline, venue, feed_events, recv| {
+            signals.on_events(pipeline, venue, feed_events, recv, &mut events);
+            emit(&mut out, &mut events);
+        })
+        .await;
+        signals.engine.shutdown(perpspread_net::rest::unix_ns(), &mut events);
+        emit(&mut out, &mut events);
+        (result, signals)
+    };
+    let (live, signals) = final_state;
+    if let Some(recorder) = &recorder {
+        recorder.finish()?;
+    }
+    let stats = signals.engine.stats();
+    eprintln!(
+        "monitor stopped: {} messages, {} evaluations, {} opportunities opened, {} closed, {} resyncs requested, {} reconnects",
+        live.stats.pipeline.messages,
+        stats.evaluations,
+        stats.opened,
+        stats.closed,
+        live.stats.pipeline.resync_requests,
+        live.stats.disconnects.values().sum::<u64>()
+    );
+    Ok(())
+}
+
+/// Writes events as JSON lines and empties the buffer.
+pub fn emit(out: &mut impl Write, events: &mut Vec<OpportunityEvent>) {
+    if events.is_empty() {
+        return;
+    }
+    for event in events.drain(..) {
+        if let Ok(line) = serde_json::to_string(&event) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    let _ = out.flush();
+}
+
+/// Engine settings from the config and flags.
+pub fn engine_config(config: &Config, args: &Args) -> EngineConfig {
+    let monitor: &MonitorConfig = &config.monitor;
+    EngineConfig {
+        fees: config.fee_model(),
+        sizes: monitor.sizes_usd.iter().map(|s| SizeTarget::Quote(*s)).collect(),
+        open_bp: monitor.open_threshold_bp,
+        close_bp: monitor.close_threshold_bp,
+        max_book_age_ns: monitor.max_book_age_ms.saturating_mul(1_000_000),
+        max_latency_ms: monitor.max_latency_ms,
+        update_interval_ns: monitor.update_interval_ms.saturating_mul(1_000_000),
+        include_funding: monitor.include_funding || args.include_funding,
+    }
+}
+
+/// Loads current funding of every leg (best effort: a failure only leaves the carry blank).
+pub async fn load_funding(venues: &RestVenues, pairs: &[Pair], engine: &mut Engine) {
+    use perpspread_net::MarketRest;
+    let legs = |venue: Venue| pairs.iter().filter_map(move |p| p.leg(venue)).collect::<Vec<_>>();
+    let (okx_legs, binance_legs) = (legs(Venue::Okx), legs(Venue::Binance));
+    let (okx, binance) = tokio::join!(venues.okx.funding(&okx_legs), venues.binance.funding(&binance_legs));
+    let mut all = std::collections::HashMap::new();
+    for (venue, result) in [(Venue::Okx, okx), (Venue::Binance, binance)] {
+        match result {
+            Ok(map) => all.extend(map.into_iter().map(|(s, f)| ((venue, s), f))),
+            Err(error) => tracing::warn!("funding rates unavailable: {error}"),
+        }
+    }
+    for (index, pair) in pairs.iter().enumerate() {
+        for (leg_index, leg) in pair.legs.iter().enumerate() {
+            if let Some(funding) = all.get(&(leg.venue, leg.symbol.clone())) {
+                engine.set_funding(index, leg_index, leg_funding(funding));
+            }
+        }
+    }
+}
+
+fn leg_funding(funding: &Funding) -> LegFunding {
+    LegFunding {
+        rate: funding.rate.to_f64().unwrap_or(0.0),
+        next_funding_ms: funding.next_funding_ms,
+        interval_hours: funding.interval_hours,
+    }
+}

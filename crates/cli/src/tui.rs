@@ -1,0 +1,480 @@
+//! The interactive dashboard of `perpspread monitor`.
+//!
+//! The live loop updates a shared [`Dashboard`] after every frame (a few field copies under an
+//! uncontended lock); a separate thread renders it at a fixed 10 frames per second and reads the keyboard,
+//! so rendering never slows the market-data path.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use perpspread_core::engine::{EventKind, Opportunity, OpportunityEvent};
+use perpspread_core::feed::BookState;
+use perpspread_core::spread::{top_per_base, LegBook};
+use perpspread_stream::{run_live, Live, LiveConfig, Pipeline, Signals};
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
+use ratatui::Frame;
+
+use crate::commands::scan::price;
+
+/// One pair's row.
+#[derive(Debug, Clone, Default)]
+pub struct PairRow {
+    pub pair: String,
+    /// Best bid/ask per base unit, per leg (legs in the pair's order).
+    pub bid: [Option<f64>; 2],
+    pub ask: [Option<f64>; 2],
+    pub venues: [String; 2],
+    pub state: [Option<BookState>; 2],
+    pub latency_ms: [Option<f64>; 2],
+    /// Best direction at the first size: label, gross and net bp.
+    pub direction: String,
+    pub gross_bp: Option<f64>,
+    /// Net bp of the best direction at each configured size.
+    pub net_bp: Vec<Option<f64>>,
+    pub max_size_quote: Option<f64>,
+    pub carry_bp: Option<f64>,
+    pub suppressed: Option<&'static str>,
+}
+
+impl PairRow {
+    fn best_net(&self) -> f64 {
+        self.net_bp.iter().flatten().copied().fold(f64::NEG_INFINITY, f64::max)
+    }
+}
+
+/// How the pair table is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    #[default]
+    NetBp,
+    Pair,
+    Latency,
+}
+
+/// Everything the dashboard shows.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub rows: Vec<PairRow>,
+    pub sizes: Vec<String>,
+    pub open: Vec<Opportunity>,
+    pub closed: VecDeque<Opportunity>,
+    pub messages: u64,
+    pub resyncs: u64,
+    pub gaps: u64,
+    pub started: Instant,
+    pub rate: f64,
+    rate_mark: (Instant, u64),
+    pub paused: bool,
+    pub sort: SortBy,
+    /// Show only pairs with a positive net at some size.
+    pub only_positive: bool,
+}
+
+impl Dashboard {
+    /// An empty dashboard for the engine's pairs.
+    pub fn new(signals: &Signals) -> Self {
+        let engine = &signals.engine;
+        let rows = engine
+            .pairs()
+            .iter()
+            .map(|pair| PairRow {
+                pair: pair.key.to_string(),
+                venues: [pair.legs[0].venue.to_string(), pair.legs[1].venue.to_string()],
+                net_bp: vec![None; engine.config().sizes.len()],
+                ..PairRow::default()
+            })
+            .collect();
+        let sizes = engine
+            .config()
+            .sizes
+            .iter()
+            .map(|s| match s {
+                perpspread_core::spread::SizeTarget::Quote(q) => {
+                    format!("{}k", q.normalize() / rust_decimal::Decimal::from(1000))
+                }
+                perpspread_core::spread::SizeTarget::Base(b) => format!("{}b", b.normalize()),
+            })
+            .collect();
+        Dashboard {
+            rows,
+            sizes,
+            open: Vec::new(),
+            closed: VecDeque::new(),
+            messages: 0,
+            resyncs: 0,
+            gaps: 0,
+            started: Instant::now(),
+            rate: 0.0,
+            rate_mark: (Instant::now(), 0),
+            paused: false,
+            sort: SortBy::default(),
+            only_positive: false,
+        }
+    }
+
+    /// Refreshes the rows of the pairs just evaluated and applies opportunity events.
+    pub fn update(&mut self, pipeline: &Pipeline, signals: &Signals, events: &[OpportunityEvent]) {
+        let stats = pipeline.stats();
+        self.messages = stats.messages;
+        self.resyncs = stats.resync_requests;
+        let elapsed = self.rate_mark.0.elapsed();
+        if elapsed >= Duration::from_secs(1) {
+            self.rate = (self.messages - self.rate_mark.1) as f64 / elapsed.as_secs_f64();
+            self.rate_mark = (Instant::now(), self.messages);
+        }
+        if self.paused {
+            return;
+        }
+        for &pair in signals.touched() {
+            self.refresh_row(pipeline, signals, pair);
+        }
+        for event in events {
+            let id = event.opportunity.id;
+            self.open.retain(|o| o.id != id);
+            match event.event {
+                EventKind::Opened | EventKind::Updated => self.open.push(event.opportunity.clone()),
+                EventKind::Closed => {
+                    self.closed.push_front(event.opportunity.clone());
+                    self.closed.truncate(50);
+                }
+            }
+        }
+    }
+
+    fn refresh_row(&mut self, pipeline: &Pipeline, signals: &Signals, index: usize) {
+        let engine = &signals.engine;
+        let pair = &engine.pairs()[index];
+        let row = &mut self.rows[index];
+        let mut gaps = 0;
+        for (leg_index, leg) in pair.legs.iter().enumerate() {
+            let feed = pipeline.feed(leg.venue);
+            let tracked = feed.slot(&leg.symbol).and_then(|slot| feed.book(slot));
+            row.state[leg_index] = tracked.map(|t| t.state);
+            if let Some(tracked) = tracked {
+                gaps += tracked.stats.sequence_gaps;
+                let (bid, ask) = top_per_base(&LegBook { instrument: leg, book: &tracked.book });
+                row.bid[leg_index] = bid;
+                row.ask[leg_index] = ask;
+            }
+        }
+        row.latency_ms = engine.latency_ms(index);
+        row.suppressed = engine.suppression(index).map(|s| s.label());
+        let sizes = engine.config().sizes.len();
+        let quotes = engine.quotes(index);
+        let best_direction = (0..2)
+            .max_by(|a, b| {
+                let net = |d: usize| quotes[d * sizes].as_ref().map_or(f64::NEG_INFINITY, |q| q.net_bp);
+                net(*a).total_cmp(&net(*b))
+            })
+            .unwrap_or(0);
+        let first = quotes[best_direction * sizes].as_ref();
+        row.direction = first.map(|q| format!("{}→{}", q.direction.buy, q.direction.sell)).unwrap_or_default();
+        row.gross_bp = first.map(|q| q.gross_bp);
+        row.max_size_quote = first.map(|q| q.max_size_quote);
+        row.net_bp = (0..sizes).map(|s| quotes[best_direction * sizes + s].as_ref().map(|q| q.net_bp)).collect();
+        let legs = if best_direction == 0 { (0, 1) } else { (1, 0) };
+        row.carry_bp = engine.funding_carry_bp(index, legs);
+        self.gaps = self.gaps.max(gaps);
+    }
+
+    fn sorted_rows(&self) -> Vec<&PairRow> {
+        let mut rows: Vec<&PairRow> = self.rows.iter().filter(|r| !self.only_positive || r.best_net() > 0.0).collect();
+        match self.sort {
+            SortBy::NetBp => rows.sort_by(|a, b| b.best_net().total_cmp(&a.best_net())),
+            SortBy::Pair => rows.sort_by(|a, b| a.pair.cmp(&b.pair)),
+            SortBy::Latency => {
+                let worst = |r: &PairRow| r.latency_ms.iter().flatten().fold(0.0f64, |a, b| a.max(*b));
+                rows.sort_by(|a, b| worst(b).total_cmp(&worst(a)));
+            }
+        }
+        rows
+    }
+
+    /// Handles a key; returns true when the user asked to quit.
+    pub fn on_key(&mut self, key: KeyCode) -> bool {
+        match key {
+            KeyCode::Char('q') | KeyCode::Esc => return true,
+            KeyCode::Char('p') | KeyCode::Char(' ') => self.paused = !self.paused,
+            KeyCode::Char('s') => {
+                self.sort = match self.sort {
+                    SortBy::NetBp => SortBy::Pair,
+                    SortBy::Pair => SortBy::Latency,
+                    SortBy::Latency => SortBy::NetBp,
+                }
+            }
+            KeyCode::Char('f') => self.only_positive = !self.only_positive,
+            _ => {}
+        }
+        false
+    }
+}
+
+fn opt(value: Option<f64>, digits: usize) -> String {
+    value.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "-".into())
+}
+
+fn state_label(state: Option<BookState>) -> &'static str {
+    match state {
+        Some(BookState::Live) => "live",
+        Some(BookState::Syncing) => "sync",
+        Some(BookState::Stale) => "stale",
+        Some(BookState::Resyncing) => "resync",
+        None => "-",
+    }
+}
+
+/// Draws the dashboard.
+pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
+    let [table_area, open_area, closed_area, status_area] =
+        Layout::vertical([Constraint::Min(6), Constraint::Length(8), Constraint::Length(7), Constraint::Length(1)])
+            .areas(frame.area());
+
+    let mut header = vec![
+        "PAIR".to_owned(),
+        "BID/ASK leg1 (USDT/base)".into(),
+        "BID/ASK leg2".into(),
+        "BEST DIR".into(),
+        "GROSS bp".into(),
+    ];
+    header.extend(dashboard.sizes.iter().map(|s| format!("NET bp {s}")));
+    header.extend(["MAX USDT@open".into(), "CARRY bp".into(), "BOOKS".into(), "LAT ms".into()]);
+    let rows: Vec<(Vec<String>, Style)> = dashboard
+        .sorted_rows()
+        .into_iter()
+        .map(|r| {
+            let mut cells = vec![
+                r.pair.clone(),
+                format!("{} {}/{}", r.venues[0], opt_price(r.bid[0]), opt_price(r.ask[0])),
+                format!("{} {}/{}", r.venues[1], opt_price(r.bid[1]), opt_price(r.ask[1])),
+                r.suppressed.map(|s| format!("({s})")).unwrap_or_else(|| r.direction.clone()),
+                opt(r.gross_bp, 2),
+            ];
+            cells.extend(r.net_bp.iter().map(|n| opt(*n, 2)));
+            cells.extend([
+                opt(r.max_size_quote, 0),
+                opt(r.carry_bp, 2),
+                format!("{}/{}", state_label(r.state[0]), state_label(r.state[1])),
+                format!("{}/{}", opt(r.latency_ms[0], 0), opt(r.latency_ms[1], 0)),
+            ]);
+            let style = if r.best_net() > 0.0 {
+                Style::default().fg(Color::Green).add_modifier(Modifier::BOLD)
+            } else {
+                Style::default()
+            };
+            (cells, style)
+        })
+        .collect();
+    // Size columns to their content so no figure is ever cut.
+    let widths: Vec<Constraint> = (0..header.len())
+        .map(|i| {
+            let content = rows.iter().map(|(cells, _)| cells[i].chars().count()).max().unwrap_or(0);
+            Constraint::Length(content.max(header[i].chars().count()) as u16)
+        })
+        .collect();
+    let rows = rows.into_iter().map(|(cells, style)| Row::new(cells).style(style));
+    let table =
+        Table::new(rows, widths).header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD))).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" executable spreads, net of taker fees on every leg (best direction) "),
+        );
+    frame.render_widget(table, table_area);
+
+    let open_lines: Vec<Line> = dashboard
+        .open
+        .iter()
+        .map(|o| {
+            Line::from(format!(
+                "#{} {} {} size {} base ({:.0} USDT)  net {:.2} bp  peak {:.2} bp  open {:.1} s  conf {:.2}",
+                o.id,
+                o.pair,
+                o.direction,
+                o.size_base.normalize(),
+                o.size_quote,
+                o.net_bp,
+                o.peak_net_bp,
+                o.duration_ms / 1000.0,
+                o.confidence
+            ))
+        })
+        .collect();
+    let open = Paragraph::new(open_lines).block(
+        Block::default().borders(Borders::ALL).title(format!(" open opportunities ({}) ", dashboard.open.len())),
+    );
+    frame.render_widget(open, open_area);
+
+    let closed_lines: Vec<Line> = dashboard
+        .closed
+        .iter()
+        .take(5)
+        .map(|o| {
+            Line::from(format!(
+                "#{} {} {}  lasted {:.1} s  peak {:.2} bp  mean {:.2} bp  max {:.0} USDT  ({})",
+                o.id,
+                o.pair,
+                o.direction,
+                o.duration_ms / 1000.0,
+                o.peak_net_bp,
+                o.mean_net_bp,
+                o.max_size_quote,
+                o.close_reason.map(|r| format!("{r:?}")).unwrap_or_default()
+            ))
+        })
+        .collect();
+    let closed = Paragraph::new(closed_lines).block(Block::default().borders(Borders::ALL).title(" recently closed "));
+    frame.render_widget(closed, closed_area);
+
+    let uptime = dashboard.started.elapsed().as_secs();
+    let status = format!(
+        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | up {:02}:{:02}:{:02} | sort: {:?}{}{} | q quit · p pause · s sort · f filter",
+        dashboard.rate,
+        dashboard.messages,
+        dashboard.resyncs,
+        dashboard.gaps,
+        uptime / 3600,
+        uptime / 60 % 60,
+        uptime % 60,
+        dashboard.sort,
+        if dashboard.only_positive { " | filter: net>0" } else { "" },
+        if dashboard.paused { " | PAUSED" } else { "" },
+    );
+    frame.render_widget(Paragraph::new(status).style(Style::default().fg(Color::Cyan)), status_area);
+}
+
+fn opt_price(value: Option<f64>) -> String {
+    value.map(price).unwrap_or_else(|| "-".into())
+}
+
+/// Runs the live loop with the dashboard until `shutdown` or the user quits.
+pub async fn run(
+    config: LiveConfig,
+    shutdown: impl Future<Output = ()>,
+    mut signals: Signals,
+) -> anyhow::Result<(Live, Signals)> {
+    let dashboard = Arc::new(Mutex::new(Dashboard::new(&signals)));
+    let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let renderer = {
+        let (dashboard, stop) = (dashboard.clone(), stop.clone());
+        std::thread::spawn(move || render_loop(&dashboard, &stop, quit_tx))
+    };
+    let combined = async {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = quit_rx => {}
+        }
+    };
+    let mut events = Vec::new();
+    let live = run_live(config, combined, |pipeline, venue, feed_events, recv| {
+        signals.on_events(pipeline, venue, feed_events, recv, &mut events);
+        if let Ok(mut board) = dashboard.lock() {
+            board.update(pipeline, &signals, &events);
+        }
+        events.clear();
+    })
+    .await;
+    signals.engine.shutdown(perpspread_net::rest::unix_ns(), &mut events);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = renderer.join();
+    Ok((live, signals))
+}
+
+fn render_loop(
+    dashboard: &Mutex<Dashboard>,
+    stop: &std::sync::atomic::AtomicBool,
+    quit: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut terminal = ratatui::init();
+    let mut quit = Some(quit);
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        if let Ok(board) = dashboard.lock() {
+            let _ = terminal.draw(|frame| render(frame, &board));
+        }
+        if event::poll(Duration::from_millis(100)).unwrap_or(false) {
+            if let Ok(Event::Key(key)) = event::read() {
+                let wants_quit = key.kind == KeyEventKind::Press
+                    && dashboard.lock().map(|mut b| b.on_key(key.code)).unwrap_or(false);
+                if wants_quit {
+                    if let Some(quit) = quit.take() {
+                        let _ = quit.send(());
+                    }
+                }
+            }
+        }
+    }
+    ratatui::restore();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perpspread_core::engine::{Engine, EngineConfig};
+    use perpspread_core::instrument::{ContractKind, Instrument, PairKey};
+    use perpspread_core::universe::Pair;
+    use perpspread_core::Venue;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    fn signals() -> Signals {
+        let d = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
+        let leg = |venue, symbol: &str| {
+            Instrument::new(
+                venue,
+                symbol,
+                PairKey::new("BTC", "USDT"),
+                "USDT",
+                ContractKind::Linear,
+                d("0.01"),
+                d("1"),
+                d("0.1"),
+                d("1"),
+                d("1"),
+            )
+        };
+        let pair = Pair {
+            key: PairKey::new("BTC", "USDT"),
+            legs: [leg(Venue::Okx, "BTC-USDT-SWAP"), leg(Venue::Binance, "BTCUSDT")],
+        };
+        Signals::new(Engine::new(EngineConfig::default(), vec![pair]))
+    }
+
+    #[test]
+    fn renders_rows_opportunities_and_status() {
+        let signals = signals();
+        let mut board = Dashboard::new(&signals);
+        board.rows[0].bid = [Some(64999.9), Some(65010.0)];
+        board.rows[0].ask = [Some(65000.0), Some(65010.1)];
+        board.rows[0].state = [Some(BookState::Live), Some(BookState::Resyncing)];
+        board.rows[0].net_bp = vec![Some(1.5), Some(-0.5), None];
+        board.rows[0].direction = "okx→binance".into();
+        board.messages = 1234;
+        board.resyncs = 2;
+        assert_eq!(board.sizes, ["1k", "10k", "100k"]);
+        let mut terminal = Terminal::new(TestBackend::new(200, 30)).unwrap();
+        terminal.draw(|frame| render(frame, &board)).unwrap();
+        let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        for expected in [
+            "BTC/USDT",
+            "okx 64999.9/65000",
+            "binance 65010/65010.1",
+            "okx→binance",
+            "1.50",
+            "live/resync",
+            "NET bp 10k",
+            "1234 msgs",
+            "resyncs 2",
+            "q quit",
+        ] {
+            assert!(screen.contains(expected), "missing {expected:?} in\n{screen}");
+        }
+        assert!(board.on_key(KeyCode::Char('q')));
+        assert!(!board.on_key(KeyCode::Char('s')));
+        assert_eq!(board.sort, SortBy::Pair);
+    }
+}

@@ -1,0 +1,412 @@
+//! Binance USDⓈ-M market streams: raw `/ws/<stream>` and combined `/stream?streams=a/b`
+//! (`{"stream":…,"data":…}`), runtime `SUBSCRIBE` / `UNSUBSCRIBE` / `LIST_SUBSCRIPTIONS`, diff depth
+//! (`@depth`, `@depth@0ms|100ms|500ms`) chained by `U`/`u`/`pu` from the REST `lastUpdateId`, partial
+//! depth (`@depth5|10|20[@100ms|@500ms]`), `@bookTicker` and `@markPrice[@1s]`; server pings, pong
+//! deadline and a connection lifetime limit.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use perpspread_core::{Level, Side, Venue};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::binance::rest::premium_index_json;
+use crate::faults::{lock, FaultKind};
+use crate::http::params;
+use crate::model::{BookDelta, BookMeta, Market};
+use crate::render::{level_pairs, write_levels};
+use crate::server::{Shared, StepEvent};
+use crate::ws::{conn_id, drive, DriveOptions, Session, StreamFaults};
+
+/// The Binance WebSocket routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/ws", any(raw_empty))
+        .route("/ws/{*streams}", any(raw))
+        .route("/stream", any(combined))
+        .with_state(shared)
+}
+
+async fn raw_empty(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+    open(shared, ws, String::new(), false)
+}
+
+async fn raw(State(shared): State<Arc<Shared>>, Path(streams): Path<String>, ws: WebSocketUpgrade) -> Response {
+    open(shared, ws, streams, false)
+}
+
+async fn combined(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, ws: WebSocketUpgrade) -> Response {
+    let streams = params(query.as_deref()).remove("streams").unwrap_or_default();
+    open(shared, ws, streams, true)
+}
+
+fn open(shared: Arc<Shared>, ws: WebSocketUpgrade, streams: String, combined: bool) -> Response {
+    ws.on_upgrade(move |socket| async move {
+        let config = &shared.config;
+        let options = DriveOptions {
+            venue: Venue::Binance,
+            idle_timeout: None,
+            ping_interval: Some(Duration::from_millis(config.binance_ping_interval_ms)),
+            pong_timeout: Duration::from_millis(config.binance_pong_timeout_ms),
+            max_lifetime: Some(Duration::from_millis(config.binance_max_lifetime_ms)),
+            timer_interval: Duration::from_secs(3600),
+        };
+        let mut session =
+            BinanceSession { conn_id: conn_id(), combined, streams: Vec::new(), faults: StreamFaults::default() };
+        {
+            let market = lock(&shared.market);
+            for name in streams.split('/').filter(|s| !s.is_empty()) {
+                if let Some(stream) = Stream::parse(name, &market) {
+                    session.streams.push(stream);
+                }
+            }
+        }
+        drive(socket, Arc::clone(&shared), session, options, Vec::new()).await;
+    })
+}
+
+/// What a stream publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Diff depth, aggregated over the interval.
+    Diff,
+    /// The top N levels every interval.
+    Partial(usize),
+    BookTicker,
+    MarkPrice,
+}
+
+/// One subscribed stream and its aggregation state.
+#[derive(Debug)]
+struct Stream {
+    name: String,
+    symbol: String,
+    /// Index of the book in step events; `None` for an unlisted symbol (Binance accepts and stays silent).
+    slot: Option<usize>,
+    kind: Kind,
+    /// Push interval, ms (0 = every model step).
+    interval_ms: u64,
+    /// Interval bucket of the last push.
+    bucket: u64,
+    /// First update id aggregated since the last push.
+    first_id: Option<u64>,
+    last_id: u64,
+    /// Net changes since the last push, keyed by (side, price).
+    pending: BTreeMap<(u8, i64), i64>,
+    last_top: Option<(Level, Level)>,
+}
+
+impl Stream {
+    /// Parses `btcusdt@depth@100ms` and friends; `None` for an unsupported stream name.
+    fn parse(name: &str, market: &Market) -> Option<Stream> {
+        let (symbol, rest) = name.split_once('@')?;
+        let (kind, interval_ms) = match rest {
+            "depth" => (Kind::Diff, 250),
+            "depth@0ms" => (Kind::Diff, 0),
+            "depth@100ms" => (Kind::Diff, 100),
+            "depth@500ms" => (Kind::Diff, 500),
+            "bookTicker" => (Kind::BookTicker, 0),
+            "markPrice" => (Kind::MarkPrice, 3000),
+            "markPrice@1s" => (Kind::MarkPrice, 1000),
+            other => {
+                let rest = other.strip_prefix("depth")?;
+                let (levels, speed) = rest.split_once('@').unwrap_or((rest, "250ms"));
+                let levels: usize = levels.parse().ok().filter(|n| [5, 10, 20].contains(n))?;
+                let interval = match speed {
+                    "250ms" => 250,
+                    "100ms" => 100,
+                    "500ms" => 500,
+                    _ => return None,
+                };
+                (Kind::Partial(levels), interval)
+            }
+        };
+        let symbol = symbol.to_ascii_uppercase();
+        Some(Stream {
+            name: name.to_owned(),
+            slot: market.book_slot(Venue::Binance, &symbol),
+            symbol,
+            kind,
+            interval_ms,
+            bucket: market.now_ms() / interval_ms.max(1),
+            first_id: None,
+            last_id: 0,
+            pending: BTreeMap::new(),
+            last_top: None,
+        })
+    }
+
+    /// Whether the stream pushes at `now_ms` (a new interval bucket began).
+    fn due(&mut self, now_ms: u64) -> bool {
+        if self.interval_ms == 0 {
+            return true;
+        }
+        let bucket = now_ms / self.interval_ms;
+        let due = bucket != self.bucket;
+        self.bucket = bucket;
+        due
+    }
+
+    fn accumulate(&mut self, delta: &BookDelta) {
+        if delta.changes.is_empty() {
+            return;
+        }
+        self.first_id.get_or_insert(delta.prev_seq + 1);
+        self.last_id = delta.seq;
+        for change in &delta.changes {
+            self.pending.insert((u8::from(change.side == Side::Ask), change.price), change.qty);
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Request {
+    method: String,
+    #[serde(default)]
+    params: Vec<String>,
+    #[serde(default)]
+    id: Value,
+}
+
+/// The Binance protocol on one connection.
+struct BinanceSession {
+    conn_id: String,
+    combined: bool,
+    streams: Vec<Stream>,
+    faults: StreamFaults,
+}
+
+impl Session for BinanceSession {
+    fn on_text(&mut self, shared: &Shared, text: &str, out: &mut Vec<String>) {
+        let request: Request = match serde_json::from_str(text) {
+            Ok(request) => request,
+            Err(e) => return out.push(error_frame(3, &format!("Invalid JSON: {e}"), &Value::Null)),
+        };
+        let id = &request.id;
+        match request.method.as_str() {
+            "SUBSCRIBE" => {
+                if shared.faults.take_refusal(Venue::Binance) {
+                    let kind = FaultKind::RefuseSubscription { venue: Venue::Binance, count: 1 };
+                    shared.faults.record("applied", &kind, Some(&self.conn_id));
+                    return out.push(error_frame(2, "Invalid request: too many subscriptions", id));
+                }
+                let market = lock(&shared.market);
+                let parsed: Option<Vec<Stream>> = request.params.iter().map(|p| Stream::parse(p, &market)).collect();
+                let Some(parsed) = parsed else {
+                    return out.push(error_frame(2, "Invalid request: invalid stream name", id));
+                };
+                for stream in parsed {
+                    self.streams.retain(|s| s.name != stream.name);
+                    self.streams.push(stream);
+                }
+                out.push(format!(r#"{{"result":null,"id":{id}}}"#));
+            }
+            "UNSUBSCRIBE" => {
+                self.streams.retain(|s| !request.params.contains(&s.name));
+                out.push(format!(r#"{{"result":null,"id":{id}}}"#));
+            }
+            "LIST_SUBSCRIPTIONS" => {
+                let names: Vec<&str> = self.streams.iter().map(|s| s.name.as_str()).collect();
+                out.push(format!(r#"{{"result":{},"id":{id}}}"#, serde_json::to_string(&names).unwrap_or_default()));
+            }
+            other => {
+                let msg = format!("Invalid request: unknown variant `{other}`, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`");
+                out.push(error_frame(2, &msg, id));
+            }
+        }
+    }
+
+    fn on_step(&mut self, shared: &Shared, event: &StepEvent, out: &mut Vec<String>) {
+        let mut marks = Vec::new();
+        for i in 0..self.streams.len() {
+            let stream = &mut self.streams[i];
+            let Some(delta) = stream.slot.and_then(|slot| event.binance.get(slot)) else {
+                continue;
+            };
+            let now = event.now_ms;
+            match stream.kind {
+                Kind::Diff => {
+                    stream.accumulate(delta);
+                    if stream.due(now) && stream.first_id.is_some() {
+                        let meta = Arc::clone(&delta.meta);
+                        self.push_diff(i, &meta, now, out);
+                    }
+                }
+                Kind::Partial(levels) => {
+                    stream.accumulate(delta);
+                    if stream.due(now) {
+                        let first = stream.first_id.take().unwrap_or(delta.seq);
+                        stream.pending.clear();
+                        let frame = partial_event(delta, levels, now, first);
+                        out.push(wrap(self.combined, &self.streams[i].name, &frame));
+                    }
+                }
+                Kind::BookTicker => {
+                    let top = delta.bids.first().copied().zip(delta.asks.first().copied());
+                    if top != stream.last_top {
+                        stream.last_top = top;
+                        if let Some((bid, ask)) = top {
+                            let frame = book_ticker_event(&delta.meta, delta.seq, bid, ask, now);
+                            out.push(wrap(self.combined, &stream.name, &frame));
+                        }
+                    }
+                }
+                Kind::MarkPrice => {
+                    if stream.due(now) {
+                        marks.push(i);
+                    }
+                }
+            }
+        }
+        if !marks.is_empty() {
+            let market = lock(&shared.market);
+            for i in marks {
+                let stream = &self.streams[i];
+                if let Some(frame) = mark_price_event(&market, &stream.symbol) {
+                    out.push(wrap(self.combined, &stream.name, &frame));
+                }
+            }
+        }
+    }
+
+    fn on_timer(&mut self, _: &Shared, _: &mut Vec<String>) {}
+
+    fn on_fault(&mut self, shared: &Shared, fault: &FaultKind, out: &mut Vec<String>) {
+        match fault {
+            FaultKind::UnknownMessage { .. } => {
+                let frame = format!(r#"{{"e":"mysteryEvent","E":{},"s":"BTCUSDT"}}"#, crate::clock::unix_ms());
+                out.push(wrap(self.combined, "btcusdt@mystery", &frame));
+            }
+            FaultKind::WrongChecksum { .. } => return,
+            other if self.faults.arm(other) => {}
+            _ => return,
+        }
+        shared.faults.record("applied", fault, Some(&self.conn_id));
+    }
+
+    fn conn_id(&self) -> &str {
+        &self.conn_id
+    }
+}
+
+impl BinanceSession {
+    /// Pushes the aggregated diff of stream `i`; if a burst is owed, splits it into many small events
+    /// whose `U`/`u`/`pu` still chain.
+    fn push_diff(&mut self, i: usize, meta: &BookMeta, now: u64, out: &mut Vec<String>) {
+        let stream = &mut self.streams[i];
+        let Some(first) = stream.first_id.take() else {
+            return;
+        };
+        let last = stream.last_id;
+        let changes: Vec<((u8, i64), i64)> = std::mem::take(&mut stream.pending).into_iter().collect();
+        let (name, symbol) = (stream.name.clone(), stream.symbol.clone());
+        let owed = self.faults.take_burst(&symbol) as usize;
+        let ids = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
+        let pieces = owed.clamp(1, changes.len().max(1)).min(ids);
+        if owed > pieces {
+            let messages = u32::try_from(owed - pieces).unwrap_or(u32::MAX);
+            self.faults.arm(&FaultKind::Burst { venue: Venue::Binance, symbol: symbol.clone(), messages });
+        }
+        let chunk = changes.len().div_ceil(pieces).max(1);
+        let mut prev = first - 1;
+        for (j, part) in changes.chunks(chunk).enumerate() {
+            let end = if (j + 1) * chunk >= changes.len() { last } else { first + j as u64 };
+            let frame = diff_event(meta, (prev + 1, end, prev), part, now);
+            self.faults.emit(&symbol, wrap(self.combined, &name, &frame), out);
+            prev = end;
+        }
+    }
+}
+
+/// Wraps a payload for a combined stream.
+fn wrap(combined: bool, stream: &str, payload: &str) -> String {
+    if combined {
+        format!(r#"{{"stream":"{stream}","data":{payload}}}"#)
+    } else {
+        payload.to_owned()
+    }
+}
+
+fn error_frame(code: i32, msg: &str, id: &Value) -> String {
+    serde_json::json!({ "error": { "code": code, "msg": msg }, "id": id }).to_string()
+}
+
+/// A `depthUpdate` diff event.
+pub fn diff_event(meta: &BookMeta, ids: (u64, u64, u64), changes: &[((u8, i64), i64)], now: u64) -> String {
+    let (first, last, prev) = ids;
+    let mut out = String::with_capacity(160 + changes.len() * 32);
+    let _ = write!(
+        out,
+        r#"{{"e":"depthUpdate","E":{},"T":{now},"s":"{}","U":{first},"u":{last},"pu":{prev},"b":"#,
+        now + 2,
+        meta.symbol()
+    );
+    let side = |s: u8| changes.iter().filter(move |((side, _), _)| *side == s).map(|((_, price), qty)| (*price, *qty));
+    write_levels(&mut out, meta, side(0));
+    out.push_str(r#","a":"#);
+    write_levels(&mut out, meta, side(1));
+    out.push('}');
+    out
+}
+
+/// A partial-depth event: the top `levels` a side, best first.
+fn partial_event(delta: &BookDelta, levels: usize, now: u64, first: u64) -> String {
+    let meta = &delta.meta;
+    let mut out = String::with_capacity(160 + levels * 64);
+    let _ = write!(
+        out,
+        r#"{{"e":"depthUpdate","E":{},"T":{now},"s":"{}","U":{first},"u":{},"pu":{},"b":"#,
+        now + 2,
+        meta.symbol(),
+        delta.seq,
+        first.saturating_sub(1)
+    );
+    write_levels(&mut out, meta, level_pairs(delta.bids.iter().take(levels)));
+    out.push_str(r#","a":"#);
+    write_levels(&mut out, meta, level_pairs(delta.asks.iter().take(levels)));
+    out.push('}');
+    out
+}
+
+/// A `bookTicker` event.
+fn book_ticker_event(meta: &BookMeta, seq: u64, bid: Level, ask: Level, now: u64) -> String {
+    let mut out = String::with_capacity(200);
+    let _ = write!(out, r#"{{"e":"bookTicker","u":{seq},"s":"{}","b":""#, meta.symbol());
+    let _ = meta.write_price(&mut out, bid.price);
+    out.push_str(r#"","B":""#);
+    let _ = meta.write_qty(&mut out, bid.qty);
+    out.push_str(r#"","a":""#);
+    let _ = meta.write_price(&mut out, ask.price);
+    out.push_str(r#"","A":""#);
+    let _ = meta.write_qty(&mut out, ask.qty);
+    let _ = write!(out, r#"","T":{now},"E":{}}}"#, now + 1);
+    out
+}
+
+/// A `markPriceUpdate` event.
+fn mark_price_event(market: &Market, symbol: &str) -> Option<String> {
+    let pair = market.pair_of(Venue::Binance, symbol)?;
+    let book = pair.binance.as_ref()?;
+    let index: Value = serde_json::from_str(&premium_index_json(market, pair, book)).ok()?;
+    Some(
+        serde_json::json!({
+            "e": "markPriceUpdate",
+            "E": market.now_ms(),
+            "s": symbol,
+            "p": index["markPrice"],
+            "i": index["indexPrice"],
+            "P": index["estimatedSettlePrice"],
+            "r": index["lastFundingRate"],
+            "T": index["nextFundingTime"],
+        })
+        .to_string(),
+    )
+}

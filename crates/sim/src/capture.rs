@@ -1,0 +1,152 @@
+//! Fast generation of capture-format-v1 files (see `fixtures/README.md`) from the market model, for
+//! replay tests and benchmarks without any socket.
+//!
+//! The file is self-contained: it starts with both venues' instrument lists (REST records) and each OKX
+//! book's 400-level `books` snapshot, then streams one OKX `books` update and one Binance combined
+//! `@depth@100ms` diff event per instrument per model step (100 ms). Each Binance `/fapi/v1/depth`
+//! snapshot is recorded right after the first diff event, so its `lastUpdateId` equals that event's `u`
+//! and the documented bridging rule (`U <= lastUpdateId <= u`) holds.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use perpspread_core::{Side, Venue};
+
+use crate::binance::rest::{depth_body, exchange_info_body};
+use crate::binance::ws::diff_event;
+use crate::config::SimConfig;
+use crate::model::{BookDelta, Market};
+use crate::okx::rest::instruments_body;
+use crate::okx::ws::{snapshot_frame, update_frame};
+use crate::render::escape_into;
+use crate::SimError;
+
+/// Exchange time of the first generated record, Unix ms.
+const EPOCH_MS: u64 = 1_700_000_000_000;
+
+/// What [`generate_capture`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Lines written (REST and WebSocket records).
+    pub records: u64,
+    /// Model steps simulated.
+    pub steps: u64,
+    pub bytes: u64,
+}
+
+/// Writes `messages` capture records for the first `instruments` cross-listed pairs of the default
+/// universe (at least one), driven by `seed`.
+pub fn generate_capture(path: &Path, messages: u64, instruments: usize, seed: u64) -> Result<CaptureStats, SimError> {
+    let io = |e: std::io::Error| SimError::Io(path.display().to_string(), e);
+    let mut config = SimConfig { seed, ..SimConfig::default() };
+    config.pairs.retain(|p| p.is_cross_listed());
+    config.pairs.truncate(instruments.max(1));
+    let mut market = Market::new(&config, EPOCH_MS)?;
+    let file = File::create(path).map_err(io)?;
+    let mut writer = Writer {
+        out: BufWriter::with_capacity(1 << 20, file),
+        line: String::with_capacity(1 << 16),
+        records: 0,
+        bytes: 0,
+        limit: messages,
+        error: None,
+    };
+    let mut ts_ns = EPOCH_MS * 1_000_000;
+    writer.record(&mut ts_ns, Venue::Okx, Some("/api/v5/public/instruments?instType=SWAP"), &instruments_body(&market));
+    writer.record(&mut ts_ns, Venue::Binance, Some("/fapi/v1/exchangeInfo"), &exchange_info_body(&market, 2400));
+    let mut scratch = String::new();
+    let mut frame = String::new();
+    for book in market.books(Venue::Okx) {
+        let checksum = perpspread_okx::checksum::book_checksum(&book.book, &mut scratch);
+        writer.record(&mut ts_ns, Venue::Okx, None, &snapshot_frame(book, market.now_ms(), checksum));
+    }
+    let mut steps = 0;
+    while !writer.full() {
+        market.step();
+        steps += 1;
+        ts_ns = ts_ns.max((market.now_ms() + 5) * 1_000_000);
+        for book in market.books(Venue::Okx) {
+            let checksum = perpspread_okx::checksum::book_checksum(&book.book, &mut scratch);
+            writer.record(
+                &mut ts_ns,
+                Venue::Okx,
+                None,
+                &update_frame(&book.delta(Some(checksum)), market.now_ms(), false),
+            );
+        }
+        for book in market.books(Venue::Binance) {
+            let delta = book.delta(None);
+            if delta.changes.is_empty() {
+                continue;
+            }
+            binance_frame(&mut frame, &delta, market.now_ms());
+            writer.record(&mut ts_ns, Venue::Binance, None, &frame);
+        }
+        if steps == 1 {
+            for book in market.books(Venue::Binance) {
+                let url = format!("/fapi/v1/depth?symbol={}&limit=1000", book.meta.symbol());
+                writer.record(&mut ts_ns, Venue::Binance, Some(&url), &depth_body(book, market.now_ms(), 1000));
+            }
+        }
+    }
+    if let Some(e) = writer.error.take() {
+        return Err(io(e));
+    }
+    writer.out.flush().map_err(io)?;
+    Ok(CaptureStats { records: writer.records, steps, bytes: writer.bytes })
+}
+
+/// A combined-stream `@depth@100ms` frame for one step's delta.
+fn binance_frame(out: &mut String, delta: &BookDelta, now: u64) {
+    let changes: Vec<((u8, i64), i64)> =
+        delta.changes.iter().map(|c| ((u8::from(c.side == Side::Ask), c.price), c.qty)).collect();
+    let event = diff_event(&delta.meta, (delta.prev_seq + 1, delta.seq, delta.prev_seq), &changes, now);
+    out.clear();
+    out.push_str(r#"{"stream":""#);
+    out.extend(delta.meta.symbol().chars().map(|c| c.to_ascii_lowercase()));
+    out.push_str(r#"@depth@100ms","data":"#);
+    out.push_str(&event);
+    out.push('}');
+}
+
+struct Writer {
+    out: BufWriter<File>,
+    line: String,
+    records: u64,
+    bytes: u64,
+    limit: u64,
+    /// The first write error; writing stops there.
+    error: Option<std::io::Error>,
+}
+
+impl Writer {
+    fn full(&self) -> bool {
+        self.records >= self.limit || self.error.is_some()
+    }
+
+    /// Writes one record (REST when `url` is given) if the limit is not reached; advances `ts_ns` by 1 µs.
+    fn record(&mut self, ts_ns: &mut u64, venue: Venue, url: Option<&str>, data: &str) {
+        if self.full() {
+            return;
+        }
+        use std::fmt::Write as _;
+        self.line.clear();
+        let src = if url.is_some() { "rest" } else { "ws" };
+        let _ = write!(self.line, r#"{{"ts_ns":{ts_ns},"venue":"{venue}","src":"{src}","#);
+        if let Some(url) = url {
+            self.line.push_str(r#""url":""#);
+            escape_into(&mut self.line, url);
+            self.line.push_str(r#"","#);
+        }
+        self.line.push_str(r#""data":""#);
+        escape_into(&mut self.line, data);
+        self.line.push_str("\"}\n");
+        if let Err(e) = self.out.write_all(self.line.as_bytes()) {
+            self.error = Some(e);
+        }
+        self.records += 1;
+        self.bytes += self.line.len() as u64;
+        *ts_ns += 1_000;
+    }
+}

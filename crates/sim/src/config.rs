@@ -1,0 +1,548 @@
+//! Simulator configuration: ports, the instrument universe, market dynamics, dislocations and limits.
+//!
+//! Everything is plain data with serde support so a scenario can be written as TOML
+//! ([`SimConfig::from_toml`]). [`SimConfig::default`] is a realistic ten-pair universe.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use perpspread_core::{ContractKind, Instrument, PairKey, Venue};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::faults::Fault;
+use crate::SimError;
+
+/// Everything [`crate::start`] needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// Seed of the market model: the same seed gives the same market, step for step.
+    pub seed: u64,
+    /// Ports on 127.0.0.1; 0 picks a free port.
+    pub okx_rest_port: u16,
+    pub binance_rest_port: u16,
+    pub okx_ws_port: u16,
+    pub binance_ws_port: u16,
+    /// The listed markets.
+    pub pairs: Vec<SimPair>,
+    /// Standard deviation of the latent fair price, in basis points per √second.
+    pub volatility_bp_per_s: f64,
+    /// Planned cross-venue dislocations (the ground truth a scanner should find).
+    pub dislocations: Vec<Dislocation>,
+    /// Where to append one JSON line per dislocation when it begins.
+    pub ground_truth_log: Option<PathBuf>,
+    /// Where to append one JSON line per injected fault.
+    pub fault_log: Option<PathBuf>,
+    /// Model step in milliseconds (one book update per instrument per step).
+    pub tick_ms: u64,
+    /// Exchange time of step 0, Unix ms; `None` = the wall clock at start.
+    pub epoch_ms: Option<u64>,
+    /// Binance request-weight budget per window (2400 per minute on the real venue).
+    pub binance_weight_limit_per_min: u32,
+    /// Length of the Binance weight window in ms (60 000 on the real venue; shorten for tests).
+    pub binance_weight_window_ms: u64,
+    /// HTTP 429 answers after which the IP is banned (HTTP 418).
+    pub binance_violations_before_ban: u32,
+    /// Length of a ban in ms.
+    pub binance_ban_ms: u64,
+    /// OKX books carry the real CRC32 checksum (`true`) or `0` as OKX does since 2026 (`false`).
+    pub okx_checksum: bool,
+    /// Close an OKX WebSocket after this long without any traffic either way.
+    pub okx_idle_timeout_ms: u64,
+    /// Interval between Binance server pings.
+    pub binance_ping_interval_ms: u64,
+    /// Close a Binance WebSocket if a ping is not answered within this time.
+    pub binance_pong_timeout_ms: u64,
+    /// Close a Binance WebSocket after this lifetime (24 h on the real venue).
+    pub binance_max_lifetime_ms: u64,
+    /// Interval between `funding-rate` / `markPrice` pushes.
+    pub funding_push_interval_ms: u64,
+    /// Faults to inject at given times after start.
+    pub faults: Vec<Fault>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 42,
+            okx_rest_port: 0,
+            binance_rest_port: 0,
+            okx_ws_port: 0,
+            binance_ws_port: 0,
+            pairs: default_pairs(),
+            volatility_bp_per_s: 3.0,
+            dislocations: Vec::new(),
+            ground_truth_log: None,
+            fault_log: None,
+            tick_ms: 100,
+            epoch_ms: None,
+            binance_weight_limit_per_min: 2400,
+            binance_weight_window_ms: 60_000,
+            binance_violations_before_ban: 3,
+            binance_ban_ms: 120_000,
+            okx_checksum: true,
+            okx_idle_timeout_ms: 30_000,
+            binance_ping_interval_ms: 180_000,
+            binance_pong_timeout_ms: 600_000,
+            binance_max_lifetime_ms: 24 * 3_600_000,
+            funding_push_interval_ms: 10_000,
+            faults: Vec::new(),
+        }
+    }
+}
+
+impl SimConfig {
+    /// Parses a TOML scenario; omitted fields take their defaults.
+    pub fn from_toml(text: &str) -> Result<Self, SimError> {
+        let config: SimConfig = toml::from_str(text).map_err(|e| SimError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks internal consistency (positive steps, dislocations naming listed pairs, …).
+    pub fn validate(&self) -> Result<(), SimError> {
+        let bad = |m: String| Err(SimError::Config(m));
+        if self.tick_ms == 0 {
+            return bad("tick_ms must be positive".into());
+        }
+        if self.binance_weight_window_ms == 0 {
+            return bad("binance_weight_window_ms must be positive".into());
+        }
+        for pair in &self.pairs {
+            pair.validate()?;
+        }
+        for d in &self.dislocations {
+            if self.pairs.iter().all(|p| !p.matches(&d.base, &d.quote) || !p.is_cross_listed()) {
+                return bad(format!("dislocation names {}/{}, which is not listed on both venues", d.base, d.quote));
+            }
+            if !(d.size_bp > 0.0 && d.size_bp.is_finite()) {
+                return bad(format!("dislocation size_bp {} must be positive", d.size_bp));
+            }
+        }
+        Ok(())
+    }
+
+    /// The model step as a duration.
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.tick_ms)
+    }
+}
+
+/// One market (base/quote) and how each venue lists it. A pair may be listed on only one venue
+/// (an inverse swap, a quarterly future, a halted symbol) to exercise the scanner's pairing rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimPair {
+    pub base: String,
+    pub quote: String,
+    /// Starting fair price of one base unit, in quote currency.
+    pub start_price: f64,
+    /// Typical quote notional resting on one price level.
+    #[serde(default = "default_level_notional")]
+    pub level_notional: f64,
+    /// 24 h traded notional in quote currency (drives tickers).
+    #[serde(default = "default_volume")]
+    pub volume_24h_quote: f64,
+    /// Funding rate per 8 h, as a fraction.
+    #[serde(default = "default_funding")]
+    pub funding_rate: f64,
+    /// Half of each venue's quoted spread, in basis points.
+    #[serde(default = "default_half_spread")]
+    pub half_spread_bp: f64,
+    pub okx: Option<OkxSpec>,
+    pub binance: Option<BinanceSpec>,
+}
+
+fn default_level_notional() -> f64 {
+    20_000.0
+}
+fn default_volume() -> f64 {
+    50_000_000.0
+}
+fn default_funding() -> f64 {
+    0.0001
+}
+fn default_half_spread() -> f64 {
+    1.0
+}
+
+impl SimPair {
+    /// The normalized key, e.g. `BTC/USDT`.
+    pub fn key(&self) -> PairKey {
+        PairKey::new(&self.base, &self.quote)
+    }
+
+    /// Whether this is `base`/`quote` (case-insensitive).
+    pub fn matches(&self, base: &str, quote: &str) -> bool {
+        self.base.eq_ignore_ascii_case(base) && self.quote.eq_ignore_ascii_case(quote)
+    }
+
+    /// Whether both venues list a tradable linear perpetual of this market.
+    pub fn is_cross_listed(&self) -> bool {
+        matches!((&self.okx, &self.binance), (Some(o), Some(b))
+            if o.ct_type == ContractKind::Linear && o.state == "live"
+                && b.contract_type == "PERPETUAL" && b.status == "TRADING")
+    }
+
+    fn validate(&self) -> Result<(), SimError> {
+        let fail = |m: &str| Err(SimError::Config(format!("{}/{}: {m}", self.base, self.quote)));
+        if !(self.start_price > 0.0 && self.start_price.is_finite()) {
+            return fail("start_price must be positive");
+        }
+        if self.half_spread_bp <= 0.0 {
+            return fail("half_spread_bp must be positive");
+        }
+        if let Some(okx) = &self.okx {
+            if okx.tick_sz <= Decimal::ZERO || okx.lot_sz <= Decimal::ZERO || okx.ct_val <= Decimal::ZERO {
+                return fail("OKX tickSz, lotSz and ctVal must be positive");
+            }
+        }
+        if let Some(b) = &self.binance {
+            if b.tick_size <= Decimal::ZERO || b.step_size <= Decimal::ZERO || b.multiplier == 0 {
+                return fail("Binance tickSize, stepSize and multiplier must be positive");
+            }
+            if u32::from(b.price_precision) < b.tick_size.normalize().scale() {
+                return fail("Binance pricePrecision is finer than needed by tickSize");
+            }
+        }
+        if self.okx.is_none() && self.binance.is_none() {
+            return fail("listed on no venue");
+        }
+        Ok(())
+    }
+}
+
+/// How OKX lists a swap (`GET /api/v5/public/instruments?instType=SWAP`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OkxSpec {
+    /// e.g. `BTC-USDT-SWAP`.
+    pub inst_id: String,
+    /// Contract value: base units per contract (linear) or quote units (inverse).
+    pub ct_val: Decimal,
+    #[serde(with = "contract_kind")]
+    pub ct_type: ContractKind,
+    pub tick_sz: Decimal,
+    pub lot_sz: Decimal,
+    pub min_sz: Decimal,
+    /// `live`, `suspend`, `preopen`, …
+    #[serde(default = "live")]
+    pub state: String,
+}
+
+fn live() -> String {
+    "live".into()
+}
+
+/// How Binance USDⓈ-M lists a symbol (`GET /fapi/v1/exchangeInfo`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BinanceSpec {
+    /// e.g. `BTCUSDT`, `1000PEPEUSDT`, `BTCUSDT_260626`.
+    pub symbol: String,
+    /// Base units per price and size unit: 1, or 1000 for `1000PEPEUSDT`.
+    #[serde(default = "one")]
+    pub multiplier: u32,
+    pub tick_size: Decimal,
+    pub step_size: Decimal,
+    pub min_qty: Decimal,
+    /// Decimals prices are written with (prices are padded, e.g. `"7.6110"`).
+    pub price_precision: u8,
+    /// Decimals sizes are written with.
+    pub quantity_precision: u8,
+    /// `PERPETUAL`, `CURRENT_QUARTER`, …
+    #[serde(default = "perpetual")]
+    pub contract_type: String,
+    /// `TRADING`, `SETTLING`, `PENDING_TRADING`, …
+    #[serde(default = "trading")]
+    pub status: String,
+    /// Delivery date, Unix ms (4133404800000 for perpetuals).
+    #[serde(default = "perpetual_delivery")]
+    pub delivery_date: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+fn perpetual() -> String {
+    "PERPETUAL".into()
+}
+fn trading() -> String {
+    "TRADING".into()
+}
+fn perpetual_delivery() -> u64 {
+    4_133_404_800_000
+}
+
+impl OkxSpec {
+    /// A linear USDⓈ swap spec from decimal strings.
+    pub fn linear(inst_id: &str, ct_val: &str, tick_sz: &str, lot_sz: &str) -> Self {
+        OkxSpec {
+            inst_id: inst_id.into(),
+            ct_val: dec(ct_val),
+            ct_type: ContractKind::Linear,
+            tick_sz: dec(tick_sz),
+            lot_sz: dec(lot_sz),
+            min_sz: dec(lot_sz),
+            state: live(),
+        }
+    }
+
+    /// The normalized instrument for `pair`.
+    pub fn instrument(&self, pair: &SimPair) -> Instrument {
+        let settle = match self.ct_type {
+            ContractKind::Linear => pair.quote.clone(),
+            ContractKind::Inverse => pair.base.clone(),
+        };
+        Instrument::new(
+            Venue::Okx,
+            &self.inst_id,
+            pair.key(),
+            settle,
+            self.ct_type,
+            self.ct_val,
+            Decimal::ONE,
+            self.tick_sz,
+            self.lot_sz,
+            self.min_sz,
+        )
+    }
+}
+
+impl BinanceSpec {
+    /// A USDⓈ-M perpetual spec from decimal strings.
+    pub fn perpetual(symbol: &str, tick: &str, step: &str, price_precision: u8, quantity_precision: u8) -> Self {
+        BinanceSpec {
+            symbol: symbol.into(),
+            multiplier: if symbol.starts_with("1000") { 1000 } else { 1 },
+            tick_size: dec(tick),
+            step_size: dec(step),
+            min_qty: dec(step),
+            price_precision,
+            quantity_precision,
+            contract_type: perpetual(),
+            status: trading(),
+            delivery_date: perpetual_delivery(),
+        }
+    }
+
+    /// The asset Binance names as base (`1000PEPE` for a 1000-multiplied symbol).
+    pub fn base_asset(&self, pair: &SimPair) -> String {
+        if self.multiplier == 1 {
+            pair.base.clone()
+        } else {
+            format!("{}{}", self.multiplier, pair.base)
+        }
+    }
+
+    /// The normalized instrument for `pair`.
+    pub fn instrument(&self, pair: &SimPair) -> Instrument {
+        let multiplier = Decimal::from(self.multiplier);
+        Instrument::new(
+            Venue::Binance,
+            &self.symbol,
+            pair.key(),
+            pair.quote.clone(),
+            ContractKind::Linear,
+            multiplier,
+            multiplier,
+            self.tick_size,
+            self.step_size,
+            self.min_qty,
+        )
+    }
+}
+
+/// A planned cross-venue dislocation: while active, buying at `buy_venue`'s best ask and selling at the
+/// other venue's best bid earns a gross `size_bp`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dislocation {
+    pub base: String,
+    #[serde(default = "usdt")]
+    pub quote: String,
+    /// The venue whose asks are cheap.
+    #[serde(with = "venue_serde")]
+    pub buy_venue: Venue,
+    pub size_bp: f64,
+    /// Start, in ms after sim start.
+    pub start_ms: u64,
+    pub duration_ms: u64,
+}
+
+fn usdt() -> String {
+    "USDT".into()
+}
+
+impl Dislocation {
+    /// Whether the dislocation is active at `elapsed_ms` after start.
+    pub fn active_at(&self, elapsed_ms: u64) -> bool {
+        elapsed_ms >= self.start_ms && elapsed_ms - self.start_ms < self.duration_ms
+    }
+
+    /// The venue whose bids are rich.
+    pub fn sell_venue(&self) -> Venue {
+        other_venue(self.buy_venue)
+    }
+}
+
+/// The venue that is not `venue`.
+pub fn other_venue(venue: Venue) -> Venue {
+    match venue {
+        Venue::Okx => Venue::Binance,
+        Venue::Binance => Venue::Okx,
+    }
+}
+
+fn dec(text: &str) -> Decimal {
+    text.parse().unwrap_or_else(|_| panic!("bad built-in decimal {text:?}"))
+}
+
+/// Serde for [`Venue`] as `"okx"` / `"binance"`.
+pub mod venue_serde {
+    use perpspread_core::Venue;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(venue: &Venue, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(venue.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Venue, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+mod contract_kind {
+    use perpspread_core::ContractKind;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(kind: &ContractKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match kind {
+            ContractKind::Linear => "linear",
+            ContractKind::Inverse => "inverse",
+        })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ContractKind, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "linear" => Ok(ContractKind::Linear),
+            "inverse" => Ok(ContractKind::Inverse),
+            other => Err(serde::de::Error::custom(format!("ctType {other:?}: expected linear or inverse"))),
+        }
+    }
+}
+
+impl SimPair {
+    /// A market listed nowhere yet, with default spread, funding and activity.
+    pub fn new(base: &str, quote: &str, start_price: f64, level_notional: f64, volume_24h_quote: f64) -> Self {
+        SimPair {
+            base: base.into(),
+            quote: quote.into(),
+            start_price,
+            level_notional,
+            volume_24h_quote,
+            funding_rate: default_funding(),
+            half_spread_bp: default_half_spread(),
+            okx: None,
+            binance: None,
+        }
+    }
+
+    /// Lists the market on OKX.
+    pub fn with_okx(mut self, spec: OkxSpec) -> Self {
+        self.okx = Some(spec);
+        self
+    }
+
+    /// Lists the market on Binance.
+    pub fn with_binance(mut self, spec: BinanceSpec) -> Self {
+        self.binance = Some(spec);
+        self
+    }
+}
+
+/// The default universe: nine cross-listed markets plus an OKX inverse swap, a Binance quarterly future
+/// and a Binance symbol that is not trading.
+pub fn default_pairs() -> Vec<SimPair> {
+    let linear = OkxSpec::linear;
+    let perp = BinanceSpec::perpetual;
+    vec![
+        SimPair::new("BTC", "USDT", 65_000.0, 150_000.0, 8e9)
+            .with_okx(linear("BTC-USDT-SWAP", "0.01", "0.1", "0.01"))
+            .with_binance(perp("BTCUSDT", "0.10", "0.001", 2, 3)),
+        SimPair::new("ETH", "USDT", 3_200.0, 80_000.0, 4e9)
+            .with_okx(linear("ETH-USDT-SWAP", "0.1", "0.01", "0.01"))
+            .with_binance(perp("ETHUSDT", "0.01", "0.001", 2, 3)),
+        SimPair::new("SOL", "USDT", 145.0, 40_000.0, 1e9)
+            .with_okx(linear("SOL-USDT-SWAP", "1", "0.01", "0.01"))
+            .with_binance(perp("SOLUSDT", "0.0100", "1", 4, 0)),
+        SimPair::new("XRP", "USDT", 0.6, 30_000.0, 5e8)
+            .with_okx(linear("XRP-USDT-SWAP", "100", "0.0001", "0.01"))
+            .with_binance(perp("XRPUSDT", "0.0001", "0.1", 4, 1)),
+        SimPair::new("DOGE", "USDT", 0.15, 20_000.0, 4e8)
+            .with_okx(linear("DOGE-USDT-SWAP", "1000", "0.00001", "0.01"))
+            .with_binance(perp("DOGEUSDT", "0.000010", "1", 6, 0)),
+        SimPair::new("PEPE", "USDT", 0.000012, 15_000.0, 3e8)
+            .with_okx(linear("PEPE-USDT-SWAP", "10000000", "0.0000000001", "0.1"))
+            .with_binance(perp("1000PEPEUSDT", "0.0000001", "1", 7, 0)),
+        SimPair::new("SHIB", "USDT", 0.000025, 10_000.0, 1e8)
+            .with_okx(linear("SHIB-USDT-SWAP", "1000000", "0.000000001", "1"))
+            .with_binance(perp("1000SHIBUSDT", "0.000001", "1", 6, 0)),
+        SimPair::new("LTC", "USDT", 85.0, 15_000.0, 2e8)
+            .with_okx(linear("LTC-USDT-SWAP", "1", "0.01", "1"))
+            .with_binance(perp("LTCUSDT", "0.01", "0.001", 2, 3)),
+        SimPair::new("BTC", "USDC", 65_000.0, 50_000.0, 5e8)
+            .with_okx(linear("BTC-USDC-SWAP", "0.0001", "0.1", "0.01"))
+            .with_binance(perp("BTCUSDC", "0.1", "0.001", 1, 3)),
+        SimPair::new("BTC", "USD", 65_000.0, 100_000.0, 1e9)
+            .with_okx(OkxSpec { ct_type: ContractKind::Inverse, ..linear("BTC-USD-SWAP", "100", "0.1", "1") }),
+        SimPair::new("BTC", "USDT", 65_500.0, 30_000.0, 2e8).with_binance(BinanceSpec {
+            contract_type: "CURRENT_QUARTER".into(),
+            delivery_date: 1_782_460_800_000,
+            ..perp("BTCUSDT_260626", "0.10", "0.001", 2, 3)
+        }),
+        SimPair::new("MATIC", "USDT", 0.4, 5_000.0, 1e6)
+            .with_binance(BinanceSpec { status: "SETTLING".into(), ..perp("MATICUSDT", "0.0001", "1", 4, 0) }),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_universe_is_valid() {
+        let config = SimConfig::default();
+        config.validate().unwrap();
+        assert!(config.pairs.iter().filter(|p| p.is_cross_listed()).count() >= 8);
+        let pepe = config.pairs.iter().find(|p| p.base == "PEPE").unwrap();
+        assert_eq!(pepe.binance.as_ref().unwrap().multiplier, 1000);
+        assert_eq!(pepe.binance.as_ref().unwrap().base_asset(pepe), "1000PEPE");
+    }
+
+    #[test]
+    fn toml_scenario_round_trip() {
+        let text = r#"
+            seed = 7
+            tick_ms = 50
+            [[dislocations]]
+            base = "ETH"
+            buy_venue = "binance"
+            size_bp = 12.5
+            start_ms = 1000
+            duration_ms = 2000
+        "#;
+        let config = SimConfig::from_toml(text).unwrap();
+        assert_eq!(config.seed, 7);
+        assert_eq!(config.dislocations[0].buy_venue, Venue::Binance);
+        assert_eq!(config.dislocations[0].quote, "USDT");
+        assert!(config.dislocations[0].active_at(1000));
+        assert!(!config.dislocations[0].active_at(3000));
+        assert!(SimConfig::from_toml("seed = \"x\"").is_err());
+        let unknown =
+            "[[dislocations]]\nbase = \"NOPE\"\nbuy_venue = \"okx\"\nsize_bp = 1\nstart_ms = 0\nduration_ms = 1";
+        assert!(SimConfig::from_toml(unknown).is_err());
+    }
+}

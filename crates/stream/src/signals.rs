@@ -1,0 +1,92 @@
+//! Glue between the feed pipeline and the spread engine: which pair a book update belongs to.
+
+use std::collections::HashMap;
+
+use perpspread_core::engine::{Engine, OpportunityEvent};
+use perpspread_core::feed::{FeedEvent, RecvTime};
+use perpspread_core::Venue;
+
+use crate::pipeline::Pipeline;
+
+/// Runs the engine on the pairs touched by each frame's book events.
+#[derive(Debug)]
+pub struct Signals {
+    pub engine: Engine,
+    /// The pair each venue symbol belongs to (an instrument is in at most one pair).
+    by_symbol: HashMap<(Venue, String), usize>,
+    /// Cached `by_symbol` lookups per venue and slot (resolved once per slot).
+    by_slot: [Vec<Option<Option<usize>>>; 2],
+    /// Pairs evaluated by the last `on_events` call.
+    touched: Vec<usize>,
+}
+
+impl Signals {
+    /// Wraps an engine.
+    pub fn new(engine: Engine) -> Self {
+        let mut by_symbol = HashMap::new();
+        for (index, pair) in engine.pairs().iter().enumerate() {
+            for leg in &pair.legs {
+                by_symbol.insert((leg.venue, leg.symbol.clone()), index);
+            }
+        }
+        Signals { engine, by_symbol, by_slot: [Vec::new(), Vec::new()], touched: Vec::new() }
+    }
+
+    /// Evaluates every pair whose book changed or broke in `events`; appends opportunity events to `out`.
+    pub fn on_events(
+        &mut self,
+        pipeline: &Pipeline,
+        venue: Venue,
+        events: &[FeedEvent],
+        recv: RecvTime,
+        out: &mut Vec<OpportunityEvent>,
+    ) {
+        self.touched.clear();
+        for event in events {
+            let slot = match *event {
+                FeedEvent::BookUpdated { slot } | FeedEvent::Resync { slot, .. } => slot,
+                _ => continue,
+            };
+            if let Some(pair) = self.pair_of(pipeline, venue, slot) {
+                self.evaluate(pipeline, pair, recv, out);
+                self.touched.push(pair);
+            }
+        }
+    }
+
+    /// Pairs evaluated by the last [`Signals::on_events`] call.
+    pub fn touched(&self) -> &[usize] {
+        &self.touched
+    }
+
+    /// Re-evaluates one pair from the pipeline's current books.
+    pub fn evaluate(&mut self, pipeline: &Pipeline, pair: usize, recv: RecvTime, out: &mut Vec<OpportunityEvent>) {
+        let legs = &self.engine.pairs()[pair].legs;
+        let book = |i: usize| {
+            let feed = pipeline.feed(legs[i].venue);
+            feed.slot(&legs[i].symbol).and_then(|slot| feed.book(slot))
+        };
+        if let (Some(a), Some(b)) = (book(0), book(1)) {
+            self.engine.on_update(pair, [a, b], recv, out);
+        }
+    }
+
+    fn pair_of(&mut self, pipeline: &Pipeline, venue: Venue, slot: u32) -> Option<usize> {
+        let cache = &mut self.by_slot[venue_index(venue)];
+        let index = slot as usize;
+        if cache.len() <= index {
+            cache.resize(index + 1, None);
+        }
+        *cache[index].get_or_insert_with(|| {
+            let symbol = pipeline.feed(venue).symbol(slot).unwrap_or_default();
+            self.by_symbol.get(&(venue, symbol.to_owned())).copied()
+        })
+    }
+}
+
+fn venue_index(venue: Venue) -> usize {
+    match venue {
+        Venue::Okx => 0,
+        Venue::Binance => 1,
+    }
+}
