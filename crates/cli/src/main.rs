@@ -43,6 +43,10 @@ struct Cli {
 enum Command {
     /// The main job: live executable spreads and opportunities (dashboard on a terminal, JSON lines otherwise).
     Monitor(commands::monitor::Args),
+    /// Run the built-in exchange simulator with dislocations and watch it with `monitor` (no exchange access needed).
+    Demo(commands::demo::Args),
+    /// Run the local exchange simulator (OKX v5 + Binance USDⓈ-M wire protocols), or generate a capture.
+    Sim(commands::sim::Args),
     /// List the paired instrument universe (both venue symbols, multipliers, tick and lot sizes).
     Instruments(commands::instruments::Args),
     /// One-shot REST scan of executable spreads, sorted by net bp.
@@ -88,8 +92,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Replay(args) = cli.command {
-        return commands::replay::run(args).await;
+    match cli.command {
+        Command::Replay(args) => return commands::replay::run(args).await,
+        Command::Sim(args) => return commands::sim::run(args).await,
+        _ => {}
     }
     let config = load_config(&cli)?;
     match cli.command {
@@ -97,7 +103,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Instruments(args) => commands::instruments::run(&config, args).await,
         Command::Scan(args) => commands::scan::run(&config, args).await,
         Command::Record(args) => commands::record::run(&config, args).await,
-        Command::Replay(_) => unreachable!("handled above"),
+        Command::Demo(args) => commands::demo::run(config, args).await,
+        Command::Replay(_) | Command::Sim(_) => unreachable!("handled above"),
     }
 }
 

@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
+pub mod demo;
 pub mod instruments;
 pub mod monitor;
 pub mod record;
 pub mod replay;
 pub mod scan;
+pub mod sim;
 
 use std::collections::HashMap;
 

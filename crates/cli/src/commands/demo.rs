@@ -1,0 +1,44 @@
+//! `perpspread demo`: the simulator in-process, with dislocations, watched by `monitor`.
+
+use crate::commands::monitor;
+use crate::commands::sim::{binance_stream_url, dislocation_schedule};
+use crate::config::Config;
+use crate::UserError;
+
+/// Flags of `perpspread demo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Seed of the simulated market.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Stop after this many seconds (default: until Ctrl-C / `q`).
+    #[arg(long)]
+    duration_s: Option<u64>,
+    /// JSON lines instead of the dashboard.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the command.
+pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
+    let mut sim_config = perpspread_sim::SimConfig { seed: args.seed, ..Default::default() };
+    sim_config.dislocations = dislocation_schedule(&sim_config, 500, 6_000, 30.0);
+    let sim = perpspread_sim::start(sim_config).await.map_err(|e| UserError(e.to_string()))?;
+    eprintln!("demo: simulator at {}", super::sim::endpoint_flags(&sim));
+    config.okx.rest_url = sim.okx_rest_url.clone();
+    config.okx.ws_url = sim.okx_ws_url.clone();
+    config.binance.rest_url = sim.binance_rest_url.clone();
+    config.binance.ws_url = binance_stream_url(&sim);
+    let args = monitor::Args {
+        symbols: Vec::new(),
+        top: None,
+        all: true,
+        json: args.json,
+        record: None,
+        include_funding: false,
+        duration_s: args.duration_s,
+    };
+    let result = monitor::run(&config, args).await;
+    sim.shutdown().await;
+    result
+}

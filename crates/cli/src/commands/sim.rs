@@ -1,0 +1,137 @@
+//! `perpspread sim`: the local exchange simulator (and capture generation).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use perpspread_core::Venue;
+use perpspread_sim::{Dislocation, FaultScenario, SimConfig, SimHandle};
+
+use crate::UserError;
+
+/// Flags of `perpspread sim`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Simulator scenario (TOML: seed, pairs, volatility, dislocations, limits, faults).
+    #[arg(long = "sim-config")]
+    sim_config: Option<PathBuf>,
+    /// Seed of the market model (same seed, same market).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Fault scenario (TOML `[[fault]]` tables with `at_ms` and `kind`).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Ports on 127.0.0.1 (0 = pick a free port).
+    #[arg(long, default_value_t = 0)]
+    okx_rest_port: u16,
+    #[arg(long, default_value_t = 0)]
+    okx_ws_port: u16,
+    #[arg(long, default_value_t = 0)]
+    binance_rest_port: u16,
+    #[arg(long, default_value_t = 0)]
+    binance_ws_port: u16,
+    /// Append the ground truth of every dislocation (JSON lines) to this file.
+    #[arg(long)]
+    ground_truth: Option<PathBuf>,
+    /// Append every injected fault (JSON lines) to this file.
+    #[arg(long)]
+    fault_log: Option<PathBuf>,
+    /// Write a capture file instead of serving (`.jsonl`).
+    #[arg(long)]
+    generate_capture: Option<PathBuf>,
+    /// Records to generate.
+    #[arg(long, default_value_t = 100_000)]
+    messages: u64,
+    /// Pairs in the generated capture.
+    #[arg(long, default_value_t = 5)]
+    instruments: usize,
+}
+
+/// Runs the command.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = match &args.sim_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| UserError(format!("cannot read simulator config {}: {e}", path.display())))?;
+            SimConfig::from_toml(&text).map_err(|e| UserError(e.to_string()))?
+        }
+        None => SimConfig::default(),
+    };
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if let Some(path) = &args.generate_capture {
+        if args.messages == 0 || args.instruments == 0 {
+            return Err(UserError("--messages and --instruments must be positive".into()).into());
+        }
+        let started = Instant::now();
+        let (path, messages, instruments, seed) = (path.clone(), args.messages, args.instruments, config.seed);
+        let stats =
+            tokio::task::spawn_blocking(move || perpspread_sim::generate_capture(&path, messages, instruments, seed))
+                .await?
+                .map_err(|e| UserError(e.to_string()))?;
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "wrote {} records ({} model steps, {:.1} MB) in {secs:.2} s ({:.0} records/s)",
+            stats.records,
+            stats.steps,
+            stats.bytes as f64 / 1e6,
+            stats.records as f64 / secs.max(1e-9)
+        );
+        return Ok(());
+    }
+    if let Some(path) = &args.scenario {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UserError(format!("cannot read fault scenario {}: {e}", path.display())))?;
+        let scenario = FaultScenario::from_toml(&text).map_err(|e| UserError(e.to_string()))?;
+        config.faults.extend(scenario.faults);
+    }
+    config.okx_rest_port = args.okx_rest_port;
+    config.okx_ws_port = args.okx_ws_port;
+    config.binance_rest_port = args.binance_rest_port;
+    config.binance_ws_port = args.binance_ws_port;
+    config.ground_truth_log = args.ground_truth.or(config.ground_truth_log);
+    config.fault_log = args.fault_log.or(config.fault_log);
+    let sim = perpspread_sim::start(config).await.map_err(|e| UserError(e.to_string()))?;
+    println!("perpspread simulator running; point perpspread at it with:");
+    println!("  {}", endpoint_flags(&sim));
+    println!("inject faults with: curl -X POST {}/_sim/fault -d '{{\"kind\":\"stall\",\"venue\":\"okx\",\"duration_ms\":5000}}'", sim.okx_rest_url);
+    println!("Ctrl-C to stop.");
+    super::shutdown_signal(None).await;
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// The command-line flags that point perpspread at a running simulator.
+pub fn endpoint_flags(sim: &SimHandle) -> String {
+    format!(
+        "--okx-rest {} --okx-ws {} --binance-rest {} --binance-ws {}",
+        sim.okx_rest_url,
+        sim.okx_ws_url,
+        sim.binance_rest_url,
+        binance_stream_url(sim)
+    )
+}
+
+/// The simulator's Binance combined-stream URL.
+pub fn binance_stream_url(sim: &SimHandle) -> String {
+    format!("{}/stream", sim.binance_ws_url.trim_end_matches('/'))
+}
+
+/// A schedule of dislocations: every `every_ms`, one pair in turn, alternating direction, sizes from
+/// `min_bp` upward, lasting 1.5–4 s.
+pub fn dislocation_schedule(config: &SimConfig, count: usize, every_ms: u64, min_bp: f64) -> Vec<Dislocation> {
+    let pairs: Vec<_> = config.pairs.iter().filter(|p| p.is_cross_listed()).collect();
+    (0..count)
+        .map(|i| {
+            let pair = pairs[i % pairs.len()];
+            Dislocation {
+                base: pair.base.clone(),
+                quote: pair.quote.clone(),
+                buy_venue: if i % 2 == 0 { Venue::Okx } else { Venue::Binance },
+                size_bp: min_bp + (i % 4) as f64 * 5.0,
+                start_ms: 3_000 + i as u64 * every_ms,
+                duration_ms: 1_500 + (i % 6) as u64 * 500,
+            }
+        })
+        .collect()
+}
