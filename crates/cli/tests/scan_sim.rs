@@ -1,0 +1,86 @@
+//! `perpspread scan` and `instruments` over HTTP against the simulator on 127.0.0.1.
+
+use std::process::Command;
+
+use perpspread_core::Venue;
+use perpspread_sim::{Dislocation, SimConfig, SimHandle};
+
+async fn sim() -> SimHandle {
+    let mut config = SimConfig { seed: 5, ..Default::default() };
+    // BTC: OKX asks 40 bp below Binance bids for the whole test.
+    config.dislocations = vec![Dislocation {
+        base: "BTC".into(),
+        quote: "USDT".into(),
+        buy_venue: Venue::Okx,
+        size_bp: 40.0,
+        start_ms: 0,
+        duration_ms: 600_000,
+    }];
+    perpspread_sim::start(config).await.unwrap()
+}
+
+fn run(sim: &SimHandle, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_perpspread"))
+        .args(args)
+        .args(["--okx-rest", &sim.okx_rest_url, "--binance-rest", &sim.binance_rest_url])
+        .output()
+        .expect("binary runs")
+}
+
+fn lines(output: &std::process::Output) -> Vec<serde_json::Value> {
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_finds_the_dislocation_net_of_fees() {
+    let sim = sim().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let output =
+        tokio::task::block_in_place(|| run(&sim, &["scan", "--json", "--symbols", "BTC,PEPE", "--size-usd", "5000"]));
+    let rows = lines(&output);
+    assert_eq!(rows.len(), 4, "two pairs × two directions: {rows:?}");
+    // Sorted by net bp: the dislocated direction first.
+    let best = &rows[0];
+    assert_eq!(best["pair"], "BTC/USDT");
+    assert_eq!(best["direction"], "buy_okx_sell_binance");
+    let (gross, fees, net) = (best["gross_bp"].as_f64().unwrap(), best["fees_bp"].as_f64().unwrap(), best["net_bp"].as_f64().unwrap());
+    assert!((39.0..45.0).contains(&gross), "gross {gross}");
+    assert_eq!(fees, 20.0);
+    assert!((net - (gross - fees)).abs() < 1e-9);
+    assert!(best["size_quote"].as_f64().unwrap() <= 5000.0);
+    assert!(best["max_size_quote"].as_f64().unwrap() > 0.0);
+    assert!(best["buy_latency_ms"].as_f64().unwrap() >= 0.0);
+    // PEPE: OKX contracts of 10^7 PEPE vs Binance 1000PEPE: VWAPs per PEPE agree within a few bp.
+    let pepe: Vec<_> = rows.iter().filter(|r| r["pair"] == "PEPE/USDT").collect();
+    assert_eq!(pepe.len(), 2);
+    for row in pepe {
+        let (buy, sell) = (row["buy_vwap"].as_f64().unwrap(), row["sell_vwap"].as_f64().unwrap());
+        assert!((buy / sell - 1.0).abs() < 0.002, "{buy} vs {sell}");
+        assert!(row["net_bp"].as_f64().unwrap() < 0.0, "no PEPE dislocation was injected: {row}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instruments_pairs_and_explains_the_rest() {
+    let sim = sim().await;
+    let output = tokio::task::block_in_place(|| run(&sim, &["instruments", "--json", "--all"]));
+    let rows = lines(&output);
+    let pepe = rows.iter().find(|r| r["pair"] == "PEPE/USDT").expect("PEPE pair");
+    assert_eq!(pepe["binance"]["symbol"], "1000PEPEUSDT");
+    assert_eq!(pepe["binance"]["base_per_price_unit"], "1000");
+    assert_eq!(pepe["okx"]["symbol"], "PEPE-USDT-SWAP");
+    let unpaired: Vec<_> = rows.iter().filter(|r| r["unpaired"] == true).collect();
+    assert!(unpaired.iter().any(|r| r["symbol"] == "BTC-USD-SWAP" && r["reason"].as_str().unwrap().contains("inverse")));
+    // Unknown symbols and HTTP errors are clear errors, not panics.
+    let output = tokio::task::block_in_place(|| run(&sim, &["scan", "--symbols", "NOPE"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown symbol"));
+    sim.inject(perpspread_sim::FaultKind::RestStatus { venue: Venue::Binance, status: 500, count: 100 });
+    let output = tokio::task::block_in_place(|| run(&sim, &["instruments"]));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("binance") && stderr.contains("500") && !stderr.contains("panicked"), "{stderr}");
+    sim.shutdown().await;
+}
