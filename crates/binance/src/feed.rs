@@ -20,6 +20,20 @@ use serde_json::value::RawValue;
 /// Levels per side kept by default (the largest REST snapshot).
 pub const DEFAULT_DEPTH: usize = 1000;
 
+/// Event types of Binance USDⓈ-M market streams that perpspread reads or deliberately ignores.
+const KNOWN_EVENTS: [&str; 10] = [
+    "bookTicker",
+    "markPriceUpdate",
+    "aggTrade",
+    "trade",
+    "kline",
+    "24hrTicker",
+    "24hrMiniTicker",
+    "forceOrder",
+    "continuous_kline",
+    "compositeIndex",
+];
+
 /// Most events buffered per symbol while waiting for a snapshot.
 const MAX_BUFFERED: usize = 20_000;
 
@@ -131,7 +145,8 @@ impl BinanceFeed {
         let kind = match (stream, envelope.e) {
             (Some(stream), _) => stream_kind(stream),
             (None, Some("depthUpdate")) => StreamKind::Diff,
-            (None, Some(_)) => StreamKind::Other,
+            (None, Some(event)) if KNOWN_EVENTS.contains(&event) => StreamKind::Other,
+            (None, Some(event)) => return Err(FrameError::Unknown(format!("event {event}"))),
             (None, None) => return Err(FrameError::Unknown(truncate(frame.data))),
         };
         match kind {
@@ -139,6 +154,7 @@ impl BinanceFeed {
                 self.on_depth(body, kind == StreamKind::Partial, envelope.s, frame, events)
             }
             StreamKind::Other => Ok(()),
+            StreamKind::Unknown => Err(FrameError::Unknown(format!("stream {}", stream.unwrap_or_default()))),
         }
     }
 
@@ -247,12 +263,18 @@ fn process_event(
         Sync::Bridging { last_update_id } if last < last_update_id => return, // older than the snapshot
         Sync::Bridging { last_update_id } if first > last_update_id => Err(ResyncReason::SnapshotTooOld),
         Sync::Bridging { .. } => apply(book, bids, asks),
+        Sync::Live { last_u } if header.prev_last_id != Some(last_u) && last <= last_u => {
+            // Already applied: a duplicate or a late copy. Ignore it.
+            book.tracked.stats.duplicates += 1;
+            return;
+        }
         Sync::Live { last_u } if header.prev_last_id != Some(last_u) => Err(ResyncReason::SequenceGap),
         Sync::Live { .. } => apply(book, bids, asks),
     };
     match outcome {
         Ok(()) => {
             book.sync = Sync::Live { last_u: last };
+            book.tracked.sequence = Some(last);
             book.tracked.state = BookState::Live;
             finish(book, slot, Ok(true), header, frame, events);
         }
@@ -335,17 +357,20 @@ enum StreamKind {
     Diff,
     Partial,
     Other,
+    Unknown,
 }
 
 /// Classifies a stream name such as `btcusdt@depth@100ms` or `btcusdt@depth5@100ms`.
 fn stream_kind(stream: &str) -> StreamKind {
     let Some((_, channel)) = stream.split_once('@') else {
-        return StreamKind::Other;
+        return StreamKind::Unknown;
     };
-    match channel.split('@').next() {
-        Some("depth") => StreamKind::Diff,
-        Some("depth5" | "depth10" | "depth20") => StreamKind::Partial,
-        _ => StreamKind::Other,
+    match channel.split('@').next().unwrap_or_default() {
+        "depth" => StreamKind::Diff,
+        "depth5" | "depth10" | "depth20" => StreamKind::Partial,
+        "bookTicker" | "markPrice" | "aggTrade" | "trade" | "ticker" | "miniTicker" | "forceOrder" => StreamKind::Other,
+        kline if kline.starts_with("kline_") || kline.starts_with("continuousKline_") => StreamKind::Other,
+        _ => StreamKind::Unknown,
     }
 }
 
@@ -515,6 +540,21 @@ mod tests {
         assert_eq!(tracked.stats.sequence_gaps, 1);
         assert_eq!(tracked.stats.updates_applied, 4);
         assert_eq!(tracked.book.depth(Side::Bid), 3);
+    }
+
+    #[test]
+    fn duplicate_events_are_ignored() {
+        let mut feed = BinanceFeed::default();
+        let mut events = Vec::new();
+        feed.on_frame(frame(Source::Ws, &diff(101, 110, 100, "[]", "[]")), &mut events).unwrap();
+        feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(105)), &mut events).unwrap();
+        let next = diff(111, 115, 110, r#"[["100.0","7"]]"#, "[]");
+        feed.on_frame(frame(Source::Ws, &next), &mut events).unwrap();
+        events.clear();
+        feed.on_frame(frame(Source::Ws, &next), &mut events).unwrap();
+        assert!(events.is_empty());
+        let tracked = feed.book(0).unwrap();
+        assert_eq!((tracked.stats.duplicates, tracked.stats.resyncs, tracked.sequence), (1, 0, Some(115)));
     }
 
     #[test]

@@ -44,7 +44,8 @@ async fn scan_finds_the_dislocation_net_of_fees() {
     let best = &rows[0];
     assert_eq!(best["pair"], "BTC/USDT");
     assert_eq!(best["direction"], "buy_okx_sell_binance");
-    let (gross, fees, net) = (best["gross_bp"].as_f64().unwrap(), best["fees_bp"].as_f64().unwrap(), best["net_bp"].as_f64().unwrap());
+    let (gross, fees, net) =
+        (best["gross_bp"].as_f64().unwrap(), best["fees_bp"].as_f64().unwrap(), best["net_bp"].as_f64().unwrap());
     assert!((39.0..45.0).contains(&gross), "gross {gross}");
     assert_eq!(fees, 20.0);
     assert!((net - (gross - fees)).abs() < 1e-9);
@@ -72,7 +73,9 @@ async fn instruments_pairs_and_explains_the_rest() {
     assert_eq!(pepe["binance"]["base_per_price_unit"], "1000");
     assert_eq!(pepe["okx"]["symbol"], "PEPE-USDT-SWAP");
     let unpaired: Vec<_> = rows.iter().filter(|r| r["unpaired"] == true).collect();
-    assert!(unpaired.iter().any(|r| r["symbol"] == "BTC-USD-SWAP" && r["reason"].as_str().unwrap().contains("inverse")));
+    assert!(unpaired
+        .iter()
+        .any(|r| r["symbol"] == "BTC-USD-SWAP" && r["reason"].as_str().unwrap().contains("inverse")));
     // Unknown symbols and HTTP errors are clear errors, not panics.
     let output = tokio::task::block_in_place(|| run(&sim, &["scan", "--symbols", "NOPE"]));
     assert_eq!(output.status.code(), Some(2));

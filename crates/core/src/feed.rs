@@ -78,6 +78,8 @@ pub struct BookStats {
     pub sequence_gaps: u64,
     pub crossed: u64,
     pub resyncs: u64,
+    /// Messages already applied that arrived again (duplicates, late out-of-order copies); ignored.
+    pub duplicates: u64,
 }
 
 /// A book plus its integrity state, as kept by a feed handler.
@@ -90,6 +92,8 @@ pub struct TrackedBook {
     pub exchange_ms: Option<u64>,
     /// Local receive time of the last applied message.
     pub recv: RecvTime,
+    /// Venue sequence number of the last applied message (OKX `seqId`, Binance `u`), when sent.
+    pub sequence: Option<u64>,
 }
 
 impl TrackedBook {
@@ -101,6 +105,7 @@ impl TrackedBook {
             stats: BookStats::default(),
             exchange_ms: None,
             recv: RecvTime::default(),
+            sequence: None,
         }
     }
 
@@ -113,6 +118,7 @@ impl TrackedBook {
             ResyncReason::BadUpdate | ResyncReason::Disconnected | ResyncReason::SnapshotFailed => {}
         }
         self.stats.resyncs += 1;
+        self.sequence = None;
         self.book.clear();
         self.state = BookState::Resyncing;
     }

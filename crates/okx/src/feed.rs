@@ -199,6 +199,7 @@ fn load_snapshot(
     }
     target.finish_snapshot();
     book.last_seq = header.seq_id;
+    book.tracked.sequence = header.seq_id.and_then(|s| u64::try_from(s).ok());
     book.tracked.state = BookState::Live;
     Ok(true)
 }
@@ -213,8 +214,14 @@ fn apply_update(
     if book.tracked.state != BookState::Live {
         return Ok(false);
     }
-    if let (Some(prev), Some(last)) = (header.prev_seq_id, book.last_seq) {
+    if let (Some(prev), Some(last), Some(seq)) = (header.prev_seq_id, book.last_seq, header.seq_id) {
+        // In order when prevSeqId continues the chain (this also covers a seqId reset). A message at or
+        // below the last applied seqId that does not continue the chain was already applied.
         if prev != last {
+            if seq <= last && seq != prev {
+                book.tracked.stats.duplicates += 1;
+                return Ok(false);
+            }
             return Err(ResyncReason::SequenceGap);
         }
     }
@@ -226,6 +233,7 @@ fn apply_update(
     }
     if header.seq_id.is_some() {
         book.last_seq = header.seq_id;
+        book.tracked.sequence = header.seq_id.and_then(|s| u64::try_from(s).ok());
     }
     Ok(true)
 }
@@ -415,6 +423,21 @@ mod tests {
             .0
             .unwrap();
         assert_eq!(feed.book(0).unwrap().state, BookState::Live);
+    }
+
+    #[test]
+    fn duplicates_are_ignored_not_resynced() {
+        let mut feed = OkxFeed::default();
+        ws(&mut feed, &book_msg("snapshot", r#"[["100","1","0","1"]]"#, r#"[["101","2","0","1"]]"#, 0, 10, -1))
+            .0
+            .unwrap();
+        let update = book_msg("update", r#"[["100.5","3","0","1"]]"#, "[]", 0, 11, 10);
+        ws(&mut feed, &update).0.unwrap();
+        let (_, ev) = ws(&mut feed, &update);
+        assert!(ev.is_empty());
+        let tracked = feed.book(0).unwrap();
+        assert_eq!((tracked.stats.duplicates, tracked.stats.resyncs, tracked.sequence), (1, 0, Some(11)));
+        assert_eq!(tracked.state, BookState::Live);
     }
 
     #[test]

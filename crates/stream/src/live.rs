@@ -41,6 +41,9 @@ pub struct LiveConfig {
     pub backoff: Backoff,
     /// Where to record every frame, if anywhere.
     pub recorder: Option<Recorder>,
+    /// A book that stays out of `Live` this long (refused subscription, lost resubscribe, failed
+    /// snapshot) is resubscribed (and, on Binance, given a new snapshot) by the watchdog.
+    pub resync_timeout: Duration,
 }
 
 impl LiveConfig {
@@ -54,6 +57,7 @@ impl LiveConfig {
             okx_per_connection: 100,
             backoff: Backoff { base: Duration::from_millis(500), cap: Duration::from_secs(30) },
             recorder: None,
+            resync_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct LiveStats {
     pub snapshot_failures: u64,
     /// OKX per-instrument resubscriptions sent.
     pub resubscribes: u64,
+    /// Books the watchdog had to restart.
+    pub watchdog_restarts: u64,
 }
 
 /// A connection as the live loop knows it.
@@ -105,6 +111,8 @@ pub struct Live {
     snapshot_depth: usize,
     backoff: Backoff,
     recorder: Option<Recorder>,
+    resync_timeout: Duration,
+    not_live_since: HashMap<(Venue, u32), std::time::Instant>,
 }
 
 /// Runs live streaming until `shutdown` completes; `on_events` sees the pipeline after every frame.
@@ -126,6 +134,8 @@ where
         snapshot_depth: config.snapshot_depth,
         backoff: config.backoff,
         recorder: config.recorder.clone(),
+        resync_timeout: config.resync_timeout,
+        not_live_since: HashMap::new(),
     };
     if let Some((okx, symbols)) = config.okx {
         let per = config.okx_per_connection.max(1);
@@ -137,6 +147,7 @@ where
     }
     drop(ws_tx);
     let mut flush = tokio::time::interval(Duration::from_secs(1));
+    let mut watchdog = tokio::time::interval((config.resync_timeout / 4).max(Duration::from_millis(100)));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -145,6 +156,7 @@ where
             Some(event) = ws_rx.recv() => live.on_ws(event, &mut on_events),
             Some(snapshot) = snapshot_rx.recv() => live.on_snapshot(snapshot, &mut on_events),
             _ = flush.tick() => if let Some(recorder) = &live.recorder { recorder.flush() },
+            _ = watchdog.tick() => live.watchdog(),
             else => break,
         }
     }
@@ -274,6 +286,43 @@ impl Live {
                 }
             }
             Venue::Binance => self.fetch_snapshot(symbol),
+        }
+    }
+
+    /// Restarts books that have not been `Live` for longer than the resync timeout.
+    fn watchdog(&mut self) {
+        let now = std::time::Instant::now();
+        let mut restart: HashMap<usize, Vec<String>> = HashMap::new();
+        for venue in Venue::ALL {
+            let feed = self.pipeline.feed(venue);
+            for slot in 0..feed.slots() {
+                let live = feed.book(slot).is_some_and(|b| b.state == perpspread_core::BookState::Live);
+                if live {
+                    self.not_live_since.remove(&(venue, slot));
+                    continue;
+                }
+                let since = self.not_live_since.entry((venue, slot)).or_insert(now);
+                if now.duration_since(*since) < self.resync_timeout {
+                    continue;
+                }
+                *since = now;
+                let Some(symbol) = feed.symbol(slot) else { continue };
+                if let Some(&id) = self.owner.get(&(venue, symbol.to_owned())) {
+                    restart.entry(id).or_default().push(symbol.to_owned());
+                }
+            }
+        }
+        for (id, symbols) in restart {
+            self.stats.watchdog_restarts += symbols.len() as u64;
+            tracing::warn!(connection = id, ?symbols, "books not live for too long: resubscribing");
+            if self.connections[id].venue == Venue::Binance {
+                for symbol in &symbols {
+                    self.fetch_snapshot(symbol.clone());
+                }
+            }
+            if self.connections[id].commands.try_send(WsCommand::Resubscribe(symbols)).is_err() {
+                tracing::warn!(connection = id, "resubscribe not sent: connection busy");
+            }
         }
     }
 
