@@ -259,14 +259,18 @@ impl Live {
     {
         let recv = frame.recv;
         if let Err(error) = self.pipeline.on_frame(venue, frame) {
-            tracing::debug!(%venue, "frame not used: {error}");
+            tracing::warn!(%venue, "frame not used: {error}");
         }
         on_events(&self.pipeline, venue, self.pipeline.last_events(), recv);
         for index in 0..self.pipeline.last_events().len() {
-            if let FeedEvent::Resync { slot, .. } | FeedEvent::SnapshotNeeded { slot } =
-                self.pipeline.last_events()[index]
-            {
-                self.resync(venue, slot);
+            match self.pipeline.last_events()[index] {
+                FeedEvent::Resync { slot, reason } => {
+                    let symbol = self.pipeline.feed(venue).symbol(slot).unwrap_or_default();
+                    tracing::warn!(%venue, symbol, ?reason, "book broken: resyncing this instrument");
+                    self.resync(venue, slot);
+                }
+                FeedEvent::SnapshotNeeded { slot } => self.resync(venue, slot),
+                _ => {}
             }
         }
     }
