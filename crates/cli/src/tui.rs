@@ -291,7 +291,7 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
         .iter()
         .map(|o| {
             Line::from(format!(
-                "#{} {} {} size {} base ({:.0} USDT)  net {:.2} bp  peak {:.2} bp  open {:.1} s  conf {:.2}",
+                "#{} {} {} size {} base ({:.0} USDT)  net {:.2} bp  peak {:.2} bp  open for {:.1} s  confidence {:.2}",
                 o.id,
                 o.pair,
                 o.direction,
@@ -315,10 +315,11 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
         .take(5)
         .map(|o| {
             Line::from(format!(
-                "#{} {} {}  lasted {:.1} s  peak {:.2} bp  mean {:.2} bp  max {:.0} USDT  ({})",
+                "#{} {} {} @{} USDT  lasted {:.1} s  peak {:.2} bp  mean {:.2} bp  max {:.0} USDT  ({})",
                 o.id,
                 o.pair,
                 o.direction,
+                target_label(&o.size_target),
                 o.duration_ms / 1000.0,
                 o.peak_net_bp,
                 o.mean_net_bp,
@@ -345,6 +346,13 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
         if dashboard.paused { " | PAUSED" } else { "" },
     );
     frame.render_widget(Paragraph::new(status).style(Style::default().fg(Color::Cyan)), status_area);
+}
+
+fn target_label(target: &perpspread_core::spread::SizeTarget) -> String {
+    match target {
+        perpspread_core::spread::SizeTarget::Quote(q) => q.normalize().to_string(),
+        perpspread_core::spread::SizeTarget::Base(b) => format!("{} base", b.normalize()),
+    }
 }
 
 fn opt_price(value: Option<f64>) -> String {

@@ -431,18 +431,7 @@ impl Engine {
             }
             (Some(mut opportunity), Some(q)) if q.net_bp >= close_bp => {
                 advance(&mut opportunity, now_ns);
-                opportunity.size_base = q.size_base;
-                opportunity.size_quote = q.size_quote;
-                opportunity.buy_vwap = q.buy_vwap;
-                opportunity.sell_vwap = q.sell_vwap;
-                opportunity.gross_bp = q.gross_bp;
-                opportunity.net_bp = q.net_bp;
-                opportunity.peak_net_bp = opportunity.peak_net_bp.max(q.net_bp);
-                if q.max_size_base > opportunity.max_size_base {
-                    opportunity.max_size_base = q.max_size_base;
-                    opportunity.max_size_quote = q.max_size_quote;
-                }
-                opportunity.funding_carry_bp = carry;
+                apply_quote(&mut opportunity, q, carry);
                 opportunity.updates += 1;
                 opportunity.confidence = confidence(&opportunity, latency, age_ns, max_age, max_latency);
                 if now_ns.saturating_sub(opportunity.last_emit_ns) >= interval {
@@ -451,8 +440,16 @@ impl Engine {
                 }
                 self.states[pair].open[slot] = Some(opportunity);
             }
-            (Some(opportunity), quote) => {
-                let reason = if quote.is_some() { CloseReason::BelowThreshold } else { CloseReason::NotExecutable };
+            (Some(mut opportunity), quote) => {
+                let reason = match quote {
+                    Some(q) => {
+                        // Record the figures that closed it (after integrating the previous net).
+                        advance(&mut opportunity, now_ns);
+                        apply_quote(&mut opportunity, q, carry);
+                        CloseReason::BelowThreshold
+                    }
+                    None => CloseReason::NotExecutable,
+                };
                 self.close(opportunity, reason, now_ns, out);
             }
             (None, _) => {}
@@ -480,6 +477,22 @@ impl Engine {
         self.stats.closed += 1;
         out.push(OpportunityEvent { event: EventKind::Closed, opportunity });
     }
+}
+
+/// Copies a quote's figures into an open opportunity.
+fn apply_quote(opportunity: &mut Opportunity, q: &Quote, carry: Option<f64>) {
+    opportunity.size_base = q.size_base;
+    opportunity.size_quote = q.size_quote;
+    opportunity.buy_vwap = q.buy_vwap;
+    opportunity.sell_vwap = q.sell_vwap;
+    opportunity.gross_bp = q.gross_bp;
+    opportunity.net_bp = q.net_bp;
+    opportunity.peak_net_bp = opportunity.peak_net_bp.max(q.net_bp);
+    if q.max_size_base > opportunity.max_size_base {
+        opportunity.max_size_base = q.max_size_base;
+        opportunity.max_size_quote = q.max_size_quote;
+    }
+    opportunity.funding_carry_bp = carry;
 }
 
 /// Integrates net bp over the time since the last update and refreshes duration and mean.
@@ -601,6 +614,7 @@ mod tests {
         let closed = &out[0].opportunity;
         assert_eq!(out[0].event, EventKind::Closed);
         assert_eq!(closed.close_reason, Some(CloseReason::BelowThreshold));
+        assert!((closed.net_bp - -5.0).abs() < 1e-9, "the close event shows the net that closed it");
         assert!((closed.duration_ms - 2000.0).abs() < 1e-6);
         assert!((closed.mean_net_bp - 4.5).abs() < 1e-6, "{closed:?}");
         assert!((closed.peak_net_bp - 10.0).abs() < 1e-9);
