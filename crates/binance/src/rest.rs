@@ -54,7 +54,8 @@ impl BinanceRest {
 }
 
 impl BinanceRest {
-    /// Fetches a raw depth snapshot body for the streaming book sync; returns the request path too.
+    /// Fetches a raw depth snapshot body for the streaming book sync; returns the request path too. The
+    /// response is not reported to the recorder: the live loop records it when it processes it.
     pub async fn depth_snapshot(
         &self,
         symbol: &str,
@@ -62,7 +63,7 @@ impl BinanceRest {
     ) -> Result<(String, perpspread_net::RestResponse), RestError> {
         let (limit, weight) = depth_limit(depth);
         let path = format!("/fapi/v1/depth?symbol={symbol}&limit={limit}");
-        let response = self.client.get(&path, &self.weight, weight).await?;
+        let response = self.client.get_unobserved(&path, &self.weight, weight).await?;
         Ok((path, response))
     }
 }

@@ -92,10 +92,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Replay(args) => return commands::replay::run(args).await,
-        Command::Sim(args) => return commands::sim::run(args).await,
-        _ => {}
+    if let Command::Sim(args) = cli.command {
+        return commands::sim::run(args).await;
     }
     let config = load_config(&cli)?;
     match cli.command {
@@ -104,7 +102,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scan(args) => commands::scan::run(&config, args).await,
         Command::Record(args) => commands::record::run(&config, args).await,
         Command::Demo(args) => commands::demo::run(config, args).await,
-        Command::Replay(_) | Command::Sim(_) => unreachable!("handled above"),
+        Command::Replay(args) => commands::replay::run(&config, args).await,
+        Command::Sim(_) => unreachable!("handled above"),
     }
 }
 

@@ -144,12 +144,34 @@ impl RestClient {
         RestError::Decode { venue: self.venue, path: path.to_owned(), message: message.to_string() }
     }
 
-    /// GETs `path_and_query`, spending `weight` from `limiter` before each attempt.
+    /// GETs `path_and_query`, spending `weight` from `limiter` before each attempt; the response is reported
+    /// to the observer (recorder), if any.
     pub async fn get(
         &self,
         path_and_query: &str,
         limiter: &RateLimiter,
         weight: u32,
+    ) -> Result<RestResponse, RestError> {
+        self.fetch(path_and_query, limiter, weight, true).await
+    }
+
+    /// Like [`RestClient::get`] but not reported to the observer: for responses the caller records itself at
+    /// the moment it processes them (streaming snapshots), so a capture keeps processing order.
+    pub async fn get_unobserved(
+        &self,
+        path_and_query: &str,
+        limiter: &RateLimiter,
+        weight: u32,
+    ) -> Result<RestResponse, RestError> {
+        self.fetch(path_and_query, limiter, weight, false).await
+    }
+
+    async fn fetch(
+        &self,
+        path_and_query: &str,
+        limiter: &RateLimiter,
+        weight: u32,
+        observed: bool,
     ) -> Result<RestResponse, RestError> {
         let url = format!("{}{}", self.config.base_url, path_and_query);
         let mut attempt = 0;
@@ -163,7 +185,7 @@ impl RestClient {
                 Ok((status, body, hint)) => match (self.classify)(status, &body) {
                     Verdict::Ok => {
                         let received_unix_ns = unix_ns();
-                        if let Some(observer) = &self.observer {
+                        if let Some(observer) = self.observer.as_ref().filter(|_| observed) {
                             observer.observe(self.venue, path_and_query, &body, received_unix_ns);
                         }
                         return Ok(RestResponse { body, latency, received_unix_ns });

@@ -8,7 +8,12 @@ use perpspread_core::feed::{Frame, RecvTime, Source};
 use perpspread_core::{BookState, Venue};
 use serde::Serialize;
 
+use perpspread_core::engine::{Engine, EngineConfig, EventKind, OpportunityEvent};
+use perpspread_core::Universe;
+use perpspread_net::Listing;
+
 use crate::pipeline::{Pipeline, PipelineStats};
+use crate::signals::Signals;
 
 /// How fast to replay.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,20 +66,46 @@ pub struct ReplayReport {
     pub unknown_venue: u64,
     /// Set when the capture ended with an unreadable (e.g. truncated) line.
     pub error: Option<String>,
+    /// With the engine: pairs found in the capture's instrument lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<usize>,
+    /// With the engine: opportunities opened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opportunities_opened: Option<u64>,
+    /// With the engine: every opportunity, as its `closed` event (full lifecycle), in closing order;
+    /// those still open at the end of the capture close with reason `shutdown`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opportunities: Option<Vec<OpportunityEvent>>,
 }
 
-/// Replays `path` through a fresh [`Pipeline`], calling `observe` after every frame.
-pub fn replay(
-    path: &Path,
-    speed: Speed,
-    mut observe: impl FnMut(&Pipeline, Venue, &Record),
-) -> Result<ReplayReport, CaptureError> {
+/// What to do besides rebuilding books.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub speed: Speed,
+    /// Run the spread engine on the pairs found in the capture's instrument lists.
+    pub engine: Option<EngineConfig>,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions { speed: Speed::Max, engine: None }
+    }
+}
+
+/// Replays `path` through a fresh [`Pipeline`] (and, with `options.engine`, the spread engine on the pairs
+/// listed in the capture's instrument lists), with the recorded receive times as the clock.
+pub fn replay(path: &Path, options: &ReplayOptions) -> Result<ReplayReport, CaptureError> {
     let mut reader = CaptureReader::open(path)?;
     let mut pipeline = Pipeline::new();
     let mut record = Record::default();
     let mut unknown_venue = 0;
-    let mut pace = Pace::new(speed);
+    let mut pace = Pace::new(options.speed);
     let mut records = 0u64;
+    let mut universe = UniverseBuilder::default();
+    let mut signals: Option<Signals> = None;
+    let mut events = Vec::new();
+    let mut closed = Vec::new();
+    let mut last_ns = 0;
     let error = loop {
         match reader.next_into(&mut record) {
             Ok(true) => records += 1,
@@ -89,17 +120,61 @@ pub fn replay(
             continue;
         };
         pace.wait_until(record.ts_ns);
+        last_ns = record.ts_ns;
         let source = match record.src {
             Src::Ws => Source::Ws,
-            Src::Rest => Source::Rest { url: &record.url },
+            Src::Rest => {
+                if let (Some(config), None) = (&options.engine, &signals) {
+                    if let Some(pairs) = universe.offer(venue, &record.url, &record.data) {
+                        signals = Some(Signals::new(Engine::new(config.clone(), pairs)));
+                    }
+                }
+                Source::Rest { url: &record.url }
+            }
         };
         let recv = RecvTime { wall_ns: record.ts_ns, mono_ns: record.ts_ns };
         if let Err(error) = pipeline.on_frame(venue, Frame { source, data: &record.data, recv }) {
             tracing::debug!(%venue, line = reader.line_number(), "frame not used: {error}");
         }
-        observe(&pipeline, venue, &record);
+        if let Some(signals) = signals.as_mut() {
+            signals.on_events(&pipeline, venue, pipeline.last_events(), recv, &mut events);
+            closed.extend(events.drain(..).filter(|e| e.event == EventKind::Closed));
+        }
     };
-    Ok(report(&pipeline, unknown_venue, error))
+    let mut report = report(&pipeline, unknown_venue, error);
+    if let Some(mut signals) = signals {
+        signals.engine.shutdown(last_ns, &mut events);
+        closed.extend(events.drain(..).filter(|e| e.event == EventKind::Closed));
+        report.pairs = Some(signals.engine.pairs().len());
+        report.opportunities_opened = Some(signals.engine.stats().opened);
+        report.opportunities = Some(closed);
+    }
+    Ok(report)
+}
+
+/// Collects the venues' instrument lists from REST records and pairs them once both are known.
+#[derive(Debug, Default)]
+struct UniverseBuilder {
+    okx: Option<Listing>,
+    binance: Option<Listing>,
+}
+
+impl UniverseBuilder {
+    /// Takes a REST record; returns the paired universe once both venues' lists have been seen.
+    fn offer(&mut self, venue: Venue, url: &str, body: &str) -> Option<Vec<perpspread_core::Pair>> {
+        match venue {
+            Venue::Okx if url.starts_with("/api/v5/public/instruments") => {
+                self.okx = perpspread_okx::symbols::parse_instruments(body.as_bytes()).ok();
+            }
+            Venue::Binance if url.starts_with("/fapi/v1/exchangeInfo") => {
+                self.binance = perpspread_binance::symbols::parse_exchange_info(body.as_bytes()).ok();
+            }
+            _ => return None,
+        }
+        let (okx, binance) = (self.okx.as_ref()?, self.binance.as_ref()?);
+        let instruments = okx.instruments.iter().chain(&binance.instruments).cloned().collect();
+        Some(Universe::build(instruments, Vec::new()).pairs)
+    }
 }
 
 fn report(pipeline: &Pipeline, unknown_venue: u64, error: Option<String>) -> ReplayReport {
@@ -127,7 +202,7 @@ fn report(pipeline: &Pipeline, unknown_venue: u64, error: Option<String>) -> Rep
         }
     }
     let stats = pipeline.stats();
-    ReplayReport { books, stats, unknown_venue, error }
+    ReplayReport { books, stats, unknown_venue, error, pairs: None, opportunities_opened: None, opportunities: None }
 }
 
 /// Sleeps so that records are handed over at the recorded pace (scaled).

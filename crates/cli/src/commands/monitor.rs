@@ -18,7 +18,7 @@ use crate::venues::RestVenues;
 use crate::UserError;
 
 /// Flags of `perpspread monitor`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Args {
     /// Pairs to watch (base asset, pair or venue symbol), e.g. BTC,ETH,1000PEPEUSDT.
     #[arg(long, value_delimiter = ',', conflicts_with_all = ["top", "all"])]

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use perpspread_stream::{replay, Speed};
+use perpspread_stream::{replay, ReplayOptions, Speed};
 
 use crate::table::Table;
 use crate::UserError;
@@ -22,16 +22,20 @@ pub struct Args {
     json: bool,
 }
 
-/// Runs the command.
-pub async fn run(args: Args) -> anyhow::Result<()> {
+/// Runs the command (the engine uses the `[monitor]` and fee settings of `config`).
+pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<()> {
     if !args.file.is_file() {
         return Err(UserError(format!("cannot read capture {}: no such file", args.file.display())).into());
     }
     let started = Instant::now();
     let file = args.file.clone();
-    let report = tokio::task::spawn_blocking(move || replay(&file, args.speed, |_, _, _| {}))
-        .await?
-        .map_err(|e| UserError(e.to_string()))?;
+    let monitor_args = crate::commands::monitor::Args::default();
+    let options = ReplayOptions {
+        speed: args.speed,
+        engine: Some(crate::commands::monitor::engine_config(config, &monitor_args)),
+    };
+    let report =
+        tokio::task::spawn_blocking(move || replay(&file, &options)).await?.map_err(|e| UserError(e.to_string()))?;
     let elapsed = started.elapsed();
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -76,6 +80,35 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             s.venue_errors,
             s.resync_requests
         )?;
+    }
+    if !args.json {
+        match (&report.opportunities, report.pairs) {
+            (Some(opportunities), Some(pairs)) => {
+                writeln!(
+                    out,
+                    "engine: {pairs} pairs from the capture's instrument lists, {} opportunities:",
+                    opportunities.len()
+                )?;
+                for event in opportunities {
+                    let o = &event.opportunity;
+                    writeln!(
+                        out,
+                        "  #{} {} {} lasted {:.1} s, peak {:.2} bp net, mean {:.2} bp, max {:.0} USDT at threshold ({:?})",
+                        o.id,
+                        o.pair,
+                        o.direction,
+                        o.duration_ms / 1000.0,
+                        o.peak_net_bp,
+                        o.mean_net_bp,
+                        o.max_size_quote,
+                        o.close_reason
+                    )?;
+                }
+            }
+            _ => {
+                writeln!(out, "engine: the capture holds no instrument lists of both venues, so no pairs to evaluate")?
+            }
+        }
     }
     if let Some(error) = &report.error {
         eprintln!("warning: capture ended early: {error}");
