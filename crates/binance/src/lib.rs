@@ -3,6 +3,7 @@
 //! Binance quotes sizes in base units, except for `1000`-prefixed symbols (`1000PEPEUSDT`,
 //! `1000000MOGUSDT`, `1MBABYDOGEUSDT`) whose price and size both refer to 1000 (or 10^6) base units.
 
+pub mod account;
 pub mod feed;
 pub mod messages;
 pub mod rest;

@@ -36,6 +36,16 @@ impl BinanceRest {
         })
     }
 
+    /// The request-weight budget shared by every call.
+    pub fn weight_limiter(&self) -> &RateLimiter {
+        &self.weight
+    }
+
+    /// The underlying HTTP client.
+    pub fn client(&self) -> &RestClient {
+        &self.client
+    }
+
     /// The underlying HTTP client (to attach a recorder).
     pub fn client_mut(&mut self) -> &mut RestClient {
         &mut self.client

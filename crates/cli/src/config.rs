@@ -32,6 +32,9 @@ pub struct Config {
     pub rest: RestSettings,
     pub scan: ScanConfig,
     pub monitor: MonitorConfig,
+    /// API key file (`--keys`, `PERPSPREAD_KEYS_FILE`); never part of the TOML config.
+    #[serde(skip)]
+    pub keys_file: Option<std::path::PathBuf>,
 }
 
 /// Defaults of `perpspread monitor`.

@@ -32,6 +32,10 @@ struct Cli {
     /// Binance USDⓈ-M WebSocket URL.
     #[arg(long, global = true)]
     binance_ws: Option<String>,
+    /// TOML file with API keys (`[okx] api_key, secret, passphrase`, `[binance] api_key, secret`) used only to
+    /// read the account's real fee rates; env PERPSPREAD_{OKX,BINANCE}_API_{KEY,SECRET}[,_PASSPHRASE] also work.
+    #[arg(long, global = true, env = "PERPSPREAD_KEYS_FILE")]
+    keys: Option<PathBuf>,
     /// More logs on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -119,6 +123,7 @@ fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
             *slot = value.clone();
         }
     }
+    config.keys_file = cli.keys.clone();
     config.validate()?;
     Ok(config)
 }

@@ -5,6 +5,7 @@
 //! * [`MarketRest`]: the shape every venue's REST market-data adapter has, so the CLI and engine are
 //!   written once for all venues.
 
+pub mod auth;
 pub mod backoff;
 pub mod limiter;
 pub mod rest;

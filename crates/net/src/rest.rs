@@ -58,6 +58,18 @@ pub enum Verdict {
 /// Reads a venue's response status and body.
 pub type Classifier = fn(status: u16, body: &[u8]) -> Verdict;
 
+/// A request as signed for one attempt (signatures include a timestamp, so every retry is signed anew).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    /// Path and query to request (e.g. with `&timestamp=…&signature=…` appended).
+    pub path_and_query: String,
+    /// Extra headers (API key, signature, …).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// Signs a request path for one attempt.
+pub type Signer<'a> = &'a (dyn Fn(&str) -> SignedRequest + Send + Sync);
+
 /// Sees every successful REST response (used by the recorder).
 pub trait ResponseObserver: Send + Sync {
     /// Called with the request's path and query, the raw body and the local receive time.
@@ -152,7 +164,7 @@ impl RestClient {
         limiter: &RateLimiter,
         weight: u32,
     ) -> Result<RestResponse, RestError> {
-        self.fetch(path_and_query, limiter, weight, true).await
+        self.fetch(path_and_query, limiter, weight, true, None).await
     }
 
     /// Like [`RestClient::get`] but not reported to the observer: for responses the caller records itself at
@@ -163,7 +175,19 @@ impl RestClient {
         limiter: &RateLimiter,
         weight: u32,
     ) -> Result<RestResponse, RestError> {
-        self.fetch(path_and_query, limiter, weight, false).await
+        self.fetch(path_and_query, limiter, weight, false, None).await
+    }
+
+    /// GETs an authenticated endpoint: `sign` turns `path_and_query` into the signed request for each attempt.
+    /// Signed responses are never reported to the observer (they are account data, not market data).
+    pub async fn get_signed(
+        &self,
+        path_and_query: &str,
+        limiter: &RateLimiter,
+        weight: u32,
+        sign: Signer<'_>,
+    ) -> Result<RestResponse, RestError> {
+        self.fetch(path_and_query, limiter, weight, false, Some(sign)).await
     }
 
     async fn fetch(
@@ -172,6 +196,7 @@ impl RestClient {
         limiter: &RateLimiter,
         weight: u32,
         observed: bool,
+        sign: Option<Signer<'_>>,
     ) -> Result<RestResponse, RestError> {
         let url = format!("{}{}", self.config.base_url, path_and_query);
         let mut attempt = 0;
@@ -179,7 +204,16 @@ impl RestClient {
             attempt += 1;
             limiter.acquire(weight).await;
             let started = Instant::now();
-            let outcome = self.attempt(&url, limiter).await;
+            let request = match sign {
+                Some(sign) => sign(path_and_query),
+                None => SignedRequest { path_and_query: String::new(), headers: Vec::new() },
+            };
+            let target = if sign.is_some() {
+                format!("{}{}", self.config.base_url, request.path_and_query)
+            } else {
+                url.clone()
+            };
+            let outcome = self.attempt(&target, &request.headers, limiter).await;
             let latency = started.elapsed();
             let (hint, failure) = match outcome {
                 Ok((status, body, hint)) => match (self.classify)(status, &body) {
@@ -232,8 +266,17 @@ impl RestClient {
         }
     }
 
-    async fn attempt(&self, url: &str, limiter: &RateLimiter) -> Result<(u16, Vec<u8>, Option<Duration>), String> {
-        let response = self.http.get(url).send().await.map_err(describe)?;
+    async fn attempt(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        limiter: &RateLimiter,
+    ) -> Result<(u16, Vec<u8>, Option<Duration>), String> {
+        let mut request = self.http.get(url);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.map_err(describe)?;
         let status = response.status().as_u16();
         let headers = response.headers();
         let hint = headers

@@ -4,6 +4,7 @@
 //! Prices are per one unit of the base asset. Inverse swaps (`BTC-USD-SWAP`, `ctType = inverse`) are
 //! listed but never paired with linear contracts.
 
+pub mod account;
 pub mod checksum;
 pub mod feed;
 pub mod messages;

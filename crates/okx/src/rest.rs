@@ -42,6 +42,11 @@ impl OkxRest {
         })
     }
 
+    /// The underlying HTTP client.
+    pub fn client(&self) -> &RestClient {
+        &self.client
+    }
+
     /// The underlying HTTP client (to attach a recorder).
     pub fn client_mut(&mut self) -> &mut RestClient {
         &mut self.client

@@ -106,3 +106,39 @@ pub async fn shutdown_signal(limit: Option<std::time::Duration>) {
         _ = timer => {}
     }
 }
+
+/// Replaces the configured taker fees with the account's real rates when API keys are configured
+/// (environment or `--keys` file). Failures keep the configured fees and say why.
+pub async fn apply_account_fees(
+    config: &mut crate::config::Config,
+    venues: &RestVenues,
+    pairs: &[Pair],
+) -> anyhow::Result<()> {
+    use perpspread_net::auth::VenueCredentials;
+    let credentials = VenueCredentials::load(|k| std::env::var(k).ok(), config.keys_file.as_deref())
+        .map_err(|e| UserError(e.to_string()))?;
+    if let Some(okx) = &credentials.okx {
+        match venues.okx.swap_fees(okx).await {
+            Ok(fees) => {
+                tracing::info!(taker_bp = fees.taker_bp, "using the OKX account's taker fee");
+                config.okx.taker_fee_bp = fees.taker_bp;
+            }
+            Err(error) => {
+                tracing::warn!("OKX account fees unavailable, keeping {} bp: {error}", config.okx.taker_fee_bp)
+            }
+        }
+    }
+    let symbol = pairs.iter().find_map(|p| p.leg(Venue::Binance)).map(|i| i.symbol.clone());
+    if let (Some(binance), Some(symbol)) = (&credentials.binance, symbol) {
+        match venues.binance.commission(binance, &symbol).await {
+            Ok(fees) => {
+                tracing::info!(taker_bp = fees.taker_bp, "using the Binance account's taker fee");
+                config.binance.taker_fee_bp = fees.taker_bp;
+            }
+            Err(error) => {
+                tracing::warn!("Binance account fees unavailable, keeping {} bp: {error}", config.binance.taker_fee_bp)
+            }
+        }
+    }
+    Ok(())
+}

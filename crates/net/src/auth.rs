@@ -1,0 +1,166 @@
+//! API credentials: loaded from the environment or a key file, never logged, never printed.
+
+use std::fmt;
+use std::path::Path;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// A secret string whose `Debug` and `Display` print `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for signing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One venue's API key (read-only permissions are enough for fee rates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub api_key: Secret,
+    pub secret: Secret,
+    /// OKX only.
+    pub passphrase: Option<Secret>,
+}
+
+/// Why credentials could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("cannot read key file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("invalid key file {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFileVenue {
+    api_key: String,
+    secret: String,
+    #[serde(default)]
+    passphrase: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    okx: Option<KeyFileVenue>,
+    binance: Option<KeyFileVenue>,
+}
+
+/// Credentials of both venues, either of which may be absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VenueCredentials {
+    pub okx: Option<Credentials>,
+    pub binance: Option<Credentials>,
+}
+
+impl VenueCredentials {
+    /// Reads `PERPSPREAD_OKX_API_KEY` / `_SECRET` / `_PASSPHRASE` and `PERPSPREAD_BINANCE_API_KEY` / `_SECRET`
+    /// through `var`, then a TOML key file (`[okx] api_key, secret, passphrase` / `[binance] api_key, secret`)
+    /// for venues the environment did not provide.
+    pub fn load(var: impl Fn(&str) -> Option<String>, file: Option<&Path>) -> Result<Self, CredentialsError> {
+        let env = |venue: &str, with_passphrase: bool| {
+            let key = var(&format!("PERPSPREAD_{venue}_API_KEY")).filter(|v| !v.is_empty())?;
+            let secret = var(&format!("PERPSPREAD_{venue}_API_SECRET")).filter(|v| !v.is_empty())?;
+            let passphrase = if with_passphrase { var(&format!("PERPSPREAD_{venue}_API_PASSPHRASE")) } else { None };
+            Some(Credentials { api_key: Secret(key), secret: Secret(secret), passphrase: passphrase.map(Secret) })
+        };
+        let mut loaded = VenueCredentials { okx: env("OKX", true), binance: env("BINANCE", false) };
+        if let Some(path) = file {
+            let name = path.display().to_string();
+            let text =
+                std::fs::read_to_string(path).map_err(|error| CredentialsError::Read { path: name.clone(), error })?;
+            let parsed: KeyFile = toml::from_str(&text)
+                .map_err(|e| CredentialsError::Invalid { path: name, message: e.message().to_owned() })?;
+            let convert = |v: KeyFileVenue| Credentials {
+                api_key: Secret(v.api_key),
+                secret: Secret(v.secret),
+                passphrase: v.passphrase.map(Secret),
+            };
+            loaded.okx = loaded.okx.or(parsed.okx.map(convert));
+            loaded.binance = loaded.binance.or(parsed.binance.map(convert));
+        }
+        Ok(loaded)
+    }
+}
+
+/// HMAC-SHA256 of `message` keyed by `secret`.
+pub fn hmac_sha256(secret: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn secrets_never_print() {
+        let credentials = Credentials {
+            api_key: Secret::new("my-key"),
+            secret: Secret::new("my-secret"),
+            passphrase: Some(Secret::new("my-pass")),
+        };
+        let shown = format!("{credentials:?} {}", credentials.secret);
+        assert!(!shown.contains("my-"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn env_first_then_file() {
+        let mut file = tempfile_path();
+        writeln!(file.1, "[okx]\napi_key = \"file-key\"\nsecret = \"s\"\npassphrase = \"p\"\n[binance]\napi_key = \"bk\"\nsecret = \"bs\"").unwrap();
+        let env = |name: &str| match name {
+            "PERPSPREAD_BINANCE_API_KEY" => Some("env-key".to_owned()),
+            "PERPSPREAD_BINANCE_API_SECRET" => Some("env-secret".to_owned()),
+            _ => None,
+        };
+        let loaded = VenueCredentials::load(env, Some(&file.0)).unwrap();
+        assert_eq!(loaded.binance.unwrap().api_key.expose(), "env-key");
+        let okx = loaded.okx.unwrap();
+        assert_eq!((okx.api_key.expose(), okx.passphrase.unwrap().expose()), ("file-key", "p"));
+        assert!(VenueCredentials::load(|_| None, Some(Path::new("/nonexistent/keys.toml"))).is_err());
+        std::fs::write(&file.0, "[okx]\napi_key = 1").unwrap();
+        let error = VenueCredentials::load(|_| None, Some(&file.0)).unwrap_err().to_string();
+        assert!(error.starts_with("invalid key file"), "{error}");
+    }
+
+    fn tempfile_path() -> (std::path::PathBuf, std::fs::File) {
+        let path = std::env::temp_dir().join(format!("perpspread-keys-{}.toml", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        (path, file)
+    }
+
+    #[test]
+    fn hmac_matches_binance_documented_example() {
+        // From Binance's API documentation ("SIGNED Endpoint Examples").
+        let secret = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
+        let query = b"symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559";
+        let mac = hmac_sha256(secret, query);
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71");
+    }
+}
