@@ -51,6 +51,8 @@ enum Command {
     Demo(commands::demo::Args),
     /// Run the local exchange simulator (OKX v5 + Binance USDⓈ-M wire protocols), or generate a capture.
     Sim(commands::sim::Args),
+    /// Measure throughput, per-message latency and memory of the books + engine path.
+    Bench(commands::bench::Args),
     /// List the paired instrument universe (both venue symbols, multipliers, tick and lot sizes).
     Instruments(commands::instruments::Args),
     /// One-shot REST scan of executable spreads, sorted by net bp.
@@ -96,8 +98,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Sim(args) = cli.command {
-        return commands::sim::run(args).await;
+    match cli.command {
+        Command::Sim(args) => return commands::sim::run(args).await,
+        Command::Bench(args) => return commands::bench::run(args).await,
+        _ => {}
     }
     let config = load_config(&cli)?;
     match cli.command {
@@ -107,7 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Record(args) => commands::record::run(&config, args).await,
         Command::Demo(args) => commands::demo::run(config, args).await,
         Command::Replay(args) => commands::replay::run(&config, args).await,
-        Command::Sim(_) => unreachable!("handled above"),
+        Command::Sim(_) | Command::Bench(_) => unreachable!("handled above"),
     }
 }
 

@@ -96,12 +96,14 @@ impl OrderBook {
             }
             Ok(index) => levels[index] = level,
             Err(_) if level.qty == 0 => {}
-            Err(index) => {
-                levels.insert(index, level);
-                if levels.len() > max_depth {
-                    levels.remove(0);
-                }
+            // A full book drops its worst level: a new level worse than all kept ones is not stored, and
+            // otherwise the levels below the insertion point shift down by one (one move, not two).
+            Err(0) if levels.len() >= max_depth => {}
+            Err(index) if levels.len() >= max_depth => {
+                levels.copy_within(1..index, 0);
+                levels[index - 1] = level;
             }
+            Err(index) => levels.insert(index, level),
         }
         Ok(())
     }
@@ -350,6 +352,20 @@ mod tests {
         let mut line = String::new();
         book.write_level(&mut line, &book.best_bid().unwrap()).unwrap();
         assert_eq!(line, "100.0:5");
+    }
+
+    #[test]
+    fn full_book_keeps_the_best_levels() {
+        let mut book = OrderBook::new(0, 0, 3);
+        for p in ["10", "11", "12"] {
+            book.set(Side::Ask, d(p), d("1")).unwrap();
+        }
+        book.set(Side::Ask, d("13"), d("1")).unwrap(); // worse than all: not kept
+        assert_eq!(prices(&book, Side::Ask), ["10", "11", "12"]);
+        book.set(Side::Ask, d("10.5"), d("1")).unwrap(); // inside: the worst (12) drops
+        assert_eq!(prices(&book, Side::Ask), ["10", "10.5", "11"]);
+        book.set(Side::Ask, d("9"), d("1")).unwrap(); // new best
+        assert_eq!(prices(&book, Side::Ask), ["9", "10", "10.5"]);
     }
 
     #[test]

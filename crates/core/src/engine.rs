@@ -219,6 +219,8 @@ pub struct EngineStats {
 pub struct Engine {
     config: EngineConfig,
     pairs: std::sync::Arc<[Pair]>,
+    /// Common lot step of each pair, base units (computed once).
+    steps: Vec<Decimal>,
     states: Vec<PairState>,
     next_id: u64,
     stats: EngineStats,
@@ -235,7 +237,8 @@ impl Engine {
             .iter()
             .map(|_| PairState { quotes: vec![None; slots], open: vec![None; slots], ..PairState::default() })
             .collect();
-        Engine { config, pairs: pairs.into(), states, next_id: 1, stats: EngineStats::default() }
+        let steps = pairs.iter().map(Pair::common_step_base).collect();
+        Engine { config, pairs: pairs.into(), steps, states, next_id: 1, stats: EngineStats::default() }
     }
 
     /// The pairs, in index order.
@@ -312,7 +315,7 @@ impl Engine {
                 let p = &pairs[pair];
                 let buy_leg = LegBook { instrument: &p.legs[buy], book: &books[buy].book };
                 let sell_leg = LegBook { instrument: &p.legs[sell], book: &books[sell].book };
-                SpreadCalculator::new(p, buy_leg, sell_leg, &self.config.fees)
+                SpreadCalculator::with_step(self.steps[pair], buy_leg, sell_leg, &self.config.fees)
             };
             let carry = self.funding_carry_bp(pair, (buy, sell));
             let extra = if self.config.include_funding { carry.unwrap_or(0.0) } else { 0.0 };

@@ -134,21 +134,55 @@ pub fn rescale(value: i64, from: u8, to: u8) -> Option<i64> {
 
 /// Writes `value × 10^-scale` with exactly `shown` decimals (`shown` may differ from `scale` only when
 /// the digits dropped or added are zeros, as for a level re-rendered as the venue wrote it).
+///
+/// Digits are produced by hand into a stack buffer: this runs 100 times per OKX checksum.
 pub fn write_fixed<W: fmt::Write>(out: &mut W, value: i64, scale: u8, shown: u8) -> fmt::Result {
     let mantissa = if shown >= scale {
         i128::from(value) * i128::from(POW10[usize::from(shown - scale)])
     } else {
         i128::from(value) / i128::from(POW10[usize::from(scale - shown)])
     };
-    if mantissa < 0 {
-        out.write_char('-')?;
-    }
+    // Digits least significant first; 64-bit division is several times faster than 128-bit and prices and
+    // sizes always fit, so the 128-bit loop is only a fallback.
+    let mut digits = [0u8; 40];
+    let mut count = 0;
     let magnitude = mantissa.unsigned_abs();
-    if shown == 0 {
-        return write!(out, "{magnitude}");
+    match u64::try_from(magnitude) {
+        Ok(mut small) => loop {
+            digits[count] = (small % 10) as u8;
+            count += 1;
+            small /= 10;
+            if small == 0 {
+                break;
+            }
+        },
+        Err(_) => {
+            let mut large = magnitude;
+            while large > 0 {
+                digits[count] = (large % 10) as u8;
+                count += 1;
+                large /= 10;
+            }
+        }
     }
-    let divisor = 10u128.pow(u32::from(shown));
-    write!(out, "{}.{:0width$}", magnitude / divisor, magnitude % divisor, width = usize::from(shown))
+    let shown = usize::from(shown);
+    count = count.max(shown + 1); // leading zeros: "0.005"
+    let mut buf = [0u8; 42];
+    let mut len = 0;
+    if mantissa < 0 {
+        buf[0] = b'-';
+        len = 1;
+    }
+    for i in (0..count).rev() {
+        if shown > 0 && i + 1 == shown {
+            buf[len] = b'.';
+            len += 1;
+        }
+        buf[len] = b'0' + digits[i];
+        len += 1;
+    }
+    // Only ASCII digits, '.' and '-' were written.
+    out.write_str(std::str::from_utf8(&buf[..len]).unwrap_or_default())
 }
 
 impl fmt::Display for Dec64 {
@@ -214,6 +248,19 @@ mod tests {
         s.clear();
         write_fixed(&mut s, 5, 3, 3).unwrap();
         assert_eq!(s, "0.005");
+        for (value, scale, shown, text) in [
+            (0, 0, 0, "0"),
+            (0, 2, 2, "0.00"),
+            (-5, 1, 1, "-0.5"),
+            (-123456, 2, 2, "-1234.56"),
+            (7, 0, 0, "7"),
+            (i64::MAX, 0, 0, "9223372036854775807"),
+            (100, 2, 0, "1"),
+        ] {
+            s.clear();
+            write_fixed(&mut s, value, scale, shown).unwrap();
+            assert_eq!(s, text);
+        }
     }
 
     #[test]

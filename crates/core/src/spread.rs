@@ -39,32 +39,43 @@ pub struct LegBook<'a> {
     pub book: &'a OrderBook,
 }
 
-impl LegBook<'_> {
+/// A leg with its unit conversions computed once per evaluation (not per level).
+#[derive(Debug, Clone, Copy)]
+struct Leg<'a> {
+    view: LegBook<'a>,
     /// Quote currency per unit of `price × qty` on the book's integer grids.
-    fn quote_per_notional_unit(&self) -> f64 {
-        let ratio =
-            (self.instrument.base_per_qty_unit / self.instrument.base_per_price_unit).to_f64().unwrap_or(f64::NAN);
-        ratio / pow10_f64(self.book.price_scale()) / pow10_f64(self.book.qty_scale())
-    }
-
+    quote_per_notional: f64,
     /// Base units per unit of size on the book's grid.
-    fn base_per_native_qty(&self) -> f64 {
-        self.instrument.base_per_qty_unit.to_f64().unwrap_or(f64::NAN) / pow10_f64(self.book.qty_scale())
-    }
-
+    base_per_qty: f64,
     /// Quote per base unit for one unit of the book's price grid.
-    fn quote_per_base_per_price_unit(&self) -> f64 {
-        1.0 / self.instrument.base_per_price_unit.to_f64().unwrap_or(f64::NAN) / pow10_f64(self.book.price_scale())
+    quote_per_price: f64,
+    /// Size units in one common step, on the qty grid refined by `10^extra`: `(units_per_step, extra)`.
+    per_step: Option<(i64, u8)>,
+}
+
+impl<'a> Leg<'a> {
+    fn new(view: LegBook<'a>, step_base: Decimal) -> Self {
+        let instrument = view.instrument;
+        let (price_scale, qty_scale) = (view.book.price_scale(), view.book.qty_scale());
+        let per_qty = instrument.base_per_qty_unit.to_f64().unwrap_or(f64::NAN);
+        let per_price = instrument.base_per_price_unit.to_f64().unwrap_or(f64::NAN);
+        let per_step = {
+            let units = step_base / instrument.base_per_qty_unit * Decimal::from(POW10[usize::from(qty_scale)]);
+            let extra = crate::num::decimals_of(units);
+            POW10.get(usize::from(extra)).and_then(|p| (units * Decimal::from(*p)).to_i64()).map(|u| (u, extra))
+        };
+        Leg {
+            view,
+            quote_per_notional: per_qty / per_price / pow10_f64(price_scale) / pow10_f64(qty_scale),
+            base_per_qty: per_qty / pow10_f64(qty_scale),
+            quote_per_price: 1.0 / per_price / pow10_f64(price_scale),
+            per_step,
+        }
     }
 
-    /// Size units in one common step of `step_base` base units, on the book's qty grid refined by
-    /// `10^extra` when the step is finer than that grid. Returns `(units_per_step, extra)`.
-    fn native_per_step(&self, step_base: Decimal) -> Option<(i64, u8)> {
-        let units =
-            step_base / self.instrument.base_per_qty_unit * Decimal::from(POW10[usize::from(self.book.qty_scale())]);
-        let extra = crate::num::decimals_of(units);
-        let refined = units * Decimal::from(*POW10.get(usize::from(extra))?);
-        Some((refined.to_i64()?, extra))
+    /// A level as (quote per base unit, base units).
+    fn per_base(&self, price: i64, qty: i64) -> (f64, f64) {
+        (price as f64 * self.quote_per_price, qty as f64 * self.base_per_qty)
     }
 }
 
@@ -129,9 +140,10 @@ pub struct MaxSize {
 /// Evaluates executable spreads for one pair.
 #[derive(Debug, Clone, Copy)]
 pub struct SpreadCalculator<'a> {
-    buy: LegBook<'a>,
-    sell: LegBook<'a>,
+    buy: Leg<'a>,
+    sell: Leg<'a>,
     step_base: Decimal,
+    step_f64: f64,
     fees_bp: f64,
     direction: Direction,
 }
@@ -139,11 +151,18 @@ pub struct SpreadCalculator<'a> {
 impl<'a> SpreadCalculator<'a> {
     /// A calculator for buying on `buy` and selling on `sell`.
     pub fn new(pair: &Pair, buy: LegBook<'a>, sell: LegBook<'a>, fees: &FeeModel) -> Self {
+        Self::with_step(pair.common_step_base(), buy, sell, fees)
+    }
+
+    /// Like [`SpreadCalculator::new`] with the pair's common step already known (see
+    /// [`Pair::common_step_base`]).
+    pub fn with_step(step_base: Decimal, buy: LegBook<'a>, sell: LegBook<'a>, fees: &FeeModel) -> Self {
         let direction = Direction { buy: buy.instrument.venue, sell: sell.instrument.venue };
         SpreadCalculator {
-            buy,
-            sell,
-            step_base: pair.common_step_base(),
+            buy: Leg::new(buy, step_base),
+            sell: Leg::new(sell, step_base),
+            step_base,
+            step_f64: step_base.to_f64().unwrap_or(f64::NAN),
             fees_bp: fees.total_bp(direction.buy, direction.sell),
             direction,
         }
@@ -161,7 +180,7 @@ impl<'a> SpreadCalculator<'a> {
             SizeTarget::Quote(quote) => {
                 let quote = quote.to_f64().unwrap_or(0.0);
                 let base = base_for_cost(&self.buy, quote).ok_or_else(|| self.depth_error(&self.buy, quote))?;
-                (base / self.step_base.to_f64().unwrap_or(f64::NAN) + 1e-9).floor() as i64
+                (base / self.step_f64 + 1e-9).floor() as i64
             }
         };
         if steps <= 0 {
@@ -199,34 +218,47 @@ impl<'a> SpreadCalculator<'a> {
     /// Largest size (whole common steps) whose net spread is at least `threshold_bp`.
     pub fn max_size(&self, threshold_bp: f64) -> MaxSize {
         let zero = MaxSize { size_base: Decimal::ZERO, size_quote: 0.0, net_bp: None, depth_limited: false };
-        let Some(step) = self.step_base.to_f64().filter(|s| *s > 0.0) else {
+        let step = self.step_f64;
+        if step.is_nan() || step <= 0.0 {
             return zero;
-        };
-        let (limit_base, depth_limited) = self.threshold_crossing(threshold_bp);
-        let mut steps = (limit_base / step + 1e-9).floor() as i64;
-        // The crossing is found in floating point; confirm exactly, stepping down if rounding overshot.
-        while steps > 0 {
-            match self.quote_steps(steps) {
-                Ok(quote) if quote.net_bp >= threshold_bp => {
-                    return MaxSize {
-                        size_base: quote.size_base,
-                        size_quote: quote.buy_cost_quote,
-                        net_bp: Some(quote.net_bp),
-                        depth_limited,
-                    };
-                }
-                _ => steps -= 1,
-            }
         }
-        zero
+        let (limit_base, depth_limited) = self.threshold_crossing(threshold_bp);
+        let estimate = (limit_base / step + 1e-9).floor() as i64;
+        // The crossing is found in floating point; confirm exactly. Net falls as size grows, so when the
+        // estimate overshoots, a binary search finds the largest qualifying step count.
+        let qualifies = |steps: i64| self.quote_steps(steps).ok().filter(|q| q.net_bp >= threshold_bp);
+        let best = match qualifies(estimate) {
+            Some(quote) => Some(quote),
+            None => {
+                let (mut lo, mut hi) = (0i64, estimate - 1);
+                while lo < hi {
+                    let mid = lo + (hi - lo + 1) / 2;
+                    if qualifies(mid).is_some() {
+                        lo = mid;
+                    } else {
+                        hi = mid - 1;
+                    }
+                }
+                (lo > 0).then(|| qualifies(lo)).flatten()
+            }
+        };
+        match best {
+            Some(quote) if estimate > 0 => MaxSize {
+                size_base: quote.size_base,
+                size_quote: quote.buy_cost_quote,
+                net_bp: Some(quote.net_bp),
+                depth_limited,
+            },
+            _ => zero,
+        }
     }
 
     /// Base size at which `net_bp` falls to `threshold_bp`, walking both books together; the flag is
     /// true when a book ran out first.
     fn threshold_crossing(&self, threshold_bp: f64) -> (f64, bool) {
         let k = 1.0 + (self.fees_bp + threshold_bp) / 10_000.0;
-        let mut asks = self.buy.book.levels(Side::Ask).map(|l| per_base(&self.buy, l.price, l.qty));
-        let mut bids = self.sell.book.levels(Side::Bid).map(|l| per_base(&self.sell, l.price, l.qty));
+        let mut asks = self.buy.view.book.levels(Side::Ask).map(|l| self.buy.per_base(l.price, l.qty));
+        let mut bids = self.sell.view.book.levels(Side::Bid).map(|l| self.sell.per_base(l.price, l.qty));
         let (Some(mut ask), Some(mut bid)) = (asks.next(), bids.next()) else {
             return (0.0, true);
         };
@@ -263,35 +295,35 @@ impl<'a> SpreadCalculator<'a> {
     }
 
     /// Quote amount of walking `steps` common steps through one side of a leg's book.
-    fn walk_leg(&self, leg: &LegBook<'_>, side: Side, steps: i64) -> Result<f64, NotExecutable> {
-        let (per_step, extra) = leg.native_per_step(self.step_base).ok_or(NotExecutable::IncompatibleGrid)?;
+    fn walk_leg(&self, leg: &Leg<'_>, side: Side, steps: i64) -> Result<f64, NotExecutable> {
+        let (per_step, extra) = leg.per_step.ok_or(NotExecutable::IncompatibleGrid)?;
         let refine = POW10[usize::from(extra)];
         let wanted = per_step.checked_mul(steps).ok_or(NotExecutable::IncompatibleGrid)?;
         let mut remaining = i128::from(wanted);
         let mut notional: i128 = 0;
-        for level in leg.book.levels(side) {
+        for level in leg.view.book.levels(side) {
             let take = remaining.min(i128::from(level.qty) * i128::from(refine));
             notional += i128::from(level.price) * take;
             remaining -= take;
             if remaining == 0 {
-                return Ok(notional as f64 * leg.quote_per_notional_unit() / refine as f64);
+                return Ok(notional as f64 * leg.quote_per_notional / refine as f64);
             }
         }
-        let available: i64 = leg.book.levels(side).map(|l| l.qty).sum();
+        let available: i64 = leg.view.book.levels(side).map(|l| l.qty).sum();
         Err(NotExecutable::NotEnoughDepth {
-            venue: leg.instrument.venue,
+            venue: leg.view.instrument.venue,
             side: side_name(side),
-            available_base: available as f64 * leg.base_per_native_qty(),
-            wanted_base: wanted as f64 / refine as f64 * leg.base_per_native_qty(),
+            available_base: available as f64 * leg.base_per_qty,
+            wanted_base: wanted as f64 / refine as f64 * leg.base_per_qty,
         })
     }
 
-    fn depth_error(&self, leg: &LegBook<'_>, wanted_quote: f64) -> NotExecutable {
-        let available: i64 = leg.book.levels(Side::Ask).map(|l| l.qty).sum();
-        let available_base = available as f64 * leg.base_per_native_qty();
-        let best = leg.book.best_ask().map(|l| per_base(leg, l.price, l.qty).0).unwrap_or(0.0);
+    fn depth_error(&self, leg: &Leg<'_>, wanted_quote: f64) -> NotExecutable {
+        let available: i64 = leg.view.book.levels(Side::Ask).map(|l| l.qty).sum();
+        let available_base = available as f64 * leg.base_per_qty;
+        let best = leg.view.book.best_ask().map(|l| leg.per_base(l.price, l.qty).0).unwrap_or(0.0);
         NotExecutable::NotEnoughDepth {
-            venue: leg.instrument.venue,
+            venue: leg.view.instrument.venue,
             side: "ask",
             available_base,
             wanted_base: if best > 0.0 { wanted_quote / best } else { f64::INFINITY },
@@ -299,17 +331,12 @@ impl<'a> SpreadCalculator<'a> {
     }
 }
 
-/// A level as (quote per base unit, base units).
-fn per_base(leg: &LegBook<'_>, price: i64, qty: i64) -> (f64, f64) {
-    (price as f64 * leg.quote_per_base_per_price_unit(), qty as f64 * leg.base_per_native_qty())
-}
-
 /// Base size whose buy cost through the asks reaches `quote`; `None` if the book is too thin.
-fn base_for_cost(leg: &LegBook<'_>, quote: f64) -> Option<f64> {
+fn base_for_cost(leg: &Leg<'_>, quote: f64) -> Option<f64> {
     let mut spent = 0.0;
     let mut base = 0.0;
-    for level in leg.book.levels(Side::Ask) {
-        let (price, qty) = per_base(leg, level.price, level.qty);
+    for level in leg.view.book.levels(Side::Ask) {
+        let (price, qty) = leg.per_base(level.price, level.qty);
         let level_cost = price * qty;
         if spent + level_cost >= quote {
             return Some(base + (quote - spent) / price);
@@ -333,15 +360,15 @@ fn pow10_f64(exp: u8) -> f64 {
 
 /// Best bid and ask of a leg, quote per base unit.
 pub fn top_per_base(leg: &LegBook<'_>) -> (Option<f64>, Option<f64>) {
-    let price = |level: Option<crate::book::Level>| level.map(|l| per_base(leg, l.price, l.qty).0);
-    (price(leg.book.best_bid()), price(leg.book.best_ask()))
+    let leg = Leg::new(*leg, Decimal::ONE);
+    let price = |level: Option<crate::book::Level>| level.map(|l| leg.per_base(l.price, l.qty).0);
+    (price(leg.view.book.best_bid()), price(leg.view.book.best_ask()))
 }
 
 /// Mid price per base unit of a leg (information only; never used for signals).
 pub fn mid_per_base(leg: &LegBook<'_>) -> Option<f64> {
-    let bid = leg.book.best_bid()?;
-    let ask = leg.book.best_ask()?;
-    Some((per_base(leg, bid.price, bid.qty).0 + per_base(leg, ask.price, ask.qty).0) / 2.0)
+    let (bid, ask) = top_per_base(leg);
+    Some((bid? + ask?) / 2.0)
 }
 
 #[cfg(test)]
