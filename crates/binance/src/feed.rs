@@ -145,6 +145,7 @@ impl BinanceFeed {
         let kind = match (stream, envelope.e) {
             (Some(stream), _) => stream_kind(stream),
             (None, Some("depthUpdate")) => StreamKind::Diff,
+            (None, Some("markPriceUpdate")) => StreamKind::MarkPrice,
             (None, Some(event)) if KNOWN_EVENTS.contains(&event) => StreamKind::Other,
             (None, Some(event)) => return Err(FrameError::Unknown(format!("event {event}"))),
             (None, None) => return Err(FrameError::Unknown(truncate(frame.data))),
@@ -153,6 +154,7 @@ impl BinanceFeed {
             StreamKind::Diff | StreamKind::Partial => {
                 self.on_depth(body, kind == StreamKind::Partial, envelope.s, frame, events)
             }
+            StreamKind::MarkPrice => self.on_mark_price(body, events),
             StreamKind::Other => Ok(()),
             StreamKind::Unknown => Err(FrameError::Unknown(format!("stream {}", stream.unwrap_or_default()))),
         }
@@ -226,6 +228,28 @@ impl BinanceFeed {
         for event in &buffered {
             process_event(book, slot, event.header, &event.bids, &event.asks, frame, events);
         }
+        Ok(())
+    }
+
+    fn on_mark_price(&mut self, body: &str, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+        #[derive(Deserialize)]
+        struct MarkPrice<'a> {
+            s: &'a str,
+            #[serde(default)]
+            r: &'a str,
+            #[serde(rename = "T", default)]
+            next_funding_ms: Option<u64>,
+        }
+        let msg: MarkPrice =
+            serde_json::from_str(body).map_err(|e| FrameError::Malformed(format!("markPrice: {e}")))?;
+        let rate = msg.r.parse::<f64>().map_err(|_| FrameError::Malformed(format!("funding rate {:?}", msg.r)))?;
+        let slot = self.track(msg.s);
+        events.push(FeedEvent::Funding {
+            slot,
+            rate,
+            next_funding_ms: msg.next_funding_ms.filter(|t| *t > 0),
+            interval_hours: None,
+        });
         Ok(())
     }
 
@@ -356,6 +380,7 @@ fn finish(
 enum StreamKind {
     Diff,
     Partial,
+    MarkPrice,
     Other,
     Unknown,
 }
@@ -368,7 +393,8 @@ fn stream_kind(stream: &str) -> StreamKind {
     match channel.split('@').next().unwrap_or_default() {
         "depth" => StreamKind::Diff,
         "depth5" | "depth10" | "depth20" => StreamKind::Partial,
-        "bookTicker" | "markPrice" | "aggTrade" | "trade" | "ticker" | "miniTicker" | "forceOrder" => StreamKind::Other,
+        "markPrice" => StreamKind::MarkPrice,
+        "bookTicker" | "aggTrade" | "trade" | "ticker" | "miniTicker" | "forceOrder" => StreamKind::Other,
         kline if kline.starts_with("kline_") || kline.starts_with("continuousKline_") => StreamKind::Other,
         _ => StreamKind::Unknown,
     }
@@ -575,6 +601,18 @@ mod tests {
         let partial = r#"{"stream":"ethusdt@depth5@100ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"ETHUSDT","U":1,"u":2,"pu":0,"b":[["10.0","1"]],"a":[["11.0","1"]]}}"#;
         feed.on_frame(frame(Source::Ws, partial), &mut events).unwrap();
         assert_eq!(events, vec![FeedEvent::BookUpdated { slot: 0 }]);
+        events.clear();
+        let mark = r#"{"stream":"ethusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1,"s":"ETHUSDT","p":"1.0","i":"1.0","P":"1.0","r":"0.00038167","T":1562306400000}}"#;
+        feed.on_frame(frame(Source::Ws, mark), &mut events).unwrap();
+        assert_eq!(
+            events,
+            vec![FeedEvent::Funding {
+                slot: 0,
+                rate: 0.00038167,
+                next_funding_ms: Some(1562306400000),
+                interval_hours: None
+            }]
+        );
         let ticker = r#"{"stream":"ethusdt@bookTicker","data":{"e":"bookTicker","u":1,"s":"ETHUSDT","b":"1","B":"1","a":"2","A":"1","T":1,"E":1}}"#;
         feed.on_frame(frame(Source::Ws, ticker), &mut events).unwrap();
         assert!(feed.on_frame(frame(Source::Ws, r#"{"result":null,"id":1}"#), &mut events).is_ok());

@@ -39,6 +39,8 @@ pub struct PairRow {
     pub net_bp: Vec<Option<f64>>,
     pub max_size_quote: Option<f64>,
     pub carry_bp: Option<f64>,
+    /// Minutes until the sooner of the two legs' next funding.
+    pub next_funding_min: Option<f64>,
     pub suppressed: Option<&'static str>,
 }
 
@@ -180,6 +182,14 @@ impl Dashboard {
         row.net_bp = (0..sizes).map(|s| quotes[best_direction * sizes + s].as_ref().map(|q| q.net_bp)).collect();
         let legs = if best_direction == 0 { (0, 1) } else { (1, 0) };
         row.carry_bp = engine.funding_carry_bp(index, legs);
+        let now_ms = perpspread_net::rest::unix_ns() / 1_000_000;
+        row.next_funding_min = engine
+            .funding(index)
+            .iter()
+            .flatten()
+            .filter_map(|f| f.next_funding_ms)
+            .min()
+            .map(|next| next.saturating_sub(now_ms) as f64 / 60_000.0);
         self.gaps = self.gaps.max(gaps);
     }
 
@@ -243,7 +253,13 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
         "GROSS bp".into(),
     ];
     header.extend(dashboard.sizes.iter().map(|s| format!("NET bp {s}")));
-    header.extend(["MAX USDT@open".into(), "CARRY bp".into(), "BOOKS".into(), "LAT ms".into()]);
+    header.extend([
+        "MAX USDT@open".into(),
+        "CARRY bp".into(),
+        "FUNDING in min".into(),
+        "BOOKS".into(),
+        "LAT ms".into(),
+    ]);
     let rows: Vec<(Vec<String>, Style)> = dashboard
         .sorted_rows()
         .into_iter()
@@ -259,6 +275,7 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
             cells.extend([
                 opt(r.max_size_quote, 0),
                 opt(r.carry_bp, 2),
+                opt(r.next_funding_min, 0),
                 format!("{}/{}", state_label(r.state[0]), state_label(r.state[1])),
                 format!("{}/{}", opt(r.latency_ms[0], 0), opt(r.latency_ms[1], 0)),
             ]);

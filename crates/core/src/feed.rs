@@ -125,7 +125,7 @@ impl TrackedBook {
 }
 
 /// Something a feed handler reports after a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FeedEvent {
     /// The book in `slot` changed and is `Live`.
     BookUpdated { slot: u32 },
@@ -133,6 +133,16 @@ pub enum FeedEvent {
     Resync { slot: u32, reason: ResyncReason },
     /// The book in `slot` is buffering and needs its first REST snapshot (Binance).
     SnapshotNeeded { slot: u32 },
+    /// New funding information for the instrument in `slot`.
+    Funding {
+        slot: u32,
+        /// Rate applied at the next funding, as a fraction (0.0001 = 1 bp).
+        rate: f64,
+        /// Next funding time, Unix ms.
+        next_funding_ms: Option<u64>,
+        /// Hours between fundings, when the venue tells.
+        interval_hours: Option<u32>,
+    },
     /// The venue acknowledged a heartbeat.
     Pong,
     /// The venue refused a subscription (`slot` when the instrument is known).

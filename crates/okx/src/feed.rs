@@ -109,9 +109,26 @@ impl OkxFeed {
                 self.on_book(inst_id, full, data, frame, events);
                 Ok(())
             }
-            "tickers" | "funding-rate" | "trades" | "mark-price" | "index-tickers" | "open-interest" => Ok(()),
+            "funding-rate" => self.on_funding(data, events),
+            "tickers" | "trades" | "mark-price" | "index-tickers" | "open-interest" => Ok(()),
             other => Err(FrameError::Unknown(format!("channel {other}"))),
         }
+    }
+
+    fn on_funding(&mut self, data: &RawValue, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+        let messages: Vec<crate::messages::FundingMsg> =
+            serde_json::from_str(data.get()).map_err(|e| FrameError::Malformed(format!("funding-rate: {e}")))?;
+        for msg in &messages {
+            let funding = crate::rest::funding_from(msg).map_err(FrameError::Malformed)?;
+            let slot = self.track(msg.inst_id);
+            events.push(FeedEvent::Funding {
+                slot,
+                rate: rust_decimal::prelude::ToPrimitive::to_f64(&funding.rate).unwrap_or(0.0),
+                next_funding_ms: funding.next_funding_ms,
+                interval_hours: funding.interval_hours,
+            });
+        }
+        Ok(())
     }
 
     fn on_event(&mut self, event: &str, msg: &WsMsg<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
@@ -482,6 +499,25 @@ mod tests {
         assert!(matches!(result, Err(FrameError::Unknown(_))));
         let (_, ev) = ws(&mut feed, "pong");
         assert_eq!(ev, vec![FeedEvent::Pong]);
+    }
+
+    #[test]
+    fn funding_rate_channel() {
+        let mut feed = OkxFeed::default();
+        let (result, ev) = ws(
+            &mut feed,
+            r#"{"arg":{"channel":"funding-rate","instId":"BTC-USDT-SWAP"},"data":[{"fundingRate":"0.0001","fundingTime":"1700000000000","instId":"BTC-USDT-SWAP","instType":"SWAP","method":"current_period","nextFundingRate":"","nextFundingTime":"1700028800000"}]}"#,
+        );
+        result.unwrap();
+        assert_eq!(
+            ev,
+            vec![FeedEvent::Funding {
+                slot: 0,
+                rate: 0.0001,
+                next_funding_ms: Some(1700000000000),
+                interval_hours: Some(8)
+            }]
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use perpspread_core::engine::{Engine, OpportunityEvent};
+use perpspread_core::engine::{Engine, LegFunding, OpportunityEvent};
 use perpspread_core::feed::{FeedEvent, RecvTime};
 use perpspread_core::Venue;
 
@@ -45,6 +45,16 @@ impl Signals {
         for event in events {
             let slot = match *event {
                 FeedEvent::BookUpdated { slot } | FeedEvent::Resync { slot, .. } => slot,
+                FeedEvent::Funding { slot, rate, next_funding_ms, interval_hours } => {
+                    if let Some(pair) = self.pair_of(pipeline, venue, slot) {
+                        let legs = &self.engine.pairs()[pair].legs;
+                        if let Some(leg) = legs.iter().position(|l| l.venue == venue) {
+                            let funding = LegFunding { rate, next_funding_ms, interval_hours };
+                            self.engine.set_funding(pair, leg, funding);
+                        }
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             if let Some(pair) = self.pair_of(pipeline, venue, slot) {

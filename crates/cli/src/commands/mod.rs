@@ -25,12 +25,13 @@ pub async fn fetch_universe(venues: &RestVenues) -> anyhow::Result<Universe> {
     Ok(Universe::build(instruments, skipped))
 }
 
-/// The pairs named on the command line, or the `top` most liquid ones.
+/// The pairs named on the command line, or the `top` most liquid ones (quoted in `quote`, if given).
 async fn select_pairs(
     venues: &RestVenues,
     universe: &Universe,
     symbols: &[String],
     top: usize,
+    quote: Option<&str>,
 ) -> anyhow::Result<Vec<Pair>> {
     if !symbols.is_empty() {
         let mut pairs = Vec::new();
@@ -64,15 +65,24 @@ async fn select_pairs(
             (venue, map)
         })
         .collect();
-    Ok(rank_by_liquidity(universe, &volumes, top))
+    Ok(rank_by_liquidity(universe, &volumes, top, quote))
 }
 
 /// Pairs ordered by the smaller of their two venues' 24 h quote volumes (the thinner venue bounds the
 /// arbitrage), most liquid first; ties and unknown volumes fall back to alphabetical order.
-pub fn rank_by_liquidity(universe: &Universe, volumes: &HashMap<Venue, HashMap<String, f64>>, top: usize) -> Vec<Pair> {
+pub fn rank_by_liquidity(
+    universe: &Universe,
+    volumes: &HashMap<Venue, HashMap<String, f64>>,
+    top: usize,
+    quote: Option<&str>,
+) -> Vec<Pair> {
     let volume = |leg: &Instrument| volumes.get(&leg.venue).and_then(|m| m.get(&leg.symbol)).copied().unwrap_or(0.0);
-    let mut ranked: Vec<(f64, &Pair)> =
-        universe.pairs.iter().map(|pair| (pair.legs.iter().map(volume).fold(f64::INFINITY, f64::min), pair)).collect();
+    let mut ranked: Vec<(f64, &Pair)> = universe
+        .pairs
+        .iter()
+        .filter(|pair| quote.is_none_or(|q| pair.key.quote == q))
+        .map(|pair| (pair.legs.iter().map(volume).fold(f64::INFINITY, f64::min), pair))
+        .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.key.cmp(&b.1.key)));
     ranked.into_iter().take(top).map(|(_, pair)| pair.clone()).collect()
 }

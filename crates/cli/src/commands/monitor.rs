@@ -62,7 +62,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         if top == 0 {
             return Err(UserError("--top must be at least 1".into()).into());
         }
-        super::select_pairs(&venues, &universe, &args.symbols, top).await?
+        super::select_pairs(&venues, &universe, &args.symbols, top, Some("USDT")).await?
     };
     if pairs.is_empty() {
         return Err(UserError("no pair to monitor".into()).into());

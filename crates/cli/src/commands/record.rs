@@ -50,7 +50,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let mut venues = RestVenues::from_config(config)?;
     venues.observe(Arc::new(recorder.clone()));
     let universe = super::fetch_universe(&venues).await?;
-    let pairs = super::select_pairs(&venues, &universe, &args.symbols, args.top).await?;
+    let pairs = super::select_pairs(&venues, &universe, &args.symbols, args.top, Some("USDT")).await?;
     let live = live_config(config, &pairs, Arc::new(venues.binance), Some(recorder.clone()), &config.monitor);
     tracing::info!(pairs = pairs.len(), out = %args.out.display(), "recording");
     let result =
@@ -79,8 +79,10 @@ pub fn live_config(
         |venue: Venue| pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect::<Vec<_>>();
     let mut okx = OkxWs::new(&config.okx.ws_url);
     okx.book_channel = channels.okx_book_channel.clone();
+    okx.funding = true;
     let mut binance = BinanceWs::new(&config.binance.ws_url);
     binance.depth_speed = channels.binance_depth_speed.clone();
+    binance.mark_price = true;
     let mut live = LiveConfig::new();
     live.okx = Some((okx, symbols(Venue::Okx)));
     live.binance = Some((binance, symbols(Venue::Binance)));

@@ -85,7 +85,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let scan = effective(&config.scan, &args)?;
     let venues = RestVenues::from_config(config)?;
     let universe = super::fetch_universe(&venues).await?;
-    let pairs = super::select_pairs(&venues, &universe, &args.symbols, scan.top).await?;
+    let pairs = super::select_pairs(&venues, &universe, &args.symbols, scan.top, None).await?;
     let mut config = config.clone();
     super::apply_account_fees(&mut config, &venues, &pairs).await?;
     let rows = scan_pairs(&venues, &pairs, &scan, &config.fee_model()).await;
