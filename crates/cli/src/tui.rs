@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use perpspread_core::engine::{EventKind, Opportunity, OpportunityEvent};
 use perpspread_core::feed::BookState;
 use perpspread_core::spread::{top_per_base, LegBook};
+use perpspread_core::Venue;
 use perpspread_stream::{run_live, Live, LiveConfig, Pipeline, Signals};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
 use ratatui::layout::{Constraint, Layout};
@@ -72,6 +73,8 @@ pub struct Dashboard {
     pub started: Instant,
     pub rate: f64,
     rate_mark: (Instant, u64),
+    /// Smallest exchange→receive delay per venue (OKX, Binance), ms: clock offset + minimum latency.
+    pub min_delay_ms: [Option<f64>; 2],
     pub paused: bool,
     pub sort: SortBy,
     /// Show only pairs with a positive net at some size.
@@ -114,6 +117,7 @@ impl Dashboard {
             started: Instant::now(),
             rate: 0.0,
             rate_mark: (Instant::now(), 0),
+            min_delay_ms: [None, None],
             paused: false,
             sort: SortBy::default(),
             only_positive: false,
@@ -125,6 +129,7 @@ impl Dashboard {
         let stats = pipeline.stats();
         self.messages = stats.messages;
         self.resyncs = stats.resync_requests;
+        self.min_delay_ms = [pipeline.clock(Venue::Okx).min_delay_ms(), pipeline.clock(Venue::Binance).min_delay_ms()];
         let elapsed = self.rate_mark.0.elapsed();
         if elapsed >= Duration::from_secs(1) {
             self.rate = (self.messages - self.rate_mark.1) as f64 / elapsed.as_secs_f64();
@@ -350,11 +355,13 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
 
     let uptime = dashboard.started.elapsed().as_secs();
     let status = format!(
-        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | up {:02}:{:02}:{:02} | sort: {:?}{}{} | q quit · p pause · s sort · f filter",
+        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | min delay okx {} ms, binance {} ms | up {:02}:{:02}:{:02} | sort: {:?}{}{} | q quit · p pause · s sort · f filter",
         dashboard.rate,
         dashboard.messages,
         dashboard.resyncs,
         dashboard.gaps,
+        opt(dashboard.min_delay_ms[0], 1),
+        opt(dashboard.min_delay_ms[1], 1),
         uptime / 3600,
         uptime / 60 % 60,
         uptime % 60,

@@ -237,3 +237,70 @@ impl<S> Slots<S> {
         self.states.is_empty()
     }
 }
+
+/// Estimates how far a venue's clock is ahead of ours, from `receive − exchange` time of messages.
+///
+/// Every message satisfies `receive − exchange = one-way latency − offset ≥ −offset`, so the smallest
+/// difference seen over a window is `−offset + minimum latency`: the estimate (its negation, in ms) is
+/// the offset up to the minimum one-way latency. Windows of `window_ns` roll so the estimate follows drift.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClockOffset {
+    window_ns: u64,
+    started_ns: u64,
+    current_min_ms: Option<f64>,
+    previous_min_ms: Option<f64>,
+}
+
+impl ClockOffset {
+    /// An estimator over windows of `window_ns`.
+    pub fn new(window_ns: u64) -> Self {
+        ClockOffset { window_ns, started_ns: 0, current_min_ms: None, previous_min_ms: None }
+    }
+
+    /// Records a message received at `recv_wall_ns` with exchange time `exchange_ms`.
+    pub fn observe(&mut self, exchange_ms: u64, recv_wall_ns: u64) {
+        if recv_wall_ns.saturating_sub(self.started_ns) >= self.window_ns {
+            self.previous_min_ms = self.current_min_ms.or(self.previous_min_ms);
+            self.current_min_ms = None;
+            self.started_ns = recv_wall_ns;
+        }
+        let delta = recv_wall_ns as f64 / 1e6 - exchange_ms as f64;
+        self.current_min_ms = Some(self.current_min_ms.map_or(delta, |m| m.min(delta)));
+    }
+
+    /// Smallest `receive − exchange` over the last one or two windows, ms (`None` before any message).
+    pub fn min_delay_ms(&self) -> Option<f64> {
+        match (self.current_min_ms, self.previous_min_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Estimated venue clock − local clock, ms (positive when the venue's clock is ahead), up to the
+    /// minimum one-way latency.
+    pub fn offset_ms(&self) -> Option<f64> {
+        self.min_delay_ms().map(|d| -d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_offset_tracks_the_smallest_delay() {
+        let mut clock = ClockOffset::new(10_000_000_000);
+        // Venue clock 3 ms behind ours, latencies 5–9 ms: receive − exchange = 8…12 ms.
+        for (i, latency) in [9u64, 5, 7, 6].into_iter().enumerate() {
+            let recv_ns = 1_000_000_000_000 + i as u64 * 1_000_000_000;
+            let exchange_ms = recv_ns / 1_000_000 - 3 - latency;
+            clock.observe(exchange_ms, recv_ns);
+        }
+        assert_eq!(clock.min_delay_ms(), Some(8.0));
+        assert_eq!(clock.offset_ms(), Some(-8.0));
+        // A later window forgets old minima after one full window.
+        clock.observe(1_030_000 - 20, 1_030_000_000_000);
+        clock.observe(1_045_000 - 20, 1_045_000_000_000);
+        assert_eq!(clock.min_delay_ms(), Some(20.0));
+    }
+}

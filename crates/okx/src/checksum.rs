@@ -77,4 +77,46 @@ mod tests {
         book.load_snapshot(levels(&snap.bids), levels(&snap.asks)).unwrap();
         assert_eq!(book_checksum(&book, &mut String::new()), -1462286744);
     }
+
+    proptest::proptest! {
+        /// After any update stream, the checksum of the incrementally maintained book equals the checksum
+        /// of a book rebuilt from scratch and of a naive string-keyed reference.
+        #[test]
+        fn incremental_equals_rebuild(
+            updates in proptest::collection::vec((proptest::bool::ANY, 1u32..200, 0u32..5, 0u8..3), 0..400)
+        ) {
+            use std::collections::BTreeMap;
+            let mut book = OrderBook::new(1, 0, 400);
+            // Reference: price (in tenths) → (price text, size text), per side.
+            let mut reference: [BTreeMap<u32, (String, String)>; 2] = [BTreeMap::new(), BTreeMap::new()];
+            for (is_bid, tenths, qty, style) in updates {
+                // Bids below 100.0, asks above, so the book never crosses; decimals vary as venues write them.
+                let value = if is_bid { 1000 - tenths } else { 1000 + tenths };
+                let price = match style {
+                    0 => format!("{}.{}", value / 10, value % 10),
+                    1 if value % 10 == 0 => format!("{}", value / 10),
+                    _ => format!("{}.{}0", value / 10, value % 10),
+                };
+                let side = if is_bid { Side::Bid } else { Side::Ask };
+                book.set(side, d(&price), d(&qty.to_string())).unwrap();
+                let map = &mut reference[usize::from(!is_bid)];
+                if qty == 0 { map.remove(&value); } else { map.insert(value, (price, qty.to_string())); }
+            }
+            let mut scratch = String::new();
+            let incremental = book_checksum(&book, &mut scratch);
+            let levels = |side| book.levels(side).map(|l| (book.price_of(l), book.qty_of(l))).collect::<Vec<_>>();
+            let mut rebuilt = OrderBook::new(0, 0, 400);
+            rebuilt.load_snapshot(levels(Side::Bid), levels(Side::Ask)).unwrap();
+            proptest::prop_assert_eq!(book_checksum(&rebuilt, &mut String::new()), incremental);
+            let bids: Vec<_> = reference[0].values().rev().take(CHECKSUM_DEPTH).collect();
+            let asks: Vec<_> = reference[1].values().take(CHECKSUM_DEPTH).collect();
+            let mut parts = Vec::new();
+            for i in 0..bids.len().max(asks.len()) {
+                for level in [bids.get(i), asks.get(i)].into_iter().flatten() {
+                    parts.push(format!("{}:{}", level.0, level.1));
+                }
+            }
+            proptest::prop_assert_eq!(checksum_of(&parts.join(":")), incremental);
+        }
+    }
 }

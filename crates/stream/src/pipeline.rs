@@ -1,7 +1,7 @@
 //! Routes frames to each venue's feed handler and keeps pipeline-wide counters.
 
 use perpspread_binance::feed::BinanceFeed;
-use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError};
+use perpspread_core::feed::{ClockOffset, Feed, FeedEvent, Frame, FrameError};
 use perpspread_core::Venue;
 use perpspread_okx::feed::OkxFeed;
 use serde::Serialize;
@@ -18,12 +18,25 @@ pub struct PipelineStats {
 }
 
 /// Both venues' feed handlers behind one entry point.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Pipeline {
     pub okx: OkxFeed,
     pub binance: BinanceFeed,
     events: Vec<FeedEvent>,
     stats: PipelineStats,
+    clocks: [ClockOffset; 2],
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline {
+            okx: OkxFeed::default(),
+            binance: BinanceFeed::default(),
+            events: Vec::new(),
+            stats: PipelineStats::default(),
+            clocks: [ClockOffset::new(60_000_000_000); 2],
+        }
+    }
 }
 
 impl Pipeline {
@@ -40,8 +53,18 @@ impl Pipeline {
             Venue::Okx => self.okx.on_frame(frame, &mut self.events),
             Venue::Binance => self.binance.on_frame(frame, &mut self.events),
         };
+        let clock = &mut self.clocks[venue_index(venue)];
+        let feed: &dyn Feed = match venue {
+            Venue::Okx => &self.okx,
+            Venue::Binance => &self.binance,
+        };
         for event in &self.events {
             match event {
+                FeedEvent::BookUpdated { slot } => {
+                    if let Some(exchange_ms) = feed.book(*slot).and_then(|b| b.exchange_ms) {
+                        clock.observe(exchange_ms, frame.recv.wall_ns);
+                    }
+                }
                 FeedEvent::Resync { .. } => self.stats.resync_requests += 1,
                 FeedEvent::SnapshotNeeded { .. } => self.stats.snapshot_requests += 1,
                 _ => {}
@@ -81,8 +104,20 @@ impl Pipeline {
         }
     }
 
+    /// Clock estimate of a venue from its book messages (see [`ClockOffset`]).
+    pub fn clock(&self, venue: Venue) -> &ClockOffset {
+        &self.clocks[venue_index(venue)]
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> PipelineStats {
         self.stats
+    }
+}
+
+fn venue_index(venue: Venue) -> usize {
+    match venue {
+        Venue::Okx => 0,
+        Venue::Binance => 1,
     }
 }

@@ -95,13 +95,15 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     }
     let stats = signals.engine.stats();
     eprintln!(
-        "monitor stopped: {} messages, {} evaluations, {} opportunities opened, {} closed, {} resyncs requested, {} reconnects",
+        "monitor stopped: {} messages, {} evaluations, {} opportunities opened, {} closed, {} resyncs requested, {} reconnects; min exchange→receive delay okx {:?} ms, binance {:?} ms",
         live.stats.pipeline.messages,
         stats.evaluations,
         stats.opened,
         stats.closed,
         live.stats.pipeline.resync_requests,
-        live.stats.disconnects.values().sum::<u64>()
+        live.stats.disconnects.values().sum::<u64>(),
+        live.pipeline.clock(Venue::Okx).min_delay_ms().map(|d| (d * 10.0).round() / 10.0),
+        live.pipeline.clock(Venue::Binance).min_delay_ms().map(|d| (d * 10.0).round() / 10.0),
     );
     Ok(())
 }
