@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod outputs;
 mod table;
 mod tui;
 mod venues;
@@ -51,6 +52,10 @@ enum Command {
     Demo(commands::demo::Args),
     /// Run the local exchange simulator (OKX v5 + Binance USDⓈ-M wire protocols), or generate a capture.
     Sim(commands::sim::Args),
+    /// Statistics of opportunities from captures (replayed through the engine) or --out-dir files.
+    Report(commands::report::Args),
+    /// Follow the merged opportunity stream published to Redis by one or many `monitor --redis` shards.
+    Tail(commands::tail::Args),
     /// Measure throughput, per-message latency and memory of the books + engine path.
     Bench(commands::bench::Args),
     /// List the paired instrument universe (both venue symbols, multipliers, tick and lot sizes).
@@ -101,6 +106,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Sim(args) => return commands::sim::run(args).await,
         Command::Bench(args) => return commands::bench::run(args).await,
+        Command::Tail(args) => return commands::tail::run(args).await,
         _ => {}
     }
     let config = load_config(&cli)?;
@@ -111,7 +117,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Record(args) => commands::record::run(&config, args).await,
         Command::Demo(args) => commands::demo::run(config, args).await,
         Command::Replay(args) => commands::replay::run(&config, args).await,
-        Command::Sim(_) | Command::Bench(_) => unreachable!("handled above"),
+        Command::Report(args) => commands::report::run(&config, args).await,
+        Command::Sim(_) | Command::Bench(_) | Command::Tail(_) => unreachable!("handled above"),
     }
 }
 

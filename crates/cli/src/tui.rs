@@ -388,6 +388,7 @@ pub async fn run(
     config: LiveConfig,
     shutdown: impl Future<Output = ()>,
     mut signals: Signals,
+    outputs: &mut crate::outputs::Outputs,
 ) -> anyhow::Result<(Live, Signals)> {
     let dashboard = Arc::new(Mutex::new(Dashboard::new(&signals)));
     let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
@@ -405,6 +406,7 @@ pub async fn run(
     let mut events = Vec::new();
     let live = run_live(config, combined, |pipeline, venue, feed_events, recv| {
         signals.on_events(pipeline, venue, feed_events, recv, &mut events);
+        outputs.on_frame(pipeline, &signals, venue, feed_events, recv, &events);
         if let Ok(mut board) = dashboard.lock() {
             board.update(pipeline, &signals, &events);
         }
@@ -412,6 +414,7 @@ pub async fn run(
     })
     .await;
     signals.engine.shutdown(perpspread_net::rest::unix_ns(), &mut events);
+    outputs.on_events(&events);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = renderer.join();
     Ok((live, signals))

@@ -12,5 +12,5 @@ pub mod signals;
 pub use live::{run_live, Live, LiveConfig, LiveStats};
 pub use pipeline::{Pipeline, PipelineStats};
 pub use recorder::Recorder;
-pub use replay::{replay, BookReport, ReplayOptions, ReplayReport, Speed};
+pub use replay::{replay, replay_with, BookReport, ReplayOptions, ReplayReport, Speed};
 pub use signals::Signals;

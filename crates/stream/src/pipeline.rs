@@ -25,6 +25,18 @@ pub struct Pipeline {
     events: Vec<FeedEvent>,
     stats: PipelineStats,
     clocks: [ClockOffset; 2],
+    last_frame: LastFrame,
+}
+
+/// What the last frame was, for per-message metrics.
+#[derive(Debug, Clone, Default)]
+pub struct LastFrame {
+    /// Size of the frame text, bytes.
+    pub bytes: usize,
+    /// Whether it was a REST response (else a WebSocket frame).
+    pub rest: bool,
+    /// Why it could not be used, if it could not.
+    pub error: Option<FrameError>,
 }
 
 impl Default for Pipeline {
@@ -35,6 +47,7 @@ impl Default for Pipeline {
             events: Vec::new(),
             stats: PipelineStats::default(),
             clocks: [ClockOffset::new(60_000_000_000); 2],
+            last_frame: LastFrame::default(),
         }
     }
 }
@@ -49,6 +62,9 @@ impl Pipeline {
     pub fn on_frame(&mut self, venue: Venue, frame: Frame<'_>) -> Result<&[FeedEvent], FrameError> {
         self.events.clear();
         self.stats.messages += 1;
+        self.last_frame.bytes = frame.data.len();
+        self.last_frame.rest = matches!(frame.source, perpspread_core::feed::Source::Rest { .. });
+        self.last_frame.error = None;
         let result = match venue {
             Venue::Okx => self.okx.on_frame(frame, &mut self.events),
             Venue::Binance => self.binance.on_frame(frame, &mut self.events),
@@ -78,9 +94,15 @@ impl Pipeline {
                     FrameError::Unknown(_) => self.stats.unknown += 1,
                     FrameError::Venue { .. } => self.stats.venue_errors += 1,
                 }
+                self.last_frame.error = Some(error.clone());
                 Err(error)
             }
         }
+    }
+
+    /// Size, origin and error of the last frame processed.
+    pub fn last_frame(&self) -> &LastFrame {
+        &self.last_frame
     }
 
     /// Events of the last frame processed.

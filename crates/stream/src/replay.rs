@@ -95,6 +95,16 @@ impl Default for ReplayOptions {
 /// Replays `path` through a fresh [`Pipeline`] (and, with `options.engine`, the spread engine on the pairs
 /// listed in the capture's instrument lists), with the recorded receive times as the clock.
 pub fn replay(path: &Path, options: &ReplayOptions) -> Result<ReplayReport, CaptureError> {
+    replay_with(path, options, |_, _| {}).map(|(report, _)| report)
+}
+
+/// Like [`replay`], calling `observe` after every frame (with `pipeline.last_events()` current) and also
+/// returning the final pipeline.
+pub fn replay_with(
+    path: &Path,
+    options: &ReplayOptions,
+    mut observe: impl FnMut(&Pipeline, Venue),
+) -> Result<(ReplayReport, Pipeline), CaptureError> {
     let mut reader = CaptureReader::open(path)?;
     let mut pipeline = Pipeline::new();
     let mut record = Record::default();
@@ -140,6 +150,7 @@ pub fn replay(path: &Path, options: &ReplayOptions) -> Result<ReplayReport, Capt
             signals.on_events(&pipeline, venue, pipeline.last_events(), recv, &mut events);
             closed.extend(events.drain(..).filter(|e| e.event == EventKind::Closed));
         }
+        observe(&pipeline, venue);
     };
     let mut report = report(&pipeline, unknown_venue, error);
     if let Some(mut signals) = signals {
@@ -149,7 +160,7 @@ pub fn replay(path: &Path, options: &ReplayOptions) -> Result<ReplayReport, Capt
         report.opportunities_opened = Some(signals.engine.stats().opened);
         report.opportunities = Some(closed);
     }
-    Ok(report)
+    Ok((report, pipeline))
 }
 
 /// Collects the venues' instrument lists from REST records and pairs them once both are known.

@@ -17,6 +17,8 @@ pub struct Args {
     /// JSON lines instead of the dashboard.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    outputs: crate::outputs::OutputArgs,
 }
 
 /// Runs the command.
@@ -37,6 +39,8 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         record: None,
         include_funding: false,
         duration_s: args.duration_s,
+        shard: None,
+        outputs: args.outputs,
     };
     let result = monitor::run(&config, args).await;
     sim.shutdown().await;

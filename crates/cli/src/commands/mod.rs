@@ -6,8 +6,10 @@ pub mod instruments;
 pub mod monitor;
 pub mod record;
 pub mod replay;
+pub mod report;
 pub mod scan;
 pub mod sim;
+pub mod tail;
 
 use std::collections::HashMap;
 

@@ -41,6 +41,12 @@ pub struct Args {
     /// Stop after this many seconds (default: until Ctrl-C / SIGTERM / `q`).
     #[arg(long)]
     pub duration_s: Option<u64>,
+    /// Watch only shard i of n (1-based, e.g. 2/3): pairs are split by a stable hash so n processes cover
+    /// the universe exactly once.
+    #[arg(long)]
+    pub shard: Option<perpspread_sinks::Shard>,
+    #[command(flatten)]
+    pub outputs: crate::outputs::OutputArgs,
 }
 
 /// Runs the command.
@@ -54,7 +60,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     if let Some(recorder) = &recorder {
         venues.observe(Arc::new(recorder.clone()));
     }
-    let universe = super::fetch_universe(&venues).await?;
+    let mut universe = super::fetch_universe(&venues).await?;
+    if let Some(shard) = &args.shard {
+        universe.pairs.retain(|pair| shard.contains(&pair.key.to_string()));
+    }
     let pairs = if args.all {
         universe.pairs.clone()
     } else {
@@ -76,20 +85,24 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let live = super::record::live_config(config, &pairs, Arc::new(venues.binance), recorder.clone(), &config.monitor);
     let shutdown = super::shutdown_signal(args.duration_s.map(Duration::from_secs));
     let mut events: Vec<OpportunityEvent> = Vec::new();
+    let mut outputs = crate::outputs::Outputs::start(&args.outputs).await?;
     let final_state = if interactive {
-        crate::tui::run(live, shutdown, signals).await?
+        crate::tui::run(live, shutdown, signals, &mut outputs).await?
     } else {
         let mut out = std::io::stdout().lock();
         let result = run_live(live, shutdown, |pipeline, venue, feed_events, recv| {
             signals.on_events(pipeline, venue, feed_events, recv, &mut events);
+            outputs.on_frame(pipeline, &signals, venue, feed_events, recv, &events);
             emit(&mut out, &mut events);
         })
         .await;
         signals.engine.shutdown(perpspread_net::rest::unix_ns(), &mut events);
+        outputs.on_events(&events);
         emit(&mut out, &mut events);
         (result, signals)
     };
     let (live, signals) = final_state;
+    outputs.finish().await?;
     if let Some(recorder) = &recorder {
         recorder.finish()?;
     }

@@ -1,0 +1,105 @@
+//! `perpspread report`: trader statistics from captures (replayed through the engine) or opportunity files.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use perpspread_core::engine::EventKind;
+use perpspread_core::Venue;
+use perpspread_sinks::report::HealthCollector;
+use perpspread_sinks::{Report, ReportOptions};
+use perpspread_stream::{replay_with, ReplayOptions};
+
+use crate::config::Config;
+use crate::UserError;
+
+/// Flags of `perpspread report`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Capture files (`.jsonl`, `.jsonl.zst`) or opportunity files written by `monitor --out-dir`
+    /// (`opportunities-*.parquet` / `.csv`).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// One JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Split each pair and direction by evaluated size.
+    #[arg(long)]
+    by_size: bool,
+    /// Also write PNG charts (spread over time per pair, duration histogram) into this directory.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+fn is_capture(path: &std::path::Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.ends_with(".jsonl") || name.ends_with(".jsonl.zst")
+}
+
+/// Runs the command.
+pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
+    for file in &args.files {
+        if !file.is_file() {
+            return Err(UserError(format!("cannot read {}: no such file", file.display())).into());
+        }
+    }
+    let options = ReportOptions { by_size: args.by_size, span_ns: None };
+    let (captures, tables): (Vec<PathBuf>, Vec<PathBuf>) = args.files.iter().cloned().partition(|p| is_capture(p));
+    if !captures.is_empty() && !tables.is_empty() {
+        return Err(UserError("give either capture files or opportunity files, not both".into()).into());
+    }
+    let engine = crate::commands::monitor::engine_config(config, &crate::commands::monitor::Args::default());
+    let report = if captures.is_empty() {
+        Report::from_files(&tables, &options).map_err(|e| UserError(e.to_string()))?
+    } else {
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Report> {
+            let mut events = Vec::new();
+            let mut health = HealthCollector::default();
+            let mut finals = Vec::new();
+            for capture in &captures {
+                let replay_options = ReplayOptions { engine: Some(engine.clone()), ..ReplayOptions::default() };
+                let (replayed, pipeline) = replay_with(capture, &replay_options, |pipeline, venue| {
+                    health.on_events(venue, pipeline.feed(venue), pipeline.last_events());
+                })
+                .map_err(|e| UserError(e.to_string()))?;
+                if replayed.pairs.is_none() {
+                    eprintln!(
+                        "warning: {} holds no instrument lists of both venues: no opportunities",
+                        capture.display()
+                    );
+                }
+                events.extend(
+                    replayed.opportunities.unwrap_or_default().into_iter().filter(|e| e.event == EventKind::Closed),
+                );
+                finals.push(pipeline);
+            }
+            let feeds: Vec<&dyn perpspread_core::feed::Feed> =
+                finals.iter().flat_map(|p| Venue::ALL.map(|v| p.feed(v))).collect();
+            Ok(Report::from_events(&events, &options).with_book_health(health.finish(&feeds)))
+        })
+        .await??
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+    } else {
+        write!(out, "{}", report.render_text())?;
+    }
+    if let Some(dir) = &args.plot {
+        plot(dir, &args.files, &report)?;
+    }
+    Ok(())
+}
+
+fn plot(dir: &std::path::Path, files: &[PathBuf], _report: &Report) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| UserError(format!("cannot create {}: {e}", dir.display())))?;
+    let tables: Vec<&std::path::Path> = files.iter().filter(|p| !is_capture(p)).map(PathBuf::as_path).collect();
+    if tables.is_empty() {
+        eprintln!("--plot draws from opportunity files (monitor --out-dir); none given");
+        return Ok(());
+    }
+    let records = perpspread_sinks::report::read_records(&tables).map_err(|e| UserError(e.to_string()))?;
+    perpspread_sinks::plot::write_plots(dir, &records, None, &Default::default())
+        .map_err(|e| UserError(e.to_string()))?;
+    eprintln!("charts written to {}", dir.display());
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! The outputs `monitor` feeds besides stdout/dashboard: Prometheus metrics, Redis, Parquet/CSV files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use perpspread_core::engine::OpportunityEvent;
+use perpspread_core::feed::{FeedEvent, RecvTime, Source};
+use perpspread_core::Venue;
+use perpspread_sinks::{
+    FileFormat, FileSinkConfig, FileSinkHandle, Metrics, MetricsConfig, MetricsServer, RedisConfig, RedisPublisher,
+    SnapshotSampler, SpreadSnapshot,
+};
+use perpspread_stream::{Pipeline, Signals};
+
+/// Flags selecting the outputs (shared by `monitor` and `demo`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OutputArgs {
+    /// Serve Prometheus metrics on /metrics and readiness on /healthz (e.g. 127.0.0.1:9898; a bare port binds
+    /// to loopback).
+    #[arg(long, value_parser = perpspread_sinks::metrics::parse_metrics_addr)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Publish opportunity events and spread snapshots to Redis streams and pub/sub (redis://host:port).
+    #[arg(long)]
+    pub redis: Option<String>,
+    /// Write closed opportunities and sampled spread snapshots to hourly files in this directory.
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// File format for --out-dir: parquet or csv.
+    #[arg(long, default_value = "parquet")]
+    pub out_format: FileFormat,
+    /// Interval between spread snapshots sent to Redis and files, ms.
+    #[arg(long, default_value_t = 1000)]
+    pub snapshot_ms: u64,
+}
+
+/// Running outputs.
+pub struct Outputs {
+    metrics: Option<Metrics>,
+    server: Option<MetricsServer>,
+    redis: Option<RedisPublisher>,
+    files: Option<FileSinkHandle>,
+    sampler: SnapshotSampler,
+    snapshots: Vec<SpreadSnapshot>,
+    next_observation_ns: u64,
+}
+
+impl Outputs {
+    /// Starts the outputs the flags ask for.
+    pub async fn start(args: &OutputArgs) -> anyhow::Result<Outputs> {
+        let (metrics, server) = match args.metrics_addr {
+            Some(addr) => {
+                let metrics = Metrics::new(&MetricsConfig::default()).context("metrics")?;
+                let server = metrics
+                    .serve(addr)
+                    .await
+                    .map_err(|e| crate::UserError(format!("cannot serve metrics on {addr}: {e}")))?;
+                eprintln!("metrics on http://{}/metrics", server.local_addr());
+                (Some(metrics), Some(server))
+            }
+            None => (None, None),
+        };
+        let redis = match &args.redis {
+            Some(url) => {
+                Some(RedisPublisher::spawn(RedisConfig::new(url)).map_err(|e| crate::UserError(e.to_string()))?)
+            }
+            None => None,
+        };
+        let files = match &args.out_dir {
+            Some(dir) => {
+                let config = FileSinkConfig { format: args.out_format, ..FileSinkConfig::new(dir) };
+                Some(FileSinkHandle::spawn(&config, 65_536).map_err(|e| crate::UserError(e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(Outputs {
+            metrics,
+            server,
+            redis,
+            files,
+            sampler: SnapshotSampler::new(Duration::from_millis(args.snapshot_ms.max(1))),
+            snapshots: Vec::new(),
+            next_observation_ns: 0,
+        })
+    }
+
+    /// Called after every frame with the feed events and the engine's opportunity events.
+    pub fn on_frame(
+        &mut self,
+        pipeline: &Pipeline,
+        signals: &Signals,
+        venue: Venue,
+        feed_events: &[FeedEvent],
+        recv: RecvTime,
+        events: &[OpportunityEvent],
+    ) {
+        if let Some(metrics) = self.metrics.as_mut() {
+            let frame = pipeline.last_frame();
+            let source = if frame.rest { Source::Rest { url: "" } } else { Source::Ws };
+            metrics.on_frame(venue, source, frame.bytes, frame.error.as_ref());
+            metrics.on_feed_events(venue, pipeline.feed(venue), feed_events, recv);
+            if !signals.touched().is_empty() {
+                let now = perpspread_net::ws::now().mono_ns;
+                metrics.observe_signal_latency(venue, now.saturating_sub(recv.mono_ns));
+            }
+        }
+        self.on_events(events);
+        if (self.redis.is_some() || self.files.is_some())
+            && self.sampler.sample(&signals.engine, |v| pipeline.feed(v), recv.wall_ns, &mut self.snapshots)
+        {
+            for snapshot in self.snapshots.drain(..) {
+                if let Some(redis) = &self.redis {
+                    redis.publish_snapshot(&snapshot);
+                }
+                if let Some(files) = &self.files {
+                    files.on_snapshot(&snapshot);
+                }
+            }
+        }
+        if recv.mono_ns >= self.next_observation_ns {
+            self.next_observation_ns = recv.mono_ns + 1_000_000_000;
+            if let Some(metrics) = self.metrics.as_mut() {
+                for venue in Venue::ALL {
+                    metrics.observe_feed(pipeline.feed(venue));
+                }
+                metrics.observe_engine(&signals.engine);
+                if let Some(redis) = &self.redis {
+                    metrics.observe_redis(&redis.stats());
+                }
+            }
+        }
+    }
+
+    /// Sends opportunity events to every output.
+    pub fn on_events(&self, events: &[OpportunityEvent]) {
+        for event in events {
+            if let Some(metrics) = &self.metrics {
+                metrics.on_opportunity(event);
+            }
+            if let Some(redis) = &self.redis {
+                redis.publish_event(event);
+            }
+            if let Some(files) = &self.files {
+                files.on_event(event);
+            }
+        }
+    }
+
+    /// Flushes and closes everything (files are closed cleanly so none is left unreadable).
+    pub async fn finish(self) -> anyhow::Result<()> {
+        if let Some(redis) = self.redis {
+            let stats = redis.shutdown().await;
+            eprintln!(
+                "redis: {} published, {} dropped, {} reconnects",
+                stats.published, stats.dropped, stats.reconnects
+            );
+        }
+        if let Some(files) = self.files {
+            let written = files.finish().context("closing output files")?;
+            eprintln!("wrote {} files", written.len());
+        }
+        if let Some(server) = self.server {
+            server.shutdown().await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+//! `monitor` outputs end to end: the demo (simulator + monitor) with Redis, Parquet files and metrics.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Redis(Child);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis(port: u16) -> Redis {
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (apt-get install redis-server; .ci/run does it)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Redis(child)
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+#[test]
+fn demo_feeds_redis_files_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (redis_port, metrics_port) = (free_port(), free_port());
+    let _redis = redis(redis_port);
+    let out_dir = dir.path().join("out");
+    let monitor = Command::new(env!("CARGO_BIN_EXE_perpspread"))
+        .args(["demo", "--json", "--duration-s", "11", "--snapshot-ms", "500"])
+        .args(["--redis", &format!("redis://127.0.0.1:{redis_port}")])
+        .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Scrape while it runs.
+    std::thread::sleep(Duration::from_secs(7));
+    let metrics = http_get(metrics_port, "/metrics").expect("metrics served");
+    let health = http_get(metrics_port, "/healthz").expect("health served");
+    let output = monitor.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for series in [
+        "perpspread_messages_total{venue=\"okx\",channel=\"ws\"}",
+        "perpspread_opportunities_opened_total",
+        "perpspread_book_state",
+    ] {
+        assert!(metrics.contains(series), "missing {series}");
+    }
+    assert!(health.starts_with("HTTP/1.0 200") || health.starts_with("HTTP/1.1 200"), "{health}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let opened = stdout.lines().filter(|l| l.contains("\"event\":\"opened\"")).count();
+    assert!(opened >= 3, "the demo's first dislocation opens one opportunity per size: {opened}");
+
+    // Redis: the opportunity stream holds every event printed on stdout.
+    let xlen = Command::new("redis-cli")
+        .args(["-p", &redis_port.to_string(), "XLEN", "perpspread:opportunities"])
+        .output()
+        .unwrap();
+    let entries: usize = String::from_utf8_lossy(&xlen.stdout).trim().parse().unwrap();
+    assert_eq!(entries, stdout.lines().count());
+
+    // Files: closed cleanly and readable by `report`.
+    let files: Vec<_> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let opportunities =
+        files.iter().find(|p| p.to_string_lossy().contains("opportunities-")).expect("opportunity file");
+    assert!(files.iter().all(|p| !p.to_string_lossy().ends_with(".partial")));
+    let report =
+        Command::new(env!("CARGO_BIN_EXE_perpspread")).args(["report", "--json"]).arg(opportunities).output().unwrap();
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert!(report.to_string().contains("BTC/USDT"), "{report}");
+}
