@@ -63,6 +63,9 @@ impl Outputs {
         };
         let redis = match &args.redis {
             Some(url) => {
+                RedisPublisher::check_reachable(url, Duration::from_secs(3)).await.map_err(|e| {
+                    crate::UserError(format!("cannot reach Redis at {url}: {e} (is redis-server running?)"))
+                })?;
                 Some(RedisPublisher::spawn(RedisConfig::new(url)).map_err(|e| crate::UserError(e.to_string()))?)
             }
             None => None,

@@ -171,6 +171,23 @@ impl RedisPublisher {
         Ok(RedisPublisher { tx: Some(tx), counters, task: Some(task), config })
     }
 
+    /// Checks once that the server answers `PING` (for a clear error at startup; later outages are handled
+    /// by the publisher without stopping anything).
+    pub async fn check_reachable(url: &str, timeout: Duration) -> Result<(), RedisSinkError> {
+        let client = Client::open(url).map_err(|source| RedisSinkError::Url { url: url.to_owned(), source })?;
+        let config =
+            AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(Some(timeout));
+        let ping = async {
+            let mut conn = client.get_multiplexed_async_connection_with_config(&config).await?;
+            ::redis::cmd("PING").query_async::<String>(&mut conn).await
+        };
+        match tokio::time::timeout(timeout + Duration::from_millis(500), ping).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(RedisSinkError::Redis(error)),
+            Err(_) => Err(RedisSinkError::Timeout(format!("no answer from {url} within {timeout:?}"))),
+        }
+    }
+
     /// Queues an opportunity event for `perpspread:opportunities`. Never blocks; returns false (and counts a
     /// drop) when the queue is full or the publisher is shut down.
     pub fn publish_event(&self, event: &OpportunityEvent) -> bool {

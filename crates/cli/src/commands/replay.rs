@@ -111,7 +111,8 @@ pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<(
         }
     }
     if let Some(error) = &report.error {
-        eprintln!("warning: capture ended early: {error}");
+        out.flush()?;
+        return Err(UserError(format!("capture damaged, replayed up to the damage: {error}")).into());
     }
     Ok(())
 }
