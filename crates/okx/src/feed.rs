@@ -53,20 +53,75 @@ struct Arg<'a> {
     inst_id: Option<&'a str>,
 }
 
-#[derive(Debug, Deserialize)]
-struct WsMsg<'a> {
-    #[serde(default)]
+/// The parts of an OKX frame the handler needs, filled in one pass by [`MessageSeed`].
+#[derive(Debug, Default)]
+struct Parsed<'a> {
     event: Option<&'a str>,
-    #[serde(default, borrow)]
-    arg: Option<Arg<'a>>,
-    #[serde(default)]
+    channel: Option<&'a str>,
+    inst_id: Option<&'a str>,
     action: Option<&'a str>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
-    #[serde(default)]
     code: Option<&'a str>,
-    #[serde(default, borrow)]
     msg: Option<std::borrow::Cow<'a, str>>,
+    /// Book header, when the levels were decoded in the same pass.
+    book: Option<BookHeader>,
+    /// `data` left undecoded (not a book channel, or `data` came before `arg`).
+    data: Option<&'a RawValue>,
+    /// Set while decoding a book's `data`, so a failure there can be pinned on its instrument.
+    in_book_data: bool,
+}
+
+fn is_book_channel(channel: &str) -> bool {
+    matches!(channel, "books" | "books-l2-tbt" | "books50-l2-tbt" | "books5" | "bbo-tbt")
+}
+
+/// Decodes a whole OKX frame into [`Parsed`] and the scratch level vectors.
+struct MessageSeed<'s, 'a> {
+    out: &'s mut Parsed<'a>,
+    bids: &'s mut Vec<RawLevel>,
+    asks: &'s mut Vec<RawLevel>,
+}
+
+impl<'a> DeserializeSeed<'a> for MessageSeed<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'a>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'a> Visitor<'a> for MessageSeed<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an OKX WebSocket message")
+    }
+
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<&'a str>()? {
+            match key {
+                "arg" => {
+                    let arg: Arg<'a> = map.next_value()?;
+                    self.out.channel = Some(arg.channel);
+                    self.out.inst_id = arg.inst_id;
+                }
+                "data" if self.out.channel.is_some_and(is_book_channel) => {
+                    self.out.in_book_data = true;
+                    let header = map.next_value_seed(DataSeed { bids: self.bids, asks: self.asks })?;
+                    self.out.in_book_data = false;
+                    self.out.book = Some(header);
+                }
+                "data" => self.out.data = Some(map.next_value()?),
+                "event" => self.out.event = Some(map.next_value()?),
+                "action" => self.out.action = Some(map.next_value()?),
+                "code" => self.out.code = Some(map.next_value()?),
+                "msg" => self.out.msg = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Header fields of a book message's `data[0]`.
@@ -95,23 +150,67 @@ impl OkxFeed {
             events.push(FeedEvent::Pong);
             return Ok(());
         }
-        let msg: WsMsg = serde_json::from_str(frame.data).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        // One pass over the frame: book levels are decoded into the scratch vectors as `data` is read
+        // (OKX sends `arg` before `data`, so the channel is known by then).
+        self.bids.clear();
+        self.asks.clear();
+        let mut msg = Parsed::default();
+        let mut de = serde_json::Deserializer::from_str(frame.data);
+        let result = MessageSeed { out: &mut msg, bids: &mut self.bids, asks: &mut self.asks }
+            .deserialize(&mut de)
+            .and_then(|()| de.end());
+        if let Err(error) = result {
+            if let (true, Some(inst_id)) = (msg.in_book_data, msg.inst_id) {
+                // A book update was lost: this instrument's book can no longer be trusted.
+                self.book_lost(inst_id, events);
+            }
+            return Err(FrameError::Malformed(error.to_string()));
+        }
         if let Some(event) = msg.event {
             return self.on_event(event, &msg, events);
         }
-        let (Some(arg), Some(data)) = (msg.arg, msg.data) else {
+        let Some(channel) = msg.channel else {
             return Err(FrameError::Unknown(truncate(frame.data)));
         };
-        match arg.channel {
+        match channel {
             "books" | "books-l2-tbt" | "books50-l2-tbt" | "books5" | "bbo-tbt" => {
-                let inst_id = arg.inst_id.ok_or_else(|| FrameError::Malformed("book message without instId".into()))?;
-                let full = matches!(arg.channel, "books5" | "bbo-tbt") || msg.action == Some("snapshot");
-                self.on_book(inst_id, full, data, frame, events);
+                let inst_id = msg.inst_id.ok_or_else(|| FrameError::Malformed("book message without instId".into()))?;
+                let header = match (msg.book, msg.data) {
+                    (Some(header), _) => header,
+                    // `data` came before `arg`: decode it now.
+                    (None, Some(data)) => {
+                        let mut de = serde_json::Deserializer::from_str(data.get());
+                        match (DataSeed { bids: &mut self.bids, asks: &mut self.asks }).deserialize(&mut de) {
+                            Ok(header) => header,
+                            Err(error) => {
+                                self.book_lost(inst_id, events);
+                                return Err(FrameError::Malformed(error.to_string()));
+                            }
+                        }
+                    }
+                    (None, None) => return Err(FrameError::Malformed("book message without data".into())),
+                };
+                let full = matches!(channel, "books5" | "bbo-tbt") || msg.action == Some("snapshot");
+                self.on_book(inst_id, full, header, frame, events);
                 Ok(())
             }
-            "funding-rate" => self.on_funding(data, events),
+            "funding-rate" => match msg.data {
+                Some(data) => self.on_funding(data, events),
+                None => Err(FrameError::Malformed("funding-rate message without data".into())),
+            },
             "tickers" | "trades" | "mark-price" | "index-tickers" | "open-interest" => Ok(()),
             other => Err(FrameError::Unknown(format!("channel {other}"))),
+        }
+    }
+
+    /// Invalidates a live book whose update could not be decoded.
+    fn book_lost(&mut self, inst_id: &str, events: &mut Vec<FeedEvent>) {
+        let slot = self.track(inst_id);
+        let book = self.books.get_mut(slot).expect("slot just tracked");
+        if book.tracked.state == BookState::Live {
+            book.tracked.invalidate(ResyncReason::BadUpdate);
+            book.last_seq = None;
+            events.push(FeedEvent::Resync { slot, reason: ResyncReason::BadUpdate });
         }
     }
 
@@ -131,7 +230,7 @@ impl OkxFeed {
         Ok(())
     }
 
-    fn on_event(&mut self, event: &str, msg: &WsMsg<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+    fn on_event(&mut self, event: &str, msg: &Parsed<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
         match event {
             "subscribe" | "unsubscribe" | "channel-conn-count" | "notice" => Ok(()),
             "error" => {
@@ -147,26 +246,16 @@ impl OkxFeed {
         }
     }
 
-    fn on_book(&mut self, inst_id: &str, full: bool, data: &RawValue, frame: Frame<'_>, events: &mut Vec<FeedEvent>) {
+    fn on_book(
+        &mut self,
+        inst_id: &str,
+        full: bool,
+        header: BookHeader,
+        frame: Frame<'_>,
+        events: &mut Vec<FeedEvent>,
+    ) {
         let slot = self.track(inst_id);
-        self.bids.clear();
-        self.asks.clear();
-        let parsed = {
-            let mut de = serde_json::Deserializer::from_str(data.get());
-            DataSeed { bids: &mut self.bids, asks: &mut self.asks }.deserialize(&mut de)
-        };
         let book = self.books.get_mut(slot).expect("slot just tracked");
-        let header = match parsed {
-            Ok(header) => header,
-            Err(_) => {
-                // The update is lost: the book can no longer be trusted.
-                if book.tracked.state == BookState::Live {
-                    book.tracked.invalidate(ResyncReason::BadUpdate);
-                    events.push(FeedEvent::Resync { slot, reason: ResyncReason::BadUpdate });
-                }
-                return;
-            }
-        };
         let result = if full {
             load_snapshot(book, &self.bids, &self.asks, header)
         } else {
