@@ -252,6 +252,7 @@ pub struct CaptureWriter {
     bytes: u64,
     opened: Instant,
     records: u64,
+    total_bytes: u64,
     line: Vec<u8>,
     parts: Vec<PathBuf>,
 }
@@ -273,6 +274,7 @@ impl CaptureWriter {
             bytes: 0,
             opened: Instant::now(),
             records: 0,
+            total_bytes: 0,
             line: Vec::with_capacity(1 << 12),
             parts: Vec::new(),
         };
@@ -290,6 +292,11 @@ impl CaptureWriter {
         self.records
     }
 
+    /// Bytes written so far, before compression.
+    pub fn bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
     /// Appends one record.
     pub fn write(&mut self, record: RecordRef<'_>) -> Result<(), CaptureError> {
         if self.should_rotate() {
@@ -303,6 +310,7 @@ impl CaptureWriter {
             return Err(self.io_error(error));
         }
         self.bytes += self.line.len() as u64;
+        self.total_bytes += self.line.len() as u64;
         self.records += 1;
         Ok(())
     }

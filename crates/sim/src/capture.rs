@@ -7,8 +7,7 @@
 //! snapshot is recorded right after the first diff event, so its `lastUpdateId` equals that event's `u`
 //! and the documented bridging rule (`U <= lastUpdateId <= u`) holds.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use perpspread_capture::{CaptureWriter, RecordRef, Rotation, Src};
 use std::path::Path;
 
 use perpspread_core::{Side, Venue};
@@ -19,7 +18,6 @@ use crate::config::SimConfig;
 use crate::model::{BookDelta, Market};
 use crate::okx::rest::instruments_body;
 use crate::okx::ws::{snapshot_frame, update_frame};
-use crate::render::escape_into;
 use crate::SimError;
 
 /// Exchange time of the first generated record, Unix ms.
@@ -38,17 +36,13 @@ pub struct CaptureStats {
 /// Writes `messages` capture records for the first `instruments` cross-listed pairs of the default
 /// universe (at least one), driven by `seed`.
 pub fn generate_capture(path: &Path, messages: u64, instruments: usize, seed: u64) -> Result<CaptureStats, SimError> {
-    let io = |e: std::io::Error| SimError::Io(path.display().to_string(), e);
     let mut config = SimConfig { seed, ..SimConfig::default() };
     config.pairs.retain(|p| p.is_cross_listed());
     config.pairs.truncate(instruments.max(1));
     let mut market = Market::new(&config, EPOCH_MS)?;
-    let file = File::create(path).map_err(io)?;
+    let capture = |e: perpspread_capture::CaptureError| SimError::Capture(e.to_string());
     let mut writer = Writer {
-        out: BufWriter::with_capacity(1 << 20, file),
-        line: String::with_capacity(1 << 16),
-        records: 0,
-        bytes: 0,
+        out: CaptureWriter::create(path, Rotation::default()).map_err(capture)?,
         limit: messages,
         error: None,
     };
@@ -91,10 +85,11 @@ pub fn generate_capture(path: &Path, messages: u64, instruments: usize, seed: u6
         }
     }
     if let Some(e) = writer.error.take() {
-        return Err(io(e));
+        return Err(capture(e));
     }
-    writer.out.flush().map_err(io)?;
-    Ok(CaptureStats { records: writer.records, steps, bytes: writer.bytes })
+    let (records, bytes) = (writer.out.records(), writer.out.bytes());
+    writer.out.finish().map_err(capture)?;
+    Ok(CaptureStats { records, steps, bytes })
 }
 
 /// A combined-stream `@depth@100ms` frame for one step's delta.
@@ -110,19 +105,17 @@ fn binance_frame(out: &mut String, delta: &BookDelta, now: u64) {
     out.push('}');
 }
 
+/// Writes records through the shared capture writer (plain or zstd by extension) up to a limit.
 struct Writer {
-    out: BufWriter<File>,
-    line: String,
-    records: u64,
-    bytes: u64,
+    out: CaptureWriter,
     limit: u64,
     /// The first write error; writing stops there.
-    error: Option<std::io::Error>,
+    error: Option<perpspread_capture::CaptureError>,
 }
 
 impl Writer {
     fn full(&self) -> bool {
-        self.records >= self.limit || self.error.is_some()
+        self.out.records() >= self.limit || self.error.is_some()
     }
 
     /// Writes one record (REST when `url` is given) if the limit is not reached; advances `ts_ns` by 1 µs.
@@ -130,23 +123,11 @@ impl Writer {
         if self.full() {
             return;
         }
-        use std::fmt::Write as _;
-        self.line.clear();
-        let src = if url.is_some() { "rest" } else { "ws" };
-        let _ = write!(self.line, r#"{{"ts_ns":{ts_ns},"venue":"{venue}","src":"{src}","#);
-        if let Some(url) = url {
-            self.line.push_str(r#""url":""#);
-            escape_into(&mut self.line, url);
-            self.line.push_str(r#"","#);
-        }
-        self.line.push_str(r#""data":""#);
-        escape_into(&mut self.line, data);
-        self.line.push_str("\"}\n");
-        if let Err(e) = self.out.write_all(self.line.as_bytes()) {
+        let src = if url.is_some() { Src::Rest } else { Src::Ws };
+        let record = RecordRef { ts_ns: *ts_ns, venue: venue.as_str(), src, url, data };
+        if let Err(e) = self.out.write(record) {
             self.error = Some(e);
         }
-        self.records += 1;
-        self.bytes += self.line.len() as u64;
         *ts_ns += 1_000;
     }
 }

@@ -47,4 +47,6 @@ pub enum SimError {
     },
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),
+    #[error("capture: {0}")]
+    Capture(String),
 }

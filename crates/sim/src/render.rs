@@ -70,43 +70,14 @@ pub fn f64_str(value: f64, dp: u8, trim: bool) -> String {
     out
 }
 
-/// Appends `text` as the body of a JSON string (escaping quotes, backslashes and control characters).
-pub fn escape_into(out: &mut String, text: &str) {
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => {
-                out.push_str(&text[start..i]);
-                let _ = write!(out, "\\u{b:04x}");
-                start = i + 1;
-                continue;
-            }
-            _ => continue,
-        };
-        out.push_str(&text[start..i]);
-        out.push_str(escape);
-        start = i + 1;
-    }
-    out.push_str(&text[start..]);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn numbers_and_escapes() {
+    fn numbers() {
         assert_eq!(f64_str(0.000123, 8, false), "0.00012300");
         assert_eq!(f64_str(0.000123, 8, true), "0.000123");
         assert_eq!(f64_str(65000.0, 1, true), "65000");
-        let mut s = String::new();
-        escape_into(&mut s, "{\"a\":\"b\\c\"}\n\u{1}");
-        assert_eq!(s, "{\\\"a\\\":\\\"b\\\\c\\\"}\\n\\u0001");
     }
 }
