@@ -292,8 +292,8 @@ impl CaptureWriter {
         self.records
     }
 
-    /// Bytes written so far, before compression.
-    pub fn bytes(&self) -> u64 {
+    /// Bytes written so far over all parts, before compression.
+    pub fn total_bytes(&self) -> u64 {
         self.total_bytes
     }
 

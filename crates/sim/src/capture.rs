@@ -87,7 +87,7 @@ pub fn generate_capture(path: &Path, messages: u64, instruments: usize, seed: u6
     if let Some(e) = writer.error.take() {
         return Err(capture(e));
     }
-    let (records, bytes) = (writer.out.records(), writer.out.bytes());
+    let (records, bytes) = (writer.out.records(), writer.out.total_bytes());
     writer.out.finish().map_err(capture)?;
     Ok(CaptureStats { records, steps, bytes })
 }
