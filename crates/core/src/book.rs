@@ -1,12 +1,14 @@
 //! A lean L2 order book on integer grids.
 //!
-//! Each side is a vector sorted so that the **best level is at the end**: bids ascending, asks descending.
-//! Almost all activity happens at the top of the book, so inserts and deletes there move only a few
-//! elements, best-price access is `last()`, and nothing is allocated once the vectors have grown to the
-//! book's depth. Every level remembers how many decimals the venue wrote for its price and size, so it
+//! Each side is a ring buffer (`VecDeque`) sorted so that the **best level is at the back**: bids
+//! ascending, asks descending. Inserts and deletes move only the shorter side of the buffer, so changes at
+//! the top (most activity) and at the bottom (levels entering and leaving the published depth as prices
+//! move) are both cheap; best-price access is `back()`; nothing is allocated once the buffers have grown to
+//! the book's depth. Every level remembers how many decimals the venue wrote for its price and size, so it
 //! can be re-rendered exactly as received (the OKX checksum is computed over those strings).
 
 use std::cmp::Ordering;
+use std::collections::VecDeque;
 use std::fmt;
 
 use crate::num::{rescale, write_fixed, Dec64, NumError, MAX_DECIMALS};
@@ -43,8 +45,8 @@ pub enum BookError {
 /// An L2 order book for one instrument.
 #[derive(Debug, Clone)]
 pub struct OrderBook {
-    bids: Vec<Level>,
-    asks: Vec<Level>,
+    bids: VecDeque<Level>,
+    asks: VecDeque<Level>,
     price_scale: u8,
     qty_scale: u8,
     max_depth: usize,
@@ -56,8 +58,8 @@ impl OrderBook {
     pub fn new(price_scale: u8, qty_scale: u8, max_depth: usize) -> Self {
         let capacity = max_depth.min(1024) + 1;
         OrderBook {
-            bids: Vec::with_capacity(capacity),
-            asks: Vec::with_capacity(capacity),
+            bids: VecDeque::with_capacity(capacity),
+            asks: VecDeque::with_capacity(capacity),
             price_scale,
             qty_scale,
             max_depth: max_depth.max(1),
@@ -100,8 +102,8 @@ impl OrderBook {
             // otherwise the levels below the insertion point shift down by one (one move, not two).
             Err(0) if levels.len() >= max_depth => {}
             Err(index) if levels.len() >= max_depth => {
-                levels.copy_within(1..index, 0);
-                levels[index - 1] = level;
+                levels.pop_front();
+                levels.insert(index - 1, level);
             }
             Err(index) => levels.insert(index, level),
         }
@@ -121,7 +123,7 @@ impl OrderBook {
             for (price, qty) in levels {
                 let level = self.make_level(price, qty)?;
                 if level.qty != 0 {
-                    self.side_mut(side).push(level);
+                    self.side_mut(side).push_back(level);
                 }
             }
         }
@@ -139,7 +141,7 @@ impl OrderBook {
     pub fn push_snapshot_level(&mut self, side: Side, price: Dec64, qty: Dec64) -> Result<(), BookError> {
         let level = self.make_level(price, qty)?;
         if level.qty != 0 {
-            self.side_mut(side).push(level);
+            self.side_mut(side).push_back(level);
         }
         Ok(())
     }
@@ -154,6 +156,7 @@ impl OrderBook {
         for side in [Side::Bid, Side::Ask] {
             let levels = self.side_mut(side);
             // Stable sort keeps arrival order among equal prices so the last one can win.
+            let levels = levels.make_contiguous();
             levels.sort_by(|a, b| worse_first(side, a.price, b.price));
             let mut deduped = 0;
             for i in 0..levels.len() {
@@ -164,6 +167,7 @@ impl OrderBook {
                     deduped += 1;
                 }
             }
+            let levels = self.side_mut(side);
             levels.truncate(deduped);
             if levels.len() > depth {
                 let excess = levels.len() - depth;
@@ -174,12 +178,12 @@ impl OrderBook {
 
     /// Best (highest) bid.
     pub fn best_bid(&self) -> Option<Level> {
-        self.bids.last().copied()
+        self.bids.back().copied()
     }
 
     /// Best (lowest) ask.
     pub fn best_ask(&self) -> Option<Level> {
-        self.asks.last().copied()
+        self.asks.back().copied()
     }
 
     /// Number of levels on a side.
@@ -219,14 +223,14 @@ impl OrderBook {
         write_fixed(out, level.qty, self.qty_scale, level.qty_dp)
     }
 
-    fn side(&self, side: Side) -> &Vec<Level> {
+    fn side(&self, side: Side) -> &VecDeque<Level> {
         match side {
             Side::Bid => &self.bids,
             Side::Ask => &self.asks,
         }
     }
 
-    fn side_mut(&mut self, side: Side) -> &mut Vec<Level> {
+    fn side_mut(&mut self, side: Side) -> &mut VecDeque<Level> {
         match side {
             Side::Bid => &mut self.bids,
             Side::Ask => &mut self.asks,
@@ -286,9 +290,9 @@ fn worse_first(side: Side, a: i64, b: i64) -> Ordering {
     }
 }
 
-fn search(levels: &[Level], side: Side, price: i64) -> Result<usize, usize> {
+fn search(levels: &VecDeque<Level>, side: Side, price: i64) -> Result<usize, usize> {
     // Most updates touch the top of the book: check the best end before bisecting.
-    if let Some(best) = levels.last() {
+    if let Some(best) = levels.back() {
         match worse_first(side, best.price, price) {
             Ordering::Equal => return Ok(levels.len() - 1),
             Ordering::Less => return Err(levels.len()),

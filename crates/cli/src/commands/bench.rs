@@ -36,6 +36,9 @@ pub struct Args {
     real: Option<PathBuf>,
     #[arg(long, default_value_t = 200)]
     real_loops: usize,
+    /// Also measure the memory of this many pairs (× 2 venues) of 400-level books.
+    #[arg(long, default_value_t = 300)]
+    memory_pairs: usize,
 }
 
 /// Frames of a capture held in memory.
@@ -100,12 +103,70 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Peak resident memory of this process, MB (Linux `VmHWM`).
-fn peak_rss_mb() -> Option<f64> {
+/// A memory figure of this process from `/proc/self/status` (`VmHWM` peak, `VmRSS` current), MB.
+fn status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    status_mb("VmHWM:")
+}
+
+/// Resident memory of `pairs` × 2 venues of 400-level books built through the feed handlers, MB.
+fn book_memory_mb(pairs: usize) -> Option<f64> {
+    let before = status_mb("VmRSS:")?;
+    let mut pipeline = Pipeline::new();
+    let levels = |base: f64, step: f64| {
+        (0..400)
+            .map(|i| format!("[\"{:.1}\",\"{}\",\"0\",\"1\"]", base + step * i as f64, 1 + i % 7))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    for pair in 0..pairs {
+        let okx = format!(
+            r#"{{"arg":{{"channel":"books","instId":"P{pair}-USDT-SWAP"}},"action":"snapshot","data":[{{"asks":[{}],"bids":[{}],"ts":"1","checksum":0,"seqId":1,"prevSeqId":-1}}]}}"#,
+            levels(100.1, 0.1),
+            levels(100.0, -0.1)
+        );
+        let recv = RecvTime { wall_ns: 1, mono_ns: 1 };
+        let _ = pipeline.on_frame(Venue::Okx, Frame { source: Source::Ws, data: &okx, recv });
+        let binance_levels = |base: f64, step: f64| {
+            (0..400)
+                .map(|i| format!("[\"{:.1}\",\"{}\"]", base + step * i as f64, 1 + i % 7))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let depth = format!(
+            r#"{{"lastUpdateId":10,"E":1,"T":1,"bids":[{}],"asks":[{}]}}"#,
+            binance_levels(100.0, -0.1),
+            binance_levels(100.1, 0.1)
+        );
+        let event = format!(
+            r#"{{"stream":"p{pair}usdt@depth@100ms","data":{{"e":"depthUpdate","E":1,"T":1,"s":"P{pair}USDT","U":9,"u":11,"pu":8,"b":[],"a":[]}}}}"#
+        );
+        let url = format!("/fapi/v1/depth?symbol=P{pair}USDT&limit=1000");
+        let _ = pipeline.on_frame(Venue::Binance, Frame { source: Source::Ws, data: &event, recv });
+        let _ = pipeline.on_frame(Venue::Binance, Frame { source: Source::Rest { url: &url }, data: &depth, recv });
+    }
+    let live = Venue::ALL
+        .iter()
+        .map(|v| {
+            let feed = pipeline.feed(*v);
+            (0..feed.slots())
+                .filter(|s| feed.book(*s).is_some_and(|b| b.state == perpspread_core::BookState::Live))
+                .count()
+        })
+        .sum::<usize>();
+    let after = status_mb("VmRSS:")?;
+    println!(
+        "memory: {pairs} pairs × 2 venues of 400-level books ({live} live books): {:.1} MB resident",
+        after - before
+    );
+    drop(pipeline);
+    Some(after - before)
 }
 
 fn report_throughput(label: &str, loaded: &Loaded, pairs: &[perpspread_core::Pair], runs: usize) {
@@ -149,6 +210,7 @@ fn bench(args: Args) -> anyhow::Result<()> {
             path
         }
     };
+    book_memory_mb(args.memory_pairs);
     let loaded = load(&capture)?;
     let pairs = pairs_of(&loaded);
     println!("peak RSS after loading the capture: {:.0} MB", peak_rss_mb().unwrap_or(f64::NAN));
