@@ -299,6 +299,14 @@ fn search(levels: &VecDeque<Level>, side: Side, price: i64) -> Result<usize, usi
             Ordering::Greater => {}
         }
     }
+    // The next most common place is the bottom, where levels enter and leave the published depth.
+    if let Some(worst) = levels.front() {
+        match worse_first(side, worst.price, price) {
+            Ordering::Equal => return Ok(0),
+            Ordering::Greater => return Err(0),
+            Ordering::Less => {}
+        }
+    }
     levels.binary_search_by(|level| worse_first(side, level.price, price))
 }
 
