@@ -371,6 +371,12 @@ impl Drop for CaptureWriter {
     }
 }
 
+/// A buffered zstd decoder over in-memory bytes (for [`CaptureReader::from_reader`]).
+pub fn zstd_reader(bytes: &[u8]) -> std::io::Result<Box<dyn BufRead + Send>> {
+    let decoder = zstd::stream::read::Decoder::new(std::io::Cursor::new(bytes.to_vec()))?;
+    Ok(Box::new(BufReader::new(decoder)))
+}
+
 /// Whether a path names a zstd-compressed capture.
 pub fn is_zstd(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "zst")

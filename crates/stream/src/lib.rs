@@ -3,6 +3,7 @@
 //! [`pipeline::Pipeline`] owns one sans-IO feed handler per venue and routes frames to them; the
 //! [`replay`] module drives it from a capture file with the recorded receive times.
 
+pub mod fuzz;
 pub mod live;
 pub mod pipeline;
 pub mod recorder;
