@@ -2,20 +2,15 @@
 //!
 //! Every injected dislocation larger than fees + 2 bp and lasting ≥ 500 ms must be detected (recall 100 %),
 //! and no opportunity may open when none was injected (precision 100 %). Detection delays are printed.
+mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use perpspread_binance::rest::BinanceRest;
-use perpspread_binance::ws::BinanceWs;
 use perpspread_core::engine::{Engine, EngineConfig, EventKind, OpportunityEvent};
 use perpspread_core::spread::SizeTarget;
-use perpspread_core::{Universe, Venue};
-use perpspread_net::{MarketRest, RestConfig};
-use perpspread_okx::ws::OkxWs;
-use perpspread_okx::OkxRest;
+use perpspread_core::Venue;
 use perpspread_sim::{Dislocation, SimConfig};
-use perpspread_stream::{run_live, LiveConfig, Signals};
+use perpspread_stream::{run_live, Signals};
 use rust_decimal::Decimal;
 
 #[derive(Debug, serde::Deserialize)]
@@ -47,19 +42,8 @@ async fn every_dislocation_is_found_and_nothing_else() {
         .collect();
     let sim = perpspread_sim::start(config).await.unwrap();
 
-    let okx = OkxRest::new(RestConfig::new(&sim.okx_rest_url)).unwrap();
-    let binance = Arc::new(BinanceRest::new(RestConfig::new(&sim.binance_rest_url), 2400).unwrap());
-    let (a, b) = tokio::try_join!(okx.instruments(), binance.instruments()).unwrap();
-    let universe = Universe::build(
-        a.instruments.into_iter().chain(b.instruments).collect(),
-        a.skipped.into_iter().chain(b.skipped).collect(),
-    );
+    let (universe, live) = common::connect(&sim, None, common::Timing::Real).await;
     assert!(universe.pairs.len() >= 5);
-    let symbols = |venue: Venue| universe.pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect();
-    let mut live = LiveConfig::new();
-    live.okx = Some((OkxWs::new(&sim.okx_ws_url), symbols(Venue::Okx)));
-    live.binance = Some((BinanceWs::new(format!("{}/stream", sim.binance_ws_url)), symbols(Venue::Binance)));
-    live.binance_rest = Some(binance);
 
     let engine_config =
         EngineConfig { sizes: vec![SizeTarget::Quote(Decimal::from(1_000))], ..EngineConfig::default() };

@@ -1,21 +1,16 @@
 //! Every injectable fault, over real sockets against the simulator: detected, counted, recovered; only
 //! the affected instrument resyncs; and whenever our sequence matches the simulator's, our book equals
 //! the simulator's true book level for level.
+mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use perpspread_binance::rest::BinanceRest;
-use perpspread_binance::ws::BinanceWs;
 use perpspread_core::feed::FeedEvent;
-use perpspread_core::{BookState, OrderBook, Side, Universe, Venue};
-use perpspread_net::backoff::Backoff;
-use perpspread_net::{MarketRest, RestConfig};
-use perpspread_okx::ws::OkxWs;
-use perpspread_okx::OkxRest;
+use perpspread_core::{BookState, OrderBook, Side, Venue};
 use perpspread_sim::{Fault, FaultKind, SimConfig, SimHandle};
-use perpspread_stream::{run_live, Live, LiveConfig, Pipeline};
+use perpspread_stream::{run_live, Live, Pipeline};
 
 /// Top levels compared between our book and the simulator's.
 const COMPARED_LEVELS: usize = 50;
@@ -56,24 +51,7 @@ fn compare(sim: &SimHandle, pipeline: &Pipeline, venue: Venue, events: &[FeedEve
 async fn run_scenario(faults: Vec<Fault>, seconds: u64) -> (Live, Comparisons, Arc<SimHandle>) {
     let config = SimConfig { seed: 3, tick_ms: 50, faults, ..Default::default() };
     let sim = Arc::new(perpspread_sim::start(config).await.unwrap());
-    let okx = OkxRest::new(RestConfig::new(&sim.okx_rest_url)).unwrap();
-    let mut rest = RestConfig::new(&sim.binance_rest_url);
-    rest.backoff_base = Duration::from_millis(100);
-    let binance = Arc::new(BinanceRest::new(rest, 2400).unwrap());
-    let (a, b) = tokio::try_join!(okx.instruments(), binance.instruments()).unwrap();
-    let universe = Universe::build(a.instruments.into_iter().chain(b.instruments).collect(), Vec::new());
-    let symbols = |venue: Venue| universe.pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect();
-    let mut okx_ws = OkxWs::new(&sim.okx_ws_url);
-    okx_ws.heartbeat_after = Duration::from_millis(800);
-    okx_ws.stall_timeout = Duration::from_millis(1_500);
-    let mut binance_ws = BinanceWs::new(format!("{}/stream", sim.binance_ws_url));
-    binance_ws.stall_timeout = Duration::from_millis(1_500);
-    let mut live = LiveConfig::new();
-    live.okx = Some((okx_ws, symbols(Venue::Okx)));
-    live.binance = Some((binance_ws, symbols(Venue::Binance)));
-    live.binance_rest = Some(binance);
-    live.backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_millis(500) };
-    live.resync_timeout = Duration::from_secs(2);
+    let (_, live) = common::connect(&sim, None, common::Timing::Fast).await;
     let mut comparisons = Comparisons::new();
     let checker = sim.clone();
     let result = run_live(live, tokio::time::sleep(Duration::from_secs(seconds)), |pipeline, venue, events, _| {

@@ -1,19 +1,14 @@
 //! A capture recorded live replays to the same opportunities, every time.
 
-use std::sync::Arc;
+mod common;
 use std::time::Duration;
 
-use perpspread_binance::rest::BinanceRest;
-use perpspread_binance::ws::BinanceWs;
 use perpspread_capture::Rotation;
 use perpspread_core::engine::{CloseReason, Engine, EngineConfig, EventKind, OpportunityEvent};
 use perpspread_core::spread::SizeTarget;
-use perpspread_core::{Universe, Venue};
-use perpspread_net::{MarketRest, RestConfig};
-use perpspread_okx::ws::OkxWs;
-use perpspread_okx::OkxRest;
+use perpspread_core::Venue;
 use perpspread_sim::{Dislocation, SimConfig};
-use perpspread_stream::{replay, run_live, LiveConfig, Recorder, ReplayOptions, Signals};
+use perpspread_stream::{replay, run_live, Recorder, ReplayOptions, Signals};
 use rust_decimal::Decimal;
 
 /// The parts of an opportunity that must be identical between live and replay.
@@ -41,20 +36,7 @@ async fn replay_finds_what_live_found() {
         .collect();
     let sim = perpspread_sim::start(config).await.unwrap();
     let recorder = Recorder::create(&capture, Rotation::default()).unwrap();
-    let okx = OkxRest::new(RestConfig::new(&sim.okx_rest_url)).unwrap();
-    let mut binance = BinanceRest::new(RestConfig::new(&sim.binance_rest_url), 2400).unwrap();
-    let mut okx = okx;
-    for client in [okx.client_mut(), binance.client_mut()] {
-        *client = client.clone().with_observer(Arc::new(recorder.clone()));
-    }
-    let (a, b) = tokio::try_join!(okx.instruments(), binance.instruments()).unwrap();
-    let universe = Universe::build(a.instruments.into_iter().chain(b.instruments).collect(), Vec::new());
-    let symbols = |venue: Venue| universe.pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect();
-    let mut live = LiveConfig::new();
-    live.okx = Some((OkxWs::new(&sim.okx_ws_url), symbols(Venue::Okx)));
-    live.binance = Some((BinanceWs::new(format!("{}/stream", sim.binance_ws_url)), symbols(Venue::Binance)));
-    live.binance_rest = Some(Arc::new(binance));
-    live.recorder = Some(recorder.clone());
+    let (universe, live) = common::connect(&sim, Some(&recorder), common::Timing::Real).await;
     let engine_config =
         EngineConfig { sizes: vec![SizeTarget::Quote(Decimal::from(2_000))], ..EngineConfig::default() };
     let mut signals = Signals::new(Engine::new(engine_config.clone(), universe.pairs.clone()));

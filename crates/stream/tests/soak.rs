@@ -4,21 +4,16 @@
 //! --test soak -- --nocapture`. It checks that nothing panics, every injected book fault is detected, every
 //! book is `Live` and equal to the simulator's at the end, no opportunity ever opens from a book that is not
 //! `Live`, memory stays flat, and the capture recorded meanwhile replays to the same books.
+mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use perpspread_binance::rest::BinanceRest;
-use perpspread_binance::ws::BinanceWs;
 use perpspread_capture::Rotation;
 use perpspread_core::engine::{Engine, EngineConfig, EventKind};
-use perpspread_core::{BookState, Universe, Venue};
-use perpspread_net::backoff::Backoff;
-use perpspread_net::{MarketRest, RestConfig};
-use perpspread_okx::ws::OkxWs;
-use perpspread_okx::OkxRest;
+use perpspread_core::{BookState, Venue};
 use perpspread_sim::{Dislocation, Fault, FaultKind, SimConfig};
-use perpspread_stream::{replay, run_live, LiveConfig, Recorder, ReplayOptions, Signals};
+use perpspread_stream::{replay, run_live, Recorder, ReplayOptions, Signals};
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -82,28 +77,7 @@ async fn survives_a_fault_every_few_seconds() {
         .collect();
     let sim = Arc::new(perpspread_sim::start(config).await.unwrap());
     let recorder = Recorder::create(&capture, Rotation::default()).unwrap();
-    let mut okx = OkxRest::new(RestConfig::new(&sim.okx_rest_url)).unwrap();
-    let mut rest = RestConfig::new(&sim.binance_rest_url);
-    rest.backoff_base = Duration::from_millis(100);
-    let mut binance = BinanceRest::new(rest, 2400).unwrap();
-    for client in [okx.client_mut(), binance.client_mut()] {
-        *client = client.clone().with_observer(Arc::new(recorder.clone()));
-    }
-    let (a, b) = tokio::try_join!(okx.instruments(), binance.instruments()).unwrap();
-    let universe = Universe::build(a.instruments.into_iter().chain(b.instruments).collect(), Vec::new());
-    let symbols = |venue: Venue| universe.pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect();
-    let mut okx_ws = OkxWs::new(&sim.okx_ws_url);
-    okx_ws.heartbeat_after = Duration::from_millis(800);
-    okx_ws.stall_timeout = Duration::from_millis(1_500);
-    let mut binance_ws = BinanceWs::new(format!("{}/stream", sim.binance_ws_url));
-    binance_ws.stall_timeout = Duration::from_millis(1_500);
-    let mut live = LiveConfig::new();
-    live.okx = Some((okx_ws, symbols(Venue::Okx)));
-    live.binance = Some((binance_ws, symbols(Venue::Binance)));
-    live.binance_rest = Some(Arc::new(binance));
-    live.backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_millis(500) };
-    live.resync_timeout = Duration::from_secs(2);
-    live.recorder = Some(recorder.clone());
+    let (universe, live) = common::connect(&sim, Some(&recorder), common::Timing::Fast).await;
 
     let mut signals = Signals::new(Engine::new(EngineConfig::default(), universe.pairs.clone()));
     let mut events = Vec::new();

@@ -1,0 +1,62 @@
+#![allow(dead_code)] // each test binary uses part of the shared setup
+//! Shared setup of the tests that stream from the simulator over real sockets.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use perpspread_binance::rest::BinanceRest;
+use perpspread_binance::ws::BinanceWs;
+use perpspread_core::{Universe, Venue};
+use perpspread_net::backoff::Backoff;
+use perpspread_net::{MarketRest, RestConfig};
+use perpspread_okx::ws::OkxWs;
+use perpspread_okx::OkxRest;
+use perpspread_sim::SimHandle;
+use perpspread_stream::{LiveConfig, Recorder};
+
+/// How quickly the client gives up on a silent or broken connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    /// The defaults used against the real venues.
+    Real,
+    /// Short heartbeats, stall detection, backoff and watchdog, for fault tests.
+    Fast,
+}
+
+/// Fetches both venues' instruments from the simulator (recording them when asked) and prepares a live
+/// configuration for every pair.
+pub async fn connect(sim: &SimHandle, recorder: Option<&Recorder>, timing: Timing) -> (Universe, LiveConfig) {
+    let fast = timing == Timing::Fast;
+    let mut okx = OkxRest::new(RestConfig::new(&sim.okx_rest_url)).unwrap();
+    let mut rest = RestConfig::new(&sim.binance_rest_url);
+    if fast {
+        rest.backoff_base = Duration::from_millis(100);
+    }
+    let mut binance = BinanceRest::new(rest, 2400).unwrap();
+    if let Some(recorder) = recorder {
+        for client in [okx.client_mut(), binance.client_mut()] {
+            *client = client.clone().with_observer(Arc::new(recorder.clone()));
+        }
+    }
+    let (a, b) = tokio::try_join!(okx.instruments(), binance.instruments()).unwrap();
+    let universe = Universe::build(
+        a.instruments.into_iter().chain(b.instruments).collect(),
+        a.skipped.into_iter().chain(b.skipped).collect(),
+    );
+    let symbols = |venue: Venue| universe.pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect();
+    let mut okx_ws = OkxWs::new(&sim.okx_ws_url);
+    let mut binance_ws = BinanceWs::new(format!("{}/stream", sim.binance_ws_url));
+    let mut live = LiveConfig::new();
+    if fast {
+        okx_ws.heartbeat_after = Duration::from_millis(800);
+        okx_ws.stall_timeout = Duration::from_millis(1_500);
+        binance_ws.stall_timeout = Duration::from_millis(1_500);
+        live.backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_millis(500) };
+        live.resync_timeout = Duration::from_secs(2);
+    }
+    live.okx = Some((okx_ws, symbols(Venue::Okx)));
+    live.binance = Some((binance_ws, symbols(Venue::Binance)));
+    live.binance_rest = Some(Arc::new(binance));
+    live.recorder = recorder.cloned();
+    (universe, live)
+}
