@@ -12,7 +12,7 @@ use std::fmt;
 
 use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook};
 use perpspread_core::wire::{LevelsSeed, RawLevel};
-use perpspread_core::{BookState, OrderBook, Side, Venue};
+use perpspread_core::{BookState, OrderBook, Venue};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -325,28 +325,17 @@ fn buffer(book: &mut SymbolBook, header: DepthHeader, bids: &[RawLevel], asks: &
 }
 
 fn apply(book: &mut SymbolBook, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), ResyncReason> {
-    let target = &mut book.tracked.book;
-    for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
-        for &(price, qty) in levels {
-            target.set(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
-        }
-    }
-    if target.is_crossed() {
-        return Err(ResyncReason::Crossed);
-    }
-    Ok(())
+    book.tracked.book.apply(bids, asks).map_err(|_| ResyncReason::BadUpdate)?;
+    uncrossed(book)
 }
 
 fn load_snapshot(book: &mut SymbolBook, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), ResyncReason> {
-    let target = &mut book.tracked.book;
-    target.begin_snapshot();
-    for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
-        for &(price, qty) in levels {
-            target.push_snapshot_level(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
-        }
-    }
-    target.finish_snapshot();
-    if target.is_crossed() {
+    book.tracked.book.replace(bids, asks).map_err(|_| ResyncReason::BadUpdate)?;
+    uncrossed(book)
+}
+
+fn uncrossed(book: &SymbolBook) -> Result<(), ResyncReason> {
+    if book.tracked.book.is_crossed() {
         return Err(ResyncReason::Crossed);
     }
     Ok(())
@@ -565,7 +554,7 @@ mod tests {
         assert_eq!(tracked.state, BookState::Live);
         assert_eq!(tracked.stats.sequence_gaps, 1);
         assert_eq!(tracked.stats.updates_applied, 4);
-        assert_eq!(tracked.book.depth(Side::Bid), 3);
+        assert_eq!(tracked.book.depth(perpspread_core::Side::Bid), 3);
     }
 
     #[test]

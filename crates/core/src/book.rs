@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use crate::num::{rescale, write_fixed, Dec64, NumError, MAX_DECIMALS};
+use crate::wire::RawLevel;
 
 /// Bid or ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -174,6 +175,28 @@ impl OrderBook {
                 levels.drain(..excess);
             }
         }
+    }
+
+    /// Replaces the book with snapshot levels decoded from the wire (any order; zero sizes ignored).
+    pub fn replace(&mut self, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), BookError> {
+        self.begin_snapshot();
+        for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
+            for &(price, qty) in levels {
+                self.push_snapshot_level(side, price, qty)?;
+            }
+        }
+        self.finish_snapshot();
+        Ok(())
+    }
+
+    /// Applies incremental levels decoded from the wire (a zero size deletes the level).
+    pub fn apply(&mut self, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), BookError> {
+        for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
+            for &(price, qty) in levels {
+                self.set(side, price, qty)?;
+            }
+        }
+        Ok(())
     }
 
     /// Best (highest) bid.

@@ -13,7 +13,7 @@ use std::fmt;
 
 use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook};
 use perpspread_core::wire::{LevelsSeed, RawLevel};
-use perpspread_core::{BookState, OrderBook, Side, Venue};
+use perpspread_core::{BookState, OrderBook, Venue};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -296,14 +296,7 @@ fn load_snapshot(
     asks: &[RawLevel],
     header: BookHeader,
 ) -> Result<bool, ResyncReason> {
-    let target = &mut book.tracked.book;
-    target.begin_snapshot();
-    for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
-        for &(price, qty) in levels {
-            target.push_snapshot_level(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
-        }
-    }
-    target.finish_snapshot();
+    book.tracked.book.replace(bids, asks).map_err(|_| ResyncReason::BadUpdate)?;
     book.last_seq = header.seq_id;
     book.tracked.sequence = header.seq_id.and_then(|s| u64::try_from(s).ok());
     book.tracked.state = BookState::Live;
@@ -331,12 +324,7 @@ fn apply_update(
             return Err(ResyncReason::SequenceGap);
         }
     }
-    let target = &mut book.tracked.book;
-    for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
-        for &(price, qty) in levels {
-            target.set(side, price, qty).map_err(|_| ResyncReason::BadUpdate)?;
-        }
-    }
+    book.tracked.book.apply(bids, asks).map_err(|_| ResyncReason::BadUpdate)?;
     if header.seq_id.is_some() {
         book.last_seq = header.seq_id;
         book.tracked.sequence = header.seq_id.and_then(|s| u64::try_from(s).ok());
