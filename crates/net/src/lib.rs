@@ -84,17 +84,21 @@ pub fn book_from_levels<'a>(
     bids: impl IntoIterator<Item = (&'a str, &'a str)>,
     asks: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<OrderBook, String> {
-    use perpspread_core::{Dec64, Side};
+    use perpspread_core::wire::RawLevel;
+    use perpspread_core::Dec64;
+    let decode = |levels: Vec<(&str, &str)>| -> Result<Vec<RawLevel>, String> {
+        levels
+            .into_iter()
+            .map(|(price, qty)| {
+                let price = Dec64::parse(price).map_err(|e| format!("price {price:?}: {e}"))?;
+                let qty = Dec64::parse(qty).map_err(|e| format!("size {qty:?}: {e}"))?;
+                Ok((price, qty))
+            })
+            .collect()
+    };
+    let (bids, asks) = (decode(bids.into_iter().collect())?, decode(asks.into_iter().collect())?);
     let mut book = OrderBook::new(instrument.price_scale, instrument.qty_scale, depth);
-    book.begin_snapshot();
-    for (side, levels) in [(Side::Bid, bids.into_iter().collect::<Vec<_>>()), (Side::Ask, asks.into_iter().collect())] {
-        for (price, qty) in levels {
-            let price = Dec64::parse(price).map_err(|e| format!("price {price:?}: {e}"))?;
-            let qty = Dec64::parse(qty).map_err(|e| format!("size {qty:?}: {e}"))?;
-            book.push_snapshot_level(side, price, qty).map_err(|e| e.to_string())?;
-        }
-    }
-    book.finish_snapshot();
+    book.replace(&bids, &asks).map_err(|e| e.to_string())?;
     if book.is_crossed() {
         return Err("crossed book (best bid at or above best ask)".to_owned());
     }
