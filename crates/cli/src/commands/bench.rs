@@ -39,6 +39,16 @@ pub struct Args {
     /// Also measure the memory of this many pairs (× 2 venues) of 400-level books.
     #[arg(long, default_value_t = 300)]
     memory_pairs: usize,
+    /// Instead: end-to-end over loopback against the simulator for this many seconds (receive → signal
+    /// latency, message rate, backlog).
+    #[arg(long)]
+    loopback_s: Option<u64>,
+    /// Pairs the loopback simulator lists (synthetic pairs are added beyond its default universe).
+    #[arg(long, default_value_t = 40)]
+    loopback_pairs: usize,
+    /// Simulator model step for the loopback run, ms (each step updates every book once).
+    #[arg(long, default_value_t = 2)]
+    loopback_tick_ms: u64,
 }
 
 /// Frames of a capture held in memory.
@@ -189,7 +199,77 @@ fn report_throughput(label: &str, loaded: &Loaded, pairs: &[perpspread_core::Pai
 
 /// Runs the command.
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(seconds) = args.loopback_s {
+        return loopback(seconds, args.loopback_pairs, args.loopback_tick_ms).await;
+    }
     tokio::task::spawn_blocking(move || bench(args)).await?
+}
+
+/// End to end over 127.0.0.1: the simulator publishes, the live pipeline receives, verifies and evaluates.
+async fn loopback(seconds: u64, pairs: usize, tick_ms: u64) -> anyhow::Result<()> {
+    use perpspread_sim::{BinanceSpec, OkxSpec, SimConfig, SimPair};
+    use std::sync::Arc;
+    let mut config = SimConfig { tick_ms: tick_ms.max(1), okx_checksum: false, ..SimConfig::default() };
+    config.pairs.retain(|p| p.is_cross_listed());
+    for i in config.pairs.len()..pairs {
+        let base = format!("SYN{i}");
+        config.pairs.push(
+            SimPair::new(&base, "USDT", 10.0 + i as f64, 20_000.0, 1e8)
+                .with_okx(OkxSpec::linear(&format!("{base}-USDT-SWAP"), "1", "0.001", "1"))
+                .with_binance(BinanceSpec::perpetual(&format!("{base}USDT"), "0.001", "1", 3, 0)),
+        );
+    }
+    let sim = perpspread_sim::start(config).await.map_err(|e| UserError(e.to_string()))?;
+    let okx = perpspread_okx::OkxRest::new(perpspread_net::RestConfig::new(&sim.okx_rest_url))?;
+    let binance = perpspread_binance::BinanceRest::new(perpspread_net::RestConfig::new(&sim.binance_rest_url), 2400)?;
+    use perpspread_net::MarketRest;
+    let (a, b) = tokio::try_join!(okx.instruments(), binance.instruments())?;
+    let universe = Universe::build(a.instruments.into_iter().chain(b.instruments).collect(), Vec::new());
+    let symbols =
+        |venue: Venue| universe.pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect::<Vec<_>>();
+    let mut live = perpspread_stream::LiveConfig::new();
+    live.okx = Some((perpspread_okx::ws::OkxWs::new(&sim.okx_ws_url), symbols(Venue::Okx)));
+    live.binance = Some((
+        perpspread_binance::ws::BinanceWs::new(format!("{}/stream", sim.binance_ws_url.trim_end_matches('/'))),
+        symbols(Venue::Binance),
+    ));
+    live.binance_rest = Some(Arc::new(binance));
+    let mut signals = Signals::new(Engine::new(EngineConfig::default(), universe.pairs.clone()));
+    let mut events = Vec::new();
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds");
+    let warmup = Instant::now() + std::time::Duration::from_secs(3);
+    let mut measured_from: Option<(Instant, u64)> = None;
+    let result = perpspread_stream::run_live(
+        live,
+        tokio::time::sleep(std::time::Duration::from_secs(seconds + 3)),
+        |pipeline, venue, feed_events, recv| {
+            signals.on_events(pipeline, venue, feed_events, recv, &mut events);
+            events.clear();
+            if Instant::now() < warmup {
+                return;
+            }
+            let messages = pipeline.stats().messages;
+            measured_from.get_or_insert((Instant::now(), messages));
+            if !signals.touched().is_empty() {
+                let now = perpspread_net::ws::now().mono_ns;
+                let _ = latency.record(now.saturating_sub(recv.mono_ns).max(1));
+            }
+        },
+    )
+    .await;
+    sim.shutdown().await;
+    let (start, first) = measured_from.unwrap_or((Instant::now(), 0));
+    let rate = (result.stats.pipeline.messages - first) as f64 / start.elapsed().as_secs_f64().max(1e-9);
+    println!(
+        "loopback {seconds} s, {} pairs: {rate:.0} msg/s received and evaluated; receive → signal (includes the wait in the frame queue): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs; disconnects {:?}",
+        universe.pairs.len(),
+        latency.value_at_quantile(0.50) as f64 / 1e3,
+        latency.value_at_quantile(0.99) as f64 / 1e3,
+        latency.value_at_quantile(0.999) as f64 / 1e3,
+        latency.max() as f64 / 1e3,
+        result.stats.disconnects
+    );
+    Ok(())
 }
 
 fn bench(args: Args) -> anyhow::Result<()> {
