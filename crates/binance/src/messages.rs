@@ -121,3 +121,12 @@ impl<T> OneOrMany<T> {
         }
     }
 }
+
+/// One entry of `GET /fapi/v1/fundingInfo` (only symbols whose funding cap or interval was adjusted).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FundingInfoMsg<'a> {
+    pub symbol: &'a str,
+    #[serde(default)]
+    pub funding_interval_hours: Option<u32>,
+}

@@ -160,6 +160,15 @@ pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, String> 
         .collect())
 }
 
+/// Funding interval of symbols not listed by `fundingInfo`, hours.
+pub const DEFAULT_FUNDING_HOURS: u32 = 8;
+
+/// Parses `GET /fapi/v1/fundingInfo` into the adjusted funding intervals, hours per symbol.
+pub fn parse_funding_info(body: &[u8]) -> Result<HashMap<String, u32>, String> {
+    let entries: Vec<crate::messages::FundingInfoMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    Ok(entries.into_iter().filter_map(|e| Some((e.symbol.to_owned(), e.funding_interval_hours?))).collect())
+}
+
 /// Parses `GET /fapi/v1/premiumIndex` into funding per symbol.
 pub fn parse_premium_index(body: &[u8]) -> Result<HashMap<String, Funding>, String> {
     let entries: OneOrMany<PremiumIndexMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
@@ -242,6 +251,15 @@ mod tests {
         let rest = parse_depth(body.as_bytes(), &sushi, 1000).unwrap();
         assert!(rest.book.depth(Side::Bid) > 100);
         assert!(!rest.book.is_crossed());
+    }
+
+    #[test]
+    fn funding_info_intervals() {
+        let body = br#"[{"symbol":"BLZUSDT","adjustedFundingRateCap":"0.02500000","adjustedFundingRateFloor":"-0.02500000","fundingIntervalHours":4,"disclaimer":false}]"#;
+        let intervals = parse_funding_info(body).unwrap();
+        assert_eq!(intervals.get("BLZUSDT"), Some(&4));
+        assert!(parse_funding_info(b"[]").unwrap().is_empty());
+        assert!(parse_funding_info(b"{").is_err());
     }
 
     #[test]

@@ -281,9 +281,12 @@ impl Engine {
         self.states[pair].funding
     }
 
-    /// Sets a leg's funding (leg index as in `pair.legs`).
-    pub fn set_funding(&mut self, pair: usize, leg: usize, funding: LegFunding) {
+    /// Sets a leg's funding (leg index as in `pair.legs`); an unknown interval keeps the one known before.
+    pub fn set_funding(&mut self, pair: usize, leg: usize, mut funding: LegFunding) {
         if let Some(state) = self.states.get_mut(pair) {
+            if funding.interval_hours.is_none() {
+                funding.interval_hours = state.funding[leg].and_then(|f| f.interval_hours);
+            }
             state.funding[leg] = Some(funding);
         }
     }

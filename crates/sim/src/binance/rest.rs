@@ -34,6 +34,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/fapi/v1/ticker/bookTicker", get(book_ticker))
         .route("/fapi/v1/ticker/24hr", get(ticker_24hr))
         .route("/fapi/v1/premiumIndex", get(premium_index))
+        .route("/fapi/v1/fundingInfo", get(|| async { json_response(StatusCode::OK, "[]".into()) }))
         .route("/fapi/v1/time", get(server_time))
         .route("/fapi/v1/ping", get(|| async { json_response(StatusCode::OK, "{}".into()) }))
         .route("/_sim/fault", post(fault_endpoint))
