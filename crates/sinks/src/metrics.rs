@@ -346,19 +346,9 @@ pub struct Metrics {
     handle: PrometheusHandle,
     shared: Arc<Shared>,
     top_n: usize,
-    venues: [VenueMetrics; 2],
-    connects: Counter,
+    /// Every series registered at start.
+    fixed: Fixed,
     reconnects: Vec<(String, Counter)>,
-    evaluations: Counter,
-    suppressions: [Counter; 4],
-    opened: [Counter; 2],
-    closed: [[Counter; 7]; 2],
-    open: Gauge,
-    duration: Histogram,
-    peak: Histogram,
-    redis: [Counter; 3],
-    redis_buffered: Gauge,
-    redis_connected: Gauge,
     ranking: Vec<(usize, usize, f64)>,
 }
 
@@ -397,38 +387,13 @@ impl Metrics {
         } else {
             Some(recorder)
         };
-        let Fixed {
-            venues,
-            connects,
-            evaluations,
-            suppressions,
-            opened,
-            closed,
-            open,
-            duration,
-            peak,
-            redis,
-            redis_buffered,
-            redis_connected,
-        } = registered;
         Ok(Metrics {
             recorder,
             handle,
             shared,
             top_n: config.top_n,
-            venues,
-            connects,
+            fixed: registered,
             reconnects: Vec::new(),
-            evaluations,
-            suppressions,
-            opened,
-            closed,
-            open,
-            duration,
-            peak,
-            redis,
-            redis_buffered,
-            redis_connected,
             ranking: Vec::new(),
         })
     }
@@ -492,7 +457,7 @@ impl Metrics {
 
     /// Counts one received frame: message and bytes by venue and channel, and its parse error if any.
     pub fn on_frame(&self, venue: Venue, source: Source<'_>, bytes: usize, error: Option<&FrameError>) {
-        let v = &self.venues[venue_index(venue)];
+        let v = &self.fixed.venues[venue_index(venue)];
         let channel = match source {
             Source::Ws => 0,
             Source::Rest { .. } => 1,
@@ -511,7 +476,7 @@ impl Metrics {
             FrameError::Unknown(_) => 1,
             FrameError::Venue { .. } => 2,
         };
-        self.venues[venue_index(venue)].parse_errors[kind].increment(1);
+        self.fixed.venues[venue_index(venue)].parse_errors[kind].increment(1);
     }
 
     /// Per-frame book events: exchange→receive latency of every updated book, resync requests by reason,
@@ -521,7 +486,7 @@ impl Metrics {
             return;
         }
         let now = Instant::now();
-        let v = &mut self.venues[venue_index(venue)];
+        let v = &mut self.fixed.venues[venue_index(venue)];
         for event in events {
             match *event {
                 FeedEvent::BookUpdated { slot } => {
@@ -555,7 +520,7 @@ impl Metrics {
 
     /// Local receive → engine evaluated, ns (measure around `Signals::on_events`).
     pub fn observe_signal_latency(&self, venue: Venue, ns: u64) {
-        self.venues[venue_index(venue)].signal_latency.record(ns as f64 / 1e6);
+        self.fixed.venues[venue_index(venue)].signal_latency.record(ns as f64 / 1e6);
     }
 
     /// Counts an opportunity event (opened, closed by reason; duration and peak of closed ones).
@@ -563,12 +528,12 @@ impl Metrics {
         let o = &event.opportunity;
         let direction = usize::from(o.buy_venue != Venue::Okx);
         match event.event {
-            EventKind::Opened => self.opened[direction].increment(1),
+            EventKind::Opened => self.fixed.opened[direction].increment(1),
             EventKind::Updated => {}
             EventKind::Closed => {
-                self.closed[direction][close_index(o.close_reason)].increment(1);
-                self.duration.record(o.duration_ms / 1e3);
-                self.peak.record(o.peak_net_bp);
+                self.fixed.closed[direction][close_index(o.close_reason)].increment(1);
+                self.fixed.duration.record(o.duration_ms / 1e3);
+                self.fixed.peak.record(o.peak_net_bp);
             }
         }
     }
@@ -596,15 +561,15 @@ impl Metrics {
             totals[2] += book.stats.checksum_failures;
             totals[3] += book.stats.resyncs;
             by_state[state_index(book.state)] += 1;
-            let gauge_missing = self.venues[vi].slot(slot).gauge.is_none();
+            let gauge_missing = self.fixed.venues[vi].slot(slot).gauge.is_none();
             if gauge_missing {
                 let symbol = symbol.to_owned();
                 let gauge = self.register(
                     || metrics::gauge!("perpspread_book_state", "venue" => venue.as_str(), "symbol" => symbol),
                 );
-                self.venues[vi].slots[slot as usize].gauge = Some(gauge);
+                self.fixed.venues[vi].slots[slot as usize].gauge = Some(gauge);
             }
-            let v = &mut self.venues[vi];
+            let v = &mut self.fixed.venues[vi];
             let s = &mut v.slots[slot as usize];
             if let Some(gauge) = &s.gauge {
                 gauge.set(state_code(book.state));
@@ -637,7 +602,7 @@ impl Metrics {
         }
         drop(health);
         *self.shared.last_observed.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
-        let v = &self.venues[vi];
+        let v = &self.fixed.venues[vi];
         v.sequence_gaps.absolute(totals[0]);
         v.checksums_verified.absolute(totals[1]);
         v.checksums_failed.absolute(totals[2]);
@@ -650,15 +615,15 @@ impl Metrics {
     /// Periodic (≈1 s): engine counters, open opportunities and the top-N pairs by best net bp.
     pub fn observe_engine(&mut self, engine: &Engine) {
         let stats = engine.stats();
-        self.evaluations.absolute(stats.evaluations);
+        self.fixed.evaluations.absolute(stats.evaluations);
         let suppressed =
             [stats.suppressed_not_live, stats.suppressed_stale, stats.suppressed_crossed, stats.suppressed_latency];
-        for (counter, total) in self.suppressions.iter().zip(suppressed) {
+        for (counter, total) in self.fixed.suppressions.iter().zip(suppressed) {
             counter.absolute(total);
         }
         let pairs = engine.pairs();
         let open: usize = (0..pairs.len()).map(|p| engine.open(p).count()).sum();
-        self.open.set(open as f64);
+        self.fixed.open.set(open as f64);
         self.ranking.clear();
         for pair in 0..pairs.len() {
             let best = engine
@@ -683,7 +648,7 @@ impl Metrics {
 
     /// Periodic: connection counters (`LiveStats::connects`, `LiveStats::disconnects` by cause).
     pub fn observe_connections<'a>(&mut self, connects: u64, disconnects: impl IntoIterator<Item = (&'a str, u64)>) {
-        self.connects.absolute(connects);
+        self.fixed.connects.absolute(connects);
         for (cause, total) in disconnects {
             let index = match self.reconnects.iter().position(|(c, _)| c == cause) {
                 Some(index) => index,
@@ -702,11 +667,11 @@ impl Metrics {
     /// `perpspread_redis_dropped_total`, `perpspread_redis_reconnects_total`, `perpspread_redis_buffered`,
     /// `perpspread_redis_connected`).
     pub fn observe_redis(&self, stats: &RedisStats) {
-        self.redis[0].absolute(stats.published);
-        self.redis[1].absolute(stats.dropped);
-        self.redis[2].absolute(stats.reconnects);
-        self.redis_buffered.set(stats.buffered as f64);
-        self.redis_connected.set(if stats.connected { 1.0 } else { 0.0 });
+        self.fixed.redis[0].absolute(stats.published);
+        self.fixed.redis[1].absolute(stats.dropped);
+        self.fixed.redis[2].absolute(stats.reconnects);
+        self.fixed.redis_buffered.set(stats.buffered as f64);
+        self.fixed.redis_connected.set(if stats.connected { 1.0 } else { 0.0 });
     }
 
     /// The current top-N entries of `perpspread_best_net_bp`.
