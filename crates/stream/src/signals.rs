@@ -18,6 +18,8 @@ pub struct Signals {
     by_slot: [Vec<Option<Option<usize>>>; 2],
     /// Pairs evaluated by the last `on_events` call.
     touched: Vec<usize>,
+    /// Book slot of each pair's legs, resolved once (slots never move once assigned).
+    leg_slots: Vec<[Option<u32>; 2]>,
 }
 
 impl Signals {
@@ -29,7 +31,8 @@ impl Signals {
                 by_symbol.insert((leg.venue, leg.symbol.clone()), index);
             }
         }
-        Signals { engine, by_symbol, by_slot: [Vec::new(), Vec::new()], touched: Vec::new() }
+        let leg_slots = vec![[None; 2]; engine.pairs().len()];
+        Signals { engine, by_symbol, by_slot: [Vec::new(), Vec::new()], touched: Vec::new(), leg_slots }
     }
 
     /// Evaluates every pair whose book changed or broke in `events`; appends opportunity events to `out`.
@@ -72,10 +75,13 @@ impl Signals {
     /// Re-evaluates one pair from the pipeline's current books.
     pub fn evaluate(&mut self, pipeline: &Pipeline, pair: usize, recv: RecvTime, out: &mut Vec<OpportunityEvent>) {
         let legs = &self.engine.pairs()[pair].legs;
-        let book = |i: usize| {
-            let feed = pipeline.feed(legs[i].venue);
-            feed.slot(&legs[i].symbol).and_then(|slot| feed.book(slot))
-        };
+        let slots = &mut self.leg_slots[pair];
+        for (i, leg) in legs.iter().enumerate() {
+            if slots[i].is_none() {
+                slots[i] = pipeline.feed(leg.venue).slot(&leg.symbol);
+            }
+        }
+        let book = |i: usize| slots[i].and_then(|slot| pipeline.feed(legs[i].venue).book(slot));
         if let (Some(a), Some(b)) = (book(0), book(1)) {
             self.engine.on_update(pair, [a, b], recv, out);
         }
