@@ -3,9 +3,14 @@
 //!
 //! The file is self-contained: it starts with both venues' instrument lists (REST records) and each OKX
 //! book's 400-level `books` snapshot, then streams one OKX `books` update and one Binance combined
-//! `@depth@100ms` diff event per instrument per model step (100 ms). Each Binance `/fapi/v1/depth`
-//! snapshot is recorded right after the first diff event, so its `lastUpdateId` equals that event's `u`
-//! and the documented bridging rule (`U <= lastUpdateId <= u`) holds.
+//! `@depth@100ms` diff event per instrument per model step, plus a Binance `@bookTicker` event whenever a
+//! step moved that book's best bid or offer (when enabled). Each Binance `/fapi/v1/depth` snapshot is
+//! recorded right after the first diff event, so its `lastUpdateId` equals that event's `u` and the
+//! documented bridging rule (`U <= lastUpdateId <= u`) holds.
+//!
+//! The model step sets the message mix: the default 100 ms step moves prices far enough between updates
+//! that about one update in eight re-prices a whole side (100+ levels); a 10 ms step gives the mix seen on
+//! liquid perpetuals, mostly 1–20 changed levels per update.
 
 use perpspread_capture::{CaptureWriter, RecordRef, Rotation, Src};
 use std::path::Path;
@@ -13,7 +18,7 @@ use std::path::Path;
 use perpspread_core::{Side, Venue};
 
 use crate::binance::rest::{depth_body, exchange_info_body};
-use crate::binance::ws::diff_event;
+use crate::binance::ws::{book_ticker_event, diff_event};
 use crate::config::SimConfig;
 use crate::model::{BookDelta, Market};
 use crate::okx::rest::instruments_body;
@@ -33,17 +38,37 @@ pub struct CaptureStats {
     pub bytes: u64,
 }
 
-/// Writes `messages` capture records for the first `instruments` cross-listed pairs of the default
-/// universe (at least one), driven by `seed`.
-pub fn generate_capture(path: &Path, messages: u64, instruments: usize, seed: u64) -> Result<CaptureStats, SimError> {
-    let mut config = SimConfig { seed, ..SimConfig::default() };
+/// What [`generate_capture`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureOptions {
+    /// Records to write (REST and WebSocket).
+    pub messages: u64,
+    /// Cross-listed pairs of the default universe to include (at least one).
+    pub instruments: usize,
+    /// Seed of the market model.
+    pub seed: u64,
+    /// Model step, ms: one book update per venue and instrument per step.
+    pub tick_ms: u64,
+    /// Also write Binance `@bookTicker` events when a step moves the best bid or offer.
+    pub book_ticker: bool,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions { messages: 100_000, instruments: 5, seed: 1, tick_ms: 100, book_ticker: false }
+    }
+}
+
+/// Writes a capture of the default universe's market model as described by `options`.
+pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<CaptureStats, SimError> {
+    let mut config = SimConfig { seed: options.seed, tick_ms: options.tick_ms, ..SimConfig::default() };
     config.pairs.retain(|p| p.is_cross_listed());
-    config.pairs.truncate(instruments.max(1));
+    config.pairs.truncate(options.instruments.max(1));
     let mut market = Market::new(&config, EPOCH_MS)?;
     let capture = |e: perpspread_capture::CaptureError| SimError::Capture(e.to_string());
     let mut writer = Writer {
         out: CaptureWriter::create(path, Rotation::default()).map_err(capture)?,
-        limit: messages,
+        limit: options.messages,
         error: None,
     };
     let mut ts_ns = EPOCH_MS * 1_000_000;
@@ -76,6 +101,10 @@ pub fn generate_capture(path: &Path, messages: u64, instruments: usize, seed: u6
             }
             binance_frame(&mut frame, &delta, market.now_ms());
             writer.record(&mut ts_ns, Venue::Binance, None, &frame);
+            if options.book_ticker && top_moved(&delta) {
+                book_ticker_frame(&mut frame, &delta, market.now_ms());
+                writer.record(&mut ts_ns, Venue::Binance, None, &frame);
+            }
         }
         if steps == 1 {
             for book in market.books(Venue::Binance) {
@@ -97,11 +126,36 @@ fn binance_frame(out: &mut String, delta: &BookDelta, now: u64) {
     let changes: Vec<((u8, i64), i64)> =
         delta.changes.iter().map(|c| ((u8::from(c.side == Side::Ask), c.price), c.qty)).collect();
     let event = diff_event(&delta.meta, (delta.prev_seq + 1, delta.seq, delta.prev_seq), &changes, now);
+    combined(out, delta, "depth@100ms", &event);
+}
+
+/// Whether a step changed a level at or better than the new best bid or offer.
+fn top_moved(delta: &BookDelta) -> bool {
+    let best = |levels: &[perpspread_core::Level]| levels.first().map(|l| l.price);
+    let (bid, ask) = (best(&delta.bids), best(&delta.asks));
+    delta.changes.iter().any(|c| match c.side {
+        Side::Bid => bid.is_none_or(|b| c.price >= b),
+        Side::Ask => ask.is_none_or(|a| c.price <= a),
+    })
+}
+
+/// A combined-stream `@bookTicker` frame with the best bid and offer after the step.
+fn book_ticker_frame(out: &mut String, delta: &BookDelta, now: u64) {
+    if let (Some(bid), Some(ask)) = (delta.bids.first(), delta.asks.first()) {
+        let event = book_ticker_event(&delta.meta, delta.seq, *bid, *ask, now);
+        combined(out, delta, "bookTicker", &event);
+    }
+}
+
+/// Wraps an event as Binance's combined stream `{"stream":"<symbol>@<kind>","data":…}`.
+fn combined(out: &mut String, delta: &BookDelta, kind: &str, event: &str) {
     out.clear();
     out.push_str(r#"{"stream":""#);
     out.extend(delta.meta.symbol().chars().map(|c| c.to_ascii_lowercase()));
-    out.push_str(r#"@depth@100ms","data":"#);
-    out.push_str(&event);
+    out.push('@');
+    out.push_str(kind);
+    out.push_str(r#"","data":"#);
+    out.push_str(event);
     out.push('}');
 }
 

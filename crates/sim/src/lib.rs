@@ -28,7 +28,7 @@ mod render;
 mod server;
 mod ws;
 
-pub use capture::generate_capture;
+pub use capture::{generate_capture, CaptureOptions};
 pub use config::{BinanceSpec, Dislocation, OkxSpec, SimConfig, SimPair};
 pub use faults::{Fault, FaultKind, FaultScenario};
 pub use model::{GroundTruth, Market};

@@ -17,7 +17,11 @@ fn apply(book: &mut OrderBook, side: Side, levels: &Value) {
 fn capture_replays_cleanly() {
     let path = std::env::temp_dir().join(format!("perpspread-sim-capture-{}.jsonl", std::process::id()));
     let started = std::time::Instant::now();
-    let stats = perpspread_sim::generate_capture(&path, 20_000, 3, 9).unwrap();
+    let stats = perpspread_sim::generate_capture(
+        &path,
+        &perpspread_sim::CaptureOptions { messages: 20_000, instruments: 3, seed: 9, ..Default::default() },
+    )
+    .unwrap();
     eprintln!("{stats:?} in {:?}", started.elapsed());
     assert_eq!(stats.records, 20_000);
     let text = std::fs::read_to_string(&path).unwrap();

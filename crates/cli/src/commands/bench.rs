@@ -28,6 +28,10 @@ pub struct Args {
     /// Pairs in the generated capture.
     #[arg(long, default_value_t = 9)]
     instruments: usize,
+    /// Model step of the generated capture, ms: 10 gives the mix of liquid perpetuals (mostly 1–20
+    /// changed levels per update, plus `@bookTicker`); 100 re-prices whole sides more often (a stress mix).
+    #[arg(long, default_value_t = 10)]
+    tick_ms: u64,
     /// Runs per figure (the median is reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
@@ -279,8 +283,14 @@ fn bench(args: Args) -> anyhow::Result<()> {
         None => {
             let path = temp.path().join("bench.jsonl");
             let started = Instant::now();
-            let stats = perpspread_sim::generate_capture(&path, args.messages, args.instruments, 1)
-                .map_err(|e| UserError(e.to_string()))?;
+            let options = perpspread_sim::CaptureOptions {
+                messages: args.messages,
+                instruments: args.instruments,
+                seed: 1,
+                tick_ms: args.tick_ms,
+                book_ticker: true,
+            };
+            let stats = perpspread_sim::generate_capture(&path, &options).map_err(|e| UserError(e.to_string()))?;
             let secs = started.elapsed().as_secs_f64();
             println!(
                 "generated {} records in {secs:.2} s ({:.0} records/s) with the simulator",

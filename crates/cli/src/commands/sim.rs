@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use perpspread_core::Venue;
-use perpspread_sim::{Dislocation, FaultScenario, SimConfig, SimHandle};
+use perpspread_sim::{CaptureOptions, Dislocation, FaultScenario, SimConfig, SimHandle};
 
 use crate::UserError;
 
@@ -44,6 +44,13 @@ pub struct Args {
     /// Pairs in the generated capture.
     #[arg(long, default_value_t = 5)]
     instruments: usize,
+    /// Model step of the generated capture, ms (one update per book per step; smaller steps mean fewer
+    /// changed levels per update).
+    #[arg(long, default_value_t = 100)]
+    tick_ms: u64,
+    /// Also write Binance `@bookTicker` events into the generated capture.
+    #[arg(long)]
+    book_ticker: bool,
 }
 
 /// Runs the command.
@@ -60,15 +67,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         config.seed = seed;
     }
     if let Some(path) = &args.generate_capture {
-        if args.messages == 0 || args.instruments == 0 {
-            return Err(UserError("--messages and --instruments must be positive".into()).into());
+        if args.messages == 0 || args.instruments == 0 || args.tick_ms == 0 {
+            return Err(UserError("--messages, --instruments and --tick-ms must be positive".into()).into());
         }
         let started = Instant::now();
-        let (path, messages, instruments, seed) = (path.clone(), args.messages, args.instruments, config.seed);
-        let stats =
-            tokio::task::spawn_blocking(move || perpspread_sim::generate_capture(&path, messages, instruments, seed))
-                .await?
-                .map_err(|e| UserError(e.to_string()))?;
+        let options = CaptureOptions {
+            messages: args.messages,
+            instruments: args.instruments,
+            seed: config.seed,
+            tick_ms: args.tick_ms,
+            book_ticker: args.book_ticker,
+        };
+        let path = path.clone();
+        let stats = tokio::task::spawn_blocking(move || perpspread_sim::generate_capture(&path, &options))
+            .await?
+            .map_err(|e| UserError(e.to_string()))?;
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
             "wrote {} records ({} model steps, {:.1} MB) in {secs:.2} s ({:.0} records/s)",

@@ -377,7 +377,7 @@ fn partial_event(delta: &BookDelta, levels: usize, now: u64, first: u64) -> Stri
 }
 
 /// A `bookTicker` event.
-fn book_ticker_event(meta: &BookMeta, seq: u64, bid: Level, ask: Level, now: u64) -> String {
+pub fn book_ticker_event(meta: &BookMeta, seq: u64, bid: Level, ask: Level, now: u64) -> String {
     let mut out = String::with_capacity(200);
     let _ = write!(out, r#"{{"e":"bookTicker","u":{seq},"s":"{}","b":""#, meta.symbol());
     let _ = meta.write_price(&mut out, bid.price);
