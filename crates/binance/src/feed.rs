@@ -8,14 +8,12 @@
 //! While a symbol waits for a snapshot its events keep being buffered, so nothing is lost once the
 //! snapshot lands. Partial-depth streams (`@depth5/10/20`) are complete snapshots each time.
 
-use std::fmt;
+use std::borrow::Cow;
 
 use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook};
-use perpspread_core::wire::{LevelsSeed, RawLevel};
+use perpspread_core::wire::{JsonCursor, JsonError, RawLevel};
 use perpspread_core::{BookState, OrderBook, Venue};
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 /// Levels per side kept by default (the largest REST snapshot).
 pub const DEFAULT_DEPTH: usize = 1000;
@@ -99,22 +97,85 @@ impl Default for BinanceFeed {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The top level of a Binance frame: a combined-stream envelope, a raw event, or a reply.
+#[derive(Debug, Default)]
 struct Envelope<'a> {
-    #[serde(default)]
-    stream: Option<&'a str>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
-    #[serde(default)]
-    e: Option<&'a str>,
-    #[serde(default, borrow)]
-    error: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    result: Option<&'a RawValue>,
-    #[serde(default)]
-    id: Option<serde_json::Value>,
-    #[serde(default)]
-    s: Option<&'a str>,
+    stream: Option<Cow<'a, str>>,
+    /// `data`, when it was not decoded in the same pass.
+    data: Option<&'a str>,
+    /// A depth object decoded in the same pass (combined stream named before its `data`).
+    depth: Option<DepthHeader>,
+    /// `data` of a stream perpspread does not read, validated and skipped.
+    ignored: bool,
+    e: Option<Cow<'a, str>>,
+    error: Option<&'a str>,
+    result: bool,
+    id: bool,
+    s: Option<Cow<'a, str>>,
+}
+
+/// Reads a whole Binance WebSocket frame; a depth event in a combined stream is decoded on the way.
+fn parse_envelope<'a>(text: &'a str, out: &mut Envelope<'a>, scratch: &mut DepthScratch<'_>) -> Result<(), JsonError> {
+    let mut cursor = JsonCursor::new(text);
+    cursor.object(|cursor, key| {
+        match key {
+            "stream" => out.stream = Some(cursor.string()?),
+            "data" => match out.stream.as_deref().map(stream_kind) {
+                Some(StreamKind::Diff | StreamKind::Partial) => out.depth = Some(parse_depth(cursor, scratch)?),
+                Some(StreamKind::Other) => {
+                    cursor.skip()?;
+                    out.ignored = true;
+                }
+                _ => out.data = Some(cursor.raw()?),
+            },
+            "e" => out.e = Some(cursor.string()?),
+            "error" => out.error = Some(cursor.raw()?).filter(|raw| *raw != "null"),
+            "result" => out.result = cursor.raw()? != "null",
+            "id" => out.id = cursor.raw()? != "null",
+            "s" => out.s = Some(cursor.string()?),
+            _ => cursor.skip()?,
+        }
+        Ok(())
+    })?;
+    cursor.end()
+}
+
+/// Where a depth object's levels and symbol are decoded to.
+struct DepthScratch<'s> {
+    bids: &'s mut Vec<RawLevel>,
+    asks: &'s mut Vec<RawLevel>,
+    symbol: &'s mut String,
+}
+
+/// Reads a depth event (`e, E, s, U, u, pu, b, a`) or REST snapshot (`lastUpdateId, E, bids, asks`).
+fn parse_depth(cursor: &mut JsonCursor<'_>, scratch: &mut DepthScratch<'_>) -> Result<DepthHeader, JsonError> {
+    let mut header = DepthHeader::default();
+    scratch.bids.clear();
+    scratch.asks.clear();
+    cursor.object(|cursor, key| {
+        match key {
+            "b" | "bids" => cursor.levels(scratch.bids)?,
+            "a" | "asks" => cursor.levels(scratch.asks)?,
+            "e" => {
+                let kind = cursor.string()?;
+                header.event = Some(if kind == "depthUpdate" { DepthKind::Depth } else { DepthKind::Other });
+            }
+            "E" => header.event_ms = Some(cursor.u64()?),
+            "U" => header.first_id = Some(cursor.u64()?),
+            "u" => header.last_id = Some(cursor.u64()?),
+            "pu" => header.prev_last_id = Some(cursor.u64()?),
+            "lastUpdateId" => header.last_update_id = Some(cursor.u64()?),
+            "s" => {
+                let symbol = cursor.string()?;
+                scratch.symbol.clear();
+                scratch.symbol.push_str(&symbol);
+                header.has_symbol = true;
+            }
+            _ => cursor.skip()?,
+        }
+        Ok(())
+    })?;
+    Ok(header)
 }
 
 impl BinanceFeed {
@@ -130,19 +191,22 @@ impl BinanceFeed {
     }
 
     fn on_ws(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
-        let envelope: Envelope = serde_json::from_str(frame.data).map_err(|e| FrameError::Malformed(e.to_string()))?;
+        let mut envelope = Envelope::default();
+        parse_envelope(frame.data, &mut envelope, &mut self.scratch())
+            .map_err(|e| FrameError::Malformed(e.to_string()))?;
         if let Some(error) = envelope.error {
             events.push(FeedEvent::SubscriptionRefused { slot: None });
-            return Err(FrameError::Venue { code: "error".into(), message: error.get().to_owned() });
+            return Err(FrameError::Venue { code: "error".into(), message: error.to_owned() });
         }
-        if envelope.result.is_some() || (envelope.id.is_some() && envelope.data.is_none() && envelope.e.is_none()) {
+        let has_data = envelope.data.is_some() || envelope.depth.is_some() || envelope.ignored;
+        if envelope.result || (envelope.id && !has_data && envelope.e.is_none()) {
             return Ok(()); // reply to SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS
         }
-        let (stream, body) = match (envelope.stream, envelope.data) {
-            (Some(stream), Some(data)) => (Some(stream), data.get()),
-            _ => (None, frame.data),
-        };
-        let kind = match (stream, envelope.e) {
+        if envelope.ignored {
+            return Ok(());
+        }
+        let stream = envelope.stream.as_deref().filter(|_| has_data);
+        let kind = match (stream, envelope.e.as_deref()) {
             (Some(stream), _) => stream_kind(stream),
             (None, Some("depthUpdate")) => StreamKind::Diff,
             (None, Some("markPriceUpdate")) => StreamKind::MarkPrice,
@@ -150,9 +214,14 @@ impl BinanceFeed {
             (None, Some(event)) => return Err(FrameError::Unknown(format!("event {event}"))),
             (None, None) => return Err(FrameError::Unknown(truncate(frame.data))),
         };
+        let body = envelope.data.unwrap_or(frame.data);
         match kind {
             StreamKind::Diff | StreamKind::Partial => {
-                self.on_depth(body, kind == StreamKind::Partial, envelope.s, frame, events)
+                let header = match envelope.depth {
+                    Some(header) => header,
+                    None => self.decode(body)?,
+                };
+                self.on_depth(header, kind == StreamKind::Partial, envelope.s.as_deref(), frame, events)
             }
             StreamKind::MarkPrice => self.on_mark_price(body, events),
             StreamKind::Other => Ok(()),
@@ -160,15 +229,18 @@ impl BinanceFeed {
         }
     }
 
+    fn scratch(&mut self) -> DepthScratch<'_> {
+        DepthScratch { bids: &mut self.bids, asks: &mut self.asks, symbol: &mut self.symbol }
+    }
+
     fn on_depth(
         &mut self,
-        body: &str,
+        header: DepthHeader,
         partial: bool,
         symbol_hint: Option<&str>,
         frame: Frame<'_>,
         events: &mut Vec<FeedEvent>,
     ) -> Result<(), FrameError> {
-        let header = self.decode(body)?;
         if header.event == Some(DepthKind::Other) {
             return Ok(());
         }
@@ -255,11 +327,9 @@ impl BinanceFeed {
 
     /// Decodes a depth object into the scratch vectors (and its symbol into `self.symbol`).
     fn decode(&mut self, body: &str) -> Result<DepthHeader, FrameError> {
-        self.bids.clear();
-        self.asks.clear();
-        let mut de = serde_json::Deserializer::from_str(body);
-        DepthSeed { bids: &mut self.bids, asks: &mut self.asks, symbol: &mut self.symbol }
-            .deserialize(&mut de)
+        let mut cursor = JsonCursor::new(body);
+        parse_depth(&mut cursor, &mut self.scratch())
+            .and_then(|header| cursor.end().map(|()| header))
             .map_err(|e| FrameError::Malformed(e.to_string()))
     }
 }
@@ -444,58 +514,6 @@ impl Feed for BinanceFeed {
             book.buffer.clear();
             book.snapshot_requested = false;
         }
-    }
-}
-
-/// Decodes a depth event (`e, E, s, U, u, pu, b, a`) or REST snapshot (`lastUpdateId, E, bids, asks`).
-struct DepthSeed<'s> {
-    bids: &'s mut Vec<RawLevel>,
-    asks: &'s mut Vec<RawLevel>,
-    symbol: &'s mut String,
-}
-
-impl<'de> DeserializeSeed<'de> for DepthSeed<'_> {
-    type Value = DepthHeader;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<DepthHeader, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DepthSeed<'_> {
-    type Value = DepthHeader;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a Binance depth object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DepthHeader, A::Error> {
-        let mut header = DepthHeader::default();
-        while let Some(key) = map.next_key::<&str>()? {
-            match key {
-                "b" | "bids" => map.next_value_seed(LevelsSeed(self.bids))?,
-                "a" | "asks" => map.next_value_seed(LevelsSeed(self.asks))?,
-                "e" => {
-                    let kind: &str = map.next_value()?;
-                    header.event = Some(if kind == "depthUpdate" { DepthKind::Depth } else { DepthKind::Other });
-                }
-                "E" => header.event_ms = Some(map.next_value()?),
-                "U" => header.first_id = Some(map.next_value()?),
-                "u" => header.last_id = Some(map.next_value()?),
-                "pu" => header.prev_last_id = Some(map.next_value()?),
-                "lastUpdateId" => header.last_update_id = Some(map.next_value()?),
-                "s" => {
-                    let symbol: &str = map.next_value()?;
-                    self.symbol.clear();
-                    self.symbol.push_str(symbol);
-                    header.has_symbol = true;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(header)
     }
 }
 

@@ -51,37 +51,46 @@ impl Dec64 {
 
     /// Parses a plain decimal string (`"-12.340"`, `"7"`, `".5"` is rejected) without any allocation.
     pub fn parse(text: &str) -> Result<Dec64, NumError> {
-        let bytes = text.as_bytes();
+        Self::parse_bytes(text.as_bytes())
+    }
+
+    /// [`Dec64::parse`] on bytes (anything but ASCII digits, one `.` and a leading `-` is rejected).
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Dec64, NumError> {
+        let text = || String::from_utf8_lossy(bytes).into_owned();
         let (negative, digits) = match bytes.first() {
             None => return Err(NumError::Empty),
             Some(b'-') => (true, &bytes[1..]),
             Some(_) => (false, bytes),
         };
         if digits.is_empty() || digits[0] == b'.' || digits[digits.len() - 1] == b'.' {
-            return Err(NumError::Invalid(text.to_owned()));
+            return Err(NumError::Invalid(text()));
         }
         let mut mantissa: i64 = 0;
-        let mut decimals: u8 = 0;
-        let mut seen_point = false;
-        for &byte in digits {
-            match byte {
-                b'0'..=b'9' => {
-                    mantissa = mantissa
+        let mut point = None;
+        // Up to 18 digits cannot overflow an i64; longer numbers take the checked path.
+        let short = digits.len() <= 18;
+        for (i, &byte) in digits.iter().enumerate() {
+            let digit = byte.wrapping_sub(b'0');
+            if digit < 10 {
+                mantissa = if short {
+                    mantissa * 10 + i64::from(digit)
+                } else {
+                    mantissa
                         .checked_mul(10)
-                        .and_then(|m| m.checked_add(i64::from(byte - b'0')))
-                        .ok_or_else(|| NumError::Overflow(text.to_owned()))?;
-                    if seen_point {
-                        decimals += 1;
-                        if decimals > MAX_DECIMALS {
-                            return Err(NumError::Overflow(text.to_owned()));
-                        }
-                    }
-                }
-                b'.' if !seen_point => seen_point = true,
-                _ => return Err(NumError::Invalid(text.to_owned())),
+                        .and_then(|m| m.checked_add(i64::from(digit)))
+                        .ok_or_else(|| NumError::Overflow(text()))?
+                };
+            } else if byte == b'.' && point.is_none() {
+                point = Some(i);
+            } else {
+                return Err(NumError::Invalid(text()));
             }
         }
-        Ok(Dec64 { mantissa: if negative { -mantissa } else { mantissa }, decimals })
+        let decimals = point.map_or(0, |i| digits.len() - i - 1);
+        if decimals > usize::from(MAX_DECIMALS) {
+            return Err(NumError::Overflow(text()));
+        }
+        Ok(Dec64 { mantissa: if negative { -mantissa } else { mantissa }, decimals: decimals as u8 })
     }
 
     /// The value as an integer count of `10^-scale` units, if it is exactly representable.

@@ -1,115 +1,552 @@
-//! Allocation-free decoding helpers shared by the venue parsers.
+//! A forward-only JSON reader for the venues' hot frames.
 //!
-//! Both venues send book levels as arrays of strings (`[["30236.1","0.5","0","3"], …]` on OKX,
-//! `[["7.6110","297"], …]` on Binance). [`LevelsSeed`] decodes such an array straight into a reusable
-//! vector of [`Dec64`] pairs, so a book message costs no allocation once the scratch vectors have grown.
+//! Book frames are read once, front to back, taking only the fields the feed handlers need: no tree, no
+//! allocation (strings are borrowed from the frame; only a string that contains escapes is copied), and
+//! decimals parsed straight from the bytes into [`Dec64`]. What a handler skips is still validated as
+//! JSON, nesting is bounded, and any input, however malformed, gives an error rather than a panic.
+//!
+//! Both venues send levels as arrays of decimal strings (`[["30236.1","0.5","0","3"], …]` on OKX,
+//! `[["7.6110","297"], …]` on Binance); [`JsonCursor::levels`] appends them to a reusable vector.
 
-use std::fmt;
+use std::borrow::Cow;
 
-use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, SeqAccess, Visitor};
-
-use crate::num::Dec64;
+use crate::num::{Dec64, NumError};
 
 /// A `(price, size)` level as decoded from the wire.
 pub type RawLevel = (Dec64, Dec64);
 
-/// Appends every `[price, size, …]` element of a JSON array to the vector (extra elements are ignored).
-pub struct LevelsSeed<'s>(pub &'s mut Vec<RawLevel>);
+/// Deepest nesting [`JsonCursor::skip`] accepts (the same limit as `serde_json`).
+pub const MAX_DEPTH: usize = 128;
 
-impl<'de> DeserializeSeed<'de> for LevelsSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
+/// Why a frame could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    #[error("JSON ends early")]
+    Eof,
+    #[error("expected {expected} at byte {at}")]
+    Expected { expected: &'static str, at: usize },
+    #[error("JSON nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    #[error("bad number at byte {at}: {error}")]
+    Number { error: NumError, at: usize },
 }
 
-impl<'de> Visitor<'de> for LevelsSeed<'_> {
-    type Value = ();
+/// A cursor over one JSON text.
+#[derive(Debug, Clone)]
+pub struct JsonCursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of [price, size] levels")
+impl<'a> JsonCursor<'a> {
+    /// A cursor at the start of `text`.
+    pub fn new(text: &'a str) -> Self {
+        JsonCursor { text, pos: 0 }
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(level) = seq.next_element_seed(LevelSeed)? {
-            self.0.push(level);
+    /// Byte offset of the cursor.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Succeeds when only whitespace is left.
+    pub fn end(&mut self) -> Result<(), JsonError> {
+        match self.peek() {
+            Err(JsonError::Eof) => Ok(()),
+            _ => Err(self.expected("the end of the JSON text")),
         }
-        Ok(())
-    }
-}
-
-struct LevelSeed;
-
-impl<'de> DeserializeSeed<'de> for LevelSeed {
-    type Value = RawLevel;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawLevel, D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for LevelSeed {
-    type Value = RawLevel;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a [price, size] level of decimal strings")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawLevel, A::Error> {
-        let price = seq.next_element_seed(DecSeed)?.ok_or_else(|| A::Error::invalid_length(0, &self))?;
-        let qty = seq.next_element_seed(DecSeed)?.ok_or_else(|| A::Error::invalid_length(1, &self))?;
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok((price, qty))
+    /// Visits each member of an object in order; `member` must read or skip the value of the key it is given.
+    pub fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &str) -> Result<(), JsonError>,
+    ) -> Result<(), JsonError> {
+        self.expect(b'{', "'{'")?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':', "':'")?;
+            member(self, &key)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.expected("',' or '}'")),
+            }
+        }
     }
-}
 
-/// Decodes one decimal string (borrowed, never copied) into a [`Dec64`].
-pub struct DecSeed;
-
-impl<'de> DeserializeSeed<'de> for DecSeed {
-    type Value = Dec64;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Dec64, D::Error> {
-        deserializer.deserialize_str(self)
+    /// Visits each element of an array in order; `element` must read or skip it.
+    pub fn array(&mut self, mut element: impl FnMut(&mut Self) -> Result<(), JsonError>) -> Result<(), JsonError> {
+        self.expect(b'[', "'['")?;
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            element(self)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.expected("',' or ']'")),
+            }
+        }
     }
-}
 
-impl<'de> Visitor<'de> for DecSeed {
-    type Value = Dec64;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a decimal number as a string")
+    /// Reads a string, borrowed from the text unless it contains escapes.
+    pub fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+        self.expect(b'"', "a string")?;
+        let start = self.pos;
+        loop {
+            match self.byte_at(self.pos)? {
+                b'"' => {
+                    let text = self.slice(start, self.pos)?;
+                    self.pos += 1;
+                    return Ok(Cow::Borrowed(text));
+                }
+                b'\\' => return self.unescape(start).map(Cow::Owned),
+                byte if byte < 0x20 => return Err(self.expected("no control character in a string")),
+                _ => self.pos += 1,
+            }
+        }
     }
 
-    fn visit_str<E: Error>(self, text: &str) -> Result<Dec64, E> {
-        Dec64::parse(text).map_err(E::custom)
+    /// Reads a string holding a plain decimal number (`"30236.1"`).
+    pub fn decimal(&mut self) -> Result<Dec64, JsonError> {
+        self.expect(b'"', "a decimal string")?;
+        let start = self.pos;
+        let rest = self.text.as_bytes().get(start..).unwrap_or_default();
+        let len = rest.iter().position(|&b| b == b'"').ok_or(JsonError::Eof)?;
+        let value = Dec64::parse_bytes(&rest[..len]).map_err(|error| JsonError::Number { error, at: start })?;
+        self.pos = start + len + 1;
+        Ok(value)
     }
-}
 
-/// `Deserialize` wrapper for a decimal string field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct WireDec(pub Dec64);
+    /// Reads an integer number (no fraction or exponent).
+    pub fn i64(&mut self) -> Result<i64, JsonError> {
+        let start = self.number_start()?;
+        let text = self.number()?;
+        text.parse().map_err(|_| JsonError::Number { error: NumError::Invalid(text.to_owned()), at: start })
+    }
 
-impl<'de> serde::Deserialize<'de> for WireDec {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        DecSeed.deserialize(deserializer).map(WireDec)
+    /// Reads a non-negative integer number.
+    pub fn u64(&mut self) -> Result<u64, JsonError> {
+        let start = self.number_start()?;
+        let text = self.number()?;
+        text.parse().map_err(|_| JsonError::Number { error: NumError::Invalid(text.to_owned()), at: start })
+    }
+
+    /// Reads an integer number, or `null` as `None`.
+    pub fn opt_i64(&mut self) -> Result<Option<i64>, JsonError> {
+        if self.null()? {
+            return Ok(None);
+        }
+        self.i64().map(Some)
+    }
+
+    /// Consumes a `null` if one comes next.
+    pub fn null(&mut self) -> Result<bool, JsonError> {
+        if self.peek()? == b'n' {
+            self.literal("null")?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Appends every `[price, size, …]` element of an array of levels to `out` (extra elements are ignored).
+    pub fn levels(&mut self, out: &mut Vec<RawLevel>) -> Result<(), JsonError> {
+        self.array(|cursor| {
+            cursor.expect(b'[', "a [price, size] level")?;
+            let price = cursor.decimal()?;
+            cursor.expect(b',', "',' and a size")?;
+            let qty = cursor.decimal()?;
+            loop {
+                match cursor.peek()? {
+                    b',' => {
+                        cursor.pos += 1;
+                        cursor.skip()?;
+                    }
+                    b']' => {
+                        cursor.pos += 1;
+                        break;
+                    }
+                    _ => return Err(cursor.expected("',' or ']'")),
+                }
+            }
+            out.push((price, qty));
+            Ok(())
+        })
+    }
+
+    /// Skips (and validates) the next value and returns its text.
+    pub fn raw(&mut self) -> Result<&'a str, JsonError> {
+        self.skip_whitespace();
+        let start = self.pos;
+        self.skip()?;
+        self.slice(start, self.pos)
+    }
+
+    /// Skips the next value, validating it.
+    pub fn skip(&mut self) -> Result<(), JsonError> {
+        self.skip_nested(0)
+    }
+
+    fn skip_nested(&mut self, depth: usize) -> Result<(), JsonError> {
+        if depth >= MAX_DEPTH {
+            return Err(JsonError::TooDeep);
+        }
+        match self.peek()? {
+            b'{' => self.object(|cursor, _| cursor.skip_nested(depth + 1)),
+            b'[' => self.array(|cursor| cursor.skip_nested(depth + 1)),
+            b'"' => self.skip_string(),
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            _ => Err(self.expected("a JSON value")),
+        }
+    }
+
+    fn skip_string(&mut self) -> Result<(), JsonError> {
+        self.expect(b'"', "a string")?;
+        loop {
+            match self.byte_at(self.pos)? {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    self.escape()?;
+                }
+                byte if byte < 0x20 => return Err(self.expected("no control character in a string")),
+                _ => self.pos += 1,
+            }
+        }
+    }
+
+    /// Copies a string that contains escapes, from its first byte at `start`, decoding them.
+    fn unescape(&mut self, start: usize) -> Result<String, JsonError> {
+        let mut out = String::from(self.slice(start, self.pos)?);
+        loop {
+            match self.byte_at(self.pos)? {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    out.push(self.escape()?);
+                }
+                byte if byte < 0x20 => return Err(self.expected("no control character in a string")),
+                _ => {
+                    // A run of plain characters ends at an ASCII byte, so it is whole UTF-8.
+                    let run = self.pos;
+                    while self.byte_at(self.pos).is_ok_and(|b| b != b'"' && b != b'\\' && b >= 0x20) {
+                        self.pos += 1;
+                    }
+                    out.push_str(self.slice(run, self.pos)?);
+                }
+            }
+        }
+    }
+
+    /// Decodes the escape after a backslash.
+    fn escape(&mut self) -> Result<char, JsonError> {
+        let byte = self.byte_at(self.pos)?;
+        self.pos += 1;
+        Ok(match byte {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let high = self.hex4()?;
+                let code = if (0xD800..0xDC00).contains(&high) {
+                    if self.byte_at(self.pos)? != b'\\' || self.byte_at(self.pos + 1)? != b'u' {
+                        return Err(self.expected("a low surrogate escape"));
+                    }
+                    self.pos += 2;
+                    let low = self.hex4()?;
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return Err(self.expected("a low surrogate"));
+                    }
+                    0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                } else {
+                    high
+                };
+                char::from_u32(code).ok_or_else(|| self.expected("a valid unicode escape"))?
+            }
+            _ => return Err(self.expected("a valid escape")),
+        })
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let mut value = 0;
+        for _ in 0..4 {
+            let digit =
+                char::from(self.byte_at(self.pos)?).to_digit(16).ok_or_else(|| self.expected("4 hex digits"))?;
+            value = value * 16 + digit;
+            self.pos += 1;
+        }
+        Ok(value)
+    }
+
+    /// Position of the next number, after whitespace.
+    fn number_start(&mut self) -> Result<usize, JsonError> {
+        self.peek()?;
+        Ok(self.pos)
+    }
+
+    /// Reads a number as text, checking JSON's grammar: `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    fn number(&mut self) -> Result<&'a str, JsonError> {
+        let start = self.number_start()?;
+        let bytes = self.text.as_bytes();
+        let digits = |pos: &mut usize| {
+            let first = *pos;
+            while bytes.get(*pos).is_some_and(u8::is_ascii_digit) {
+                *pos += 1;
+            }
+            *pos - first
+        };
+        let mut pos = start;
+        if bytes.get(pos) == Some(&b'-') {
+            pos += 1;
+        }
+        let integer = digits(&mut pos);
+        let leading_zero = integer > 1 && bytes.get(pos - integer) == Some(&b'0');
+        let mut valid = integer > 0 && !leading_zero;
+        if bytes.get(pos) == Some(&b'.') {
+            pos += 1;
+            valid &= digits(&mut pos) > 0;
+        }
+        if matches!(bytes.get(pos), Some(b'e' | b'E')) {
+            pos += 1;
+            if matches!(bytes.get(pos), Some(b'+' | b'-')) {
+                pos += 1;
+            }
+            valid &= digits(&mut pos) > 0;
+        }
+        if !valid {
+            self.pos = start;
+            return Err(self.expected("a JSON number"));
+        }
+        self.pos = pos;
+        self.slice(start, pos)
+    }
+
+    fn literal(&mut self, word: &'static str) -> Result<(), JsonError> {
+        self.skip_whitespace();
+        if self.text.as_bytes().get(self.pos..).is_some_and(|rest| rest.starts_with(word.as_bytes())) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(self.expected(word))
+        }
+    }
+
+    fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), JsonError> {
+        if self.peek()? == byte {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.expected(what))
+        }
+    }
+
+    /// The next byte after whitespace, not consumed.
+    fn peek(&mut self) -> Result<u8, JsonError> {
+        self.skip_whitespace();
+        self.byte_at(self.pos)
+    }
+
+    fn skip_whitespace(&mut self) {
+        while self.text.as_bytes().get(self.pos).is_some_and(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    fn byte_at(&self, pos: usize) -> Result<u8, JsonError> {
+        self.text.as_bytes().get(pos).copied().ok_or(JsonError::Eof)
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Result<&'a str, JsonError> {
+        self.text.get(start..end).ok_or(JsonError::Expected { expected: "UTF-8 boundaries", at: start })
+    }
+
+    fn expected(&self, expected: &'static str) -> JsonError {
+        if self.pos >= self.text.len() {
+            JsonError::Eof
+        } else {
+            JsonError::Expected { expected, at: self.pos }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn levels(text: &str) -> Result<Vec<RawLevel>, JsonError> {
+        let mut out = Vec::new();
+        let mut cursor = JsonCursor::new(text);
+        cursor.levels(&mut out)?;
+        cursor.end()?;
+        Ok(out)
+    }
 
     #[test]
     fn decodes_levels_without_copying_strings() {
-        let mut levels = Vec::new();
-        let mut de = serde_json::Deserializer::from_str(r#"[["30236.1","0.5","0","3"],["30236","7"]]"#);
-        LevelsSeed(&mut levels).deserialize(&mut de).unwrap();
-        assert_eq!(levels, vec![(Dec64::new(302361, 1), Dec64::new(5, 1)), (Dec64::new(30236, 0), Dec64::new(7, 0))]);
-        for bad in [r#"[["1"]]"#, r#"[[1, 2]]"#, r#"[["x","1"]]"#, r#"{"a":1}"#, r#"[["1","2"]"#] {
-            let mut de = serde_json::Deserializer::from_str(bad);
-            assert!(LevelsSeed(&mut Vec::new()).deserialize(&mut de).is_err(), "{bad}");
+        let decoded = levels(r#" [ ["30236.1","0.5","0","3"] , ["30236","7"] ] "#).unwrap();
+        assert_eq!(decoded, vec![(Dec64::new(302361, 1), Dec64::new(5, 1)), (Dec64::new(30236, 0), Dec64::new(7, 0))]);
+        assert_eq!(levels("[]").unwrap(), vec![]);
+        for bad in [r#"[["1"]]"#, r#"[[1, 2]]"#, r#"[["x","1"]]"#, r#"{"a":1}"#, r#"[["1","2"]"#, r#"[["1","2"]] x"#] {
+            assert!(levels(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_members_in_order_and_skips_the_rest() {
+        let text = r#"{"arg":{"channel":"books","instId":"BTC-USDT-SWAP"},"x":[1,-2.5e3,true,null,{"y":"\u00e9\n"}],"seq":-42,"n":null}"#;
+        let mut seen = Vec::new();
+        let mut cursor = JsonCursor::new(text);
+        cursor
+            .object(|c, key| {
+                match key {
+                    "arg" => c.object(|c, key| {
+                        seen.push(format!("{key}={}", c.string()?));
+                        Ok(())
+                    })?,
+                    "seq" => seen.push(format!("seq={}", c.i64()?)),
+                    "n" => seen.push(format!("n={:?}", c.opt_i64()?)),
+                    _ => seen.push(format!("{key}:{}", c.raw()?)),
+                }
+                Ok(())
+            })
+            .unwrap();
+        cursor.end().unwrap();
+        assert_eq!(
+            seen,
+            [
+                "channel=books",
+                "instId=BTC-USDT-SWAP",
+                r#"x:[1,-2.5e3,true,null,{"y":"\u00e9\n"}]"#,
+                "seq=-42",
+                "n=None"
+            ]
+        );
+    }
+
+    #[test]
+    fn unescapes_strings() {
+        let mut cursor = JsonCursor::new(r#""a\"b\\c\/\u00e9\ud83d\ude00\t""#);
+        assert_eq!(cursor.string().unwrap(), "a\"b\\c/é😀\t");
+        for bad in [r#""\x""#, r#""\ud83d""#, r#""\u12""#, "\"a\u{1}\"", r#""abc"#] {
+            assert!(JsonCursor::new(bad).string().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bounds_nesting() {
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert_eq!(JsonCursor::new(&deep).skip(), Err(JsonError::TooDeep));
+        let ok = "[".repeat(MAX_DEPTH - 1) + &"]".repeat(MAX_DEPTH - 1);
+        assert_eq!(JsonCursor::new(&ok).skip(), Ok(()));
+    }
+
+    /// Whether `serde_json` accepts `text` as one JSON value (numbers too large for `f64` aside).
+    fn serde_accepts(text: &str) -> Option<bool> {
+        match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => Some(true),
+            Err(e) if e.to_string().contains("number out of range") => None,
+            Err(_) => Some(false),
+        }
+    }
+
+    fn cursor_accepts(text: &str) -> bool {
+        let mut cursor = JsonCursor::new(text);
+        cursor.skip().and_then(|()| cursor.end()).is_ok()
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            ".*".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(".*", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Any JSON value `serde_json` writes is skipped whole, compact or pretty-printed.
+        #[test]
+        fn skips_any_json_value(value in json_value()) {
+            for text in [serde_json::to_string(&value).unwrap(), serde_json::to_string_pretty(&value).unwrap()] {
+                let mut cursor = JsonCursor::new(&text);
+                prop_assert_eq!(cursor.raw().unwrap(), text.trim());
+                prop_assert!(cursor.end().is_ok());
+            }
+        }
+
+        /// Strings round-trip through `serde_json`'s escaping.
+        #[test]
+        fn strings_round_trip(text in ".*") {
+            let encoded = serde_json::to_string(&text).unwrap();
+            prop_assert_eq!(JsonCursor::new(&encoded).string().unwrap(), text.as_str());
+        }
+
+        /// A valid text with one byte deleted, replaced or inserted is accepted exactly when `serde_json`
+        /// accepts it.
+        #[test]
+        fn validates_mutations_like_serde_json(
+            value in json_value(),
+            at in any::<proptest::sample::Index>(),
+            edit in 0u8..3,
+            byte in proptest::sample::select(br#"[]{}",:0123456789.eE+-
+    trul"#.to_vec()),
+        ) {
+            let mut bytes = serde_json::to_string(&value).unwrap().into_bytes();
+            let at = at.index(bytes.len() + 1);
+            match edit {
+                0 if at < bytes.len() => { bytes.remove(at); }
+                1 if at < bytes.len() => bytes[at] = byte,
+                _ => bytes.insert(at, byte),
+            }
+            if let Ok(text) = String::from_utf8(bytes) {
+                if let Some(accepted) = serde_accepts(&text) {
+                    prop_assert_eq!(cursor_accepts(&text), accepted, "{}", text);
+                }
+            }
+        }
+
+        /// On JSON-like noise the cursor accepts exactly what `serde_json` accepts, and never panics.
+        #[test]
+        fn validates_like_serde_json(text in r#"[\[\]{}",:0-9a-z\\ .eE+-]{0,24}"#) {
+            if let Some(accepted) = serde_accepts(&text) {
+                prop_assert_eq!(cursor_accepts(&text), accepted, "{}", text);
+            }
         }
     }
 }

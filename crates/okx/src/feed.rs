@@ -9,14 +9,11 @@
 //! and emits [`FeedEvent::Resync`]; the live layer answers with unsubscribe/subscribe of that one
 //! instrument, which yields a new snapshot.
 
-use std::fmt;
+use std::borrow::Cow;
 
 use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook};
-use perpspread_core::wire::{LevelsSeed, RawLevel};
+use perpspread_core::wire::{JsonCursor, JsonError, RawLevel};
 use perpspread_core::{BookState, OrderBook, Venue};
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::checksum::book_checksum;
 
@@ -46,26 +43,19 @@ impl Default for OkxFeed {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Arg<'a> {
-    channel: &'a str,
-    #[serde(rename = "instId", default)]
-    inst_id: Option<&'a str>,
-}
-
-/// The parts of an OKX frame the handler needs, filled in one pass by [`MessageSeed`].
+/// The parts of an OKX frame the handler needs, filled in one pass by [`parse_frame`].
 #[derive(Debug, Default)]
 struct Parsed<'a> {
-    event: Option<&'a str>,
-    channel: Option<&'a str>,
-    inst_id: Option<&'a str>,
-    action: Option<&'a str>,
-    code: Option<&'a str>,
-    msg: Option<std::borrow::Cow<'a, str>>,
+    event: Option<Cow<'a, str>>,
+    channel: Option<Cow<'a, str>>,
+    inst_id: Option<Cow<'a, str>>,
+    action: Option<Cow<'a, str>>,
+    code: Option<Cow<'a, str>>,
+    msg: Option<Cow<'a, str>>,
     /// Book header, when the levels were decoded in the same pass.
     book: Option<BookHeader>,
     /// `data` left undecoded (not a book channel, or `data` came before `arg`).
-    data: Option<&'a RawValue>,
+    data: Option<&'a str>,
     /// Set while decoding a book's `data`, so a failure there can be pinned on its instrument.
     in_book_data: bool,
 }
@@ -74,54 +64,71 @@ fn is_book_channel(channel: &str) -> bool {
     matches!(channel, "books" | "books-l2-tbt" | "books50-l2-tbt" | "books5" | "bbo-tbt")
 }
 
-/// Decodes a whole OKX frame into [`Parsed`] and the scratch level vectors.
-struct MessageSeed<'s, 'a> {
-    out: &'s mut Parsed<'a>,
-    bids: &'s mut Vec<RawLevel>,
-    asks: &'s mut Vec<RawLevel>,
-}
-
-impl<'a> DeserializeSeed<'a> for MessageSeed<'_, 'a> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'a>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'a> Visitor<'a> for MessageSeed<'_, 'a> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an OKX WebSocket message")
-    }
-
-    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<&'a str>()? {
-            match key {
-                "arg" => {
-                    let arg: Arg<'a> = map.next_value()?;
-                    self.out.channel = Some(arg.channel);
-                    self.out.inst_id = arg.inst_id;
+/// Reads a whole OKX frame into `out`, decoding a book's levels into `bids`/`asks` on the way (OKX sends
+/// `arg` before `data`, so the channel is known by then).
+fn parse_frame<'a>(
+    text: &'a str,
+    out: &mut Parsed<'a>,
+    bids: &mut Vec<RawLevel>,
+    asks: &mut Vec<RawLevel>,
+) -> Result<(), JsonError> {
+    let mut cursor = JsonCursor::new(text);
+    cursor.object(|cursor, key| {
+        match key {
+            "arg" => cursor.object(|cursor, key| {
+                match key {
+                    "channel" => out.channel = Some(cursor.string()?),
+                    "instId" => out.inst_id = Some(cursor.string()?),
+                    _ => cursor.skip()?,
                 }
-                "data" if self.out.channel.is_some_and(is_book_channel) => {
-                    self.out.in_book_data = true;
-                    let header = map.next_value_seed(DataSeed { bids: self.bids, asks: self.asks })?;
-                    self.out.in_book_data = false;
-                    self.out.book = Some(header);
-                }
-                "data" => self.out.data = Some(map.next_value()?),
-                "event" => self.out.event = Some(map.next_value()?),
-                "action" => self.out.action = Some(map.next_value()?),
-                "code" => self.out.code = Some(map.next_value()?),
-                "msg" => self.out.msg = Some(map.next_value()?),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                Ok(())
+            })?,
+            "data" if out.channel.as_deref().is_some_and(is_book_channel) => {
+                out.in_book_data = true;
+                out.book = Some(parse_book_data(cursor, bids, asks)?);
+                out.in_book_data = false;
             }
+            "data" => out.data = Some(cursor.raw()?),
+            "event" => out.event = Some(cursor.string()?),
+            "action" => out.action = Some(cursor.string()?),
+            "code" => out.code = Some(cursor.string()?),
+            "msg" => out.msg = Some(cursor.string()?),
+            _ => cursor.skip()?,
         }
         Ok(())
-    }
+    })?;
+    cursor.end()
+}
+
+/// Reads a book message's `data`: an array holding one `{asks, bids, ts, checksum, seqId, prevSeqId}`.
+fn parse_book_data(
+    cursor: &mut JsonCursor<'_>,
+    bids: &mut Vec<RawLevel>,
+    asks: &mut Vec<RawLevel>,
+) -> Result<BookHeader, JsonError> {
+    let mut header = None;
+    let start = cursor.position();
+    cursor.array(|cursor| {
+        if header.is_some() {
+            return cursor.skip();
+        }
+        let mut book = BookHeader::default();
+        cursor.object(|cursor, key| {
+            match key {
+                "asks" => cursor.levels(asks)?,
+                "bids" => cursor.levels(bids)?,
+                "ts" => book.ts_ms = cursor.string()?.parse().ok(),
+                "checksum" => book.checksum = cursor.opt_i64()?,
+                "seqId" => book.seq_id = cursor.opt_i64()?,
+                "prevSeqId" => book.prev_seq_id = cursor.opt_i64()?,
+                _ => cursor.skip()?,
+            }
+            Ok(())
+        })?;
+        header = Some(book);
+        Ok(())
+    })?;
+    header.ok_or(JsonError::Expected { expected: "one book object in data", at: start })
 }
 
 /// Header fields of a book message's `data[0]`.
@@ -150,37 +157,34 @@ impl OkxFeed {
             events.push(FeedEvent::Pong);
             return Ok(());
         }
-        // One pass over the frame: book levels are decoded into the scratch vectors as `data` is read
-        // (OKX sends `arg` before `data`, so the channel is known by then).
         self.bids.clear();
         self.asks.clear();
         let mut msg = Parsed::default();
-        let mut de = serde_json::Deserializer::from_str(frame.data);
-        let result = MessageSeed { out: &mut msg, bids: &mut self.bids, asks: &mut self.asks }
-            .deserialize(&mut de)
-            .and_then(|()| de.end());
-        if let Err(error) = result {
-            if let (true, Some(inst_id)) = (msg.in_book_data, msg.inst_id) {
+        if let Err(error) = parse_frame(frame.data, &mut msg, &mut self.bids, &mut self.asks) {
+            if let (true, Some(inst_id)) = (msg.in_book_data, msg.inst_id.as_deref()) {
                 // A book update was lost: this instrument's book can no longer be trusted.
                 self.book_lost(inst_id, events);
             }
             return Err(FrameError::Malformed(error.to_string()));
         }
-        if let Some(event) = msg.event {
+        if let Some(event) = msg.event.as_deref() {
             return self.on_event(event, &msg, events);
         }
-        let Some(channel) = msg.channel else {
+        let Some(channel) = msg.channel.as_deref() else {
             return Err(FrameError::Unknown(truncate(frame.data)));
         };
         match channel {
             "books" | "books-l2-tbt" | "books50-l2-tbt" | "books5" | "bbo-tbt" => {
-                let inst_id = msg.inst_id.ok_or_else(|| FrameError::Malformed("book message without instId".into()))?;
+                let inst_id = msg
+                    .inst_id
+                    .as_deref()
+                    .ok_or_else(|| FrameError::Malformed("book message without instId".into()))?;
                 let header = match (msg.book, msg.data) {
                     (Some(header), _) => header,
                     // `data` came before `arg`: decode it now.
                     (None, Some(data)) => {
-                        let mut de = serde_json::Deserializer::from_str(data.get());
-                        match (DataSeed { bids: &mut self.bids, asks: &mut self.asks }).deserialize(&mut de) {
+                        let mut cursor = JsonCursor::new(data);
+                        match parse_book_data(&mut cursor, &mut self.bids, &mut self.asks) {
                             Ok(header) => header,
                             Err(error) => {
                                 self.book_lost(inst_id, events);
@@ -190,7 +194,7 @@ impl OkxFeed {
                     }
                     (None, None) => return Err(FrameError::Malformed("book message without data".into())),
                 };
-                let full = matches!(channel, "books5" | "bbo-tbt") || msg.action == Some("snapshot");
+                let full = matches!(channel, "books5" | "bbo-tbt") || msg.action.as_deref() == Some("snapshot");
                 self.on_book(inst_id, full, header, frame, events);
                 Ok(())
             }
@@ -214,9 +218,9 @@ impl OkxFeed {
         }
     }
 
-    fn on_funding(&mut self, data: &RawValue, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+    fn on_funding(&mut self, data: &str, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
         let messages: Vec<crate::messages::FundingMsg> =
-            serde_json::from_str(data.get()).map_err(|e| FrameError::Malformed(format!("funding-rate: {e}")))?;
+            serde_json::from_str(data).map_err(|e| FrameError::Malformed(format!("funding-rate: {e}")))?;
         for msg in &messages {
             let funding = crate::rest::funding_from(msg).map_err(FrameError::Malformed)?;
             let slot = self.track(msg.inst_id);
@@ -240,7 +244,10 @@ impl OkxFeed {
                     book.tracked.state = BookState::Syncing;
                 }
                 events.push(FeedEvent::SubscriptionRefused { slot });
-                Err(FrameError::Venue { code: msg.code.unwrap_or_default().to_owned(), message: message.to_owned() })
+                Err(FrameError::Venue {
+                    code: msg.code.as_deref().unwrap_or_default().to_owned(),
+                    message: message.to_owned(),
+                })
             }
             other => Err(FrameError::Unknown(format!("event {other}"))),
         }
@@ -398,78 +405,6 @@ impl Feed for OkxFeed {
             book.tracked.invalidate(reason);
             book.last_seq = None;
         }
-    }
-}
-
-/// Decodes `data` (`[{asks, bids, ts, checksum, seqId, prevSeqId}]`) into the scratch vectors.
-struct DataSeed<'s> {
-    bids: &'s mut Vec<RawLevel>,
-    asks: &'s mut Vec<RawLevel>,
-}
-
-impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
-    type Value = BookHeader;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<BookHeader, D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DataSeed<'_> {
-    type Value = BookHeader;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array holding one book object")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BookHeader, A::Error> {
-        let header = seq
-            .next_element_seed(BookSeed { bids: self.bids, asks: self.asks })?
-            .ok_or_else(|| serde::de::Error::invalid_length(0, &"one book object"))?;
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(header)
-    }
-}
-
-struct BookSeed<'s> {
-    bids: &'s mut Vec<RawLevel>,
-    asks: &'s mut Vec<RawLevel>,
-}
-
-impl<'de> DeserializeSeed<'de> for BookSeed<'_> {
-    type Value = BookHeader;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<BookHeader, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for BookSeed<'_> {
-    type Value = BookHeader;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an OKX book object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BookHeader, A::Error> {
-        let mut header = BookHeader::default();
-        while let Some(key) = map.next_key::<&str>()? {
-            match key {
-                "asks" => map.next_value_seed(LevelsSeed(self.asks))?,
-                "bids" => map.next_value_seed(LevelsSeed(self.bids))?,
-                "ts" => {
-                    let ts: &str = map.next_value()?;
-                    header.ts_ms = ts.parse().ok();
-                }
-                "checksum" => header.checksum = map.next_value()?,
-                "seqId" => header.seq_id = map.next_value()?,
-                "prevSeqId" => header.prev_seq_id = map.next_value()?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(header)
     }
 }
 
