@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::feed::{BookState, RecvTime, TrackedBook};
 use crate::fees::FeeModel;
 use crate::instrument::Venue;
-use crate::spread::{Direction, LegBook, SizeTarget, SpreadCalculator};
+use crate::spread::{Direction, LegBook, LegUnits, LotStep, PreparedSize, SizeTarget, SpreadCalculator};
 use crate::universe::Pair;
 
 /// Engine settings.
@@ -219,8 +219,12 @@ pub struct EngineStats {
 pub struct Engine {
     config: EngineConfig,
     pairs: std::sync::Arc<[Pair]>,
-    /// Common lot step of each pair, base units (computed once).
-    steps: Vec<Decimal>,
+    /// Common lot step of each pair (computed once).
+    steps: Vec<LotStep>,
+    /// The configured sizes resolved against each pair's lot step (computed once).
+    sizes: Vec<Vec<PreparedSize>>,
+    /// Each pair's leg unit conversions for the books' current grids (recomputed when a grid widens).
+    units: Vec<[Option<LegUnits>; 2]>,
     states: Vec<PairState>,
     next_id: u64,
     stats: EngineStats,
@@ -237,8 +241,11 @@ impl Engine {
             .iter()
             .map(|_| PairState { quotes: vec![None; slots], open: vec![None; slots], ..PairState::default() })
             .collect();
-        let steps = pairs.iter().map(Pair::common_step_base).collect();
-        Engine { config, pairs: pairs.into(), steps, states, next_id: 1, stats: EngineStats::default() }
+        let steps: Vec<LotStep> = pairs.iter().map(|p| LotStep::new(p.common_step_base())).collect();
+        let sizes =
+            steps.iter().map(|step| config.sizes.iter().map(|t| PreparedSize::new(*t, step)).collect()).collect();
+        let units = vec![[None; 2]; pairs.len()];
+        Engine { config, pairs: pairs.into(), steps, sizes, units, states, next_id: 1, stats: EngineStats::default() }
     }
 
     /// The pairs, in index order.
@@ -313,19 +320,27 @@ impl Engine {
         self.states[pair].suppressed = None;
         let age_ns = books.iter().map(|b| now.mono_ns.saturating_sub(b.recv.mono_ns)).max().unwrap_or(0);
         let pairs = self.pairs.clone();
+        let legs: [LegBook<'_>; 2] =
+            std::array::from_fn(|leg| LegBook { instrument: &pairs[pair].legs[leg], book: &books[leg].book });
+        let units: [LegUnits; 2] = std::array::from_fn(|leg| match self.units[pair][leg] {
+            Some(units) if units.fits(legs[leg].book) => units,
+            _ => LegUnits::new(legs[leg].instrument, legs[leg].book, self.steps[pair].base()),
+        });
+        self.units[pair] = units.map(Some);
+        let sizes = std::mem::take(&mut self.sizes[pair]);
         for (d, &(buy, sell)) in DIRECTIONS.iter().enumerate() {
-            let calc = {
-                let p = &pairs[pair];
-                let buy_leg = LegBook { instrument: &p.legs[buy], book: &books[buy].book };
-                let sell_leg = LegBook { instrument: &p.legs[sell], book: &books[sell].book };
-                SpreadCalculator::with_step(self.steps[pair], buy_leg, sell_leg, &self.config.fees)
-            };
+            let calc = SpreadCalculator::with_units(
+                self.steps[pair],
+                (legs[buy], units[buy]),
+                (legs[sell], units[sell]),
+                &self.config.fees,
+            );
             let carry = self.funding_carry_bp(pair, (buy, sell));
             let extra = if self.config.include_funding { carry.unwrap_or(0.0) } else { 0.0 };
             let max = calc.max_size(self.config.open_bp - extra);
-            for size_index in 0..self.config.sizes.len() {
-                let slot = d * self.config.sizes.len() + size_index;
-                let quote = calc.quote(self.config.sizes[size_index]).ok().map(|q| Quote {
+            for (size_index, size) in sizes.iter().enumerate() {
+                let slot = d * sizes.len() + size_index;
+                let quote = calc.quote_prepared(*size).ok().map(|q| Quote {
                     direction: q.direction,
                     size_index,
                     size_base: q.size_base,
@@ -342,6 +357,7 @@ impl Engine {
                 self.states[pair].quotes[slot] = quote;
             }
         }
+        self.sizes[pair] = sizes;
     }
 
     /// Closes every open opportunity (reason `shutdown`).

@@ -143,55 +143,69 @@ pub fn rescale(value: i64, from: u8, to: u8) -> Option<i64> {
 
 /// Writes `value × 10^-scale` with exactly `shown` decimals (`shown` may differ from `scale` only when
 /// the digits dropped or added are zeros, as for a level re-rendered as the venue wrote it).
-///
-/// Digits are produced by hand into a stack buffer: this runs 100 times per OKX checksum.
 pub fn write_fixed<W: fmt::Write>(out: &mut W, value: i64, scale: u8, shown: u8) -> fmt::Result {
-    let mantissa = if shown >= scale {
-        i128::from(value) * i128::from(POW10[usize::from(shown - scale)])
-    } else {
-        i128::from(value) / i128::from(POW10[usize::from(scale - shown)])
-    };
-    // Digits least significant first; 64-bit division is several times faster than 128-bit and prices and
-    // sizes always fit, so the 128-bit loop is only a fallback.
-    let mut digits = [0u8; 40];
-    let mut count = 0;
-    let magnitude = mantissa.unsigned_abs();
-    match u64::try_from(magnitude) {
-        Ok(mut small) => loop {
-            digits[count] = (small % 10) as u8;
-            count += 1;
-            small /= 10;
-            if small == 0 {
-                break;
+    out.write_str(FixedText::new(value, scale, shown).as_str())
+}
+
+/// The text of a fixed-point number, rendered on the stack (OKX checksums render up to 100 per update).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedText {
+    buf: [u8; 48],
+    start: usize,
+}
+
+impl FixedText {
+    /// Renders `value × 10^-scale` with exactly `shown` decimals, as [`write_fixed`] does.
+    pub fn new(value: i64, scale: u8, shown: u8) -> Self {
+        let mantissa = if shown >= scale {
+            i128::from(value) * i128::from(POW10[usize::from(shown - scale).min(18)])
+        } else {
+            i128::from(value) / i128::from(POW10[usize::from(scale - shown).min(18)])
+        };
+        let shown = usize::from(shown.min(MAX_DECIMALS));
+        let mut buf = [0u8; 48];
+        let mut pos = buf.len();
+        let mut magnitude = mantissa.unsigned_abs();
+        let mut written = 0;
+        // Digits least significant first, at least `shown + 1` of them ("0.005"); 64-bit division is
+        // several times faster than 128-bit and prices and sizes always fit, so 128 bits is a fallback.
+        while magnitude > 0 || written <= shown {
+            if shown > 0 && written == shown {
+                pos -= 1;
+                buf[pos] = b'.';
             }
-        },
-        Err(_) => {
-            let mut large = magnitude;
-            while large > 0 {
-                digits[count] = (large % 10) as u8;
-                count += 1;
-                large /= 10;
-            }
+            let digit = match u64::try_from(magnitude) {
+                Ok(small) => {
+                    magnitude = u128::from(small / 10);
+                    (small % 10) as u8
+                }
+                Err(_) => {
+                    let digit = (magnitude % 10) as u8;
+                    magnitude /= 10;
+                    digit
+                }
+            };
+            pos -= 1;
+            buf[pos] = b'0' + digit;
+            written += 1;
         }
-    }
-    let shown = usize::from(shown);
-    count = count.max(shown + 1); // leading zeros: "0.005"
-    let mut buf = [0u8; 42];
-    let mut len = 0;
-    if mantissa < 0 {
-        buf[0] = b'-';
-        len = 1;
-    }
-    for i in (0..count).rev() {
-        if shown > 0 && i + 1 == shown {
-            buf[len] = b'.';
-            len += 1;
+        if mantissa < 0 {
+            pos -= 1;
+            buf[pos] = b'-';
         }
-        buf[len] = b'0' + digits[i];
-        len += 1;
+        FixedText { buf, start: pos }
     }
-    // Only ASCII digits, '.' and '-' were written.
-    out.write_str(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+
+    /// The ASCII text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// The text as a string slice.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits, '.' and '-' are ever written.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
 }
 
 impl fmt::Display for Dec64 {

@@ -39,10 +39,12 @@ pub struct LegBook<'a> {
     pub book: &'a OrderBook,
 }
 
-/// A leg with its unit conversions computed once per evaluation (not per level).
-#[derive(Debug, Clone, Copy)]
-struct Leg<'a> {
-    view: LegBook<'a>,
+/// A leg's unit conversions for one pair and one pair of book grids: computed once and reused for every
+/// evaluation while the book's scales stay the same (see [`LegUnits::fits`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LegUnits {
+    price_scale: u8,
+    qty_scale: u8,
     /// Quote currency per unit of `price × qty` on the book's integer grids.
     quote_per_notional: f64,
     /// Base units per unit of size on the book's grid.
@@ -53,10 +55,10 @@ struct Leg<'a> {
     per_step: Option<(i64, u8)>,
 }
 
-impl<'a> Leg<'a> {
-    fn new(view: LegBook<'a>, step_base: Decimal) -> Self {
-        let instrument = view.instrument;
-        let (price_scale, qty_scale) = (view.book.price_scale(), view.book.qty_scale());
+impl LegUnits {
+    /// Conversions for `instrument` quoted in `book`, with the pair's common step `step_base`.
+    pub fn new(instrument: &Instrument, book: &OrderBook, step_base: Decimal) -> Self {
+        let (price_scale, qty_scale) = (book.price_scale(), book.qty_scale());
         let per_qty = instrument.base_per_qty_unit.to_f64().unwrap_or(f64::NAN);
         let per_price = instrument.base_per_price_unit.to_f64().unwrap_or(f64::NAN);
         let per_step = {
@@ -64,8 +66,9 @@ impl<'a> Leg<'a> {
             let extra = crate::num::decimals_of(units);
             POW10.get(usize::from(extra)).and_then(|p| (units * Decimal::from(*p)).to_i64()).map(|u| (u, extra))
         };
-        Leg {
-            view,
+        LegUnits {
+            price_scale,
+            qty_scale,
             quote_per_notional: per_qty / per_price / pow10_f64(price_scale) / pow10_f64(qty_scale),
             base_per_qty: per_qty / pow10_f64(qty_scale),
             quote_per_price: 1.0 / per_price / pow10_f64(price_scale),
@@ -73,9 +76,73 @@ impl<'a> Leg<'a> {
         }
     }
 
+    /// Whether these conversions match the book's current grids.
+    pub fn fits(&self, book: &OrderBook) -> bool {
+        (self.price_scale, self.qty_scale) == (book.price_scale(), book.qty_scale())
+    }
+
     /// A level as (quote per base unit, base units).
     fn per_base(&self, price: i64, qty: i64) -> (f64, f64) {
         (price as f64 * self.quote_per_price, qty as f64 * self.base_per_qty)
+    }
+}
+
+/// A leg's book with its unit conversions.
+#[derive(Debug, Clone, Copy)]
+struct Leg<'a> {
+    view: LegBook<'a>,
+    units: LegUnits,
+}
+
+impl Leg<'_> {
+    fn per_base(&self, price: i64, qty: i64) -> (f64, f64) {
+        self.units.per_base(price, qty)
+    }
+}
+
+/// A pair's common lot step in the forms the calculator needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LotStep {
+    base: Decimal,
+    as_f64: f64,
+}
+
+impl LotStep {
+    /// The step, in base units (see [`Pair::common_step_base`]).
+    pub fn new(base: Decimal) -> Self {
+        LotStep { base, as_f64: base.to_f64().unwrap_or(f64::NAN) }
+    }
+
+    /// The step, in base units.
+    pub fn base(&self) -> Decimal {
+        self.base
+    }
+
+    /// `steps` whole steps, in base units.
+    fn times(&self, steps: i64) -> Decimal {
+        self.base
+            .mantissa()
+            .checked_mul(i128::from(steps))
+            .and_then(|m| Decimal::try_from_i128_with_scale(m, self.base.scale()).ok())
+            .unwrap_or_else(|| self.base * Decimal::from(steps))
+    }
+}
+
+/// A size target resolved against a pair's lot step once: a base size becomes a whole number of steps
+/// (rounded down), a quote notional is kept for conversion at the buy venue's executable VWAP.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PreparedSize {
+    Steps(i64),
+    Quote(f64),
+}
+
+impl PreparedSize {
+    /// Resolves `target` for a pair with lot step `step`.
+    pub fn new(target: SizeTarget, step: &LotStep) -> Self {
+        match target {
+            SizeTarget::Base(base) => PreparedSize::Steps((base / step.base).floor().to_i64().unwrap_or(0)),
+            SizeTarget::Quote(quote) => PreparedSize::Quote(quote.to_f64().unwrap_or(0.0)),
+        }
     }
 }
 
@@ -142,8 +209,7 @@ pub struct MaxSize {
 pub struct SpreadCalculator<'a> {
     buy: Leg<'a>,
     sell: Leg<'a>,
-    step_base: Decimal,
-    step_f64: f64,
+    step: LotStep,
     fees_bp: f64,
     direction: Direction,
 }
@@ -151,18 +217,24 @@ pub struct SpreadCalculator<'a> {
 impl<'a> SpreadCalculator<'a> {
     /// A calculator for buying on `buy` and selling on `sell`.
     pub fn new(pair: &Pair, buy: LegBook<'a>, sell: LegBook<'a>, fees: &FeeModel) -> Self {
-        Self::with_step(pair.common_step_base(), buy, sell, fees)
+        let step = LotStep::new(pair.common_step_base());
+        let units = |leg: &LegBook<'_>| LegUnits::new(leg.instrument, leg.book, step.base);
+        Self::with_units(step, (buy, units(&buy)), (sell, units(&sell)), fees)
     }
 
-    /// Like [`SpreadCalculator::new`] with the pair's common step already known (see
-    /// [`Pair::common_step_base`]).
-    pub fn with_step(step_base: Decimal, buy: LegBook<'a>, sell: LegBook<'a>, fees: &FeeModel) -> Self {
+    /// Like [`SpreadCalculator::new`] with the pair's lot step and each leg's [`LegUnits`] already known
+    /// (the engine keeps them between evaluations).
+    pub fn with_units(
+        step: LotStep,
+        (buy, buy_units): (LegBook<'a>, LegUnits),
+        (sell, sell_units): (LegBook<'a>, LegUnits),
+        fees: &FeeModel,
+    ) -> Self {
         let direction = Direction { buy: buy.instrument.venue, sell: sell.instrument.venue };
         SpreadCalculator {
-            buy: Leg::new(buy, step_base),
-            sell: Leg::new(sell, step_base),
-            step_base,
-            step_f64: step_base.to_f64().unwrap_or(f64::NAN),
+            buy: Leg { view: buy, units: buy_units },
+            sell: Leg { view: sell, units: sell_units },
+            step,
             fees_bp: fees.total_bp(direction.buy, direction.sell),
             direction,
         }
@@ -175,23 +247,32 @@ impl<'a> SpreadCalculator<'a> {
 
     /// Converts a target into a whole number of common steps (rounded down).
     pub fn steps_for(&self, target: SizeTarget) -> Result<i64, NotExecutable> {
-        let steps = match target {
-            SizeTarget::Base(base) => (base / self.step_base).floor().to_i64().unwrap_or(0),
-            SizeTarget::Quote(quote) => {
-                let quote = quote.to_f64().unwrap_or(0.0);
+        self.steps_for_prepared(PreparedSize::new(target, &self.step))
+    }
+
+    /// [`SpreadCalculator::steps_for`] for a target resolved beforehand.
+    pub fn steps_for_prepared(&self, size: PreparedSize) -> Result<i64, NotExecutable> {
+        let steps = match size {
+            PreparedSize::Steps(steps) => steps,
+            PreparedSize::Quote(quote) => {
                 let base = base_for_cost(&self.buy, quote).ok_or_else(|| self.depth_error(&self.buy, quote))?;
-                (base / self.step_f64 + 1e-9).floor() as i64
+                (base / self.step.as_f64 + 1e-9).floor() as i64
             }
         };
         if steps <= 0 {
-            return Err(NotExecutable::BelowLotStep { step_base: self.step_base });
+            return Err(NotExecutable::BelowLotStep { step_base: self.step.base });
         }
         Ok(steps)
     }
 
     /// The executable spread at a size target.
     pub fn quote(&self, target: SizeTarget) -> Result<SpreadQuote, NotExecutable> {
-        let steps = self.steps_for(target)?;
+        self.quote_prepared(PreparedSize::new(target, &self.step))
+    }
+
+    /// [`SpreadCalculator::quote`] for a target resolved beforehand.
+    pub fn quote_prepared(&self, size: PreparedSize) -> Result<SpreadQuote, NotExecutable> {
+        let steps = self.steps_for_prepared(size)?;
         self.quote_steps(steps)
     }
 
@@ -199,12 +280,11 @@ impl<'a> SpreadCalculator<'a> {
     pub fn quote_steps(&self, steps: i64) -> Result<SpreadQuote, NotExecutable> {
         let buy_cost = self.walk_leg(&self.buy, Side::Ask, steps)?;
         let sell_proceeds = self.walk_leg(&self.sell, Side::Bid, steps)?;
-        let size_base = self.step_base * Decimal::from(steps);
-        let base = size_base.to_f64().unwrap_or(f64::NAN);
+        let base = steps as f64 * self.step.as_f64;
         let gross_bp = (sell_proceeds - buy_cost) / buy_cost * 10_000.0;
         Ok(SpreadQuote {
             direction: self.direction,
-            size_base,
+            size_base: self.step.times(steps),
             buy_cost_quote: buy_cost,
             sell_proceeds_quote: sell_proceeds,
             buy_vwap: buy_cost / base,
@@ -218,7 +298,7 @@ impl<'a> SpreadCalculator<'a> {
     /// Largest size (whole common steps) whose net spread is at least `threshold_bp`.
     pub fn max_size(&self, threshold_bp: f64) -> MaxSize {
         let zero = MaxSize { size_base: Decimal::ZERO, size_quote: 0.0, net_bp: None, depth_limited: false };
-        let step = self.step_f64;
+        let step = self.step.as_f64;
         if step.is_nan() || step <= 0.0 {
             return zero;
         }
@@ -296,7 +376,7 @@ impl<'a> SpreadCalculator<'a> {
 
     /// Quote amount of walking `steps` common steps through one side of a leg's book.
     fn walk_leg(&self, leg: &Leg<'_>, side: Side, steps: i64) -> Result<f64, NotExecutable> {
-        let (per_step, extra) = leg.per_step.ok_or(NotExecutable::IncompatibleGrid)?;
+        let (per_step, extra) = leg.units.per_step.ok_or(NotExecutable::IncompatibleGrid)?;
         let refine = POW10[usize::from(extra)];
         let wanted = per_step.checked_mul(steps).ok_or(NotExecutable::IncompatibleGrid)?;
         let mut remaining = i128::from(wanted);
@@ -306,21 +386,23 @@ impl<'a> SpreadCalculator<'a> {
             notional += i128::from(level.price) * take;
             remaining -= take;
             if remaining == 0 {
-                return Ok(notional as f64 * leg.quote_per_notional / refine as f64);
+                // Most notionals fit in 64 bits, whose conversion to f64 is much cheaper than 128-bit's.
+                let notional = i64::try_from(notional).map_or_else(|_| notional as f64, |n| n as f64);
+                return Ok(notional * leg.units.quote_per_notional / refine as f64);
             }
         }
         let available: i64 = leg.view.book.levels(side).map(|l| l.qty).sum();
         Err(NotExecutable::NotEnoughDepth {
             venue: leg.view.instrument.venue,
             side: side_name(side),
-            available_base: available as f64 * leg.base_per_qty,
-            wanted_base: wanted as f64 / refine as f64 * leg.base_per_qty,
+            available_base: available as f64 * leg.units.base_per_qty,
+            wanted_base: wanted as f64 / refine as f64 * leg.units.base_per_qty,
         })
     }
 
     fn depth_error(&self, leg: &Leg<'_>, wanted_quote: f64) -> NotExecutable {
         let available: i64 = leg.view.book.levels(Side::Ask).map(|l| l.qty).sum();
-        let available_base = available as f64 * leg.base_per_qty;
+        let available_base = available as f64 * leg.units.base_per_qty;
         let best = leg.view.book.best_ask().map(|l| leg.per_base(l.price, l.qty).0).unwrap_or(0.0);
         NotExecutable::NotEnoughDepth {
             venue: leg.view.instrument.venue,
@@ -360,9 +442,9 @@ fn pow10_f64(exp: u8) -> f64 {
 
 /// Best bid and ask of a leg, quote per base unit.
 pub fn top_per_base(leg: &LegBook<'_>) -> (Option<f64>, Option<f64>) {
-    let leg = Leg::new(*leg, Decimal::ONE);
-    let price = |level: Option<crate::book::Level>| level.map(|l| leg.per_base(l.price, l.qty).0);
-    (price(leg.view.book.best_bid()), price(leg.view.book.best_ask()))
+    let units = LegUnits::new(leg.instrument, leg.book, Decimal::ONE);
+    let price = |level: Option<crate::book::Level>| level.map(|l| units.per_base(l.price, l.qty).0);
+    (price(leg.book.best_bid()), price(leg.book.best_ask()))
 }
 
 /// Mid price per base unit of a leg (information only; never used for signals).

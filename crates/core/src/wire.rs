@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use crate::num::{Dec64, NumError};
+use crate::num::Dec64;
 
 /// A `(price, size)` level as decoded from the wire.
 pub type RawLevel = (Dec64, Dec64);
@@ -19,7 +19,7 @@ pub type RawLevel = (Dec64, Dec64);
 pub const MAX_DEPTH: usize = 128;
 
 /// Why a frame could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum JsonError {
     #[error("JSON ends early")]
     Eof,
@@ -27,8 +27,8 @@ pub enum JsonError {
     Expected { expected: &'static str, at: usize },
     #[error("JSON nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
-    #[error("bad number at byte {at}: {error}")]
-    Number { error: NumError, at: usize },
+    #[error("bad number at byte {at}")]
+    Number { at: usize },
 }
 
 /// A cursor over one JSON text.
@@ -126,7 +126,7 @@ impl<'a> JsonCursor<'a> {
         let start = self.pos;
         let rest = self.text.as_bytes().get(start..).unwrap_or_default();
         let len = rest.iter().position(|&b| b == b'"').ok_or(JsonError::Eof)?;
-        let value = Dec64::parse_bytes(&rest[..len]).map_err(|error| JsonError::Number { error, at: start })?;
+        let value = Dec64::parse_bytes(&rest[..len]).map_err(|_| JsonError::Number { at: start })?;
         self.pos = start + len + 1;
         Ok(value)
     }
@@ -135,14 +135,14 @@ impl<'a> JsonCursor<'a> {
     pub fn i64(&mut self) -> Result<i64, JsonError> {
         let start = self.number_start()?;
         let text = self.number()?;
-        text.parse().map_err(|_| JsonError::Number { error: NumError::Invalid(text.to_owned()), at: start })
+        text.parse().map_err(|_| JsonError::Number { at: start })
     }
 
     /// Reads a non-negative integer number.
     pub fn u64(&mut self) -> Result<u64, JsonError> {
         let start = self.number_start()?;
         let text = self.number()?;
-        text.parse().map_err(|_| JsonError::Number { error: NumError::Invalid(text.to_owned()), at: start })
+        text.parse().map_err(|_| JsonError::Number { at: start })
     }
 
     /// Reads an integer number, or `null` as `None`.

@@ -1,7 +1,7 @@
 //! The OKX order-book checksum: CRC32 (IEEE) of the top 25 levels a side, interleaved
 //! `bidPx:bidSz:askPx:askSz:…` from the strings exactly as received, read as a signed 32-bit integer.
 
-use perpspread_core::{OrderBook, Side};
+use perpspread_core::{Level, OrderBook, Side};
 
 /// Levels per side covered by the checksum.
 pub const CHECKSUM_DEPTH: usize = 25;
@@ -26,6 +26,75 @@ pub fn book_checksum(book: &OrderBook, scratch: &mut String) -> i32 {
         }
     }
     checksum_of(scratch)
+}
+
+/// Computes checksums like [`book_checksum`], re-rendering only the levels that changed since the last call.
+///
+/// Each side's top 25 `price:size` texts are kept; a level whose price, size and written decimals are
+/// unchanged (on unchanged grids) reuses its text. An update usually touches a few of the 50 levels, so
+/// most of the work left is copying bytes and the CRC itself.
+#[derive(Debug, Clone, Default)]
+pub struct ChecksumCache {
+    /// Price and size scales the texts were rendered on.
+    scales: (u8, u8),
+    /// Bids and asks, best first.
+    sides: [RenderedSide; 2],
+    /// Spare side reused as the next rendering target.
+    spare: RenderedSide,
+    text: Vec<u8>,
+}
+
+/// Rendered levels of one side: each level with its text's range in `bytes`.
+#[derive(Debug, Clone, Default)]
+struct RenderedSide {
+    levels: Vec<(Level, u32, u32)>,
+    bytes: Vec<u8>,
+}
+
+impl ChecksumCache {
+    /// The checksum of `book`.
+    pub fn checksum(&mut self, book: &OrderBook) -> i32 {
+        let scales = (book.price_scale(), book.qty_scale());
+        if scales != self.scales {
+            self.scales = scales;
+            self.sides.iter_mut().for_each(|side| side.levels.clear());
+        }
+        for (index, side) in [Side::Bid, Side::Ask].into_iter().enumerate() {
+            render_side(&self.sides[index], &mut self.spare, book, side);
+            std::mem::swap(&mut self.sides[index], &mut self.spare);
+        }
+        let text = &mut self.text;
+        text.clear();
+        let [bids, asks] = &self.sides;
+        for i in 0..bids.levels.len().max(asks.levels.len()) {
+            for side in [bids, asks] {
+                if let Some(&(_, start, end)) = side.levels.get(i) {
+                    if !text.is_empty() {
+                        text.push(b':');
+                    }
+                    text.extend_from_slice(&side.bytes[start as usize..end as usize]);
+                }
+            }
+        }
+        crc32fast::hash(text) as i32
+    }
+}
+
+/// Renders the top levels of one side of `book` into `out`, copying unchanged levels' texts from `old`.
+fn render_side(old: &RenderedSide, out: &mut RenderedSide, book: &OrderBook, side: Side) {
+    out.levels.clear();
+    out.bytes.clear();
+    let better = |a: i64, b: i64| if side == Side::Bid { a > b } else { a < b };
+    let mut previous = old.levels.iter().peekable();
+    for level in book.levels(side).take(CHECKSUM_DEPTH) {
+        while previous.next_if(|(old, _, _)| better(old.price, level.price)).is_some() {}
+        let start = out.bytes.len();
+        match previous.next_if(|(old, _, _)| old == level) {
+            Some(&(_, from, to)) => out.bytes.extend_from_slice(&old.bytes[from as usize..to as usize]),
+            None => book.push_level_text(&mut out.bytes, level),
+        }
+        out.levels.push((*level, start as u32, out.bytes.len() as u32));
+    }
 }
 
 /// CRC32 (IEEE) of a checksum string, as OKX's signed 32-bit integer.
@@ -61,6 +130,28 @@ mod tests {
         assert_eq!(scratch, "3366.1:7:3366.8:9:3368:8");
     }
 
+    proptest::proptest! {
+        /// The cached checksum equals the reference rendering after any sequence of updates, including
+        /// updates that widen the book's grids.
+        #[test]
+        fn cache_matches_reference(updates in proptest::collection::vec(
+            (proptest::bool::ANY, 990u32..1010, 0u32..4, 0u8..3), 1..200)) {
+            let mut book = OrderBook::new(0, 0, 400);
+            let mut cache = ChecksumCache::default();
+            let mut scratch = String::new();
+            for (i, (is_bid, price, qty, decimals)) in updates.into_iter().enumerate() {
+                let (side, price) = if is_bid { (Side::Bid, price) } else { (Side::Ask, price + 20) };
+                // Sizes are sometimes written with extra decimals ("2.00"), which widens the size grid.
+                let qty = Dec64::new(i64::from(qty) * 10i64.pow(u32::from(decimals)), decimals);
+                book.set(side, Dec64::new(i64::from(price), 0), qty).unwrap();
+                if i % 3 == 0 {
+                    proptest::prop_assert_eq!(cache.checksum(&book), book_checksum(&book, &mut scratch));
+                }
+            }
+            proptest::prop_assert_eq!(cache.checksum(&book), book_checksum(&book, &mut scratch));
+        }
+    }
+
     #[test]
     fn real_trx_snapshot_top25() {
         #[derive(serde::Deserialize)]
@@ -76,6 +167,7 @@ mod tests {
         let levels = |v: &Vec<Vec<&str>>| v.iter().map(|l| (d(l[0]), d(l[1]))).collect::<Vec<_>>();
         book.load_snapshot(levels(&snap.bids), levels(&snap.asks)).unwrap();
         assert_eq!(book_checksum(&book, &mut String::new()), -1462286744);
+        assert_eq!(ChecksumCache::default().checksum(&book), -1462286744);
     }
 
     proptest::proptest! {

@@ -15,7 +15,7 @@ use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Sl
 use perpspread_core::wire::{JsonCursor, JsonError, RawLevel};
 use perpspread_core::{BookState, OrderBook, Venue};
 
-use crate::checksum::book_checksum;
+use crate::checksum::ChecksumCache;
 
 /// Levels per side OKX keeps in a `books` snapshot.
 pub const BOOKS_DEPTH: usize = 400;
@@ -25,6 +25,7 @@ pub const BOOKS_DEPTH: usize = 400;
 struct InstrumentBook {
     tracked: TrackedBook,
     last_seq: Option<i64>,
+    checksum: ChecksumCache,
 }
 
 /// Feed handler for OKX's public channels.
@@ -34,7 +35,6 @@ pub struct OkxFeed {
     depth: usize,
     bids: Vec<RawLevel>,
     asks: Vec<RawLevel>,
-    checksum_text: String,
 }
 
 impl Default for OkxFeed {
@@ -148,7 +148,6 @@ impl OkxFeed {
             depth,
             bids: Vec::with_capacity(BOOKS_DEPTH),
             asks: Vec::with_capacity(BOOKS_DEPTH),
-            checksum_text: String::with_capacity(25 * 2 * 32),
         }
     }
 
@@ -272,7 +271,7 @@ impl OkxFeed {
             if !applied {
                 return Ok(false);
             }
-            verify(book, header, &mut self.checksum_text)?;
+            verify(book, header)?;
             Ok(true)
         });
         match outcome {
@@ -293,7 +292,11 @@ impl OkxFeed {
 }
 
 fn new_book(depth: usize) -> InstrumentBook {
-    InstrumentBook { tracked: TrackedBook::new(OrderBook::new(0, 0, depth)), last_seq: None }
+    InstrumentBook {
+        tracked: TrackedBook::new(OrderBook::new(0, 0, depth)),
+        last_seq: None,
+        checksum: ChecksumCache::default(),
+    }
 }
 
 /// Replaces the book; `Ok(true)` when applied.
@@ -340,9 +343,9 @@ fn apply_update(
 }
 
 /// Checks the checksum (when sent) and that the book is not crossed.
-fn verify(book: &mut InstrumentBook, header: BookHeader, scratch: &mut String) -> Result<(), ResyncReason> {
+fn verify(book: &mut InstrumentBook, header: BookHeader) -> Result<(), ResyncReason> {
     if let Some(expected) = header.checksum.filter(|c| *c != 0) {
-        if i64::from(book_checksum(&book.tracked.book, scratch)) != expected {
+        if i64::from(book.checksum.checksum(&book.tracked.book)) != expected {
             return Err(ResyncReason::ChecksumMismatch);
         }
         book.tracked.stats.checksums_verified += 1;
