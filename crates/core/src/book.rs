@@ -321,23 +321,47 @@ fn worse_first(side: Side, a: i64, b: i64) -> Ordering {
 }
 
 fn search(levels: &VecDeque<Level>, side: Side, price: i64) -> Result<usize, usize> {
-    // Most updates touch the top of the book: check the best end before bisecting.
-    if let Some(best) = levels.back() {
-        match worse_first(side, best.price, price) {
-            Ordering::Equal => return Ok(levels.len() - 1),
-            Ordering::Less => return Err(levels.len()),
-            Ordering::Greater => {}
-        }
+    let order = |index: usize| worse_first(side, levels[index].price, price);
+    // Most updates touch the top of the book: check the best end first.
+    let Some(best) = levels.len().checked_sub(1) else {
+        return Err(0);
+    };
+    match order(best) {
+        Ordering::Equal => return Ok(best),
+        Ordering::Less => return Err(levels.len()),
+        Ordering::Greater => {}
     }
     // The next most common place is the bottom, where levels enter and leave the published depth.
-    if let Some(worst) = levels.front() {
-        match worse_first(side, worst.price, price) {
-            Ordering::Equal => return Ok(0),
-            Ordering::Greater => return Err(0),
-            Ordering::Less => {}
+    match order(0) {
+        Ordering::Equal => return Ok(0),
+        Ordering::Greater => return Err(0),
+        Ordering::Less => {}
+    }
+    // Now `levels[lo] < price < levels[hi]` (in worse-first order). Gallop down from the top, which
+    // brackets a change `d` levels deep in about 2·log2(d) probes, then bisect the bracket.
+    let (mut lo, mut hi) = (0, best);
+    let mut step = 1;
+    while hi - lo > 1 {
+        let probe = hi.saturating_sub(step).max(lo + 1);
+        match order(probe) {
+            Ordering::Equal => return Ok(probe),
+            Ordering::Greater => hi = probe,
+            Ordering::Less => {
+                lo = probe;
+                break;
+            }
+        }
+        step *= 2;
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        match order(mid) {
+            Ordering::Equal => return Ok(mid),
+            Ordering::Greater => hi = mid,
+            Ordering::Less => lo = mid,
         }
     }
-    levels.binary_search_by(|level| worse_first(side, level.price, price))
+    Err(hi)
 }
 
 #[cfg(test)]
