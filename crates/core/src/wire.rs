@@ -120,29 +120,83 @@ impl<'a> JsonCursor<'a> {
         }
     }
 
-    /// Reads a string holding a plain decimal number (`"30236.1"`).
+    /// Reads a string holding a plain decimal number (`"30236.1"`), as [`Dec64::parse`] reads it.
     pub fn decimal(&mut self) -> Result<Dec64, JsonError> {
         self.expect(b'"', "a decimal string")?;
         let start = self.pos;
-        let rest = self.text.as_bytes().get(start..).unwrap_or_default();
-        let len = rest.iter().position(|&b| b == b'"').ok_or(JsonError::Eof)?;
-        let value = Dec64::parse_bytes(&rest[..len]).map_err(|_| JsonError::Number { at: start })?;
-        self.pos = start + len + 1;
+        let bytes = self.text.as_bytes();
+        // One pass for the common case (up to 18 digits, which cannot overflow); anything else is handed to
+        // `Dec64::parse_bytes`, which defines what is valid.
+        let mut pos = start + usize::from(bytes.get(start) == Some(&b'-'));
+        let digits_start = pos;
+        let (mut mantissa, mut digits, mut point) = (0i64, 0usize, None);
+        loop {
+            let byte = *bytes.get(pos).ok_or(JsonError::Eof)?;
+            let digit = byte.wrapping_sub(b'0');
+            if digit < 10 {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(i64::from(digit));
+                digits += 1;
+            } else if byte == b'.' && point.is_none() {
+                point = Some(pos);
+            } else {
+                break;
+            }
+            pos += 1;
+        }
+        let end = pos;
+        let plain = bytes.get(end) == Some(&b'"')
+            && digits > 0
+            && digits <= 18
+            && point.is_none_or(|p| p > digits_start && p + 1 < end);
+        let value = if plain {
+            let decimals = point.map_or(0, |p| end - p - 1) as u8;
+            Dec64::new(if digits_start > start { -mantissa } else { mantissa }, decimals)
+        } else {
+            let len = bytes.get(start..).unwrap_or_default().iter().position(|&b| b == b'"').ok_or(JsonError::Eof)?;
+            let value = Dec64::parse_bytes(&bytes[start..start + len]).map_err(|_| JsonError::Number { at: start })?;
+            self.pos = start + len + 1;
+            return Ok(value);
+        };
+        self.pos = end + 1;
         Ok(value)
     }
 
     /// Reads an integer number (no fraction or exponent).
     pub fn i64(&mut self) -> Result<i64, JsonError> {
         let start = self.number_start()?;
-        let text = self.number()?;
-        text.parse().map_err(|_| JsonError::Number { at: start })
+        let negative = self.text.as_bytes().get(start) == Some(&b'-');
+        let magnitude = self.integer(start + usize::from(negative))?;
+        let value = if negative { 0i64.checked_sub_unsigned(magnitude) } else { i64::try_from(magnitude).ok() };
+        value.ok_or(JsonError::Number { at: start })
     }
 
     /// Reads a non-negative integer number.
     pub fn u64(&mut self) -> Result<u64, JsonError> {
         let start = self.number_start()?;
-        let text = self.number()?;
-        text.parse().map_err(|_| JsonError::Number { at: start })
+        self.integer(start)
+    }
+
+    /// Reads the digits of an integer starting at `from`, checking that the number ends there.
+    fn integer(&mut self, from: usize) -> Result<u64, JsonError> {
+        let start = self.pos;
+        let bytes = self.text.as_bytes();
+        let mut pos = from;
+        let mut value: u64 = 0;
+        while let Some(digit) = bytes.get(pos).map(|b| b.wrapping_sub(b'0')).filter(|d| *d < 10) {
+            value = value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(digit)))
+                .ok_or(JsonError::Number { at: start })?;
+            pos += 1;
+        }
+        let digits = pos - from;
+        let leading_zero = digits > 1 && bytes[from] == b'0';
+        let fraction = matches!(bytes.get(pos), Some(b'.' | b'e' | b'E'));
+        if digits == 0 || leading_zero || fraction {
+            return Err(JsonError::Number { at: start });
+        }
+        self.pos = pos;
+        Ok(value)
     }
 
     /// Reads an integer number, or `null` as `None`.
@@ -508,6 +562,20 @@ mod tests {
                 prop_assert_eq!(cursor.raw().unwrap(), text.trim());
                 prop_assert!(cursor.end().is_ok());
             }
+        }
+
+        /// Decimal strings read exactly as `Dec64::parse` reads them, and integers as `str::parse`.
+        #[test]
+        fn numbers_agree_with_the_reference_parsers(text in r"-?[0-9]{0,22}(\.[0-9]{0,22})?\.?x?") {
+            let quoted = format!("\"{text}\"");
+            prop_assert_eq!(JsonCursor::new(&quoted).decimal().ok(), Dec64::parse(&text).ok(), "{}", text);
+            let digits = text.strip_prefix('-').unwrap_or(&text);
+            let json_integer = !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'));
+            let mut cursor = JsonCursor::new(&text);
+            let read = cursor.i64().ok().filter(|_| cursor.end().is_ok());
+            prop_assert_eq!(read, text.parse::<i64>().ok().filter(|_| json_integer), "{}", text);
         }
 
         /// Strings round-trip through `serde_json`'s escaping.
