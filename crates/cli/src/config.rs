@@ -140,26 +140,38 @@ type Table = toml::Table;
 impl Config {
     /// Loads the embedded defaults, merges `file` over them, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let text = file
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map_err(|error| ConfigError::Read { path: path.display().to_string(), error })
+            })
+            .transpose()?;
+        let origin = file.map_or("(embedded defaults)".to_owned(), |p| p.display().to_string());
+        let mut config = Self::merged(text.as_deref(), &origin)?;
+        config.apply_env(|key| std::env::var(key).ok());
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Merges a config file's text over the embedded defaults and checks every setting (the environment
+    /// is not read); `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config = Self::merged(Some(text), origin)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn merged(text: Option<&str>, origin: &str) -> Result<Config, ConfigError> {
+        let parse_error =
+            |e: toml::de::Error| ConfigError::Parse { origin: origin.to_owned(), error: e.message().to_owned() };
         let mut table: Table = DEFAULT_CONFIG.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
             origin: "(embedded defaults)".into(),
             error: e.to_string(),
         })?;
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|error| ConfigError::Read { path: path.display().to_string(), error })?;
-            let user: Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
-                origin: path.display().to_string(),
-                error: e.message().to_owned(),
-            })?;
-            merge(&mut table, user);
+        if let Some(text) = text {
+            merge(&mut table, text.parse().map_err(parse_error)?);
         }
-        let origin = file.map_or("(embedded defaults)".to_owned(), |p| p.display().to_string());
-        let mut config: Config = table
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse { origin, error: e.message().to_owned() })?;
-        config.apply_env(|key| std::env::var(key).ok());
-        config.validate()?;
-        Ok(config)
+        table.try_into().map_err(parse_error)
     }
 
     /// Applies `PERPSPREAD_*` endpoint overrides.

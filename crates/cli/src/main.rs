@@ -1,7 +1,6 @@
 //! `perpspread`: cross-exchange executable spreads on perpetual swaps (OKX v5 and Binance USDⓈ-M).
 
 mod commands;
-mod config;
 mod outputs;
 mod table;
 mod tui;
@@ -12,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigError};
+use perpspread::config::{self, Config, ConfigError};
 
 /// Cross-exchange executable spreads on perpetual swaps (OKX v5 and Binance USDⓈ-M).
 #[derive(Debug, Parser)]
