@@ -408,6 +408,10 @@ impl Engine {
         let (open_bp, close_bp, interval) = (self.config.open_bp, self.config.close_bp, self.config.update_interval_ns);
         let max_age = self.config.max_book_age_ns;
         let max_latency = self.config.max_latency_ms;
+        // Nothing open and nothing to open, the common case: decided without moving the slot's state.
+        if self.states[pair].open[slot].is_none() && quote.is_none_or(|q| q.net_bp < open_bp) {
+            return;
+        }
         let existing = self.states[pair].open[slot].take();
         match (existing, quote) {
             (None, Some(q)) if q.net_bp >= open_bp => {

@@ -157,43 +157,51 @@ pub struct FixedText {
 impl FixedText {
     /// Renders `value × 10^-scale` with exactly `shown` decimals, as [`write_fixed`] does.
     pub fn new(value: i64, scale: u8, shown: u8) -> Self {
-        let mantissa = if shown >= scale {
-            i128::from(value) * i128::from(POW10[usize::from(shown - scale).min(18)])
+        let shown = shown.min(MAX_DECIMALS);
+        let magnitude = u128::from(value.unsigned_abs());
+        let digits = if shown >= scale {
+            magnitude * u128::from(POW10[usize::from(shown - scale).min(18)].unsigned_abs())
         } else {
-            i128::from(value) / i128::from(POW10[usize::from(scale - shown).min(18)])
+            // Only zeros are dropped, so this division is exact; 64 bits suffice for any i64.
+            u128::from(value.unsigned_abs() / POW10[usize::from(scale - shown).min(18)].unsigned_abs())
         };
-        let shown = usize::from(shown.min(MAX_DECIMALS));
-        let mut buf = [0u8; 48];
-        let mut pos = buf.len();
-        let mut magnitude = mantissa.unsigned_abs();
+        let mut text = FixedText { buf: [0u8; 48], start: 48 };
+        text.push_digits(digits, usize::from(shown));
+        if value < 0 && digits > 0 {
+            text.start -= 1;
+            text.buf[text.start] = b'-';
+        }
+        text
+    }
+
+    /// Prepends the digits of `value`, at least `shown + 1` of them ("0.005"), with a point after the
+    /// first `shown`.
+    fn push_digits(&mut self, value: u128, shown: usize) {
         let mut written = 0;
-        // Digits least significant first, at least `shown + 1` of them ("0.005"); 64-bit division is
-        // several times faster than 128-bit and prices and sizes always fit, so 128 bits is a fallback.
-        while magnitude > 0 || written <= shown {
-            if shown > 0 && written == shown {
-                pos -= 1;
-                buf[pos] = b'.';
+        // 64-bit division is several times faster than 128-bit: use 128 bits only while needed.
+        let mut wide = value;
+        while wide > u128::from(u64::MAX) {
+            self.push_digit((wide % 10) as u8, &mut written, shown);
+            wide /= 10;
+        }
+        let mut small = wide as u64;
+        loop {
+            self.push_digit((small % 10) as u8, &mut written, shown);
+            small /= 10;
+            if small == 0 && written > shown {
+                break;
             }
-            let digit = match u64::try_from(magnitude) {
-                Ok(small) => {
-                    magnitude = u128::from(small / 10);
-                    (small % 10) as u8
-                }
-                Err(_) => {
-                    let digit = (magnitude % 10) as u8;
-                    magnitude /= 10;
-                    digit
-                }
-            };
-            pos -= 1;
-            buf[pos] = b'0' + digit;
-            written += 1;
         }
-        if mantissa < 0 {
-            pos -= 1;
-            buf[pos] = b'-';
+    }
+
+    fn push_digit(&mut self, digit: u8, written: &mut usize, shown: usize) {
+        if shown > 0 && *written == shown {
+            self.start -= 1;
+            self.buf[self.start] = b'.';
         }
-        FixedText { buf, start: pos }
+        self.start -= 1;
+        self.buf[self.start] = b'0' + digit;
+        *written += 1;
     }
 
     /// The ASCII text.
@@ -279,6 +287,9 @@ mod tests {
             (7, 0, 0, "7"),
             (i64::MAX, 0, 0, "9223372036854775807"),
             (100, 2, 0, "1"),
+            (i64::MIN, 0, 0, "-9223372036854775808"),
+            (i64::MAX, 0, 18, "9223372036854775807.000000000000000000"),
+            (-42, 0, 18, "-42.000000000000000000"),
         ] {
             s.clear();
             write_fixed(&mut s, value, scale, shown).unwrap();
@@ -303,5 +314,19 @@ mod tests {
             proptest::prop_assert_eq!(back.at_scale(decimals).unwrap(), mantissa);
             proptest::prop_assert_eq!(back.decimals, decimals);
         }
+
+        /// Rendering with more or fewer shown decimals (dropping only zeros) matches Rust's own formatting.
+        #[test]
+        fn renders_like_std(value in any::<i64>(), scale in 0u8..=18, shown in 0u8..=18) {
+            let value = if shown < scale { value / POW10[usize::from(scale - shown)] * POW10[usize::from(scale - shown)] } else { value };
+            let magnitude = i128::from(value).unsigned_abs() * 10u128.pow(u32::from(shown)) / 10u128.pow(u32::from(scale));
+            let digits = format!("{magnitude:0>width$}", width = usize::from(shown) + 1);
+            let (int, frac) = digits.split_at(digits.len() - usize::from(shown));
+            let sign = if value < 0 { "-" } else { "" };
+            let expected = if shown == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") };
+            let text = FixedText::new(value, scale, shown);
+            proptest::prop_assert_eq!(text.as_str(), expected.as_str());
+        }
     }
+    use proptest::prelude::any;
 }
