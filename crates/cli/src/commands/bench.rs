@@ -177,8 +177,10 @@ fn book_memory_mb(pairs: usize) -> Option<f64> {
         .sum::<usize>();
     let after = status_mb("VmRSS:")?;
     println!(
-        "memory: {pairs} pairs × 2 venues of 400-level books ({live} live books): {:.1} MB resident",
-        after - before
+        "memory: {pairs} pairs × 2 venues of 400-level books ({live} live books): {:.1} MB resident for the books, \
+         process peak RSS {:.1} MB",
+        after - before,
+        peak_rss_mb().unwrap_or(f64::NAN)
     );
     drop(pipeline);
     Some(after - before)
