@@ -9,7 +9,7 @@ mod venues;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use perpspread::config::{self, Config, ConfigError};
 
@@ -75,9 +75,14 @@ pub struct UserError(pub String);
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        Err(error) if error.use_stderr() => {
+            let subcommand = std::env::args().nth(1).filter(|arg| Cli::command().find_subcommand(arg).is_some());
+            eprintln!("{}", one_line(&error.render().to_string(), subcommand.as_deref()));
+            return ExitCode::from(2);
+        }
+        Err(help_or_version) => {
+            let _ = help_or_version.print();
+            return ExitCode::SUCCESS;
         }
     };
     init_logging(cli.verbose);
@@ -99,6 +104,17 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Clap's multi-line flag error as one line: what is wrong and where the help is
+/// (`error: unexpected argument '--bogus' found (see perpspread monitor --help)`).
+fn one_line(rendered: &str, subcommand: Option<&str>) -> String {
+    let what = rendered.lines().next().unwrap_or("error: invalid arguments").trim_end();
+    let command = match subcommand {
+        Some(subcommand) => format!("perpspread {subcommand}"),
+        None => "perpspread".to_owned(),
+    };
+    format!("{what} (see {command} --help)")
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -12,10 +12,10 @@ fn assert_user_error(args: &[&str], needle: &str) {
     let (code, stderr) = perpspread(args);
     assert_eq!(code, Some(2), "{args:?}: {stderr}");
     assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{args:?}: {stderr}");
-    // One `error:` line says what is wrong (clap adds a "try --help" hint line for flag errors).
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
-    assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
-    assert!(errors[0].contains(needle), "{args:?}: {}", errors[0]);
+    // Exactly one line, saying what is wrong.
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
+    assert!(lines[0].starts_with("error: ") && lines[0].contains(needle), "{args:?}: {}", lines[0]);
 }
 
 #[test]
@@ -31,6 +31,11 @@ fn bad_flags_and_config_exit_2_with_one_line() {
     assert_user_error(&["scan", "--okx-rest", "ftp://x"], "okx.rest_url");
     assert_user_error(&["monitor", "--metrics-addr", "not-an-address"], "not-an-address");
     assert_user_error(&["monitor", "--shard", "0/3"], "shard");
+    // Flag errors from the parser itself are one line too, pointing at the right help.
+    assert_user_error(&["monitor", "--bogus"], "(see perpspread monitor --help)");
+    assert_user_error(&["scan", "--size-usd", "-5"], "'-5'");
+    assert_user_error(&["bench", "--runs", "x"], "(see perpspread bench --help)");
+    assert_user_error(&["no-such-command"], "no-such-command");
 }
 
 #[test]

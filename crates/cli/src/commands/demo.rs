@@ -26,7 +26,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
     let mut sim_config = perpspread_sim::SimConfig { seed: args.seed, ..Default::default() };
     sim_config.dislocations = dislocation_schedule(&sim_config, 500, 6_000, 30.0);
     let sim = perpspread_sim::start(sim_config).await.map_err(|e| UserError(e.to_string()))?;
-    eprintln!("demo: simulator at {}", super::sim::endpoint_flags(&sim));
+    tracing::info!("demo: simulator at {}", super::sim::endpoint_flags(&sim));
     config.okx.rest_url = sim.okx_rest_url.clone();
     config.okx.ws_url = sim.okx_ws_url.clone();
     config.binance.rest_url = sim.binance_rest_url.clone();
