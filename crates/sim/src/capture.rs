@@ -36,6 +36,17 @@ pub struct CaptureStats {
     /// Model steps simulated.
     pub steps: u64,
     pub bytes: u64,
+    /// Incremental book updates written (OKX `books` updates and Binance diff events).
+    pub book_updates: u64,
+    /// Changed levels in those updates, both sides.
+    pub changed_levels: u64,
+}
+
+impl CaptureStats {
+    /// Mean changed levels per incremental book update.
+    pub fn mean_changed_levels(&self) -> f64 {
+        self.changed_levels as f64 / self.book_updates.max(1) as f64
+    }
 }
 
 /// What [`generate_capture`] writes.
@@ -70,6 +81,8 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
         out: CaptureWriter::create(path, Rotation::default()).map_err(capture)?,
         limit: options.messages,
         error: None,
+        book_updates: 0,
+        changed_levels: 0,
     };
     let mut ts_ns = EPOCH_MS * 1_000_000;
     writer.record(&mut ts_ns, Venue::Okx, Some("/api/v5/public/instruments?instType=SWAP"), &instruments_body(&market));
@@ -87,12 +100,10 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
         ts_ns = ts_ns.max((market.now_ms() + 5) * 1_000_000);
         for book in market.books(Venue::Okx) {
             let checksum = perpspread_okx::checksum::book_checksum(&book.book, &mut scratch);
-            writer.record(
-                &mut ts_ns,
-                Venue::Okx,
-                None,
-                &update_frame(&book.delta(Some(checksum)), market.now_ms(), false),
-            );
+            let delta = book.delta(Some(checksum));
+            if writer.record(&mut ts_ns, Venue::Okx, None, &update_frame(&delta, market.now_ms(), false)) {
+                writer.count_update(&delta);
+            }
         }
         for book in market.books(Venue::Binance) {
             let delta = book.delta(None);
@@ -100,7 +111,9 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
                 continue;
             }
             binance_frame(&mut frame, &delta, market.now_ms());
-            writer.record(&mut ts_ns, Venue::Binance, None, &frame);
+            if writer.record(&mut ts_ns, Venue::Binance, None, &frame) {
+                writer.count_update(&delta);
+            }
             if options.book_ticker && top_moved(&delta) {
                 book_ticker_frame(&mut frame, &delta, market.now_ms());
                 writer.record(&mut ts_ns, Venue::Binance, None, &frame);
@@ -118,7 +131,8 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
     }
     let (records, bytes) = (writer.out.records(), writer.out.total_bytes());
     writer.out.finish().map_err(capture)?;
-    Ok(CaptureStats { records, steps, bytes })
+    let (book_updates, changed_levels) = (writer.book_updates, writer.changed_levels);
+    Ok(CaptureStats { records, steps, bytes, book_updates, changed_levels })
 }
 
 /// A combined-stream `@depth@100ms` frame for one step's delta.
@@ -165,6 +179,8 @@ struct Writer {
     limit: u64,
     /// The first write error; writing stops there.
     error: Option<perpspread_capture::CaptureError>,
+    book_updates: u64,
+    changed_levels: u64,
 }
 
 impl Writer {
@@ -172,10 +188,11 @@ impl Writer {
         self.out.records() >= self.limit || self.error.is_some()
     }
 
-    /// Writes one record (REST when `url` is given) if the limit is not reached; advances `ts_ns` by 1 µs.
-    fn record(&mut self, ts_ns: &mut u64, venue: Venue, url: Option<&str>, data: &str) {
+    /// Writes one record (REST when `url` is given) if the limit is not reached, advancing `ts_ns` by 1 µs;
+    /// returns whether it was written.
+    fn record(&mut self, ts_ns: &mut u64, venue: Venue, url: Option<&str>, data: &str) -> bool {
         if self.full() {
-            return;
+            return false;
         }
         let src = if url.is_some() { Src::Rest } else { Src::Ws };
         let record = RecordRef { ts_ns: *ts_ns, venue: venue.as_str(), src, url, data };
@@ -183,5 +200,11 @@ impl Writer {
             self.error = Some(e);
         }
         *ts_ns += 1_000;
+        self.error.is_none()
+    }
+
+    fn count_update(&mut self, delta: &BookDelta) {
+        self.book_updates += 1;
+        self.changed_levels += delta.changes.len() as u64;
     }
 }

@@ -29,6 +29,11 @@ fn capture_replays_cleanly() {
     let mut binance_events: HashMap<String, Vec<Value>> = HashMap::new();
     let mut last_ts = 0;
     let mut scratch = String::new();
+    let (mut book_updates, mut changed_levels) = (0u64, 0u64);
+    let mut count = |levels: &[&Value]| {
+        book_updates += 1;
+        changed_levels += levels.iter().map(|l| l.as_array().unwrap().len() as u64).sum::<u64>();
+    };
     for (i, line) in text.lines().enumerate() {
         let record: Value = serde_json::from_str(line).unwrap();
         let ts = record["ts_ns"].as_u64().unwrap();
@@ -58,6 +63,7 @@ fn capture_replays_cleanly() {
                     assert_eq!(d["prevSeqId"], -1);
                 } else {
                     assert_eq!(d["prevSeqId"].as_i64().unwrap(), entry.1);
+                    count(&[&d["bids"], &d["asks"]]);
                 }
                 apply(&mut entry.0, Side::Bid, &d["bids"]);
                 apply(&mut entry.0, Side::Ask, &d["asks"]);
@@ -77,11 +83,13 @@ fn capture_replays_cleanly() {
                 if let Some(prev) = events.last() {
                     assert_eq!(event["pu"], prev["u"]);
                 }
+                count(&[&event["b"], &event["a"]]);
                 events.push(event);
             }
             other => panic!("unexpected record {other:?}"),
         }
     }
     assert_eq!(okx.len(), 3);
+    assert_eq!((stats.book_updates, stats.changed_levels), (book_updates, changed_levels));
     let _ = std::fs::remove_file(&path);
 }

@@ -309,9 +309,12 @@ fn bench(args: Args) -> anyhow::Result<()> {
             let stats = perpspread_sim::generate_capture(&path, &options).map_err(|e| UserError(e.to_string()))?;
             let secs = started.elapsed().as_secs_f64();
             println!(
-                "generated {} records in {secs:.2} s ({:.0} records/s) with the simulator",
+                "generated {} records in {secs:.2} s ({:.0} records/s) with the simulator: {}-ms model step, {:.1} \
+                 changed levels per book update on average",
                 stats.records,
-                stats.records as f64 / secs
+                stats.records as f64 / secs,
+                args.tick_ms,
+                stats.mean_changed_levels()
             );
             path
         }

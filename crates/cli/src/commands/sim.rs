@@ -84,10 +84,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .map_err(|e| UserError(e.to_string()))?;
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "wrote {} records ({} model steps, {:.1} MB) in {secs:.2} s ({:.0} records/s)",
+            "wrote {} records ({} model steps, {:.1} MB, {:.1} changed levels per book update) in {secs:.2} s \
+             ({:.0} records/s)",
             stats.records,
             stats.steps,
             stats.bytes as f64 / 1e6,
+            stats.mean_changed_levels(),
             stats.records as f64 / secs.max(1e-9)
         );
         return Ok(());
