@@ -75,8 +75,15 @@ pub struct UserError(pub String);
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(error) if error.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            return ExitCode::from(2);
+        }
         Err(error) if error.use_stderr() => {
-            let subcommand = std::env::args().nth(1).filter(|arg| Cli::command().find_subcommand(arg).is_some());
+            let subcommand = std::env::args_os()
+                .skip(1)
+                .filter_map(|arg| arg.into_string().ok())
+                .find(|arg| Cli::command().find_subcommand(arg).is_some());
             eprintln!("{}", one_line(&error.render().to_string(), subcommand.as_deref()));
             return ExitCode::from(2);
         }
@@ -109,7 +116,14 @@ fn main() -> ExitCode {
 /// Clap's multi-line flag error as one line: what is wrong and where the help is
 /// (`error: unexpected argument '--bogus' found (see perpspread monitor --help)`).
 fn one_line(rendered: &str, subcommand: Option<&str>) -> String {
-    let what = rendered.lines().next().unwrap_or("error: invalid arguments").trim_end();
+    // Everything before the usage line (missing argument names and tips follow the first line).
+    let what = rendered
+        .lines()
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     let command = match subcommand {
         Some(subcommand) => format!("perpspread {subcommand}"),
         None => "perpspread".to_owned(),

@@ -36,6 +36,7 @@ fn bad_flags_and_config_exit_2_with_one_line() {
     assert_user_error(&["scan", "--size-usd", "-5"], "'-5'");
     assert_user_error(&["bench", "--runs", "x"], "(see perpspread bench --help)");
     assert_user_error(&["no-such-command"], "no-such-command");
+    assert_user_error(&["replay"], "<FILE");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::num::Dec64;
 /// A `(price, size)` level as decoded from the wire.
 pub type RawLevel = (Dec64, Dec64);
 
-/// Deepest nesting [`JsonCursor::skip`] accepts (the same limit as `serde_json`).
+/// Nesting [`JsonCursor::skip`] rejects (`serde_json` rejects one level less deep).
 pub const MAX_DEPTH: usize = 128;
 
 /// Why a frame could not be read.
