@@ -222,7 +222,7 @@ pub struct Engine {
     /// Common lot step of each pair (computed once).
     steps: Vec<LotStep>,
     /// The configured sizes resolved against each pair's lot step (computed once).
-    sizes: Vec<Vec<PreparedSize>>,
+    sizes: std::sync::Arc<[Vec<PreparedSize>]>,
     /// Each pair's leg unit conversions for the books' current grids (recomputed when a grid widens).
     units: Vec<[Option<LegUnits>; 2]>,
     states: Vec<PairState>,
@@ -242,10 +242,19 @@ impl Engine {
             .map(|_| PairState { quotes: vec![None; slots], open: vec![None; slots], ..PairState::default() })
             .collect();
         let steps: Vec<LotStep> = pairs.iter().map(|p| LotStep::new(p.common_step_base())).collect();
-        let sizes =
+        let sizes: Vec<Vec<PreparedSize>> =
             steps.iter().map(|step| config.sizes.iter().map(|t| PreparedSize::new(*t, step)).collect()).collect();
         let units = vec![[None; 2]; pairs.len()];
-        Engine { config, pairs: pairs.into(), steps, sizes, units, states, next_id: 1, stats: EngineStats::default() }
+        Engine {
+            config,
+            pairs: pairs.into(),
+            steps,
+            sizes: sizes.into(),
+            units,
+            states,
+            next_id: 1,
+            stats: EngineStats::default(),
+        }
     }
 
     /// The pairs, in index order.
@@ -327,7 +336,8 @@ impl Engine {
             _ => LegUnits::new(legs[leg].instrument, legs[leg].book, self.steps[pair].base()),
         });
         self.units[pair] = units.map(Some);
-        let sizes = std::mem::take(&mut self.sizes[pair]);
+        let all_sizes = std::sync::Arc::clone(&self.sizes);
+        let sizes = &all_sizes[pair];
         for (d, &(buy, sell)) in DIRECTIONS.iter().enumerate() {
             let calc = SpreadCalculator::with_units(
                 self.steps[pair],
@@ -357,7 +367,6 @@ impl Engine {
                 self.states[pair].quotes[slot] = quote;
             }
         }
-        self.sizes[pair] = sizes;
     }
 
     /// Closes every open opportunity (reason `shutdown`).
