@@ -15,7 +15,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
+use perpspread_core::wire::JsonCursor;
 use serde::Serialize;
 
 /// Why a capture could not be read or written.
@@ -126,91 +126,55 @@ impl CaptureReader {
     }
 }
 
-/// Parses one capture line into `record`.
+/// Parses one capture line into `record`, reusing its buffers.
 pub fn parse_line(text: &str, record: &mut Record) -> Result<(), String> {
     record.url.clear();
-    let mut de = serde_json::Deserializer::from_str(text);
-    RecordSeed(record).deserialize(&mut de).map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())
-}
-
-struct RecordSeed<'r>(&'r mut Record);
-
-impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RecordSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a capture record {ts_ns, venue, src, [url], data}")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let (mut ts, mut venue, mut src, mut data) = (false, false, false, false);
-        while let Some(key) = map.next_key::<&str>()? {
+    let (mut ts, mut venue, mut src, mut data) = (false, false, false, false);
+    let mut unknown_src = None;
+    let mut cursor = JsonCursor::new(text);
+    cursor
+        .object(|cursor, key| {
             match key {
                 "ts_ns" => {
-                    self.0.ts_ns = map.next_value()?;
+                    record.ts_ns = cursor.u64()?;
                     ts = true;
                 }
                 "venue" => {
-                    map.next_value_seed(StrInto(&mut self.0.venue))?;
+                    cursor.string_into(&mut record.venue)?;
                     venue = true;
                 }
                 "src" => {
-                    let mut text = String::new();
-                    map.next_value_seed(StrInto(&mut text))?;
-                    self.0.src = match text.as_str() {
+                    let text = cursor.string()?;
+                    record.src = match text.as_ref() {
                         "ws" => Src::Ws,
                         "rest" => Src::Rest,
-                        other => return Err(A::Error::custom(format!("unknown src {other:?} (expected ws or rest)"))),
+                        other => {
+                            unknown_src.get_or_insert_with(|| other.to_owned());
+                            Src::Ws
+                        }
                     };
                     src = true;
                 }
-                "url" => map.next_value_seed(StrInto(&mut self.0.url))?,
+                "url" => cursor.string_into(&mut record.url)?,
                 "data" => {
-                    map.next_value_seed(StrInto(&mut self.0.data))?;
+                    cursor.string_into(&mut record.data)?;
                     data = true;
                 }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                _ => cursor.skip()?,
             }
+            Ok(())
+        })
+        .and_then(|()| cursor.end())
+        .map_err(|e| format!("not a capture record {{ts_ns, venue, src, [url], data}}: {e}"))?;
+    if let Some(other) = unknown_src {
+        return Err(format!("unknown src {other:?} (expected ws or rest)"));
+    }
+    for (present, field) in [(ts, "ts_ns"), (venue, "venue"), (src, "src"), (data, "data")] {
+        if !present {
+            return Err(format!("missing field `{field}`"));
         }
-        for (present, field) in [(ts, "ts_ns"), (venue, "venue"), (src, "src"), (data, "data")] {
-            if !present {
-                return Err(A::Error::missing_field(field));
-            }
-        }
-        Ok(())
     }
-}
-
-/// Copies a (possibly escaped) JSON string into a reused buffer.
-struct StrInto<'s>(&'s mut String);
-
-impl<'de> DeserializeSeed<'de> for StrInto<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for StrInto<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string")
-    }
-    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<(), E> {
-        self.0.clear();
-        self.0.push_str(text);
-        Ok(())
-    }
+    Ok(())
 }
 
 /// When a writer starts a new file.
@@ -453,8 +417,41 @@ mod tests {
             r#"{"ts_ns":1,"venue":"okx","src":"tcp","data":""}"#,
             "not json",
             r#"{"ts_ns":-1,"venue":"okx","src":"ws","data":""}"#,
+            r#"{"ts_ns":1.5,"venue":"okx","src":"ws","data":""}"#,
+            r#"{"ts_ns":1,"venue":"okx","src":"ws","data":""} trailing"#,
+            r#"{"ts_ns":1,"venue":"okx","src":"ws","data":"unterminated}"#,
         ] {
             assert!(parse_line(bad, &mut record).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the writer serializes, the reader gives back, with member order and extra members free.
+        #[test]
+        fn lines_read_back_what_was_written(
+            ts_ns in proptest::prelude::any::<u64>(),
+            venue in ".*",
+            url in proptest::option::of(".*"),
+            data in ".*",
+            rest in proptest::prelude::any::<bool>(),
+            reordered in proptest::prelude::any::<bool>(),
+        ) {
+            let src = if rest { Src::Rest } else { Src::Ws };
+            let written = RecordRef { ts_ns, venue: &venue, src, url: url.as_deref(), data: &data };
+            let line = if reordered {
+                let mut value = serde_json::to_value(written).unwrap();
+                value["extra"] = serde_json::json!({"nested": [1, "x"]});
+                // serde_json's map is sorted by key, so this moves `data` before `src`, `ts_ns` and `venue`.
+                serde_json::to_string(&value).unwrap()
+            } else {
+                serde_json::to_string(&written).unwrap()
+            };
+            let mut record = Record { url: "stale".into(), ..Record::default() };
+            parse_line(&line, &mut record).unwrap();
+            proptest::prop_assert_eq!(
+                record,
+                Record { ts_ns, venue, src, url: url.unwrap_or_default(), data }
+            );
         }
     }
 

@@ -106,18 +106,38 @@ impl<'a> JsonCursor<'a> {
     pub fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.expect(b'"', "a string")?;
         let start = self.pos;
-        loop {
-            match self.byte_at(self.pos)? {
-                b'"' => {
-                    let text = self.slice(start, self.pos)?;
-                    self.pos += 1;
-                    return Ok(Cow::Borrowed(text));
-                }
-                b'\\' => return self.unescape(start).map(Cow::Owned),
-                byte if byte < 0x20 => return Err(self.expected("no control character in a string")),
-                _ => self.pos += 1,
+        self.pos = plain_run_end(self.text.as_bytes(), start);
+        match self.byte_at(self.pos)? {
+            b'"' => {
+                let text = self.slice(start, self.pos)?;
+                self.pos += 1;
+                Ok(Cow::Borrowed(text))
             }
+            b'\\' => {
+                let mut out = String::new();
+                self.pos = start;
+                self.string_rest_into(&mut out)?;
+                Ok(Cow::Owned(out))
+            }
+            _ => Err(self.expected("no control character in a string")),
         }
+    }
+
+    /// Reads a string into `out` (replacing its contents), decoding escapes; reuses `out`'s buffer.
+    pub fn string_into(&mut self, out: &mut String) -> Result<(), JsonError> {
+        self.expect(b'"', "a string")?;
+        self.string_rest_into(out)
+    }
+
+    /// [`JsonCursor::string_into`] from inside the string.
+    fn string_rest_into(&mut self, out: &mut String) -> Result<(), JsonError> {
+        let mut bytes = std::mem::take(out).into_bytes();
+        bytes.clear();
+        let read = self.unescape_rest(&mut bytes);
+        // Only runs of the text that end at ASCII bytes, and encoded chars, were copied, so the check always
+        // passes; it keeps this code free of `unsafe`.
+        *out = String::from_utf8(bytes).map_err(|_| self.expected("UTF-8"))?;
+        read
     }
 
     /// Reads a string holding a plain decimal number (`"30236.1"`), as [`Dec64::parse`] reads it.
@@ -273,6 +293,7 @@ impl<'a> JsonCursor<'a> {
     fn skip_string(&mut self) -> Result<(), JsonError> {
         self.expect(b'"', "a string")?;
         loop {
+            self.pos = plain_run_end(self.text.as_bytes(), self.pos);
             match self.byte_at(self.pos)? {
                 b'"' => {
                     self.pos += 1;
@@ -282,36 +303,59 @@ impl<'a> JsonCursor<'a> {
                     self.pos += 1;
                     self.escape()?;
                 }
-                byte if byte < 0x20 => return Err(self.expected("no control character in a string")),
-                _ => self.pos += 1,
+                _ => return Err(self.expected("no control character in a string")),
             }
         }
     }
 
-    /// Copies a string that contains escapes, from its first byte at `start`, decoding them.
-    fn unescape(&mut self, start: usize) -> Result<String, JsonError> {
-        let mut out = String::from(self.slice(start, self.pos)?);
+    /// Appends the rest of a string (the cursor is inside it) to `out`, decoding escapes, and steps past
+    /// the closing quote. Plain text is copied eight bytes at a time, the last word cut back to the run.
+    fn unescape_rest(&mut self, out: &mut Vec<u8>) -> Result<(), JsonError> {
+        let bytes = self.text.as_bytes();
         loop {
+            self.copy_plain_run(out);
             match self.byte_at(self.pos)? {
                 b'"' => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(());
                 }
                 b'\\' => {
                     self.pos += 1;
-                    out.push(self.escape()?);
-                }
-                byte if byte < 0x20 => return Err(self.expected("no control character in a string")),
-                _ => {
-                    // A run of plain characters ends at an ASCII byte, so it is whole UTF-8.
-                    let run = self.pos;
-                    while self.byte_at(self.pos).is_ok_and(|b| b != b'"' && b != b'\\' && b >= 0x20) {
-                        self.pos += 1;
+                    match bytes.get(self.pos) {
+                        // Escaped quotes and backslashes are most of the escapes in a capture's frames.
+                        Some(&byte @ (b'"' | b'\\')) => {
+                            out.push(byte);
+                            self.pos += 1;
+                        }
+                        _ => {
+                            let decoded = self.escape()?;
+                            out.extend_from_slice(decoded.encode_utf8(&mut [0; 4]).as_bytes());
+                        }
                     }
-                    out.push_str(self.slice(run, self.pos)?);
                 }
+                _ => return Err(self.expected("no control character in a string")),
             }
         }
+    }
+
+    /// Copies plain text up to the next quote, backslash or control byte: eight bytes at a time, the last
+    /// word cut back to the run.
+    fn copy_plain_run(&mut self, out: &mut Vec<u8>) {
+        let bytes = self.text.as_bytes();
+        while let Some(word) = bytes.get(self.pos..self.pos + 8).and_then(|w| <&[u8; 8]>::try_from(w).ok()) {
+            out.extend_from_slice(word);
+            let special = special_bytes(u64::from_le_bytes(*word));
+            if special != 0 {
+                let run = special.trailing_zeros() as usize / 8;
+                out.truncate(out.len() - 8 + run);
+                self.pos += run;
+                return;
+            }
+            self.pos += 8;
+        }
+        let run = self.pos;
+        self.pos = plain_run_end(bytes, run);
+        out.extend_from_slice(bytes.get(run..self.pos).unwrap_or_default());
     }
 
     /// Decodes the escape after a backslash.
@@ -450,6 +494,30 @@ impl<'a> JsonCursor<'a> {
     }
 }
 
+/// Index of the first byte at or after `from` that ends a plain run inside a JSON string: a quote, a
+/// backslash or a control character (`bytes.len()` if none). Eight bytes are tested at a time.
+fn plain_run_end(bytes: &[u8], from: usize) -> usize {
+    let mut pos = from;
+    while let Some(word) = bytes.get(pos..pos + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let special = special_bytes(u64::from_le_bytes(word));
+        if special != 0 {
+            return pos + special.trailing_zeros() as usize / 8;
+        }
+        pos += 8;
+    }
+    let rest = bytes.get(pos..).unwrap_or_default();
+    pos + rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(rest.len())
+}
+
+/// Flags (high bit) the bytes of a little-endian word that end a plain run: quote, backslash, control. Only
+/// the lowest flag is exact; flags above it may be spurious.
+fn special_bytes(word: u64) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS;
+    below(word, 0x20) | below(word ^ (ONES * u64::from(b'"')), 1) | below(word ^ (ONES * u64::from(b'\\')), 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -578,11 +646,27 @@ mod tests {
             prop_assert_eq!(read, text.parse::<i64>().ok().filter(|_| json_integer), "{}", text);
         }
 
-        /// Strings round-trip through `serde_json`'s escaping.
+        /// Strings round-trip through `serde_json`'s escaping, borrowed or into a reused buffer.
         #[test]
-        fn strings_round_trip(text in ".*") {
+        fn strings_round_trip(text in ".*", stale in ".*") {
             let encoded = serde_json::to_string(&text).unwrap();
             prop_assert_eq!(JsonCursor::new(&encoded).string().unwrap(), text.as_str());
+            let mut out = stale;
+            let mut cursor = JsonCursor::new(&encoded);
+            cursor.string_into(&mut out).unwrap();
+            prop_assert_eq!(&out, &text);
+            prop_assert!(cursor.end().is_ok());
+        }
+
+        /// The eight-bytes-at-a-time run scan stops where a byte-by-byte scan does.
+        #[test]
+        fn plain_runs_end_where_a_bytewise_scan_ends(
+            bytes in proptest::collection::vec(prop_oneof![Just(b'"'), Just(b'\\'), any::<u8>()], 0..40),
+            from in any::<proptest::sample::Index>(),
+        ) {
+            let from = from.index(bytes.len() + 1);
+            let naive = bytes[from..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map_or(bytes.len(), |i| from + i);
+            prop_assert_eq!(plain_run_end(&bytes, from), naive);
         }
 
         /// A valid text with one byte deleted, replaced or inserted is accepted exactly when `serde_json`
