@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::num::{rescale, write_fixed, Dec64, FixedText, NumError, MAX_DECIMALS};
+use crate::num::{rescale, write_fixed, Dec64, FixedText, NumError, MAX_DECIMALS, POW10};
 use crate::wire::RawLevel;
 
 /// Bid or ask.
@@ -90,7 +90,10 @@ impl OrderBook {
 
     /// Sets the size at a price; a zero size deletes the level (deleting an absent level is a no-op).
     pub fn set(&mut self, side: Side, price: Dec64, qty: Dec64) -> Result<(), BookError> {
-        let level = self.make_level(price, qty)?;
+        let level = match self.level_on_grids(price, qty) {
+            Some(level) => level,
+            None => self.make_level(price, qty)?,
+        };
         let max_depth = self.max_depth;
         let levels = self.side_mut(side);
         match search(levels, side, level.price) {
@@ -265,6 +268,22 @@ impl OrderBook {
             Side::Bid => &mut self.bids,
             Side::Ask => &mut self.asks,
         }
+    }
+
+    /// The level for `(price, qty)` when both are non-negative and fit the current grids (nearly always),
+    /// without the error paths of [`OrderBook::make_level`].
+    #[inline(always)]
+    fn level_on_grids(&self, price: Dec64, qty: Dec64) -> Option<Level> {
+        let on_grid = |value: Dec64, scale: u8| {
+            let factor = *POW10.get(usize::from(scale.checked_sub(value.decimals)?))?;
+            (value.mantissa >= 0).then(|| value.mantissa.checked_mul(factor)).flatten()
+        };
+        Some(Level {
+            price: on_grid(price, self.price_scale)?,
+            qty: on_grid(qty, self.qty_scale)?,
+            price_dp: price.decimals,
+            qty_dp: qty.decimals,
+        })
     }
 
     fn make_level(&mut self, price: Dec64, qty: Dec64) -> Result<Level, BookError> {

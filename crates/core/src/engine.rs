@@ -218,16 +218,28 @@ pub struct EngineStats {
 #[derive(Debug, Clone)]
 pub struct Engine {
     config: EngineConfig,
-    pairs: std::sync::Arc<[Pair]>,
+    pairs: Vec<Pair>,
     /// Common lot step of each pair (computed once).
     steps: Vec<LotStep>,
     /// The configured sizes resolved against each pair's lot step (computed once).
-    sizes: std::sync::Arc<[Vec<PreparedSize>]>,
+    sizes: Vec<Vec<PreparedSize>>,
     /// Each pair's leg unit conversions for the books' current grids (recomputed when a grid widens).
     units: Vec<[Option<LegUnits>; 2]>,
     states: Vec<PairState>,
+    /// Reused buffer of one evaluation's quotes, before they are tracked.
+    evaluated: Vec<Evaluated>,
     next_id: u64,
     stats: EngineStats,
+}
+
+/// One (direction, size) of an evaluation, waiting to be tracked.
+#[derive(Debug, Clone)]
+struct Evaluated {
+    slot: usize,
+    /// Leg indexes `(buy, sell)`.
+    legs: (usize, usize),
+    quote: Option<Quote>,
+    carry: Option<f64>,
 }
 
 /// The two directions, as leg indexes `(buy, sell)`.
@@ -247,11 +259,12 @@ impl Engine {
         let units = vec![[None; 2]; pairs.len()];
         Engine {
             config,
-            pairs: pairs.into(),
+            pairs,
             steps,
-            sizes: sizes.into(),
+            sizes,
             units,
             states,
+            evaluated: Vec::new(),
             next_id: 1,
             stats: EngineStats::default(),
         }
@@ -328,16 +341,17 @@ impl Engine {
         }
         self.states[pair].suppressed = None;
         let age_ns = books.iter().map(|b| now.mono_ns.saturating_sub(b.recv.mono_ns)).max().unwrap_or(0);
-        let pairs = self.pairs.clone();
         let legs: [LegBook<'_>; 2] =
-            std::array::from_fn(|leg| LegBook { instrument: &pairs[pair].legs[leg], book: &books[leg].book });
+            std::array::from_fn(|leg| LegBook { instrument: &self.pairs[pair].legs[leg], book: &books[leg].book });
         let units: [LegUnits; 2] = std::array::from_fn(|leg| match self.units[pair][leg] {
             Some(units) if units.fits(legs[leg].book) => units,
             _ => LegUnits::new(legs[leg].instrument, legs[leg].book, self.steps[pair].base()),
         });
         self.units[pair] = units.map(Some);
-        let all_sizes = std::sync::Arc::clone(&self.sizes);
-        let sizes = &all_sizes[pair];
+        // Quote every (direction, size) first, then track them: tracking needs `&mut self`, quoting borrows
+        // the pairs and sizes.
+        let mut evaluated = std::mem::take(&mut self.evaluated);
+        let sizes = &self.sizes[pair];
         for (d, &(buy, sell)) in DIRECTIONS.iter().enumerate() {
             let calc = SpreadCalculator::with_units(
                 self.steps[pair],
@@ -349,7 +363,6 @@ impl Engine {
             let extra = if self.config.include_funding { carry.unwrap_or(0.0) } else { 0.0 };
             let max = calc.max_size(self.config.open_bp - extra);
             for (size_index, size) in sizes.iter().enumerate() {
-                let slot = d * sizes.len() + size_index;
                 let quote = calc.quote_prepared(*size).ok().map(|q| Quote {
                     direction: q.direction,
                     size_index,
@@ -363,10 +376,14 @@ impl Engine {
                     max_size_base: max.size_base,
                     max_size_quote: max.size_quote,
                 });
-                self.track(pair, slot, (buy, sell), quote.as_ref(), carry, (latency, age_ns), now.wall_ns, out);
-                self.states[pair].quotes[slot] = quote;
+                evaluated.push(Evaluated { slot: d * sizes.len() + size_index, legs: (buy, sell), quote, carry });
             }
         }
+        for Evaluated { slot, legs, quote, carry } in evaluated.drain(..) {
+            self.track(pair, slot, legs, quote.as_ref(), carry, (latency, age_ns), now.wall_ns, out);
+            self.states[pair].quotes[slot] = quote;
+        }
+        self.evaluated = evaluated;
     }
 
     /// Closes every open opportunity (reason `shutdown`).

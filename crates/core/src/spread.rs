@@ -105,12 +105,14 @@ impl Leg<'_> {
 pub struct LotStep {
     base: Decimal,
     as_f64: f64,
+    /// The step's mantissa when it fits 64 bits (it nearly always does), for cheap multiples.
+    mantissa: Option<i64>,
 }
 
 impl LotStep {
     /// The step, in base units (see [`Pair::common_step_base`]).
     pub fn new(base: Decimal) -> Self {
-        LotStep { base, as_f64: base.to_f64().unwrap_or(f64::NAN) }
+        LotStep { base, as_f64: base.to_f64().unwrap_or(f64::NAN), mantissa: i64::try_from(base.mantissa()).ok() }
     }
 
     /// The step, in base units.
@@ -120,10 +122,9 @@ impl LotStep {
 
     /// `steps` whole steps, in base units.
     fn times(&self, steps: i64) -> Decimal {
-        self.base
-            .mantissa()
-            .checked_mul(i128::from(steps))
-            .and_then(|m| Decimal::try_from_i128_with_scale(m, self.base.scale()).ok())
+        self.mantissa
+            .and_then(|m| m.checked_mul(steps))
+            .and_then(|m| Decimal::try_new(m, self.base.scale()).ok())
             .unwrap_or_else(|| self.base * Decimal::from(steps))
     }
 }

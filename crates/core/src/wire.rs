@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use crate::num::Dec64;
+use crate::num::{Dec64, POW10};
 
 /// A `(price, size)` level as decoded from the wire.
 pub type RawLevel = (Dec64, Dec64);
@@ -145,6 +145,10 @@ impl<'a> JsonCursor<'a> {
         self.expect(b'"', "a decimal string")?;
         let start = self.pos;
         let bytes = self.text.as_bytes();
+        if let Some((value, end)) = short_decimal(bytes, start) {
+            self.pos = end + 1;
+            return Ok(value);
+        }
         // One pass for the common case (up to 18 digits, which cannot overflow); anything else is handed to
         // `Dec64::parse_bytes`, which defines what is valid.
         let mut pos = start + usize::from(bytes.get(start) == Some(&b'-'));
@@ -509,6 +513,58 @@ fn plain_run_end(bytes: &[u8], from: usize) -> usize {
     pos + rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(rest.len())
 }
 
+/// A decimal of at most 7 integer and 7 fraction digits (`-?d{1,7}(.d{1,7})?`) closed by a quote at
+/// `start`, read with one word load per part: the value and the quote's index. `None` sends the caller to
+/// the general path (other shapes, or fewer than eight bytes left to load).
+#[inline]
+fn short_decimal(bytes: &[u8], start: usize) -> Option<(Dec64, usize)> {
+    let negative = bytes.get(start) == Some(&b'-');
+    let integer_start = start + usize::from(negative);
+    let (integer, integer_digits) = digit_run(bytes, integer_start)?;
+    if !(1..8).contains(&integer_digits) {
+        return None;
+    }
+    let after = integer_start + integer_digits;
+    let (mantissa, decimals, end) = match bytes.get(after)? {
+        b'"' => (integer, 0, after),
+        b'.' => {
+            let (fraction, fraction_digits) = digit_run(bytes, after + 1)?;
+            let end = after + 1 + fraction_digits;
+            if !(1..8).contains(&fraction_digits) || bytes.get(end) != Some(&b'"') {
+                return None;
+            }
+            (integer * POW10[fraction_digits] as u64 + fraction, fraction_digits, end)
+        }
+        _ => return None,
+    };
+    // At most 14 digits: the casts cannot truncate.
+    let mantissa = mantissa as i64;
+    Some((Dec64::new(if negative { -mantissa } else { mantissa }, decimals as u8), end))
+}
+
+/// The ASCII digits at the start of the eight bytes at `pos`: (their value, how many). `None` when fewer
+/// than eight bytes are left.
+#[inline]
+fn digit_run(bytes: &[u8], pos: usize) -> Option<(u64, usize)> {
+    const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
+    const HIGH_NIBBLES: u64 = u64::from_ne_bytes([0xF0; 8]);
+    const SIXES: u64 = u64::from_ne_bytes([0x06; 8]);
+    let word = u64::from_le_bytes(bytes.get(pos..pos + 8)?.try_into().ok()?);
+    // A byte is a digit when it is 0x3_ and stays 0x3_ after adding 6; carries only reach bytes above the
+    // first non-digit, so the lowest flagged byte is exact.
+    let non_digit = ((word & HIGH_NIBBLES) ^ ZEROS) | ((word.wrapping_add(SIXES) & HIGH_NIBBLES) ^ ZEROS);
+    let count = (non_digit.trailing_zeros() / 8) as usize;
+    if count == 0 {
+        return Some((0, 0));
+    }
+    // Digit values moved to the top bytes (the first digit is the lowest byte); the zeros below them are
+    // leading zeros. Then pairs, quads and octets are combined with one multiply each.
+    let digits = (word.wrapping_sub(ZEROS) & 0x0F0F_0F0F_0F0F_0F0F) << (8 * (8 - count));
+    let pairs = (digits.wrapping_mul(10 << 8 | 1) >> 8) & 0x00FF_00FF_00FF_00FF;
+    let quads = (pairs.wrapping_mul(100 << 16 | 1) >> 16) & 0x0000_FFFF_0000_FFFF;
+    Some((quads.wrapping_mul(10_000 << 32 | 1) >> 32, count))
+}
+
 /// Flags (high bit) the bytes of a little-endian word that end a plain run: quote, backslash, control. Only
 /// the lowest flag is exact; flags above it may be spurious.
 fn special_bytes(word: u64) -> u64 {
@@ -635,8 +691,15 @@ mod tests {
         /// Decimal strings read exactly as `Dec64::parse` reads them, and integers as `str::parse`.
         #[test]
         fn numbers_agree_with_the_reference_parsers(text in r"-?[0-9]{0,22}(\.[0-9]{0,22})?\.?x?") {
-            let quoted = format!("\"{text}\"");
-            prop_assert_eq!(JsonCursor::new(&quoted).decimal().ok(), Dec64::parse(&text).ok(), "{}", text);
+            // Unpadded, the word-at-a-time path has too few bytes to load; padded, it is taken when it can be.
+            for quoted in [format!("\"{text}\""), format!("\"{text}\",\"0\"]]}}")] {
+                let mut cursor = JsonCursor::new(&quoted);
+                let read = cursor.decimal().ok();
+                prop_assert_eq!(read, Dec64::parse(&text).ok(), "{}", quoted);
+                if read.is_some() {
+                    prop_assert_eq!(cursor.position(), text.len() + 2, "{}", quoted);
+                }
+            }
             let digits = text.strip_prefix('-').unwrap_or(&text);
             let json_integer = !digits.is_empty()
                 && digits.bytes().all(|b| b.is_ascii_digit())
@@ -656,6 +719,15 @@ mod tests {
             cursor.string_into(&mut out).unwrap();
             prop_assert_eq!(&out, &text);
             prop_assert!(cursor.end().is_ok());
+        }
+
+        /// Digit runs read a word at a time agree with reading them byte by byte.
+        #[test]
+        fn digit_runs_agree_with_a_bytewise_read(text in "[0-9]{0,9}[\"., x-]?.{0,8}") {
+            let bytes = text.as_bytes();
+            let count = bytes.iter().take(8).take_while(|b| b.is_ascii_digit()).count();
+            let expected = (bytes.len() >= 8).then(|| (text[..count].parse::<u64>().unwrap_or(0), count));
+            prop_assert_eq!(digit_run(bytes, 0), expected, "{}", text);
         }
 
         /// The eight-bytes-at-a-time run scan stops where a byte-by-byte scan does.
