@@ -305,6 +305,10 @@ impl<'a> SpreadCalculator<'a> {
         }
         let (limit_base, depth_limited) = self.threshold_crossing(threshold_bp);
         let estimate = whole_steps(limit_base / step);
+        if estimate <= 0 {
+            // Not even one step meets the threshold (the usual case): nothing to confirm.
+            return zero;
+        }
         // The crossing is found in floating point; confirm exactly. Net falls as size grows, so when the
         // estimate overshoots, a binary search finds the largest qualifying step count.
         let qualifies = |steps: i64| self.quote_steps(steps).ok().filter(|q| q.net_bp >= threshold_bp);
@@ -324,7 +328,7 @@ impl<'a> SpreadCalculator<'a> {
             }
         };
         match best {
-            Some(quote) if estimate > 0 => MaxSize {
+            Some(quote) => MaxSize {
                 size_base: quote.size_base,
                 size_quote: quote.buy_cost_quote,
                 net_bp: Some(quote.net_bp),
