@@ -53,6 +53,9 @@ pub struct LegUnits {
     quote_per_price: f64,
     /// Size units in one common step, on the qty grid refined by `10^extra`: `(units_per_step, extra)`.
     per_step: Option<(i64, u8)>,
+    /// Quote currency per unit of `price × qty` on the price grid and the refined qty grid (a product
+    /// instead of a division in every walk).
+    quote_per_refined_notional: f64,
 }
 
 impl LegUnits {
@@ -66,10 +69,12 @@ impl LegUnits {
             let extra = crate::num::decimals_of(units);
             POW10.get(usize::from(extra)).and_then(|p| (units * Decimal::from(*p)).to_i64()).map(|u| (u, extra))
         };
+        let quote_per_notional = per_qty / per_price / pow10_f64(price_scale) / pow10_f64(qty_scale);
         LegUnits {
             price_scale,
             qty_scale,
-            quote_per_notional: per_qty / per_price / pow10_f64(price_scale) / pow10_f64(qty_scale),
+            quote_per_notional,
+            quote_per_refined_notional: per_step.map_or(f64::NAN, |(_, extra)| quote_per_notional / pow10_f64(extra)),
             base_per_qty: per_qty / pow10_f64(qty_scale),
             quote_per_price: 1.0 / per_price / pow10_f64(price_scale),
             per_step,
@@ -105,6 +110,8 @@ impl Leg<'_> {
 pub struct LotStep {
     base: Decimal,
     as_f64: f64,
+    /// `1 / as_f64`: step counts by a product instead of a division.
+    per_base: f64,
     /// The step's mantissa when it fits 64 bits (it nearly always does), for cheap multiples.
     mantissa: Option<i64>,
 }
@@ -112,7 +119,8 @@ pub struct LotStep {
 impl LotStep {
     /// The step, in base units (see [`Pair::common_step_base`]).
     pub fn new(base: Decimal) -> Self {
-        LotStep { base, as_f64: base.to_f64().unwrap_or(f64::NAN), mantissa: i64::try_from(base.mantissa()).ok() }
+        let as_f64 = base.to_f64().unwrap_or(f64::NAN);
+        LotStep { base, as_f64, per_base: 1.0 / as_f64, mantissa: i64::try_from(base.mantissa()).ok() }
     }
 
     /// The step, in base units.
@@ -257,7 +265,7 @@ impl<'a> SpreadCalculator<'a> {
             PreparedSize::Steps(steps) => steps,
             PreparedSize::Quote(quote) => {
                 let base = base_for_cost(&self.buy, quote).ok_or_else(|| self.depth_error(&self.buy, quote))?;
-                whole_steps(base / self.step.as_f64)
+                whole_steps(base * self.step.per_base)
             }
         };
         if steps <= 0 {
@@ -281,15 +289,15 @@ impl<'a> SpreadCalculator<'a> {
     pub fn quote_steps(&self, steps: i64) -> Result<SpreadQuote, NotExecutable> {
         let buy_cost = self.walk_leg(&self.buy, Side::Ask, steps)?;
         let sell_proceeds = self.walk_leg(&self.sell, Side::Bid, steps)?;
-        let base = steps as f64 * self.step.as_f64;
+        let per_base = 1.0 / (steps as f64 * self.step.as_f64);
         let gross_bp = (sell_proceeds - buy_cost) / buy_cost * 10_000.0;
         Ok(SpreadQuote {
             direction: self.direction,
             size_base: self.step.times(steps),
             buy_cost_quote: buy_cost,
             sell_proceeds_quote: sell_proceeds,
-            buy_vwap: buy_cost / base,
-            sell_vwap: sell_proceeds / base,
+            buy_vwap: buy_cost * per_base,
+            sell_vwap: sell_proceeds * per_base,
             gross_bp,
             fees_bp: self.fees_bp,
             net_bp: gross_bp - self.fees_bp,
@@ -304,7 +312,7 @@ impl<'a> SpreadCalculator<'a> {
             return zero;
         }
         let (limit_base, depth_limited) = self.threshold_crossing(threshold_bp);
-        let estimate = whole_steps(limit_base / step);
+        let estimate = whole_steps(limit_base * self.step.per_base);
         if estimate <= 0 {
             // Not even one step meets the threshold (the usual case): nothing to confirm.
             return zero;
@@ -384,25 +392,23 @@ impl<'a> SpreadCalculator<'a> {
         let (per_step, extra) = leg.units.per_step.ok_or(NotExecutable::IncompatibleGrid)?;
         let refine = POW10[usize::from(extra)];
         let wanted = per_step.checked_mul(steps).ok_or(NotExecutable::IncompatibleGrid)?;
-        let mut remaining = i128::from(wanted);
-        let mut notional: i128 = 0;
-        for level in leg.view.book.levels(side) {
-            let take = remaining.min(i128::from(level.qty) * i128::from(refine));
-            notional += i128::from(level.price) * take;
-            remaining -= take;
-            if remaining == 0 {
-                // Most notionals fit in 64 bits, whose conversion to f64 is much cheaper than 128-bit's.
-                let notional = i64::try_from(notional).map_or_else(|_| notional as f64, |n| n as f64);
-                return Ok(notional * leg.units.quote_per_notional / refine as f64);
-            }
-        }
-        let available: i64 = leg.view.book.levels(side).map(|l| l.qty).sum();
-        Err(NotExecutable::NotEnoughDepth {
-            venue: leg.view.instrument.venue,
-            side: side_name(side),
-            available_base: available as f64 * leg.units.base_per_qty,
-            wanted_base: wanted as f64 / refine as f64 * leg.units.base_per_qty,
-        })
+        // Exact integer notionals; nearly all fit 64 bits, whose arithmetic and conversion to f64 are much
+        // cheaper than 128-bit's.
+        let filled = match walk_notional_64(leg.view.book, side, wanted, refine) {
+            Walk::Filled(notional) => Some(notional as f64),
+            Walk::Overflow => walk_notional_128(leg.view.book, side, wanted, refine),
+            Walk::Short => None,
+        };
+        let Some(notional) = filled else {
+            let available: i64 = leg.view.book.levels(side).map(|l| l.qty).sum();
+            return Err(NotExecutable::NotEnoughDepth {
+                venue: leg.view.instrument.venue,
+                side: side_name(side),
+                available_base: available as f64 * leg.units.base_per_qty,
+                wanted_base: wanted as f64 / refine as f64 * leg.units.base_per_qty,
+            });
+        };
+        Ok(notional * leg.units.quote_per_refined_notional)
     }
 
     fn depth_error(&self, leg: &Leg<'_>, wanted_quote: f64) -> NotExecutable {
@@ -416,6 +422,54 @@ impl<'a> SpreadCalculator<'a> {
             wanted_base: if best > 0.0 { wanted_quote / best } else { f64::INFINITY },
         }
     }
+}
+
+/// Outcome of summing `price × qty` along one side of a book for a wanted size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    Filled(i64),
+    /// The side holds less than the wanted size.
+    Short,
+    /// The sum does not fit 64 bits (see [`walk_notional_128`]).
+    Overflow,
+}
+
+/// Sums `price × take` over the levels from the best until `wanted` units of the qty grid refined by
+/// `refine` are taken, in 64-bit arithmetic.
+fn walk_notional_64(book: &OrderBook, side: Side, wanted: i64, refine: i64) -> Walk {
+    let mut remaining = wanted;
+    let mut notional: i64 = 0;
+    for level in book.levels(side) {
+        let Some(available) = level.qty.checked_mul(refine) else { return Walk::Overflow };
+        let take = remaining.min(available);
+        let Some(sum) = level.price.checked_mul(take).and_then(|cost| notional.checked_add(cost)) else {
+            return Walk::Overflow;
+        };
+        notional = sum;
+        remaining -= take;
+        if remaining == 0 {
+            return Walk::Filled(notional);
+        }
+    }
+    Walk::Short
+}
+
+/// [`walk_notional_64`] in 128-bit arithmetic, for the rare walk that overflows 64 bits; `None` when the
+/// side is short.
+#[cold]
+#[inline(never)]
+fn walk_notional_128(book: &OrderBook, side: Side, wanted: i64, refine: i64) -> Option<f64> {
+    let mut remaining = i128::from(wanted);
+    let mut notional: i128 = 0;
+    for level in book.levels(side) {
+        let take = remaining.min(i128::from(level.qty) * i128::from(refine));
+        notional += i128::from(level.price) * take;
+        remaining -= take;
+        if remaining == 0 {
+            return Some(notional as f64);
+        }
+    }
+    None
 }
 
 /// Base size whose buy cost through the asks reaches `quote`; `None` if the book is too thin.
@@ -537,6 +591,40 @@ mod tests {
         assert!((q.net_bp - (5.0 / 301.0 * 1e4 - 20.0)).abs() < 1e-9);
         // 35M PEPE rounds down to 30M (step is one OKX contract = 10M PEPE).
         assert_eq!(calc.quote(SizeTarget::Base(d("35000000"))).unwrap().size_base, d("30000000"));
+    }
+
+    #[test]
+    fn walks_that_overflow_64_bits_are_summed_in_128() {
+        // Each level's notional, about 10^19, is beyond i64::MAX.
+        let big = book(&[], &[("1000000000000", "10000000"), ("1000000000001", "10000000")]);
+        assert_eq!(walk_notional_64(&big, Side::Ask, 15_000_000, 1), Walk::Overflow);
+        let expected = 1_000_000_000_000i128 * 10_000_000 + 1_000_000_000_001i128 * 5_000_000;
+        assert_eq!(walk_notional_128(&big, Side::Ask, 15_000_000, 1), Some(expected as f64));
+        assert_eq!(walk_notional_128(&big, Side::Ask, 25_000_000, 1), None, "a short side is not a fill");
+        // 30 refined units at 100, then 20 of 40 at 101.
+        let small = book(&[], &[("100", "3"), ("101", "4")]);
+        assert_eq!(walk_notional_64(&small, Side::Ask, 50, 10), Walk::Filled(5020));
+        assert_eq!(walk_notional_128(&small, Side::Ask, 50, 10), Some(5020.0));
+        assert_eq!(walk_notional_64(&small, Side::Ask, 71, 10), Walk::Short);
+    }
+
+    proptest::proptest! {
+        /// The 64-bit walk, when it does not overflow, gives exactly the 128-bit walk's result.
+        #[test]
+        fn walk_widths_agree(
+            levels in proptest::collection::vec((1i64..1_000_000_000_000, 1i64..10_000_000), 0..8),
+            wanted in 1i64..100_000_000,
+            extra in 0usize..4,
+        ) {
+            let mut side = OrderBook::new(0, 0, 400);
+            side.load_snapshot([], levels.iter().map(|&(p, q)| (Dec64::new(p, 0), Dec64::new(q, 0)))).unwrap();
+            let wide = walk_notional_128(&side, Side::Ask, wanted, POW10[extra]);
+            match walk_notional_64(&side, Side::Ask, wanted, POW10[extra]) {
+                Walk::Filled(notional) => proptest::prop_assert_eq!(wide, Some(notional as f64)),
+                Walk::Short => proptest::prop_assert_eq!(wide, None),
+                Walk::Overflow => {}
+            }
+        }
     }
 
     #[test]
