@@ -9,9 +9,11 @@ pub mod pipeline;
 pub mod recorder;
 pub mod replay;
 pub mod signals;
+pub mod throughput;
 
 pub use live::{run_live, Live, LiveConfig, LiveStats};
 pub use pipeline::{Pipeline, PipelineStats};
 pub use recorder::Recorder;
 pub use replay::{replay, replay_with, BookReport, ReplayOptions, ReplayReport, Speed};
 pub use signals::Signals;
+pub use throughput::{InMemoryCapture, Pass};

@@ -8,11 +8,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
-use perpspread_capture::{CaptureReader, Record, Src};
 use perpspread_core::engine::{Engine, EngineConfig};
 use perpspread_core::feed::{Frame, RecvTime, Source};
 use perpspread_core::{Universe, Venue};
-use perpspread_stream::{replay, Pipeline, ReplayOptions, Signals};
+use perpspread_stream::{replay, InMemoryCapture, Pipeline, ReplayOptions, Signals};
 
 use crate::UserError;
 
@@ -56,61 +55,8 @@ pub struct Args {
     loopback_tick_ms: u64,
 }
 
-/// Frames of a capture held in memory.
-struct Loaded {
-    records: Vec<Record>,
-    bytes: usize,
-}
-
-fn load(path: &std::path::Path) -> anyhow::Result<Loaded> {
-    let mut reader = CaptureReader::open(path).map_err(|e| UserError(e.to_string()))?;
-    let mut records = Vec::new();
-    let mut record = Record::default();
-    let mut bytes = 0;
-    while reader.next_into(&mut record).map_err(|e| UserError(e.to_string()))? {
-        bytes += record.data.len();
-        records.push(record.clone());
-    }
-    Ok(Loaded { records, bytes })
-}
-
-/// Pairs from the capture's instrument lists (empty when it has none).
-fn pairs_of(loaded: &Loaded) -> Vec<perpspread_core::Pair> {
-    let find = |prefix: &str| loaded.records.iter().find(|r| r.src == Src::Rest && r.url.starts_with(prefix));
-    let okx = find("/api/v5/public/instruments")
-        .and_then(|r| perpspread_okx::symbols::parse_instruments(r.data.as_bytes()).ok());
-    let binance = find("/fapi/v1/exchangeInfo")
-        .and_then(|r| perpspread_binance::symbols::parse_exchange_info(r.data.as_bytes()).ok());
-    match (okx, binance) {
-        (Some(a), Some(b)) => {
-            Universe::build(a.instruments.into_iter().chain(b.instruments).collect(), Vec::new()).pairs
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// One pass over in-memory frames through the pipeline and the engine; returns (seconds, book messages).
-fn pass(loaded: &Loaded, pairs: &[perpspread_core::Pair], mut latency: Option<&mut Histogram<u64>>) -> (f64, u64) {
-    let mut pipeline = Pipeline::new();
-    let mut signals = Signals::new(Engine::new(EngineConfig::default(), pairs.to_vec()));
-    let mut events = Vec::new();
-    let started = Instant::now();
-    for record in &loaded.records {
-        let Ok(venue) = record.venue.parse::<Venue>() else { continue };
-        let source = match record.src {
-            Src::Ws => Source::Ws,
-            Src::Rest => Source::Rest { url: &record.url },
-        };
-        let recv = RecvTime { wall_ns: record.ts_ns, mono_ns: record.ts_ns };
-        let t0 = latency.is_some().then(Instant::now);
-        let _ = pipeline.on_frame(venue, Frame { source, data: &record.data, recv });
-        signals.on_events(&pipeline, venue, pipeline.last_events(), recv, &mut events);
-        events.clear();
-        if let (Some(histogram), Some(t0)) = (latency.as_deref_mut(), t0) {
-            let _ = histogram.record(t0.elapsed().as_nanos() as u64);
-        }
-    }
-    (started.elapsed().as_secs_f64(), pipeline.stats().messages)
+fn load(path: &std::path::Path) -> anyhow::Result<InMemoryCapture> {
+    InMemoryCapture::load(path).map_err(|e| UserError(e.to_string()).into())
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -186,18 +132,11 @@ fn book_memory_mb(pairs: usize) -> Option<f64> {
     Some(after - before)
 }
 
-fn report_throughput(label: &str, loaded: &Loaded, pairs: &[perpspread_core::Pair], runs: usize) {
-    let mut rates = Vec::new();
-    let mut messages = 0;
-    for _ in 0..runs.max(1) {
-        let (secs, count) = pass(loaded, pairs, None);
-        messages = count;
-        rates.push(count as f64 / secs);
-    }
-    let rate = median(rates);
+fn report_throughput(label: &str, capture: &InMemoryCapture, pairs: &[perpspread_core::Pair], runs: usize) {
+    let (rate, messages) = capture.median_rate(pairs, runs);
     println!(
         "{label}: {messages} messages ({:.1} MB), {} pairs evaluated: median {:.0} msg/s = {:.0} ns/msg over {runs} runs",
-        loaded.bytes as f64 / 1e6,
+        capture.bytes as f64 / 1e6,
         pairs.len(),
         rate,
         1e9 / rate
@@ -321,12 +260,17 @@ fn bench(args: Args) -> anyhow::Result<()> {
     };
     book_memory_mb(args.memory_pairs);
     let loaded = load(&capture)?;
-    let pairs = pairs_of(&loaded);
+    let pairs = loaded.pairs();
     println!("peak RSS after loading the capture: {:.0} MB", peak_rss_mb().unwrap_or(f64::NAN));
     report_throughput("in-memory frames → books → engine", &loaded, &pairs, args.runs);
 
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds");
-    pass(&loaded, &pairs, Some(&mut histogram));
+    loaded.pass(
+        &pairs,
+        Some(&mut |ns| {
+            let _ = histogram.record(ns);
+        }),
+    );
     println!(
         "per-message latency (frame in hand → engine result): p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.2} µs",
         histogram.value_at_quantile(0.50) as f64 / 1e3,
@@ -350,12 +294,7 @@ fn bench(args: Args) -> anyhow::Result<()> {
 
     if let Some(folder) = &args.real {
         for name in ["okx_books_btc-usdt_2022-05-13.jsonl", "binance_usdm_depth_sushi-akro_2021-07-22.jsonl"] {
-            let one = load(&folder.join(name))?;
-            let mut looped = Loaded { records: Vec::new(), bytes: 0 };
-            for _ in 0..args.real_loops {
-                looped.records.extend(one.records.iter().cloned());
-                looped.bytes += one.bytes;
-            }
+            let looped = load(&folder.join(name))?.repeated(args.real_loops);
             report_throughput(&format!("real recording {name} ×{}", args.real_loops), &looped, &[], args.runs);
         }
     }

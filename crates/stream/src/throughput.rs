@@ -1,0 +1,108 @@
+//! Library-level throughput: a capture held in memory, pushed through the same pipeline and engine
+//! evaluation as live and replay (sequence checks, checksums, crossed-book guard, the affected pair's
+//! evaluation), with nothing else on the path. `perpspread bench` and `cargo bench -p perpspread-stream`
+//! report it.
+
+use std::path::Path;
+use std::time::Instant;
+
+use perpspread_capture::{CaptureError, CaptureReader, Record, Src};
+use perpspread_core::engine::{Engine, EngineConfig};
+use perpspread_core::feed::{Frame, RecvTime, Source};
+use perpspread_core::{Pair, Universe, Venue};
+
+use crate::{Pipeline, Signals};
+
+/// The records of a capture, in memory.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryCapture {
+    pub records: Vec<Record>,
+    /// Bytes of frame text.
+    pub bytes: usize,
+}
+
+/// One pass over an [`InMemoryCapture`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pass {
+    pub seconds: f64,
+    /// Book messages the feeds accepted.
+    pub messages: u64,
+    /// Pair evaluations the engine ran.
+    pub evaluations: u64,
+}
+
+impl Pass {
+    /// Messages per second.
+    pub fn rate(&self) -> f64 {
+        self.messages as f64 / self.seconds
+    }
+}
+
+impl InMemoryCapture {
+    /// Reads a whole capture file.
+    pub fn load(path: &Path) -> Result<Self, CaptureError> {
+        let mut reader = CaptureReader::open(path)?;
+        let mut capture = InMemoryCapture::default();
+        let mut record = Record::default();
+        while reader.next_into(&mut record)? {
+            capture.bytes += record.data.len();
+            capture.records.push(record.clone());
+        }
+        Ok(capture)
+    }
+
+    /// The records `times` times over (a short recording looped).
+    pub fn repeated(&self, times: usize) -> Self {
+        let records = (0..times).flat_map(|_| self.records.iter().cloned()).collect();
+        InMemoryCapture { records, bytes: self.bytes * times }
+    }
+
+    /// The cross-listed pairs of the instrument lists recorded in the capture (none when it has none).
+    pub fn pairs(&self) -> Vec<Pair> {
+        let find = |prefix: &str| self.records.iter().find(|r| r.src == Src::Rest && r.url.starts_with(prefix));
+        let okx = find("/api/v5/public/instruments")
+            .and_then(|r| perpspread_okx::symbols::parse_instruments(r.data.as_bytes()).ok());
+        let binance = find("/fapi/v1/exchangeInfo")
+            .and_then(|r| perpspread_binance::symbols::parse_exchange_info(r.data.as_bytes()).ok());
+        match (okx, binance) {
+            (Some(a), Some(b)) => {
+                Universe::build(a.instruments.into_iter().chain(b.instruments).collect(), Vec::new()).pairs
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Pushes every record through a fresh pipeline and an engine over `pairs` (default settings).
+    /// `latency_ns`, when given, receives each message's time from frame in hand to engine result.
+    pub fn pass(&self, pairs: &[Pair], mut latency_ns: Option<&mut dyn FnMut(u64)>) -> Pass {
+        let mut pipeline = Pipeline::new();
+        let mut signals = Signals::new(Engine::new(EngineConfig::default(), pairs.to_vec()));
+        let mut events = Vec::new();
+        let started = Instant::now();
+        for record in &self.records {
+            let Ok(venue) = record.venue.parse::<Venue>() else { continue };
+            let source = match record.src {
+                Src::Ws => Source::Ws,
+                Src::Rest => Source::Rest { url: &record.url },
+            };
+            let recv = RecvTime { wall_ns: record.ts_ns, mono_ns: record.ts_ns };
+            let t0 = latency_ns.is_some().then(Instant::now);
+            let _ = pipeline.on_frame(venue, Frame { source, data: &record.data, recv });
+            signals.on_events(&pipeline, venue, pipeline.last_events(), recv, &mut events);
+            events.clear();
+            if let (Some(record_latency), Some(t0)) = (latency_ns.as_deref_mut(), t0) {
+                record_latency(t0.elapsed().as_nanos() as u64);
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        Pass { seconds, messages: pipeline.stats().messages, evaluations: signals.engine.stats().evaluations }
+    }
+
+    /// Median rate of `runs` passes (at least one), and the messages of one pass.
+    pub fn median_rate(&self, pairs: &[Pair], runs: usize) -> (f64, u64) {
+        let passes: Vec<Pass> = (0..runs.max(1)).map(|_| self.pass(pairs, None)).collect();
+        let mut rates: Vec<f64> = passes.iter().map(Pass::rate).collect();
+        rates.sort_by(f64::total_cmp);
+        (rates[rates.len() / 2], passes[0].messages)
+    }
+}
