@@ -147,6 +147,18 @@ pub fn write_fixed<W: fmt::Write>(out: &mut W, value: i64, scale: u8, shown: u8)
     out.write_str(FixedText::new(value, scale, shown).as_str())
 }
 
+/// `"00"`, `"01"`, … `"99"` back to back.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
 /// The text of a fixed-point number, rendered on the stack (OKX checksums render up to 100 per update).
 #[derive(Debug, Clone, Copy)]
 pub struct FixedText {
@@ -166,7 +178,10 @@ impl FixedText {
             u128::from(value.unsigned_abs() / POW10[usize::from(scale - shown).min(18)].unsigned_abs())
         };
         let mut text = FixedText { buf: [0u8; 48], start: 48 };
-        text.push_digits(digits, usize::from(shown));
+        match u64::try_from(digits) {
+            Ok(digits) => text.push_digits_64(digits, usize::from(shown)),
+            Err(_) => text.push_digits(digits, usize::from(shown)),
+        }
         if value < 0 && digits > 0 {
             text.start -= 1;
             text.buf[text.start] = b'-';
@@ -192,6 +207,46 @@ impl FixedText {
                 break;
             }
         }
+    }
+
+    /// [`FixedText::push_digits`] for a value that fits 64 bits (all prices and sizes seen): fraction and
+    /// integer part separately, two digits at a time.
+    fn push_digits_64(&mut self, value: u64, shown: usize) {
+        let mut integer = value;
+        if shown > 0 {
+            let unit = POW10[shown.min(18)].unsigned_abs();
+            let mut fraction = value % unit;
+            integer = value / unit;
+            for _ in 0..shown / 2 {
+                self.push_pair(fraction % 100);
+                fraction /= 100;
+            }
+            if shown % 2 == 1 {
+                self.push_byte(b'0' + fraction as u8);
+            }
+            self.push_byte(b'.');
+        }
+        while integer >= 100 {
+            self.push_pair(integer % 100);
+            integer /= 100;
+        }
+        if integer >= 10 {
+            self.push_pair(integer);
+        } else {
+            self.push_byte(b'0' + integer as u8);
+        }
+    }
+
+    /// Prepends the two digits of `pair` (< 100).
+    fn push_pair(&mut self, pair: u64) {
+        let at = pair as usize * 2;
+        self.start -= 2;
+        self.buf[self.start..self.start + 2].copy_from_slice(&DIGIT_PAIRS[at..at + 2]);
+    }
+
+    fn push_byte(&mut self, byte: u8) {
+        self.start -= 1;
+        self.buf[self.start] = byte;
     }
 
     fn push_digit(&mut self, digit: u8, written: &mut usize, shown: usize) {
@@ -317,7 +372,11 @@ mod tests {
 
         /// Rendering with more or fewer shown decimals (dropping only zeros) matches Rust's own formatting.
         #[test]
-        fn renders_like_std(value in any::<i64>(), scale in 0u8..=18, shown in 0u8..=18) {
+        fn renders_like_std(
+            value in proptest::prop_oneof![any::<i64>(), -10_000_000_000i64..10_000_000_000],
+            scale in 0u8..=18,
+            shown in 0u8..=18,
+        ) {
             let value = if shown < scale { value / POW10[usize::from(scale - shown)] * POW10[usize::from(scale - shown)] } else { value };
             let magnitude = i128::from(value).unsigned_abs() * 10u128.pow(u32::from(shown)) / 10u128.pow(u32::from(scale));
             let digits = format!("{magnitude:0>width$}", width = usize::from(shown) + 1);
