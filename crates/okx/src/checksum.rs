@@ -1,6 +1,7 @@
 //! The OKX order-book checksum: CRC32 (IEEE) of the top 25 levels a side, interleaved
 //! `bidPx:bidSz:askPx:askSz:…` from the strings exactly as received, read as a signed 32-bit integer.
 
+use perpspread_core::num::FixedText;
 use perpspread_core::{Level, OrderBook, Side};
 
 /// Levels per side covered by the checksum.
@@ -30,71 +31,95 @@ pub fn book_checksum(book: &OrderBook, scratch: &mut String) -> i32 {
 
 /// Computes checksums like [`book_checksum`], re-rendering only the levels that changed since the last call.
 ///
-/// Each side's top 25 `price:size` texts are kept; a level whose price, size and written decimals are
-/// unchanged (on unchanged grids) reuses its text. An update usually touches a few of the 50 levels, so
-/// most of the work left is copying bytes and the CRC itself.
+/// Each side's top 25 `price:size` texts are kept in fixed-size slots; a level whose price, size and written
+/// decimals are unchanged (on unchanged grids) reuses its text. An update usually touches a few of the 50
+/// levels, so most of the work left is copying slots (fixed-size moves, no `memcpy` calls) and the CRC itself.
 #[derive(Debug, Clone, Default)]
 pub struct ChecksumCache {
     /// Price and size scales the texts were rendered on.
     scales: (u8, u8),
     /// Bids and asks, best first.
-    sides: [RenderedSide; 2],
-    /// Spare side reused as the next rendering target.
-    spare: RenderedSide,
+    sides: [Vec<LevelText>; 2],
+    /// The side being rebuilt (swapped with `sides[i]`, so no allocation once grown).
+    spare: Vec<LevelText>,
+    /// The interleaved text of the last checksum.
     text: Vec<u8>,
 }
 
-/// Rendered levels of one side: each level with its text's range in `bytes`.
-#[derive(Debug, Clone, Default)]
-struct RenderedSide {
-    levels: Vec<(Level, u32, u32)>,
-    bytes: Vec<u8>,
+/// Room for a `price:size` text: each number is shown as written, a 64-bit mantissa with at most 18
+/// decimals (at most 20 characters: 19 digits and a point, or "0." and 18 digits), so 41 bytes suffice.
+/// A longer text cannot occur; if one did, the checksum would take the uncached path rather than fail.
+const MAX_LEVEL_TEXT: usize = 41;
+
+/// A level and its `price:size` text, left-aligned in a fixed-size buffer.
+#[derive(Debug, Clone, Copy)]
+struct LevelText {
+    level: Level,
+    len: u8,
+    bytes: [u8; MAX_LEVEL_TEXT],
+}
+
+impl LevelText {
+    /// The level's text, or `None` when it does not fit a slot.
+    fn render(book: &OrderBook, level: &Level) -> Option<Self> {
+        let mut text = LevelText { level: *level, len: 0, bytes: [0; MAX_LEVEL_TEXT] };
+        let price = FixedText::new(level.price, book.price_scale(), level.price_dp);
+        let size = FixedText::new(level.qty, book.qty_scale(), level.qty_dp);
+        for part in [price.as_bytes(), b":", size.as_bytes()] {
+            let at = usize::from(text.len);
+            text.bytes.get_mut(at..at + part.len())?.copy_from_slice(part);
+            text.len += part.len() as u8;
+        }
+        Some(text)
+    }
 }
 
 impl ChecksumCache {
-    /// The checksum of `book`.
+    /// The checksum of `book`, as [`book_checksum`] computes it.
     pub fn checksum(&mut self, book: &OrderBook) -> i32 {
         let scales = (book.price_scale(), book.qty_scale());
         if scales != self.scales {
             self.scales = scales;
-            self.sides.iter_mut().for_each(|side| side.levels.clear());
+            self.sides.iter_mut().for_each(Vec::clear);
         }
         for (index, side) in [Side::Bid, Side::Ask].into_iter().enumerate() {
-            render_side(&self.sides[index], &mut self.spare, book, side);
+            if render_side(&self.sides[index], &mut self.spare, book, side).is_none() {
+                self.sides.iter_mut().for_each(Vec::clear);
+                return book_checksum(book, &mut String::new());
+            }
             std::mem::swap(&mut self.sides[index], &mut self.spare);
         }
         let text = &mut self.text;
         text.clear();
         let [bids, asks] = &self.sides;
-        for i in 0..bids.levels.len().max(asks.levels.len()) {
-            for side in [bids, asks] {
-                if let Some(&(_, start, end)) = side.levels.get(i) {
-                    if !text.is_empty() {
-                        text.push(b':');
-                    }
-                    text.extend_from_slice(&side.bytes[start as usize..end as usize]);
-                }
+        for i in 0..bids.len().max(asks.len()) {
+            for level in [bids.get(i), asks.get(i)].into_iter().flatten() {
+                // The whole slot is copied (a fixed-size move) and the tail cut off.
+                let at = text.len();
+                text.push(b':');
+                text.extend_from_slice(&level.bytes);
+                text.truncate(at + 1 + usize::from(level.len));
             }
         }
-        crc32fast::hash(text) as i32
+        crc32fast::hash(text.get(1..).unwrap_or_default()) as i32
     }
 }
 
-/// Renders the top levels of one side of `book` into `out`, copying unchanged levels' texts from `old`.
-fn render_side(old: &RenderedSide, out: &mut RenderedSide, book: &OrderBook, side: Side) {
-    out.levels.clear();
-    out.bytes.clear();
+/// The top levels of one side with their texts, reusing `old`'s text for every level that is unchanged;
+/// `None` when a text does not fit a slot.
+fn render_side(old: &[LevelText], out: &mut Vec<LevelText>, book: &OrderBook, side: Side) -> Option<()> {
+    out.clear();
     let better = |a: i64, b: i64| if side == Side::Bid { a > b } else { a < b };
-    let mut previous = old.levels.iter().peekable();
+    let mut previous = old.iter().peekable();
     for level in book.levels(side).take(CHECKSUM_DEPTH) {
-        while previous.next_if(|(old, _, _)| better(old.price, level.price)).is_some() {}
-        let start = out.bytes.len();
-        match previous.next_if(|(old, _, _)| old == level) {
-            Some(&(_, from, to)) => out.bytes.extend_from_slice(&old.bytes[from as usize..to as usize]),
-            None => book.push_level_text(&mut out.bytes, level),
+        // Old levels better than this one are gone; an equal one may be reused.
+        while previous.next_if(|old| better(old.level.price, level.price)).is_some() {}
+        match previous.next_if(|old| old.level == *level) {
+            Some(text) => out.push(*text),
+            None => out.push(LevelText::render(book, level)?),
         }
-        out.levels.push((*level, start as u32, out.bytes.len() as u32));
     }
+    Some(())
 }
 
 /// CRC32 (IEEE) of a checksum string, as OKX's signed 32-bit integer.
@@ -150,6 +175,22 @@ mod tests {
             }
             proptest::prop_assert_eq!(cache.checksum(&book), book_checksum(&book, &mut scratch));
         }
+    }
+
+    #[test]
+    fn the_longest_level_texts_fit_a_slot() {
+        // The largest and smallest mantissas written with 18 decimals: "9.223372036854775807" and
+        // "0.000000000000000001", 20 characters each.
+        let mut book = OrderBook::new(0, 0, 400);
+        let (max18, min18) = (Dec64::new(i64::MAX, 18), Dec64::new(1, 18));
+        book.load_snapshot([(max18, max18)], [(max18, min18)]).unwrap();
+        let mut scratch = String::new();
+        let expected = book_checksum(&book, &mut scratch);
+        assert_eq!(scratch.len(), 2 * MAX_LEVEL_TEXT + 1, "{scratch}");
+        let mut cache = ChecksumCache::default();
+        assert_eq!(cache.checksum(&book), expected);
+        book.set(Side::Bid, max18, min18).unwrap();
+        assert_eq!(cache.checksum(&book), book_checksum(&book, &mut scratch));
     }
 
     #[test]
