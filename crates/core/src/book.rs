@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::num::{rescale, write_fixed, Dec64, FixedText, NumError, MAX_DECIMALS, POW10};
+use crate::num::{rescale, write_fixed, Dec64, NumError, MAX_DECIMALS, POW10};
 use crate::wire::RawLevel;
 
 /// Bid or ask.
@@ -247,13 +247,6 @@ impl OrderBook {
         write_fixed(out, level.price, self.price_scale, level.price_dp)?;
         out.write_char(':')?;
         write_fixed(out, level.qty, self.qty_scale, level.qty_dp)
-    }
-
-    /// Appends a level as `price:size` bytes exactly as received, like [`OrderBook::write_level`].
-    pub fn push_level_text(&self, out: &mut Vec<u8>, level: &Level) {
-        out.extend_from_slice(FixedText::new(level.price, self.price_scale, level.price_dp).as_bytes());
-        out.push(b':');
-        out.extend_from_slice(FixedText::new(level.qty, self.qty_scale, level.qty_dp).as_bytes());
     }
 
     fn side(&self, side: Side) -> &VecDeque<Level> {

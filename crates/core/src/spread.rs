@@ -45,8 +45,6 @@ pub struct LegBook<'a> {
 pub struct LegUnits {
     price_scale: u8,
     qty_scale: u8,
-    /// Quote currency per unit of `price × qty` on the book's integer grids.
-    quote_per_notional: f64,
     /// Base units per unit of size on the book's grid.
     base_per_qty: f64,
     /// Quote per base unit for one unit of the book's price grid.
@@ -73,7 +71,6 @@ impl LegUnits {
         LegUnits {
             price_scale,
             qty_scale,
-            quote_per_notional,
             quote_per_refined_notional: per_step.map_or(f64::NAN, |(_, extra)| quote_per_notional / pow10_f64(extra)),
             base_per_qty: per_qty / pow10_f64(qty_scale),
             quote_per_price: 1.0 / per_price / pow10_f64(price_scale),
@@ -129,11 +126,17 @@ impl LotStep {
     }
 
     /// `steps` whole steps, in base units.
-    fn times(&self, steps: i64) -> Decimal {
-        self.mantissa
-            .and_then(|m| m.checked_mul(steps))
-            .and_then(|m| Decimal::try_new(m, self.base.scale()).ok())
-            .unwrap_or_else(|| self.base * Decimal::from(steps))
+    fn times(&self, steps: i64) -> Result<Decimal, NotExecutable> {
+        match self.mantissa.and_then(|m| m.checked_mul(steps)) {
+            Some(mantissa) => Decimal::try_new(mantissa, self.base.scale()).or_else(|_| self.times_wide(steps)),
+            None => self.times_wide(steps),
+        }
+    }
+
+    /// [`LotStep::times`] beyond 64-bit mantissas.
+    #[cold]
+    fn times_wide(&self, steps: i64) -> Result<Decimal, NotExecutable> {
+        self.base.checked_mul(Decimal::from(steps)).ok_or(NotExecutable::TooLarge)
     }
 }
 
@@ -198,6 +201,8 @@ pub enum NotExecutable {
     BelowLotStep { step_base: Decimal },
     #[error("lot sizes of the two legs do not fit the books' size grids")]
     IncompatibleGrid,
+    #[error("size too large to express in base units")]
+    TooLarge,
 }
 
 /// The largest size whose net spread still meets a threshold.
@@ -293,7 +298,7 @@ impl<'a> SpreadCalculator<'a> {
         let gross_bp = (sell_proceeds - buy_cost) / buy_cost * 10_000.0;
         Ok(SpreadQuote {
             direction: self.direction,
-            size_base: self.step.times(steps),
+            size_base: self.step.times(steps)?,
             buy_cost_quote: buy_cost,
             sell_proceeds_quote: sell_proceeds,
             buy_vwap: buy_cost * per_base,
@@ -312,15 +317,18 @@ impl<'a> SpreadCalculator<'a> {
             return zero;
         }
         let (limit_base, depth_limited) = self.threshold_crossing(threshold_bp);
-        let estimate = whole_steps(limit_base * self.step.per_base);
-        if estimate <= 0 {
-            // Not even one step meets the threshold (the usual case): nothing to confirm.
+        if limit_base.is_nan() || limit_base <= 0.0 {
+            // The threshold fails at the very first unit (the usual case): nothing to confirm.
             return zero;
         }
-        // The crossing is found in floating point; confirm exactly. Net falls as size grows, so when the
-        // estimate overshoots, a binary search finds the largest qualifying step count.
+        let estimate = whole_steps(limit_base * self.step.per_base);
+        // The crossing is found in floating point; confirm exactly. Rounding can leave the estimate one step
+        // short, so one more step is tried first; net falls as size grows, so when the estimate overshoots,
+        // a binary search finds the largest qualifying step count.
         let qualifies = |steps: i64| self.quote_steps(steps).ok().filter(|q| q.net_bp >= threshold_bp);
-        let best = match qualifies(estimate) {
+        let best = match qualifies(estimate.saturating_add(1))
+            .or_else(|| (estimate > 0).then(|| qualifies(estimate)).flatten())
+        {
             Some(quote) => Some(quote),
             None => {
                 let (mut lo, mut hi) = (0i64, estimate - 1);
@@ -609,6 +617,37 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The threshold search returns the largest whole number of steps whose net spread meets it.
+        #[test]
+        fn max_size_is_the_largest_qualifying_size(
+            asks in proptest::collection::vec((10_000i64..10_060, 1i64..40), 1..10),
+            bids in proptest::collection::vec((10_000i64..10_060, 1i64..40), 1..10),
+            threshold in -40.0f64..40.0,
+        ) {
+            let leg = |venue, symbol: &str| instrument(venue, symbol, "1", "1", "1", "1");
+            let pair = Pair { key: PairKey::new("PEPE", "USDT"), legs: [leg(Venue::Okx, "A"), leg(Venue::Binance, "B")] };
+            let levels = |levels: &[(i64, i64)]| -> Vec<(Dec64, Dec64)> {
+                levels.iter().map(|&(p, q)| (Dec64::new(p, 0), Dec64::new(q, 0))).collect()
+            };
+            let (mut buy, mut sell) = (OrderBook::new(0, 0, 400), OrderBook::new(0, 0, 400));
+            buy.load_snapshot([], levels(&asks)).unwrap();
+            sell.load_snapshot(levels(&bids), []).unwrap();
+            let fees = FeeModel::new(2.0, 3.0, true);
+            let calc = SpreadCalculator::new(
+                &pair,
+                LegBook { instrument: &pair.legs[0], book: &buy },
+                LegBook { instrument: &pair.legs[1], book: &sell },
+                &fees,
+            );
+            let max = calc.max_size(threshold);
+            let steps = max.size_base.to_i64().unwrap();
+            if steps > 0 {
+                proptest::prop_assert!(calc.quote_steps(steps).unwrap().net_bp >= threshold, "{:?}", max);
+            }
+            let more = calc.quote_steps(steps + 1);
+            proptest::prop_assert!(more.as_ref().map_or(true, |q| q.net_bp < threshold), "{:?} then {:?}", max, more);
+        }
+
         /// The 64-bit walk, when it does not overflow, gives exactly the 128-bit walk's result.
         #[test]
         fn walk_widths_agree(
