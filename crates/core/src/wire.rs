@@ -123,7 +123,8 @@ impl<'a> JsonCursor<'a> {
         }
     }
 
-    /// Reads a string into `out` (replacing its contents), decoding escapes; reuses `out`'s buffer.
+    /// Reads a string into `out` (replacing its contents), decoding escapes; reuses `out`'s buffer. On an
+    /// error `out` holds whatever was decoded before it.
     pub fn string_into(&mut self, out: &mut String) -> Result<(), JsonError> {
         self.expect(b'"', "a string")?;
         self.string_rest_into(out)
@@ -513,8 +514,8 @@ fn plain_run_end(bytes: &[u8], from: usize) -> usize {
     pos + rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(rest.len())
 }
 
-/// A decimal of at most 7 integer and 7 fraction digits (`-?d{1,7}(.d{1,7})?`) closed by a quote at
-/// `start`, read with one word load per part: the value and the quote's index. `None` sends the caller to
+/// A decimal of at most 7 integer and 7 fraction digits (`-?d{1,7}(.d{1,7})?`) starting at `start` and
+/// closed by a quote, read with one word load per part: the value and the quote's index. `None` sends the caller to
 /// the general path (other shapes, or fewer than eight bytes left to load).
 #[inline]
 fn short_decimal(bytes: &[u8], start: usize) -> Option<(Dec64, usize)> {

@@ -101,8 +101,12 @@ impl InMemoryCapture {
     /// Median rate of `runs` passes (at least one), and the messages of one pass.
     pub fn median_rate(&self, pairs: &[Pair], runs: usize) -> (f64, u64) {
         let passes: Vec<Pass> = (0..runs.max(1)).map(|_| self.pass(pairs, None)).collect();
-        let mut rates: Vec<f64> = passes.iter().map(Pass::rate).collect();
-        rates.sort_by(f64::total_cmp);
-        (rates[rates.len() / 2], passes[0].messages)
+        (median(passes.iter().map(Pass::rate).collect()), passes[0].messages)
     }
+}
+
+/// The median of measurements (the upper one of an even count; NaN when there are none).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }

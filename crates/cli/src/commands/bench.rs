@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use perpspread_core::engine::{Engine, EngineConfig};
 use perpspread_core::feed::{Frame, RecvTime, Source};
 use perpspread_core::{Universe, Venue};
+use perpspread_stream::throughput::median;
 use perpspread_stream::{replay, InMemoryCapture, Pipeline, ReplayOptions, Signals};
 
 use crate::UserError;
@@ -57,11 +58,6 @@ pub struct Args {
 
 fn load(path: &std::path::Path) -> anyhow::Result<InMemoryCapture> {
     InMemoryCapture::load(path).map_err(|e| UserError(e.to_string()).into())
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// A memory figure of this process from `/proc/self/status` (`VmHWM` peak, `VmRSS` current), MB.
