@@ -472,8 +472,14 @@ impl<'a> JsonCursor<'a> {
 
     /// The next byte after whitespace, not consumed.
     fn peek(&mut self) -> Result<u8, JsonError> {
-        self.skip_whitespace();
-        self.byte_at(self.pos)
+        // Compact JSON (what venues send) has no whitespace: one comparison decides.
+        match self.text.as_bytes().get(self.pos) {
+            Some(&byte) if byte > b' ' => Ok(byte),
+            _ => {
+                self.skip_whitespace();
+                self.byte_at(self.pos)
+            }
+        }
     }
 
     fn skip_whitespace(&mut self) {
