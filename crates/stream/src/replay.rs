@@ -131,19 +131,14 @@ pub fn replay_with(
         };
         pace.wait_until(record.ts_ns);
         last_ns = record.ts_ns;
-        let source = match record.src {
-            Src::Ws => Source::Ws,
-            Src::Rest => {
-                if let (Some(config), None) = (&options.engine, &signals) {
-                    if let Some(pairs) = universe.offer(venue, &record.url, &record.data) {
-                        signals = Some(Signals::new(Engine::new(config.clone(), pairs)));
-                    }
-                }
-                Source::Rest { url: &record.url }
+        if let (Src::Rest, Some(config), None) = (record.src, &options.engine, &signals) {
+            if let Some(pairs) = universe.offer(venue, &record.url, &record.data) {
+                signals = Some(Signals::new(Engine::new(config.clone(), pairs)));
             }
-        };
-        let recv = RecvTime { wall_ns: record.ts_ns, mono_ns: record.ts_ns };
-        if let Err(error) = pipeline.on_frame(venue, Frame { source, data: &record.data, recv }) {
+        }
+        let frame = frame_of(&record);
+        let recv = frame.recv;
+        if let Err(error) = pipeline.on_frame(venue, frame) {
             tracing::debug!(%venue, line = reader.line_number(), "frame not used: {error}");
         }
         if let Some(signals) = signals.as_mut() {
@@ -163,16 +158,25 @@ pub fn replay_with(
     Ok((report, pipeline))
 }
 
+/// A record as the frame a feed would have received, at its recorded receive time.
+pub(crate) fn frame_of(record: &Record) -> Frame<'_> {
+    let source = match record.src {
+        Src::Ws => Source::Ws,
+        Src::Rest => Source::Rest { url: &record.url },
+    };
+    Frame { source, data: &record.data, recv: RecvTime { wall_ns: record.ts_ns, mono_ns: record.ts_ns } }
+}
+
 /// Collects the venues' instrument lists from REST records and pairs them once both are known.
 #[derive(Debug, Default)]
-struct UniverseBuilder {
+pub(crate) struct UniverseBuilder {
     okx: Option<Listing>,
     binance: Option<Listing>,
 }
 
 impl UniverseBuilder {
     /// Takes a REST record; returns the paired universe once both venues' lists have been seen.
-    fn offer(&mut self, venue: Venue, url: &str, body: &str) -> Option<Vec<perpspread_core::Pair>> {
+    pub(crate) fn offer(&mut self, venue: Venue, url: &str, body: &str) -> Option<Vec<perpspread_core::Pair>> {
         match venue {
             Venue::Okx if url.starts_with("/api/v5/public/instruments") => {
                 self.okx = perpspread_okx::symbols::parse_instruments(body.as_bytes()).ok();

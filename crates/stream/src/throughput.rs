@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use perpspread_capture::{CaptureError, CaptureReader, Record, Src};
 use perpspread_core::engine::{Engine, EngineConfig};
-use perpspread_core::feed::{Frame, RecvTime, Source};
-use perpspread_core::{Pair, Universe, Venue};
+use perpspread_core::{Pair, Venue};
 
+use crate::replay::{frame_of, UniverseBuilder};
 use crate::{Pipeline, Signals};
 
 /// The records of a capture, in memory.
@@ -57,19 +57,15 @@ impl InMemoryCapture {
         InMemoryCapture { records, bytes: self.bytes * times }
     }
 
-    /// The cross-listed pairs of the instrument lists recorded in the capture (none when it has none).
+    /// The cross-listed pairs of the instrument lists recorded in the capture (none when it has none), as
+    /// `replay` pairs them.
     pub fn pairs(&self) -> Vec<Pair> {
-        let find = |prefix: &str| self.records.iter().find(|r| r.src == Src::Rest && r.url.starts_with(prefix));
-        let okx = find("/api/v5/public/instruments")
-            .and_then(|r| perpspread_okx::symbols::parse_instruments(r.data.as_bytes()).ok());
-        let binance = find("/fapi/v1/exchangeInfo")
-            .and_then(|r| perpspread_binance::symbols::parse_exchange_info(r.data.as_bytes()).ok());
-        match (okx, binance) {
-            (Some(a), Some(b)) => {
-                Universe::build(a.instruments.into_iter().chain(b.instruments).collect(), Vec::new()).pairs
-            }
-            _ => Vec::new(),
-        }
+        let mut universe = UniverseBuilder::default();
+        self.records
+            .iter()
+            .filter(|r| r.src == Src::Rest)
+            .find_map(|r| universe.offer(r.venue.parse().ok()?, &r.url, &r.data))
+            .unwrap_or_default()
     }
 
     /// Pushes every record through a fresh pipeline and an engine over `pairs` (default settings).
@@ -81,13 +77,10 @@ impl InMemoryCapture {
         let started = Instant::now();
         for record in &self.records {
             let Ok(venue) = record.venue.parse::<Venue>() else { continue };
-            let source = match record.src {
-                Src::Ws => Source::Ws,
-                Src::Rest => Source::Rest { url: &record.url },
-            };
-            let recv = RecvTime { wall_ns: record.ts_ns, mono_ns: record.ts_ns };
+            let frame = frame_of(record);
+            let recv = frame.recv;
             let t0 = latency_ns.is_some().then(Instant::now);
-            let _ = pipeline.on_frame(venue, Frame { source, data: &record.data, recv });
+            let _ = pipeline.on_frame(venue, frame);
             signals.on_events(&pipeline, venue, pipeline.last_events(), recv, &mut events);
             events.clear();
             if let (Some(record_latency), Some(t0)) = (latency_ns.as_deref_mut(), t0) {
