@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::num::{rescale, write_fixed, Dec64, NumError, MAX_DECIMALS, POW10};
+use crate::num::{rescale, write_fixed, Dec64, NumError, MAX_DECIMALS};
 use crate::wire::RawLevel;
 
 /// Bid or ask.
@@ -90,10 +90,7 @@ impl OrderBook {
 
     /// Sets the size at a price; a zero size deletes the level (deleting an absent level is a no-op).
     pub fn set(&mut self, side: Side, price: Dec64, qty: Dec64) -> Result<(), BookError> {
-        let level = match self.level_on_grids(price, qty) {
-            Some(level) => level,
-            None => self.make_level(price, qty)?,
-        };
+        let level = self.make_level(price, qty)?;
         let max_depth = self.max_depth;
         let levels = self.side_mut(side);
         match search(levels, side, level.price) {
@@ -263,23 +260,22 @@ impl OrderBook {
         }
     }
 
-    /// The level for `(price, qty)` when both are non-negative and fit the current grids (nearly always),
-    /// without the error paths of [`OrderBook::make_level`].
-    #[inline(always)]
-    fn level_on_grids(&self, price: Dec64, qty: Dec64) -> Option<Level> {
+    /// The level for `(price, qty)` on the book's grids, widening them if the venue wrote more decimals.
+    #[inline]
+    fn make_level(&mut self, price: Dec64, qty: Dec64) -> Result<Level, BookError> {
+        // Nearly always: non-negative and no finer than the grids, built inline without the error paths.
         let on_grid = |value: Dec64, scale: u8| {
-            let factor = *POW10.get(usize::from(scale.checked_sub(value.decimals)?))?;
-            (value.mantissa >= 0).then(|| value.mantissa.checked_mul(factor)).flatten()
+            (value.mantissa >= 0 && value.decimals <= scale).then(|| rescale(value.mantissa, value.decimals, scale))?
         };
-        Some(Level {
-            price: on_grid(price, self.price_scale)?,
-            qty: on_grid(qty, self.qty_scale)?,
-            price_dp: price.decimals,
-            qty_dp: qty.decimals,
-        })
+        if let (Some(price_units), Some(qty_units)) = (on_grid(price, self.price_scale), on_grid(qty, self.qty_scale)) {
+            return Ok(Level { price: price_units, qty: qty_units, price_dp: price.decimals, qty_dp: qty.decimals });
+        }
+        self.make_level_slow(price, qty)
     }
 
-    fn make_level(&mut self, price: Dec64, qty: Dec64) -> Result<Level, BookError> {
+    /// [`OrderBook::make_level`] for negative values, finer decimals and overflow.
+    #[cold]
+    fn make_level_slow(&mut self, price: Dec64, qty: Dec64) -> Result<Level, BookError> {
         if price.mantissa < 0 {
             return Err(BookError::Negative { what: "price", value: price });
         }

@@ -235,9 +235,8 @@ pub struct Engine {
 /// One (direction, size) of an evaluation, waiting to be tracked.
 #[derive(Debug, Clone)]
 struct Evaluated {
+    /// `direction × sizes + size`, as in [`PairState::quotes`].
     slot: usize,
-    /// Leg indexes `(buy, sell)`.
-    legs: (usize, usize),
     quote: Option<Quote>,
     carry: Option<f64>,
 }
@@ -376,10 +375,12 @@ impl Engine {
                     max_size_base: max.size_base,
                     max_size_quote: max.size_quote,
                 });
-                evaluated.push(Evaluated { slot: d * sizes.len() + size_index, legs: (buy, sell), quote, carry });
+                evaluated.push(Evaluated { slot: d * sizes.len() + size_index, quote, carry });
             }
         }
-        for Evaluated { slot, legs, quote, carry } in evaluated.drain(..) {
+        let per_direction = sizes.len();
+        for Evaluated { slot, quote, carry } in evaluated.drain(..) {
+            let legs = DIRECTIONS[slot / per_direction];
             self.track(pair, slot, legs, quote.as_ref(), carry, (latency, age_ns), now.wall_ns, out);
             self.states[pair].quotes[slot] = quote;
         }
