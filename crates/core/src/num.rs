@@ -169,54 +169,28 @@ pub struct FixedText {
 impl FixedText {
     /// Renders `value × 10^-scale` with exactly `shown` decimals, as [`write_fixed`] does.
     pub fn new(value: i64, scale: u8, shown: u8) -> Self {
-        let shown = shown.min(MAX_DECIMALS);
-        let magnitude = u128::from(value.unsigned_abs());
-        let digits = if shown >= scale {
-            magnitude * u128::from(POW10[usize::from(shown - scale).min(18)].unsigned_abs())
+        let (scale, shown) = (usize::from(scale.min(MAX_DECIMALS)), usize::from(shown.min(MAX_DECIMALS)));
+        let magnitude = value.unsigned_abs();
+        let unit = POW10[scale].unsigned_abs();
+        // The integer part and the shown fraction each fit 64 bits (the fraction is below 10^18); digits
+        // beyond `scale` are zeros added, digits dropped below `shown` are zeros.
+        let (integer, fraction) = (magnitude / unit, magnitude % unit);
+        let fraction = if shown >= scale {
+            fraction * POW10[shown - scale].unsigned_abs()
         } else {
-            // Only zeros are dropped, so this division is exact; 64 bits suffice for any i64.
-            u128::from(value.unsigned_abs() / POW10[usize::from(scale - shown).min(18)].unsigned_abs())
+            fraction / POW10[scale - shown].unsigned_abs()
         };
         let mut text = FixedText { buf: [0u8; 48], start: 48 };
-        match u64::try_from(digits) {
-            Ok(digits) => text.push_digits_64(digits, usize::from(shown)),
-            Err(_) => text.push_digits(digits, usize::from(shown)),
-        }
-        if value < 0 && digits > 0 {
-            text.start -= 1;
-            text.buf[text.start] = b'-';
+        text.push_digits(integer, fraction, shown);
+        if value < 0 && (integer > 0 || fraction > 0) {
+            text.push_byte(b'-');
         }
         text
     }
 
-    /// Prepends the digits of `value`, at least `shown + 1` of them ("0.005"), with a point after the
-    /// first `shown`.
-    fn push_digits(&mut self, value: u128, shown: usize) {
-        let mut written = 0;
-        // 64-bit division is several times faster than 128-bit: use 128 bits only while needed.
-        let mut wide = value;
-        while wide > u128::from(u64::MAX) {
-            self.push_digit((wide % 10) as u8, &mut written, shown);
-            wide /= 10;
-        }
-        let mut small = wide as u64;
-        loop {
-            self.push_digit((small % 10) as u8, &mut written, shown);
-            small /= 10;
-            if small == 0 && written > shown {
-                break;
-            }
-        }
-    }
-
-    /// [`FixedText::push_digits`] for a value that fits 64 bits (all prices and sizes seen): fraction and
-    /// integer part separately, two digits at a time.
-    fn push_digits_64(&mut self, value: u64, shown: usize) {
-        let mut integer = value;
+    /// Prepends `integer.fraction` with exactly `shown` fraction digits, two digits at a time.
+    fn push_digits(&mut self, mut integer: u64, mut fraction: u64, shown: usize) {
         if shown > 0 {
-            let unit = POW10[shown.min(18)].unsigned_abs();
-            let mut fraction = value % unit;
-            integer = value / unit;
             for _ in 0..shown / 2 {
                 self.push_pair(fraction % 100);
                 fraction /= 100;
@@ -247,16 +221,6 @@ impl FixedText {
     fn push_byte(&mut self, byte: u8) {
         self.start -= 1;
         self.buf[self.start] = byte;
-    }
-
-    fn push_digit(&mut self, digit: u8, written: &mut usize, shown: usize) {
-        if shown > 0 && *written == shown {
-            self.start -= 1;
-            self.buf[self.start] = b'.';
-        }
-        self.start -= 1;
-        self.buf[self.start] = b'0' + digit;
-        *written += 1;
     }
 
     /// The ASCII text.
