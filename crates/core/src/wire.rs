@@ -252,7 +252,7 @@ impl<'a> JsonCursor<'a> {
                 match cursor.peek()? {
                     b',' => {
                         cursor.pos += 1;
-                        cursor.skip()?;
+                        cursor.skip_extra()?;
                     }
                     b']' => {
                         cursor.pos += 1;
@@ -277,6 +277,22 @@ impl<'a> JsonCursor<'a> {
     /// Skips the next value, validating it.
     pub fn skip(&mut self) -> Result<(), JsonError> {
         self.skip_nested(0)
+    }
+
+    /// Skips a level's extra element: OKX's short strings (`"0"`, `"3"`) with one word test, else any value.
+    #[inline]
+    fn skip_extra(&mut self) -> Result<(), JsonError> {
+        let bytes = self.text.as_bytes();
+        let word = bytes.get(self.pos + 1..self.pos + 9).and_then(|w| <[u8; 8]>::try_from(w).ok());
+        if let (Some(b'"'), Some(word)) = (bytes.get(self.pos), word) {
+            let special = special_bytes(u64::from_le_bytes(word));
+            let end = self.pos + 1 + special.trailing_zeros() as usize / 8;
+            if special != 0 && bytes[end] == b'"' {
+                self.pos = end + 1;
+                return Ok(());
+            }
+        }
+        self.skip()
     }
 
     fn skip_nested(&mut self, depth: usize) -> Result<(), JsonError> {
@@ -520,7 +536,7 @@ fn plain_run_end(bytes: &[u8], from: usize) -> usize {
     pos + rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(rest.len())
 }
 
-/// A decimal of at most 7 integer and 7 fraction digits (`-?d{1,7}(.d{1,7})?`) starting at `start` and
+/// A decimal of at most 8 integer and 8 fraction digits (`-?d{1,8}(.d{1,8})?`) starting at `start` and
 /// closed by a quote, read with one word load per part: the value and the quote's index. `None` sends the caller to
 /// the general path (other shapes, or fewer than eight bytes left to load).
 #[inline]
@@ -528,7 +544,7 @@ fn short_decimal(bytes: &[u8], start: usize) -> Option<(Dec64, usize)> {
     let negative = bytes.get(start) == Some(&b'-');
     let integer_start = start + usize::from(negative);
     let (integer, integer_digits) = digit_run(bytes, integer_start)?;
-    if !(1..8).contains(&integer_digits) {
+    if integer_digits == 0 {
         return None;
     }
     let after = integer_start + integer_digits;
@@ -537,14 +553,15 @@ fn short_decimal(bytes: &[u8], start: usize) -> Option<(Dec64, usize)> {
         b'.' => {
             let (fraction, fraction_digits) = digit_run(bytes, after + 1)?;
             let end = after + 1 + fraction_digits;
-            if !(1..8).contains(&fraction_digits) || bytes.get(end) != Some(&b'"') {
+            if fraction_digits == 0 || bytes.get(end) != Some(&b'"') {
                 return None;
             }
             (integer * POW10[fraction_digits] as u64 + fraction, fraction_digits, end)
         }
         _ => return None,
     };
-    // At most 14 digits: the casts cannot truncate.
+    // A run is at most eight digits, so at most 16 in all: the casts cannot truncate. (Eight digits need the
+    // byte after them checked, which the match above and the quote test do.)
     let mantissa = mantissa as i64;
     Some((Dec64::new(if negative { -mantissa } else { mantissa }, decimals as u8), end))
 }
@@ -599,6 +616,12 @@ mod tests {
         let decoded = levels(r#" [ ["30236.1","0.5","0","3"] , ["30236","7"] ] "#).unwrap();
         assert_eq!(decoded, vec![(Dec64::new(302361, 1), Dec64::new(5, 1)), (Dec64::new(30236, 0), Dec64::new(7, 0))]);
         assert_eq!(levels("[]").unwrap(), vec![]);
+        // Extra elements of any kind are skipped: short strings by the one-word test, the rest in full.
+        let extras = r#"[["1","2","0","3"],["1","2","a\"b",{"x":[1]},null,"a long string past one word"]]"#;
+        assert_eq!(levels(extras).unwrap(), vec![(Dec64::new(1, 0), Dec64::new(2, 0)); 2]);
+        for bad in [r#"[["1","2","0]]"#, "[[\"1\",\"2\",\"0\u{1}\"]]", r#"[["1","2","\x"]]"#, r#"[["1","2",]]"#] {
+            assert!(levels(bad).is_err(), "{bad}");
+        }
         for bad in [r#"[["1"]]"#, r#"[[1, 2]]"#, r#"[["x","1"]]"#, r#"{"a":1}"#, r#"[["1","2"]"#, r#"[["1","2"]] x"#] {
             assert!(levels(bad).is_err(), "{bad}");
         }
@@ -714,6 +737,14 @@ mod tests {
             let mut cursor = JsonCursor::new(&text);
             let read = cursor.i64().ok().filter(|_| cursor.end().is_ok());
             prop_assert_eq!(read, text.parse::<i64>().ok().filter(|_| json_integer), "{}", text);
+        }
+
+        /// Decimals of up to nine digits a part (the word-at-a-time path's edges) read as `Dec64::parse` reads them.
+        #[test]
+        fn short_decimals_agree_with_the_reference_parser(text in r"-?[0-9]{0,9}(\.[0-9]{0,9})?") {
+            let quoted = format!("\"{text}\",\"0\",\"1\"]]}}");
+            let mut cursor = JsonCursor::new(&quoted);
+            prop_assert_eq!(cursor.decimal().ok(), Dec64::parse(&text).ok(), "{}", quoted);
         }
 
         /// Strings round-trip through `serde_json`'s escaping, borrowed or into a reused buffer.
