@@ -90,7 +90,10 @@ impl OrderBook {
 
     /// Sets the size at a price; a zero size deletes the level (deleting an absent level is a no-op).
     pub fn set(&mut self, side: Side, price: Dec64, qty: Dec64) -> Result<(), BookError> {
-        let level = self.make_level(price, qty)?;
+        let level = match self.level_on_grids(price, qty) {
+            Some(level) => level,
+            None => self.make_level_slow(price, qty)?,
+        };
         let max_depth = self.max_depth;
         let levels = self.side_mut(side);
         match search(levels, side, level.price) {
@@ -263,14 +266,23 @@ impl OrderBook {
     /// The level for `(price, qty)` on the book's grids, widening them if the venue wrote more decimals.
     #[inline]
     fn make_level(&mut self, price: Dec64, qty: Dec64) -> Result<Level, BookError> {
-        // Nearly always: non-negative and no finer than the grids, built inline without the error paths.
+        // Nearly always: non-negative and no finer than the grids, built inline without the error paths. The
+        // level is matched out of an `Option` rather than a `Result`: the `Result` was built on the stack
+        // field by field and read back a word at a time, a store-forwarding stall on every level.
+        match self.level_on_grids(price, qty) {
+            Some(level) => Ok(level),
+            None => self.make_level_slow(price, qty),
+        }
+    }
+
+    /// The level for `(price, qty)` when both are non-negative and no finer than the grids.
+    #[inline(always)]
+    fn level_on_grids(&self, price: Dec64, qty: Dec64) -> Option<Level> {
         let on_grid = |value: Dec64, scale: u8| {
             (value.mantissa >= 0 && value.decimals <= scale).then(|| rescale(value.mantissa, value.decimals, scale))?
         };
-        if let (Some(price_units), Some(qty_units)) = (on_grid(price, self.price_scale), on_grid(qty, self.qty_scale)) {
-            return Ok(Level { price: price_units, qty: qty_units, price_dp: price.decimals, qty_dp: qty.decimals });
-        }
-        self.make_level_slow(price, qty)
+        let (price_units, qty_units) = (on_grid(price, self.price_scale)?, on_grid(qty, self.qty_scale)?);
+        Some(Level { price: price_units, qty: qty_units, price_dp: price.decimals, qty_dp: qty.decimals })
     }
 
     /// [`OrderBook::make_level`] for negative values, finer decimals and overflow.
