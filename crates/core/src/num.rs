@@ -162,70 +162,25 @@ const DIGIT_PAIRS: [u8; 200] = {
 /// The text of a fixed-point number, rendered on the stack (OKX checksums render up to 100 per update).
 #[derive(Debug, Clone, Copy)]
 pub struct FixedText {
-    buf: [u8; 48],
-    start: usize,
+    buf: [u8; MAX_FIXED_TEXT],
+    len: u8,
 }
+
+/// The longest text [`render_fixed`] writes: a sign, 19 integer digits, a point and 18 decimals.
+pub const MAX_FIXED_TEXT: usize = 40;
 
 impl FixedText {
     /// Renders `value × 10^-scale` with exactly `shown` decimals, as [`write_fixed`] does.
     pub fn new(value: i64, scale: u8, shown: u8) -> Self {
-        let (scale, shown) = (usize::from(scale.min(MAX_DECIMALS)), usize::from(shown.min(MAX_DECIMALS)));
-        let magnitude = value.unsigned_abs();
-        let unit = POW10[scale].unsigned_abs();
-        // The integer part and the shown fraction each fit 64 bits (the fraction is below 10^18); digits
-        // beyond `scale` are zeros added, digits dropped below `shown` are zeros.
-        let (integer, fraction) = (magnitude / unit, magnitude % unit);
-        let fraction = if shown >= scale {
-            fraction * POW10[shown - scale].unsigned_abs()
-        } else {
-            fraction / POW10[scale - shown].unsigned_abs()
-        };
-        let mut text = FixedText { buf: [0u8; 48], start: 48 };
-        text.push_digits(integer, fraction, shown);
-        if value < 0 && (integer > 0 || fraction > 0) {
-            text.push_byte(b'-');
-        }
+        let mut text = FixedText { buf: [0; MAX_FIXED_TEXT], len: 0 };
+        // The buffer holds the longest text, so rendering cannot fail.
+        text.len = render_fixed(&mut text.buf, value, scale, shown).unwrap_or(0) as u8;
         text
-    }
-
-    /// Prepends `integer.fraction` with exactly `shown` fraction digits, two digits at a time.
-    fn push_digits(&mut self, mut integer: u64, mut fraction: u64, shown: usize) {
-        if shown > 0 {
-            for _ in 0..shown / 2 {
-                self.push_pair(fraction % 100);
-                fraction /= 100;
-            }
-            if shown % 2 == 1 {
-                self.push_byte(b'0' + fraction as u8);
-            }
-            self.push_byte(b'.');
-        }
-        while integer >= 100 {
-            self.push_pair(integer % 100);
-            integer /= 100;
-        }
-        if integer >= 10 {
-            self.push_pair(integer);
-        } else {
-            self.push_byte(b'0' + integer as u8);
-        }
-    }
-
-    /// Prepends the two digits of `pair` (< 100).
-    fn push_pair(&mut self, pair: u64) {
-        let at = pair as usize * 2;
-        self.start -= 2;
-        self.buf[self.start..self.start + 2].copy_from_slice(&DIGIT_PAIRS[at..at + 2]);
-    }
-
-    fn push_byte(&mut self, byte: u8) {
-        self.start -= 1;
-        self.buf[self.start] = byte;
     }
 
     /// The ASCII text.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
+        &self.buf[..usize::from(self.len)]
     }
 
     /// The text as a string slice.
@@ -233,6 +188,111 @@ impl FixedText {
         // Only ASCII digits, '.' and '-' are ever written.
         std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
+}
+
+/// Writes `value × 10^-scale` with exactly `shown` decimals at the start of `out` and returns its length;
+/// `None` (nothing written) when `out` is too short. Writing in place, with the length known first, spares
+/// callers a copy: a text built byte by byte and then moved a word at a time stalls store forwarding.
+///
+/// Decimals below `scale` that are not shown are dropped (they are zeros where this is used: a level
+/// re-rendered as the venue wrote it); decimals shown beyond `scale` are zeros.
+#[inline]
+pub fn render_fixed(out: &mut [u8], value: i64, scale: u8, shown: u8) -> Option<usize> {
+    let (scale, shown) = (usize::from(scale.min(MAX_DECIMALS)), usize::from(shown.min(MAX_DECIMALS)));
+    // The mantissa at the shown decimals that `scale` holds, plus zeros for any beyond it.
+    let from_value = shown.min(scale);
+    let padding = shown - from_value;
+    let mut mantissa = drop_decimals(value.unsigned_abs(), scale - from_value);
+    let all_digits = mantissa.checked_ilog10().map_or(1, |log| log as usize + 1);
+    let integer_digits = all_digits.saturating_sub(from_value).max(1);
+    let negative = value < 0 && mantissa > 0;
+    let len = usize::from(negative) + integer_digits + usize::from(shown > 0) + shown;
+    let text = out.get_mut(..len)?;
+    // Right to left: padding zeros, the fraction's digits, the point, the integer's digits, the sign.
+    let mut at = len - padding;
+    text[at..].fill(b'0');
+    for _ in 0..from_value / 2 {
+        at -= 2;
+        text[at..at + 2].copy_from_slice(digit_pair(mantissa % 100));
+        mantissa /= 100;
+    }
+    if from_value % 2 == 1 {
+        at -= 1;
+        text[at] = b'0' + (mantissa % 10) as u8;
+        mantissa /= 10;
+    }
+    if shown > 0 {
+        at -= 1;
+        text[at] = b'.';
+    }
+    while mantissa >= 100 {
+        at -= 2;
+        text[at..at + 2].copy_from_slice(digit_pair(mantissa % 100));
+        mantissa /= 100;
+    }
+    if mantissa >= 10 {
+        text[at - 2..at].copy_from_slice(digit_pair(mantissa));
+    } else {
+        text[at - 1] = b'0' + mantissa as u8;
+    }
+    if negative {
+        text[0] = b'-';
+    }
+    Some(len)
+}
+
+/// `magnitude / 10^places`, without a hardware division when the dropped digits are zeros (the usual
+/// case): the quotient is then `(magnitude >> places) × (5^places)⁻¹ mod 2^64`, checked by multiplying back.
+#[inline]
+fn drop_decimals(magnitude: u64, places: usize) -> u64 {
+    if places == 0 {
+        return magnitude;
+    }
+    let (divisor, inverse) = (POW10[places] as u64, INVERSE_POW5[places]);
+    let quotient = (magnitude >> places).wrapping_mul(inverse);
+    // Bounded so that multiplying back cannot wrap: then equality means the division was exact.
+    if quotient <= MAX_QUOTIENT[places] && quotient * divisor == magnitude {
+        quotient
+    } else {
+        magnitude / divisor
+    }
+}
+
+/// Multiplicative inverses of `5^k` modulo 2^64 (k ≤ 18), by Newton's iteration.
+const INVERSE_POW5: [u64; 19] = {
+    let mut inverses = [1u64; 19];
+    let mut k = 1;
+    while k < 19 {
+        let five_k = 5u64.pow(k as u32);
+        // Each step doubles the correct low bits: 3 (an odd number is its own inverse mod 8) → 6 → … → 96.
+        let mut inverse = five_k;
+        let mut step = 0;
+        while step < 5 {
+            inverse = inverse.wrapping_mul(2u64.wrapping_sub(five_k.wrapping_mul(inverse)));
+            step += 1;
+        }
+        inverses[k] = inverse;
+        k += 1;
+    }
+    inverses
+};
+
+/// `u64::MAX / 10^k` (k ≤ 18).
+const MAX_QUOTIENT: [u64; 19] = {
+    let mut quotients = [u64::MAX; 19];
+    let mut k = 1;
+    while k < 19 {
+        quotients[k] = u64::MAX / 10u64.pow(k as u32);
+        k += 1;
+    }
+    quotients
+};
+
+/// The two ASCII digits of `pair` (< 100).
+#[inline]
+fn digit_pair(pair: u64) -> &'static [u8] {
+    let at = pair as usize * 2;
+    &DIGIT_PAIRS[at..at + 2]
 }
 
 impl fmt::Display for Dec64 {
@@ -349,6 +409,21 @@ mod tests {
             let expected = if shown == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") };
             let text = FixedText::new(value, scale, shown);
             proptest::prop_assert_eq!(text.as_str(), expected.as_str());
+            // Into a buffer: the same text, or nothing when it does not fit.
+            let mut out = [b'x'; MAX_FIXED_TEXT];
+            let room = expected.len() - usize::from(value % 7 == 0);
+            match render_fixed(&mut out[..room], value, scale, shown) {
+                Some(len) => proptest::prop_assert_eq!(&out[..len], expected.as_bytes()),
+                None => proptest::prop_assert!(room < expected.len() && out.iter().all(|&b| b == b'x')),
+            }
+        }
+
+        /// Dropping decimals by the inverse of 5^k agrees with division, whether or not the digits are zeros.
+        #[test]
+        fn drops_decimals_like_division(magnitude in any::<u64>(), places in 0usize..=18, exact in any::<bool>()) {
+            let divisor = POW10[places] as u64;
+            let magnitude = if exact { magnitude / divisor * divisor } else { magnitude };
+            proptest::prop_assert_eq!(drop_decimals(magnitude, places), magnitude / divisor);
         }
     }
     use proptest::prelude::any;

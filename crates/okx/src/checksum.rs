@@ -1,7 +1,7 @@
 //! The OKX order-book checksum: CRC32 (IEEE) of the top 25 levels a side, interleaved
 //! `bidPx:bidSz:askPx:askSz:…` from the strings exactly as received, read as a signed 32-bit integer.
 
-use perpspread_core::num::FixedText;
+use perpspread_core::num::render_fixed;
 use perpspread_core::{Level, OrderBook, Side};
 
 /// Levels per side covered by the checksum.
@@ -60,18 +60,29 @@ struct LevelText {
 }
 
 impl LevelText {
-    /// The level's text, or `None` when it does not fit a slot.
-    fn render(book: &OrderBook, level: &Level) -> Option<Self> {
-        let mut text = LevelText { level: *level, len: 0, bytes: [0; MAX_LEVEL_TEXT] };
-        let price = FixedText::new(level.price, book.price_scale(), level.price_dp);
-        let size = FixedText::new(level.qty, book.qty_scale(), level.qty_dp);
-        for part in [price.as_bytes(), b":", size.as_bytes()] {
-            let at = usize::from(text.len);
-            text.bytes.get_mut(at..at + part.len())?.copy_from_slice(part);
-            text.len += part.len() as u8;
+    /// Appends `level` with its text to `out`, rendered in place; `None` (nothing appended) when the text
+    /// does not fit a slot. In place because a slot built on the stack and then moved is read back a word
+    /// at a time right after its bytes were written one or two at a time, which stalls store forwarding.
+    fn push_rendered(out: &mut Vec<LevelText>, book: &OrderBook, level: &Level) -> Option<()> {
+        out.push(LevelText { level: *level, len: 0, bytes: [0; MAX_LEVEL_TEXT] });
+        let slot = out.last_mut()?;
+        let len = render_level(&mut slot.bytes, book, level);
+        match len {
+            Some(len) => slot.len = len as u8,
+            None => {
+                out.pop();
+            }
         }
-        Some(text)
+        len.map(drop)
     }
+}
+
+/// Writes `price:size` at the start of `out`; its length, or `None` when it does not fit.
+fn render_level(out: &mut [u8], book: &OrderBook, level: &Level) -> Option<usize> {
+    let price = render_fixed(out, level.price, book.price_scale(), level.price_dp)?;
+    *out.get_mut(price)? = b':';
+    let size = render_fixed(out.get_mut(price + 1..)?, level.qty, book.qty_scale(), level.qty_dp)?;
+    Some(price + 1 + size)
 }
 
 impl ChecksumCache {
@@ -116,7 +127,7 @@ fn render_side(old: &[LevelText], out: &mut Vec<LevelText>, book: &OrderBook, si
         while previous.next_if(|old| better(old.level.price, level.price)).is_some() {}
         match previous.next_if(|old| old.level == *level) {
             Some(text) => out.push(*text),
-            None => out.push(LevelText::render(book, level)?),
+            None => LevelText::push_rendered(out, book, level)?,
         }
     }
     Some(())
