@@ -210,7 +210,9 @@ pub fn render_fixed(out: &mut [u8], value: i64, scale: u8, shown: u8) -> Option<
     let text = out.get_mut(..len)?;
     // Right to left: padding zeros, the fraction's digits, the point, the integer's digits, the sign.
     let mut at = len - padding;
-    text[at..].fill(b'0');
+    if padding > 0 {
+        text[at..].fill(b'0');
+    }
     for _ in 0..from_value / 2 {
         at -= 2;
         text[at..at + 2].copy_from_slice(digit_pair(mantissa % 100));

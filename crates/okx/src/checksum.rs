@@ -42,7 +42,7 @@ pub struct ChecksumCache {
     sides: [Vec<LevelText>; 2],
     /// The side being rebuilt (swapped with `sides[i]`, so no allocation once grown).
     spare: Vec<LevelText>,
-    /// The interleaved text of the last checksum.
+    /// The interleaved text of the last checksum (room for 50 full slots and separators).
     text: Vec<u8>,
 }
 
@@ -101,35 +101,48 @@ impl ChecksumCache {
             std::mem::swap(&mut self.sides[index], &mut self.spare);
         }
         let text = &mut self.text;
-        text.clear();
+        text.resize(2 * CHECKSUM_DEPTH * (MAX_LEVEL_TEXT + 1), 0);
         let [bids, asks] = &self.sides;
+        let mut end = 0;
         for i in 0..bids.len().max(asks.len()) {
             for level in [bids.get(i), asks.get(i)].into_iter().flatten() {
-                // The whole slot is copied (a fixed-size move) and the tail cut off.
-                let at = text.len();
-                text.push(b':');
-                text.extend_from_slice(&level.bytes);
-                text.truncate(at + 1 + usize::from(level.len));
+                // The whole slot is copied (a fixed-size move), then the separator written after its text.
+                text[end..end + MAX_LEVEL_TEXT].copy_from_slice(&level.bytes);
+                end += usize::from(level.len);
+                text[end] = b':';
+                end += 1;
             }
         }
-        crc32fast::hash(text.get(1..).unwrap_or_default()) as i32
+        crc32fast::hash(&text[..end.saturating_sub(1)]) as i32
     }
 }
 
 /// The top levels of one side with their texts, reusing `old`'s text for every level that is unchanged;
-/// `None` when a text does not fit a slot.
+/// `None` when a text does not fit a slot. Unchanged slots are copied in runs (one `memcpy` each), not one
+/// by one through the stack.
 fn render_side(old: &[LevelText], out: &mut Vec<LevelText>, book: &OrderBook, side: Side) -> Option<()> {
     out.clear();
     let better = |a: i64, b: i64| if side == Side::Bid { a > b } else { a < b };
-    let mut previous = old.iter().peekable();
+    // `old[run..next]` are unchanged levels not yet copied to `out`.
+    let (mut run, mut next) = (0, 0);
     for level in book.levels(side).take(CHECKSUM_DEPTH) {
         // Old levels better than this one are gone; an equal one may be reused.
-        while previous.next_if(|old| better(old.level.price, level.price)).is_some() {}
-        match previous.next_if(|old| old.level == *level) {
-            Some(text) => out.push(*text),
-            None => LevelText::push_rendered(out, book, level)?,
+        let gone = old[next..].iter().take_while(|old| better(old.level.price, level.price)).count();
+        if gone > 0 {
+            out.extend_from_slice(&old[run..next]);
+            next += gone;
+            run = next;
+        }
+        if old.get(next).is_some_and(|old| old.level == *level) {
+            next += 1;
+        } else {
+            out.extend_from_slice(&old[run..next]);
+            LevelText::push_rendered(out, book, level)?;
+            next += usize::from(old.get(next).is_some_and(|old| old.level.price == level.price));
+            run = next;
         }
     }
+    out.extend_from_slice(&old[run..next]);
     Some(())
 }
 
