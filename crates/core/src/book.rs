@@ -359,7 +359,7 @@ fn worse_first(side: Side, a: i64, b: i64) -> Ordering {
     }
 }
 
-/// Levels walked one by one below a known boundary before the search bisects what is left.
+/// Levels walked one by one below a known boundary before the search gallops through what is left.
 const LINEAR_STEPS: usize = 16;
 
 /// Finds `price` (as [`search`]) given that the best `above` levels are better than it: walks down from
