@@ -15,7 +15,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::feed::{BookState, RecvTime, TrackedBook};
+use crate::feed::{receive_delay_ms, BookState, RecvTime, TrackedBook};
 use crate::fees::FeeModel;
 use crate::instrument::Venue;
 use crate::spread::{Direction, LegBook, LegUnits, LotStep, PreparedSize, SizeTarget, SpreadCalculator};
@@ -559,8 +559,7 @@ fn advance(opportunity: &mut Opportunity, now_ns: u64) {
 }
 
 fn latency_ms(book: &TrackedBook) -> Option<f64> {
-    let exchange_ms = book.exchange_ms?;
-    Some(book.recv.wall_ns as f64 / 1e6 - exchange_ms as f64)
+    receive_delay_ms(book.exchange_ms?, book.recv.wall_ns)
 }
 
 /// Confidence in `[0, 1]`: the mean of four factors, each in `[0, 1]`:

@@ -238,6 +238,15 @@ impl<S> Slots<S> {
     }
 }
 
+/// Receive time minus exchange time of a message, ms (negative when the venue's clock is ahead). The difference
+/// is taken in integer nanoseconds, exactly, then scaled by one product: this runs for every book message.
+/// `None` for times that do not fit 64-bit nanoseconds (past the year 2262).
+pub fn receive_delay_ms(exchange_ms: u64, recv_wall_ns: u64) -> Option<f64> {
+    let exchange_ns = i64::try_from(exchange_ms).ok()?.checked_mul(1_000_000)?;
+    let recv_ns = i64::try_from(recv_wall_ns).ok()?;
+    Some(recv_ns.saturating_sub(exchange_ns) as f64 * 1e-6)
+}
+
 /// Estimates how far a venue's clock is ahead of ours, from `receive − exchange` time of messages.
 ///
 /// Every message satisfies `receive − exchange = one-way latency − offset ≥ −offset`, so the smallest
@@ -264,7 +273,7 @@ impl ClockOffset {
             self.current_min_ms = None;
             self.started_ns = recv_wall_ns;
         }
-        let delta = recv_wall_ns as f64 / 1e6 - exchange_ms as f64;
+        let Some(delta) = receive_delay_ms(exchange_ms, recv_wall_ns) else { return };
         self.current_min_ms = Some(self.current_min_ms.map_or(delta, |m| m.min(delta)));
     }
 
@@ -286,6 +295,15 @@ impl ClockOffset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receive_delay_is_exact_at_todays_epochs() {
+        // 2027 in nanoseconds (1.8e18): an f64 of the time alone would be off by up to 128 ns.
+        let delay = receive_delay_ms(1_800_000_000_000, 1_800_000_000_000_000_000 + 2_500_123).unwrap();
+        assert!((delay - 2.500_123).abs() < 1e-12, "{delay}");
+        assert_eq!(receive_delay_ms(1_800_000_000_005, 1_800_000_000_000_000_000), Some(-5.0));
+        assert_eq!(receive_delay_ms(u64::MAX, 0), None);
+    }
 
     #[test]
     fn clock_offset_tracks_the_smallest_delay() {
