@@ -48,7 +48,8 @@ pub struct ChecksumCache {
 
 /// Room for a `price:size` text: each number is shown as written, a 64-bit mantissa with at most 18
 /// decimals (at most 20 characters: 19 digits and a point, or "0." and 18 digits), so 41 bytes suffice.
-/// A longer text cannot occur; if one did, the checksum would take the uncached path rather than fail.
+/// A longer text cannot come from the wire (only from a `Level` built by hand with more decimals shown than
+/// its book's grid); if one did occur, the checksum would take the uncached path rather than fail.
 const MAX_LEVEL_TEXT: usize = 41;
 
 /// A level and its `price:size` text, left-aligned in a fixed-size buffer.

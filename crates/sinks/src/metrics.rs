@@ -56,7 +56,7 @@ use axum::Router;
 use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use perpspread_core::engine::{CloseReason, Engine, EventKind, OpportunityEvent, Suppression};
-use perpspread_core::feed::{BookState, Feed, FeedEvent, FrameError, RecvTime, ResyncReason, Source};
+use perpspread_core::feed::{receive_delay_ms, BookState, Feed, FeedEvent, FrameError, RecvTime, ResyncReason, Source};
 use perpspread_core::Venue;
 use serde::Serialize;
 
@@ -491,8 +491,8 @@ impl Metrics {
             match *event {
                 FeedEvent::BookUpdated { slot } => {
                     if let Some(book) = feed.book(slot) {
-                        if let Some(exchange_ms) = book.exchange_ms {
-                            let latency = book.recv.wall_ns.max(recv.wall_ns) as f64 / 1e6 - exchange_ms as f64;
+                        let received_ns = book.recv.wall_ns.max(recv.wall_ns);
+                        if let Some(latency) = book.exchange_ms.and_then(|ms| receive_delay_ms(ms, received_ns)) {
                             v.exchange_latency.record(latency);
                             v.offset_sample(latency, now);
                         }

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use perpspread_core::engine::OpportunityEvent;
-use perpspread_core::feed::{Feed, FeedEvent};
+use perpspread_core::feed::{receive_delay_ms, Feed, FeedEvent};
 use perpspread_core::Venue;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -164,10 +164,10 @@ impl HealthCollector {
             let Some(book) = feed.book(slot) else {
                 continue;
             };
-            let Some(exchange_ms) = book.exchange_ms else {
+            let Some(latency) = book.exchange_ms.and_then(|ms| receive_delay_ms(ms, book.recv.wall_ns)) else {
                 continue;
             };
-            let latency = (book.recv.wall_ns as f64 / 1e6 - exchange_ms as f64) as f32;
+            let latency = latency as f32;
             self.seen[v] += 1;
             if self.latency[v].len() < MAX_SAMPLES {
                 self.latency[v].push(latency);
