@@ -167,7 +167,7 @@ pub struct FixedText {
 }
 
 /// The longest text [`render_fixed`] writes: a sign, 19 integer digits, a point and 18 decimals.
-pub const MAX_FIXED_TEXT: usize = 40;
+const MAX_FIXED_TEXT: usize = 40;
 
 impl FixedText {
     /// Renders `value × 10^-scale` with exactly `shown` decimals, as [`write_fixed`] does.

@@ -61,20 +61,15 @@ struct LevelText {
 }
 
 impl LevelText {
-    /// Appends `level` with its text to `out`, rendered in place; `None` (nothing appended) when the text
-    /// does not fit a slot. In place because a slot built on the stack and then moved is read back a word
-    /// at a time right after its bytes were written one or two at a time, which stalls store forwarding.
+    /// Appends `level` with its text to `out`, rendered in place; `None` when the text does not fit a slot
+    /// (the caller then drops the side). In place because a slot built on the stack and then moved is read
+    /// back a word at a time right after its bytes were written one or two at a time, which stalls store
+    /// forwarding.
     fn push_rendered(out: &mut Vec<LevelText>, book: &OrderBook, level: &Level) -> Option<()> {
         out.push(LevelText { level: *level, len: 0, bytes: [0; MAX_LEVEL_TEXT] });
         let slot = out.last_mut()?;
-        let len = render_level(&mut slot.bytes, book, level);
-        match len {
-            Some(len) => slot.len = len as u8,
-            None => {
-                out.pop();
-            }
-        }
-        len.map(drop)
+        slot.len = render_level(&mut slot.bytes, book, level)? as u8;
+        Some(())
     }
 }
 
