@@ -210,9 +210,11 @@ impl OrderBook {
         Ok(())
     }
 
-    /// Applies incremental levels decoded from the wire (a zero size deletes the level). Venues list each
-    /// side best first, so each level's search starts where the previous one ended (levels in any other
-    /// order are applied just as well, with a full search).
+    /// Applies incremental levels decoded from the wire (a zero size deletes the level). OKX lists each side
+    /// best first, so each level's search starts where the previous one ended; levels in any other order
+    /// (Binance lists both sides by ascending price, so its bids come worst first) are applied just as well,
+    /// each with a full search, which gallops from the best level. (Walking up from the previous level for
+    /// Binance's bids was measured: −1 % on the liquid mix, −2.5 % on the real Binance recording.)
     pub fn apply(&mut self, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), BookError> {
         for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
             let mut above = 0;
@@ -542,22 +544,25 @@ mod tests {
             proptest::prop_assert_eq!(asks, model_asks);
         }
 
-        /// Applying updates in batches (best first per side as venues send them, or in any order, with
-        /// repeated prices) leaves the book exactly as setting their levels one at a time does, full
+        /// Applying updates in batches (sorted as OKX or Binance send them, or in any order, with repeated
+        /// prices) leaves the book exactly as setting their levels one at a time does, full
         /// books included.
         #[test]
         fn batches_apply_like_single_sets(
             batches in proptest::collection::vec(
-                (proptest::collection::vec((proptest::bool::ANY, 0u16..80, 0u8..4), 0..40), proptest::bool::ANY),
+                (proptest::collection::vec((proptest::bool::ANY, 0u16..80, 0u8..4), 0..40), 0u8..3),
                 0..30),
             max_depth in 1usize..50,
         ) {
             let mut batched = OrderBook::new(0, 0, max_depth);
             let mut single = OrderBook::new(0, 0, max_depth);
-            for (mut levels, sorted) in batches {
-                if sorted {
-                    // Bids from the highest price, asks from the lowest.
-                    levels.sort_by_key(|&(is_bid, price, _)| (is_bid, if is_bid { -i32::from(price) } else { i32::from(price) }));
+            for (mut levels, order) in batches {
+                match order {
+                    // OKX: bids from the highest price, asks from the lowest.
+                    1 => levels.sort_by_key(|&(is_bid, price, _)| (is_bid, if is_bid { -i32::from(price) } else { i32::from(price) })),
+                    // Binance: both sides from the lowest price.
+                    2 => levels.sort_by_key(|&(is_bid, price, _)| (is_bid, price)),
+                    _ => {}
                 }
                 let side_of = |bid: bool| move |&&(is_bid, price, qty): &&(bool, u16, u8)| {
                     (is_bid == bid).then(|| (Dec64::new(price.into(), 0), Dec64::new(qty.into(), 0)))
