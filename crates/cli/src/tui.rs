@@ -346,7 +346,7 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
                 o.peak_net_bp,
                 o.mean_net_bp,
                 o.max_size_quote,
-                o.close_reason.map(|r| format!("{r:?}")).unwrap_or_default()
+                o.close_reason.map(|reason| reason.to_string()).unwrap_or_default()
             ))
         })
         .collect();

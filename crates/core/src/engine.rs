@@ -129,6 +129,19 @@ pub enum CloseReason {
     Shutdown,
 }
 
+/// Flat label, as files and the dashboard show it: `below_threshold`, `not_executable`, `guard:not_live`, …,
+/// `shutdown`.
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CloseReason::BelowThreshold => f.write_str("below_threshold"),
+            CloseReason::NotExecutable => f.write_str("not_executable"),
+            CloseReason::Guard(reason) => write!(f, "guard:{}", reason.label()),
+            CloseReason::Shutdown => f.write_str("shutdown"),
+        }
+    }
+}
+
 /// An opportunity's lifecycle event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -688,6 +701,7 @@ mod tests {
         syncing.state = BookState::Resyncing;
         engine.on_update(0, [&okx, &syncing], now, &mut out);
         assert_eq!(out[0].opportunity.close_reason, Some(CloseReason::Guard(Suppression::NotLive)));
+        assert_eq!(CloseReason::Guard(Suppression::NotLive).to_string(), "guard:not_live");
         // Never opens from a stale or slow book.
         out.clear();
         let later = RecvTime { wall_ns: 110 * S, mono_ns: 110 * S };

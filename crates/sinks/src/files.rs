@@ -32,7 +32,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::record::Field;
 use parquet::schema::types::Type;
-use perpspread_core::engine::{CloseReason, EventKind, Opportunity, OpportunityEvent};
+use perpspread_core::engine::{EventKind, Opportunity, OpportunityEvent};
 use perpspread_core::spread::SizeTarget;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
@@ -220,16 +220,6 @@ pub struct OpportunityRecord {
     pub close_reason: Option<String>,
 }
 
-/// Flat label of a close reason: `below_threshold`, `not_executable`, `guard:not_live`, …, `shutdown`.
-pub fn close_reason_label(reason: CloseReason) -> String {
-    match reason {
-        CloseReason::BelowThreshold => "below_threshold".to_owned(),
-        CloseReason::NotExecutable => "not_executable".to_owned(),
-        CloseReason::Guard(s) => format!("guard:{}", s.label()),
-        CloseReason::Shutdown => "shutdown".to_owned(),
-    }
-}
-
 impl OpportunityRecord {
     /// The row of an opportunity.
     pub fn from_opportunity(o: &Opportunity) -> Self {
@@ -268,7 +258,7 @@ impl OpportunityRecord {
             open_latency_sell_ms: o.open_latency_sell_ms,
             funding_carry_bp: o.funding_carry_bp,
             confidence: o.confidence,
-            close_reason: o.close_reason.map(close_reason_label),
+            close_reason: o.close_reason.map(|reason| reason.to_string()),
         }
     }
 

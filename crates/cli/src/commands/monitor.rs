@@ -108,17 +108,22 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     }
     let stats = signals.engine.stats();
     eprintln!(
-        "monitor stopped: {} messages, {} evaluations, {} opportunities opened, {} closed, {} resyncs requested, {} reconnects; min exchange→receive delay okx {:?} ms, binance {:?} ms",
+        "monitor stopped: {} messages, {} evaluations, {} opportunities opened, {} closed, {} resyncs requested, {} reconnects; min exchange→receive delay okx {}, binance {}",
         live.stats.pipeline.messages,
         stats.evaluations,
         stats.opened,
         stats.closed,
         live.stats.pipeline.resync_requests,
         live.stats.disconnects.values().sum::<u64>(),
-        live.pipeline.clock(Venue::Okx).min_delay_ms().map(|d| (d * 10.0).round() / 10.0),
-        live.pipeline.clock(Venue::Binance).min_delay_ms().map(|d| (d * 10.0).round() / 10.0),
+        delay_text(live.pipeline.clock(Venue::Okx).min_delay_ms()),
+        delay_text(live.pipeline.clock(Venue::Binance).min_delay_ms()),
     );
     Ok(())
+}
+
+/// A delay for the closing summary: `6.1 ms`, or `n/a` when no message carried an exchange time.
+fn delay_text(delay_ms: Option<f64>) -> String {
+    delay_ms.map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.1} ms"))
 }
 
 /// Writes events as JSON lines and empties the buffer.
@@ -176,5 +181,16 @@ fn leg_funding(funding: &Funding) -> LegFunding {
         rate: funding.rate.to_f64().unwrap_or(0.0),
         next_funding_ms: funding.next_funding_ms,
         interval_hours: funding.interval_hours,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delay_text;
+
+    #[test]
+    fn summary_delays_say_their_unit_or_that_there_is_none() {
+        assert_eq!(delay_text(Some(6.14)), "6.1 ms");
+        assert_eq!(delay_text(None), "n/a");
     }
 }
