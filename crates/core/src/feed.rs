@@ -149,6 +149,15 @@ pub enum FeedEvent {
     SubscriptionRefused { slot: Option<u32> },
 }
 
+impl FeedEvent {
+    /// Whether the event reports book data: applied and verified (`BookUpdated`) or found broken (`Resync`).
+    /// A frame with such an event is a *book message*; trades, tickers, `@bookTicker`, acknowledgements and
+    /// pongs are not.
+    pub fn is_book(&self) -> bool {
+        matches!(self, FeedEvent::BookUpdated { .. } | FeedEvent::Resync { .. })
+    }
+}
+
 /// Why a frame could not be used at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {

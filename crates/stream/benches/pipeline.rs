@@ -12,9 +12,12 @@ const RUNS: usize = 5;
 
 fn report(label: &str, capture: &InMemoryCapture) {
     let pairs = capture.pairs();
-    let (rate, messages) = capture.median_rate(&pairs, RUNS);
+    let (rate, pass) = capture.median_rate(&pairs, RUNS);
     println!(
-        "{label}: {messages} messages, {} pairs evaluated: median {:.0} msg/s = {:.0} ns/msg over {RUNS} runs",
+        "{label}: {} book messages of {} frames, {} pairs evaluated: median {:.0} book msg/s = {:.0} ns per book \
+         message over {RUNS} runs",
+        pass.book_messages,
+        pass.frames,
         pairs.len(),
         rate,
         1e9 / rate
@@ -35,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report("simulator liquid mix (10 ms step)", &capture);
         // The same without pairs: the difference is what the engine's evaluations cost.
         let (rate, _) = capture.median_rate(&[], RUNS);
-        println!("  the same, books only (no pair evaluated): median {rate:.0} msg/s = {:.0} ns/msg", 1e9 / rate);
+        println!("  the same, books only (no pair evaluated): median {rate:.0} book msg/s = {:.0} ns", 1e9 / rate);
     }
     let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/real");
     for name in ["okx_books_btc-usdt_2022-05-13.jsonl", "binance_usdm_depth_sushi-akro_2021-07-22.jsonl"] {

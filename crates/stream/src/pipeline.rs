@@ -9,7 +9,10 @@ use serde::Serialize;
 /// Counters of everything the pipeline has seen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PipelineStats {
+    /// Every frame (WebSocket message or REST response) processed.
     pub messages: u64,
+    /// Frames that carried book data: applied and verified, or found broken (see [`FeedEvent::is_book`]).
+    pub book_messages: u64,
     pub malformed: u64,
     pub unknown: u64,
     pub venue_errors: u64,
@@ -74,6 +77,7 @@ impl Pipeline {
             Venue::Okx => &self.okx,
             Venue::Binance => &self.binance,
         };
+        self.stats.book_messages += u64::from(self.events.iter().any(FeedEvent::is_book));
         for event in &self.events {
             match event {
                 FeedEvent::BookUpdated { slot } => {

@@ -25,16 +25,25 @@ pub struct InMemoryCapture {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pass {
     pub seconds: f64,
-    /// Book messages the feeds accepted.
-    pub messages: u64,
+    /// Every frame pushed through (book messages, and the trades, tickers, `@bookTicker` events, REST
+    /// responses and acknowledgements a capture also holds).
+    pub frames: u64,
+    /// Frames that carried book data the feeds applied and verified (or found broken): the unit of the
+    /// throughput figures.
+    pub book_messages: u64,
     /// Pair evaluations the engine ran.
     pub evaluations: u64,
 }
 
 impl Pass {
-    /// Messages per second.
+    /// Book messages per second.
     pub fn rate(&self) -> f64 {
-        self.messages as f64 / self.seconds
+        self.book_messages as f64 / self.seconds
+    }
+
+    /// Frames per second.
+    pub fn frame_rate(&self) -> f64 {
+        self.frames as f64 / self.seconds
     }
 }
 
@@ -69,7 +78,7 @@ impl InMemoryCapture {
     }
 
     /// Pushes every record through a fresh pipeline and an engine over `pairs` (default settings).
-    /// `latency_ns`, when given, receives each message's time from frame in hand to engine result.
+    /// `latency_ns`, when given, receives each book message's time from frame in hand to engine result.
     pub fn pass(&self, pairs: &[Pair], mut latency_ns: Option<&mut dyn FnMut(u64)>) -> Pass {
         let mut pipeline = Pipeline::new();
         let mut signals = Signals::new(Engine::new(EngineConfig::default(), pairs.to_vec()));
@@ -80,21 +89,30 @@ impl InMemoryCapture {
             let frame = frame_of(record);
             let recv = frame.recv;
             let t0 = latency_ns.is_some().then(Instant::now);
+            let before = pipeline.stats().book_messages;
             let _ = pipeline.on_frame(venue, frame);
             signals.on_events(&pipeline, venue, pipeline.last_events(), recv, &mut events);
             events.clear();
             if let (Some(record_latency), Some(t0)) = (latency_ns.as_deref_mut(), t0) {
-                record_latency(t0.elapsed().as_nanos() as u64);
+                if pipeline.stats().book_messages > before {
+                    record_latency(t0.elapsed().as_nanos() as u64);
+                }
             }
         }
         let seconds = started.elapsed().as_secs_f64();
-        Pass { seconds, messages: pipeline.stats().messages, evaluations: signals.engine.stats().evaluations }
+        let stats = pipeline.stats();
+        Pass {
+            seconds,
+            frames: stats.messages,
+            book_messages: stats.book_messages,
+            evaluations: signals.engine.stats().evaluations,
+        }
     }
 
-    /// Median rate of `runs` passes (at least one), and the messages of one pass.
-    pub fn median_rate(&self, pairs: &[Pair], runs: usize) -> (f64, u64) {
+    /// `runs` passes (at least one): the median book-message rate, and the counts of one pass.
+    pub fn median_rate(&self, pairs: &[Pair], runs: usize) -> (f64, Pass) {
         let passes: Vec<Pass> = (0..runs.max(1)).map(|_| self.pass(pairs, None)).collect();
-        (median(passes.iter().map(Pass::rate).collect()), passes[0].messages)
+        (median(passes.iter().map(Pass::rate).collect()), passes[0])
     }
 }
 

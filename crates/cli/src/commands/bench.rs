@@ -129,13 +129,17 @@ fn book_memory_mb(pairs: usize) -> Option<f64> {
 }
 
 fn report_throughput(label: &str, capture: &InMemoryCapture, pairs: &[perpspread_core::Pair], runs: usize) {
-    let (rate, messages) = capture.median_rate(pairs, runs);
+    let (rate, pass) = capture.median_rate(pairs, runs);
     println!(
-        "{label}: {messages} messages ({:.1} MB), {} pairs evaluated: median {:.0} msg/s = {:.0} ns/msg over {runs} runs",
+        "{label}: {} book messages of {} frames ({:.1} MB), {} pairs evaluated: median {:.0} book msg/s = {:.0} ns \
+         per book message over {runs} runs ({:.0} frames/s counting the skipped trades, tickers and @bookTicker)",
+        pass.book_messages,
+        pass.frames,
         capture.bytes as f64 / 1e6,
         pairs.len(),
         rate,
-        1e9 / rate
+        1e9 / rate,
+        rate * pass.frames as f64 / pass.book_messages.max(1) as f64,
     );
 }
 
@@ -194,7 +198,7 @@ async fn loopback(seconds: u64, pairs: usize, tick_ms: u64) -> anyhow::Result<()
             if Instant::now() < warmup {
                 return;
             }
-            let messages = pipeline.stats().messages;
+            let messages = pipeline.stats().book_messages;
             measured_from.get_or_insert((Instant::now(), messages));
             if !signals.touched().is_empty() {
                 let now = perpspread_net::ws::now().mono_ns;
@@ -207,9 +211,9 @@ async fn loopback(seconds: u64, pairs: usize, tick_ms: u64) -> anyhow::Result<()
     .await;
     sim.shutdown().await;
     let (start, first) = measured_from.unwrap_or((Instant::now(), 0));
-    let rate = (result.stats.pipeline.messages - first) as f64 / start.elapsed().as_secs_f64().max(1e-9);
+    let rate = (result.stats.pipeline.book_messages - first) as f64 / start.elapsed().as_secs_f64().max(1e-9);
     println!(
-        "loopback {seconds} s, {} pairs: {rate:.0} msg/s received and evaluated; receive → signal (includes the wait in the frame queue): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs; disconnects {:?}",
+        "loopback {seconds} s, {} pairs: {rate:.0} book msg/s received, verified and evaluated; receive → signal (includes the wait in the frame queue): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs; disconnects {:?}",
         universe.pairs.len(),
         latency.value_at_quantile(0.50) as f64 / 1e3,
         latency.value_at_quantile(0.99) as f64 / 1e3,
@@ -268,7 +272,7 @@ fn bench(args: Args) -> anyhow::Result<()> {
         }),
     );
     println!(
-        "per-message latency (frame in hand → engine result): p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.2} µs",
+        "per-book-message latency (frame in hand → engine result): p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.2} µs",
         histogram.value_at_quantile(0.50) as f64 / 1e3,
         histogram.value_at_quantile(0.99) as f64 / 1e3,
         histogram.value_at_quantile(0.999) as f64 / 1e3,
@@ -280,11 +284,12 @@ fn bench(args: Args) -> anyhow::Result<()> {
     for _ in 0..args.runs.max(1) {
         let started = Instant::now();
         let report = replay(&capture, &options).map_err(|e| UserError(e.to_string()))?;
-        rates.push(report.stats.messages as f64 / started.elapsed().as_secs_f64());
+        rates.push(report.stats.book_messages as f64 / started.elapsed().as_secs_f64());
     }
     let rate = median(rates);
     println!(
-        "whole replay from the file (capture parsing included): median {rate:.0} msg/s = {:.0} ns/msg",
+        "whole replay from the file (capture parsing included): median {rate:.0} book msg/s = {:.0} ns per book \
+         message",
         1e9 / rate
     );
 

@@ -71,10 +71,12 @@ pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<(
         let s = report.stats;
         writeln!(
             out,
-            "{} messages in {:.3} s ({:.0} msg/s); malformed {}, unknown {}, venue errors {}, resync requests {}",
+            "{} messages ({} book messages) in {:.3} s ({:.0} book msg/s); malformed {}, unknown {}, venue errors {}, \
+             resync requests {}",
             report.stats.messages,
+            report.stats.book_messages,
             elapsed.as_secs_f64(),
-            report.stats.messages as f64 / elapsed.as_secs_f64().max(1e-9),
+            report.stats.book_messages as f64 / elapsed.as_secs_f64().max(1e-9),
             s.malformed,
             s.unknown,
             s.venue_errors,
