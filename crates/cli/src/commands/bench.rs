@@ -213,13 +213,13 @@ async fn loopback(seconds: u64, pairs: usize, tick_ms: u64) -> anyhow::Result<()
     let (start, first) = measured_from.unwrap_or((Instant::now(), 0));
     let rate = (result.stats.pipeline.book_messages - first) as f64 / start.elapsed().as_secs_f64().max(1e-9);
     println!(
-        "loopback {seconds} s, {} pairs: {rate:.0} book msg/s received, verified and evaluated; receive → signal (includes the wait in the frame queue): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs; disconnects {:?}",
+        "loopback {seconds} s, {} pairs: {rate:.0} book msg/s received, verified and evaluated; receive → signal (includes the wait in the frame queue): p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs; disconnects: {}",
         universe.pairs.len(),
         latency.value_at_quantile(0.50) as f64 / 1e3,
         latency.value_at_quantile(0.99) as f64 / 1e3,
         latency.value_at_quantile(0.999) as f64 / 1e3,
         latency.max() as f64 / 1e3,
-        result.stats.disconnects
+        disconnects_text(&result.stats.disconnects)
     );
     println!(
         "backlog check: receive → signal p50/p99 in the first half {:.1}/{:.1} µs, in the second half {:.1}/{:.1} µs",
@@ -229,6 +229,16 @@ async fn loopback(seconds: u64, pairs: usize, tick_ms: u64) -> anyhow::Result<()
         halves[1].value_at_quantile(0.99) as f64 / 1e3,
     );
     Ok(())
+}
+
+/// Disconnects by reason, `stalled 2, closed 1`, or `none`.
+fn disconnects_text(disconnects: &std::collections::HashMap<String, u64>) -> String {
+    let mut reasons: Vec<_> = disconnects.iter().filter(|(_, n)| **n > 0).collect();
+    reasons.sort();
+    if reasons.is_empty() {
+        return "none".to_owned();
+    }
+    reasons.iter().map(|(reason, n)| format!("{reason} {n}")).collect::<Vec<_>>().join(", ")
 }
 
 fn bench(args: Args) -> anyhow::Result<()> {
@@ -301,4 +311,19 @@ fn bench(args: Args) -> anyhow::Result<()> {
     }
     println!("peak RSS: {:.0} MB", peak_rss_mb().unwrap_or(f64::NAN));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disconnects_text;
+
+    #[test]
+    fn disconnects_read_as_reasons_and_counts() {
+        let mut disconnects = std::collections::HashMap::new();
+        assert_eq!(disconnects_text(&disconnects), "none");
+        disconnects.insert("stalled".to_owned(), 2);
+        disconnects.insert("closed".to_owned(), 1);
+        disconnects.insert("refused".to_owned(), 0);
+        assert_eq!(disconnects_text(&disconnects), "closed 1, stalled 2");
+    }
 }
