@@ -23,6 +23,8 @@ use serde::Serialize;
 pub enum CaptureError {
     #[error("{path}: {error}")]
     Io { path: String, error: io::Error },
+    #[error("{path} already exists: a capture is never overwritten; choose another file name or remove it")]
+    Exists { path: String },
     #[error("{path} line {line}: {message}")]
     Line { path: String, line: u64, message: String },
 }
@@ -228,8 +230,19 @@ impl fmt::Debug for CaptureWriter {
 }
 
 impl CaptureWriter {
-    /// Creates `path` (zstd when it ends in `.zst`).
+    /// Creates `path` (zstd when it ends in `.zst`); refuses an existing file, so nothing already recorded is
+    /// lost. Rotated parts skip numbers whose files exist.
     pub fn create(path: &Path, rotation: Rotation) -> Result<Self, CaptureError> {
+        Self::create_with(path, rotation, false)
+    }
+
+    /// Like [`CaptureWriter::create`], replacing an existing file at `path` (for data that can be made again,
+    /// such as a generated capture).
+    pub fn create_or_replace(path: &Path, rotation: Rotation) -> Result<Self, CaptureError> {
+        Self::create_with(path, rotation, true)
+    }
+
+    fn create_with(path: &Path, rotation: Rotation, replace: bool) -> Result<Self, CaptureError> {
         let mut writer = CaptureWriter {
             base: path.to_owned(),
             sink: None,
@@ -242,7 +255,7 @@ impl CaptureWriter {
             line: Vec::with_capacity(1 << 12),
             parts: Vec::new(),
         };
-        writer.open_part()?;
+        writer.open_part(replace)?;
         Ok(writer)
     }
 
@@ -298,7 +311,7 @@ impl CaptureWriter {
     fn rotate(&mut self) -> Result<(), CaptureError> {
         self.close_part()?;
         self.part += 1;
-        self.open_part()
+        self.open_part(false)
     }
 
     fn close_part(&mut self) -> Result<(), CaptureError> {
@@ -308,9 +321,22 @@ impl CaptureWriter {
         }
     }
 
-    fn open_part(&mut self) -> Result<(), CaptureError> {
-        let path = part_path(&self.base, self.part);
-        let file = File::create(&path).map_err(|error| CaptureError::Io { path: path.display().to_string(), error })?;
+    fn open_part(&mut self, replace: bool) -> Result<(), CaptureError> {
+        let (path, file) = loop {
+            let path = part_path(&self.base, self.part);
+            let opened = if replace { File::create(&path) } else { File::create_new(&path) };
+            match opened {
+                Ok(file) => break (path, file),
+                // A rotated part skips a number left by an earlier recording rather than stop or overwrite.
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && self.part > 0 && self.part < MAX_PART => {
+                    self.part += 1;
+                }
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(CaptureError::Exists { path: path.display().to_string() })
+                }
+                Err(error) => return Err(CaptureError::Io { path: path.display().to_string(), error }),
+            }
+        };
         let buffered = BufWriter::with_capacity(1 << 16, file);
         self.sink = Some(if is_zstd(&path) {
             let encoder = zstd::stream::write::Encoder::new(buffered, 3).map_err(|e| self.io_error(e))?;
@@ -345,6 +371,9 @@ pub fn zstd_reader(bytes: &[u8]) -> std::io::Result<Box<dyn BufRead + Send>> {
 pub fn is_zstd(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "zst")
 }
+
+/// Highest part number tried when rotating past existing files.
+const MAX_PART: u32 = 9_999;
 
 /// `capture.jsonl` → `capture.jsonl` (part 0), `capture.0001.jsonl` (part 1), …
 pub fn part_path(base: &Path, part: u32) -> PathBuf {
@@ -453,6 +482,30 @@ mod tests {
                 Record { ts_ns, venue, src, url: url.unwrap_or_default(), data }
             );
         }
+    }
+
+    #[test]
+    fn an_existing_capture_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kept.jsonl");
+        std::fs::write(&path, "recorded earlier\n").unwrap();
+        let error = CaptureWriter::create(&path, Rotation::default()).unwrap_err();
+        assert!(matches!(error, CaptureError::Exists { .. }), "{error:?}");
+        assert!(error.to_string().contains("already exists"), "{error}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "recorded earlier\n");
+        // Rotation skips a part number an earlier recording left behind.
+        let base = dir.path().join("rot.jsonl");
+        std::fs::write(dir.path().join("rot.0001.jsonl"), "earlier part\n").unwrap();
+        let mut writer = CaptureWriter::create(&base, Rotation { max_bytes: Some(300), max_age: None }).unwrap();
+        for i in 0..10 {
+            writer.write(sample(i)).unwrap();
+        }
+        let names: Vec<_> = writer.parts().iter().map(|p| p.file_name().unwrap().to_owned()).collect();
+        assert_eq!(names[..2], ["rot.jsonl", "rot.0002.jsonl"]);
+        assert_eq!(std::fs::read_to_string(dir.path().join("rot.0001.jsonl")).unwrap(), "earlier part\n");
+        // What can be made again may be replaced.
+        CaptureWriter::create_or_replace(&path, Rotation::default()).unwrap().finish().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
     }
 
     #[test]

@@ -137,6 +137,14 @@ pub struct ScanConfig {
 /// Partial config as read from a user's file: every key optional.
 type Table = toml::Table;
 
+/// `line L, column C` (both from 1) of a byte offset in `text`.
+fn position(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+    format!("line {line}, column {column}")
+}
+
 impl Config {
     /// Loads the embedded defaults, merges `file` over them, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -169,7 +177,14 @@ impl Config {
             error: e.to_string(),
         })?;
         if let Some(text) = text {
-            merge(&mut table, text.parse().map_err(parse_error)?);
+            let syntax_error = |e: toml::de::Error| {
+                let error = match e.span() {
+                    Some(span) => format!("{}: {}", position(text, span.start), e.message()),
+                    None => e.message().to_owned(),
+                };
+                ConfigError::Parse { origin: origin.to_owned(), error }
+            };
+            merge(&mut table, text.parse().map_err(syntax_error)?);
         }
         table.try_into().map_err(parse_error)
     }

@@ -102,8 +102,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // Output cut short by the reader (`perpspread instruments --json | head`) is not a failure.
+        Err(error) if error.chain().any(is_broken_pipe) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", single_line(&format!("{error:#}")));
             if error.is::<UserError>() || error.is::<ConfigError>() {
                 ExitCode::from(2)
             } else {
@@ -111,6 +113,18 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// An error message on one line: parser messages that span lines (TOML's, with a source excerpt and a
+/// caret under the fault) keep their text lines, joined by "; ", and drop the excerpt.
+fn single_line(message: &str) -> String {
+    let excerpt = |line: &str| line.trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ').starts_with('|');
+    let lines: Vec<&str> = message.lines().map(str::trim).filter(|line| !line.is_empty() && !excerpt(line)).collect();
+    lines.join("; ")
+}
+
+fn is_broken_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
+    error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Clap's multi-line flag error as one line: what is wrong and where the help is

@@ -60,6 +60,16 @@ pub enum SortBy {
     Latency,
 }
 
+impl SortBy {
+    fn label(self) -> &'static str {
+        match self {
+            SortBy::NetBp => "net bp",
+            SortBy::Pair => "pair",
+            SortBy::Latency => "latency",
+        }
+    }
+}
+
 /// Everything the dashboard shows.
 #[derive(Debug, Clone)]
 pub struct Dashboard {
@@ -252,14 +262,14 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
 
     let mut header = vec![
         "PAIR".to_owned(),
-        "BID/ASK leg1 (USDT/base)".into(),
+        "BID/ASK leg1 (quote/base)".into(),
         "BID/ASK leg2".into(),
         "BEST DIR".into(),
         "GROSS bp".into(),
     ];
     header.extend(dashboard.sizes.iter().map(|s| format!("NET bp {s}")));
     header.extend([
-        "MAX USDT@open".into(),
+        "MAX quote@open".into(),
         "CARRY bp".into(),
         "FUNDING in min".into(),
         "BOOKS".into(),
@@ -313,12 +323,13 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
         .iter()
         .map(|o| {
             Line::from(format!(
-                "#{} {} {} size {} base ({:.0} USDT)  net {:.2} bp  peak {:.2} bp  open for {:.1} s  confidence {:.2}",
+                "#{} {} {} size {} base ({:.0} {})  net {:.2} bp  peak {:.2} bp  open for {:.1} s  confidence {:.2}",
                 o.id,
                 o.pair,
                 o.direction,
                 o.size_base.normalize(),
                 o.size_quote,
+                o.quote_currency(),
                 o.net_bp,
                 o.peak_net_bp,
                 o.duration_ms / 1000.0,
@@ -337,15 +348,17 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
         .take(5)
         .map(|o| {
             Line::from(format!(
-                "#{} {} {} @{} USDT  lasted {:.1} s  peak {:.2} bp  mean {:.2} bp  max {:.0} USDT  ({})",
+                "#{} {} {} @{} {}  lasted {:.1} s  peak {:.2} bp  mean {:.2} bp  max {:.0} {}  ({})",
                 o.id,
                 o.pair,
                 o.direction,
                 target_label(&o.size_target),
+                o.quote_currency(),
                 o.duration_ms / 1000.0,
                 o.peak_net_bp,
                 o.mean_net_bp,
                 o.max_size_quote,
+                o.quote_currency(),
                 o.close_reason.map(|reason| reason.to_string()).unwrap_or_default()
             ))
         })
@@ -355,7 +368,7 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
 
     let uptime = dashboard.started.elapsed().as_secs();
     let status = format!(
-        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | min delay okx {} ms, binance {} ms | up {:02}:{:02}:{:02} | sort: {:?}{}{} | q quit · p pause · s sort · f filter",
+        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | min delay okx {} ms, binance {} ms | up {:02}:{:02}:{:02} | sort: {}{}{} | q quit · p pause · s sort · f filter",
         dashboard.rate,
         dashboard.messages,
         dashboard.resyncs,
@@ -365,7 +378,7 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
         uptime / 3600,
         uptime / 60 % 60,
         uptime % 60,
-        dashboard.sort,
+        dashboard.sort.label(),
         if dashboard.only_positive { " | filter: net>0" } else { "" },
         if dashboard.paused { " | PAUSED" } else { "" },
     );

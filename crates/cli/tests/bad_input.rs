@@ -37,6 +37,23 @@ fn bad_flags_and_config_exit_2_with_one_line() {
     assert_user_error(&["bench", "--runs", "x"], "(see perpspread bench --help)");
     assert_user_error(&["no-such-command"], "no-such-command");
     assert_user_error(&["replay"], "<FILE");
+    // A TOML syntax error is one line too: its text without the source excerpt under it.
+    std::fs::write(&config, "[monitor\nfoo=\n").unwrap();
+    assert_user_error(&["scan", "--config", config.to_str().unwrap()], "line 1");
+    assert_user_error(&["bench", "--messages", "0"], "at least 1");
+    assert_user_error(&["record", "--out", "x.jsonl", "--rotate-mb", "0"], "at least 1");
+}
+
+#[test]
+fn recording_never_overwrites_a_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("kept.jsonl");
+    std::fs::write(&kept, "recorded earlier\n").unwrap();
+    for command in [["record", "--out"], ["monitor", "--record"]] {
+        let args = [command[0], command[1], kept.to_str().unwrap(), "--okx-rest", "http://127.0.0.1:1"];
+        assert_user_error(&args, "already exists");
+    }
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "recorded earlier\n");
 }
 
 #[test]

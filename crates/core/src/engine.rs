@@ -196,6 +196,13 @@ pub struct Opportunity {
     last_emit_ns: u64,
 }
 
+impl Opportunity {
+    /// The pair's quote currency (`USDT` of `BTC/USDT`): the unit of its notionals.
+    pub fn quote_currency(&self) -> &str {
+        self.pair.rsplit_once('/').map_or("quote", |(_, quote)| quote)
+    }
+}
+
 /// An event for sinks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OpportunityEvent {

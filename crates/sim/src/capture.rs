@@ -78,7 +78,7 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
     let mut market = Market::new(&config, EPOCH_MS)?;
     let capture = |e: perpspread_capture::CaptureError| SimError::Capture(e.to_string());
     let mut writer = Writer {
-        out: CaptureWriter::create(path, Rotation::default()).map_err(capture)?,
+        out: CaptureWriter::create_or_replace(path, Rotation::default()).map_err(capture)?,
         limit: options.messages,
         error: None,
         book_updates: 0,

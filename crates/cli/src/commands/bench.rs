@@ -242,6 +242,9 @@ fn disconnects_text(disconnects: &std::collections::HashMap<String, u64>) -> Str
 }
 
 fn bench(args: Args) -> anyhow::Result<()> {
+    if args.messages == 0 || args.runs == 0 || args.real_loops == 0 {
+        return Err(UserError("--messages, --runs and --real-loops must be at least 1".into()).into());
+    }
     let temp = tempfile::tempdir()?;
     let capture = match &args.capture {
         Some(path) => path.clone(),

@@ -83,7 +83,17 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     load_funding(&venues, &pairs, &mut engine).await;
     let mut signals = Signals::new(engine);
     let live = super::record::live_config(config, &pairs, Arc::new(venues.binance), recorder.clone(), &config.monitor);
-    let shutdown = super::shutdown_signal(args.duration_s.map(Duration::from_secs));
+    // Stops on Ctrl-C, SIGTERM, `--duration-s`, or when whoever reads the JSON lines goes away (`| head`).
+    let stdout_closed = Arc::new(tokio::sync::Notify::new());
+    let shutdown = {
+        let (closed, limit) = (stdout_closed.clone(), args.duration_s.map(Duration::from_secs));
+        async move {
+            tokio::select! {
+                () = super::shutdown_signal(limit) => {}
+                () = closed.notified() => {}
+            }
+        }
+    };
     let mut events: Vec<OpportunityEvent> = Vec::new();
     let mut outputs = crate::outputs::Outputs::start(&args.outputs).await?;
     let final_state = if interactive {
@@ -93,12 +103,14 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         let result = run_live(live, shutdown, |pipeline, venue, feed_events, recv| {
             signals.on_events(pipeline, venue, feed_events, recv, &mut events);
             outputs.on_frame(pipeline, &signals, venue, feed_events, recv, &events);
-            emit(&mut out, &mut events);
+            if emit(&mut out, &mut events).is_err() {
+                stdout_closed.notify_one();
+            }
         })
         .await;
         signals.engine.shutdown(perpspread_net::rest::unix_ns(), &mut events);
         outputs.on_events(&events);
-        emit(&mut out, &mut events);
+        let _ = emit(&mut out, &mut events);
         (result, signals)
     };
     let (live, signals) = final_state;
@@ -126,17 +138,18 @@ fn delay_text(delay_ms: Option<f64>) -> String {
     delay_ms.map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.1} ms"))
 }
 
-/// Writes events as JSON lines and empties the buffer.
-pub fn emit(out: &mut impl Write, events: &mut Vec<OpportunityEvent>) {
+/// Writes events as JSON lines and empties the buffer; an error when the output is gone (a closed pipe).
+pub fn emit(out: &mut impl Write, events: &mut Vec<OpportunityEvent>) -> std::io::Result<()> {
     if events.is_empty() {
-        return;
+        return Ok(());
     }
+    let mut written = Ok(());
     for event in events.drain(..) {
-        if let Ok(line) = serde_json::to_string(&event) {
-            let _ = writeln!(out, "{line}");
+        if let (Ok(line), Ok(())) = (serde_json::to_string(&event), &written) {
+            written = writeln!(out, "{line}");
         }
     }
-    let _ = out.flush();
+    written.and_then(|()| out.flush())
 }
 
 /// Engine settings from the config and flags.

@@ -42,6 +42,9 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     if args.top == 0 {
         return Err(UserError("--top must be at least 1".into()).into());
     }
+    if args.rotate_mb == Some(0) || args.rotate_minutes == Some(0) {
+        return Err(UserError("--rotate-mb and --rotate-minutes must be at least 1".into()).into());
+    }
     let rotation = Rotation {
         max_bytes: args.rotate_mb.map(|mb| mb.saturating_mul(1 << 20)),
         max_age: args.rotate_minutes.map(|m| Duration::from_secs(m.saturating_mul(60))),

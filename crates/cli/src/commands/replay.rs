@@ -95,7 +95,7 @@ pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<(
                     let o = &event.opportunity;
                     writeln!(
                         out,
-                        "  #{} {} {} lasted {:.1} s, peak {:.2} bp net, mean {:.2} bp, max {:.0} USDT at threshold ({:?})",
+                        "  #{} {} {} lasted {:.1} s, peak {:.2} bp net, mean {:.2} bp, max {:.0} {} at threshold ({})",
                         o.id,
                         o.pair,
                         o.direction,
@@ -103,7 +103,8 @@ pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<(
                         o.peak_net_bp,
                         o.mean_net_bp,
                         o.max_size_quote,
-                        o.close_reason
+                        o.quote_currency(),
+                        o.close_reason.map_or_else(|| "open".to_owned(), |reason| reason.to_string())
                     )?;
                 }
             }

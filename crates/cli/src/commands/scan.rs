@@ -299,20 +299,20 @@ fn render(rows: &[ScanRow], scan: &ScanConfig) -> String {
     let bp = |v: f64| format!("{v:.2}");
     let size_label = match (scan.size_base, scan.size_usd) {
         (Some(base), _) => format!("{} base", base.normalize()),
-        (None, Some(usd)) => format!("{} USDT", usd.normalize()),
+        (None, Some(usd)) => format!("{} quote", usd.normalize()),
         _ => String::new(),
     };
     let mut table = Table::new([
         "PAIR".to_owned(),
         "BUY→SELL".into(),
         "SIZE (base)".into(),
-        "COST (USDT)".into(),
+        "COST (quote)".into(),
         "BUY VWAP".into(),
         "SELL VWAP".into(),
         "GROSS bp".into(),
         "FEES bp".into(),
         "NET bp".into(),
-        format!("MAX SIZE @≥{} bp (USDT)", scan.min_net_bp),
+        format!("MAX SIZE @≥{} bp (quote)", scan.min_net_bp),
         "FUNDING buy/sell bp".into(),
         "CARRY bp".into(),
         "RTT buy/sell ms".into(),
