@@ -273,8 +273,11 @@ impl ScanConfig {
         if self.concurrency == 0 {
             return Err(invalid("scan.concurrency", 0, "must be at least 1"));
         }
-        if self.okx_depth == 0 || self.binance_depth == 0 {
-            return Err(invalid("scan.*_depth", 0, "depth must be at least 1 level"));
+        if !(1..=400).contains(&self.okx_depth) {
+            return Err(invalid("scan.okx_depth", self.okx_depth, "OKX serves 1 to 400 levels per side"));
+        }
+        if !(5..=1000).contains(&self.binance_depth) {
+            return Err(invalid("scan.binance_depth", self.binance_depth, "Binance serves 5 to 1000 levels per side"));
         }
         if !self.min_net_bp.is_finite() {
             return Err(invalid("scan.min_net_bp", self.min_net_bp, "must be a finite number"));

@@ -63,9 +63,7 @@ impl Outputs {
         };
         let redis = match &args.redis {
             Some(url) => {
-                RedisPublisher::check_reachable(url, Duration::from_secs(3)).await.map_err(|e| {
-                    crate::UserError(format!("cannot reach Redis at {url}: {e} (is redis-server running?)"))
-                })?;
+                require_redis(url).await?;
                 Some(RedisPublisher::spawn(RedisConfig::new(url)).map_err(|e| crate::UserError(e.to_string()))?)
             }
             None => None,
@@ -168,4 +166,11 @@ impl Outputs {
         }
         Ok(())
     }
+}
+
+/// Fails with a user error when no Redis server answers at `url` (checked once, at startup).
+pub async fn require_redis(url: &str) -> Result<(), crate::UserError> {
+    RedisPublisher::check_reachable(url, Duration::from_secs(3))
+        .await
+        .map_err(|e| crate::UserError(format!("cannot reach Redis at {url}: {e} (is redis-server running?)")))
 }

@@ -26,6 +26,8 @@ fn bad_flags_and_config_exit_2_with_one_line() {
     assert_user_error(&["monitor", "--config", config.to_str().unwrap()], "close_threshold_bp");
     std::fs::write(&config, "[scan]\nsize_usd = -10\n").unwrap();
     assert_user_error(&["scan", "--config", config.to_str().unwrap()], "positive");
+    std::fs::write(&config, "[scan]\nbinance_depth = 5000\n").unwrap();
+    assert_user_error(&["scan", "--config", config.to_str().unwrap()], "scan.binance_depth");
     std::fs::write(&config, "[nope]\nx = 1\n").unwrap();
     assert_user_error(&["scan", "--config", config.to_str().unwrap()], "nope");
     assert_user_error(&["scan", "--okx-rest", "ftp://x"], "okx.rest_url");
@@ -59,6 +61,7 @@ fn recording_never_overwrites_a_capture() {
 #[test]
 fn unreachable_redis_and_port_in_use() {
     assert_user_error(&["demo", "--json", "--duration-s", "1", "--redis", "redis://127.0.0.1:1"], "cannot reach Redis");
+    assert_user_error(&["tail", "--redis", "redis://127.0.0.1:1"], "cannot reach Redis");
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     assert_user_error(&["demo", "--json", "--duration-s", "1", "--metrics-addr", &addr], "cannot serve metrics");
@@ -74,6 +77,10 @@ fn damaged_captures() {
     let truncated = dir.path().join("cut.jsonl.zst");
     std::fs::write(&truncated, &compressed[..compressed.len() * 2 / 3]).unwrap();
     assert_user_error(&["replay", truncated.to_str().unwrap()], "damaged");
+    // `report` gives the statistics of what was readable, and says the capture is damaged.
+    let (code, stderr) = perpspread(&["report", truncated.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("is damaged, reported up to the damage"), "{stderr}");
     let empty = dir.path().join("empty.jsonl.zst");
     std::fs::write(&empty, b"not zstd at all").unwrap();
     assert_user_error(&["replay", empty.to_str().unwrap()], "empty.jsonl.zst");

@@ -61,6 +61,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
                     health.on_events(venue, pipeline.feed(venue), pipeline.last_events());
                 })
                 .map_err(|e| UserError(e.to_string()))?;
+                if let Some(error) = &replayed.error {
+                    // The statistics still cover what was readable; say that the rest is missing.
+                    eprintln!("warning: {} is damaged, reported up to the damage: {error}", capture.display());
+                }
                 if replayed.pairs.is_none() {
                     eprintln!(
                         "warning: {} holds no instrument lists of both venues: no opportunities",

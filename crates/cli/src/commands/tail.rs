@@ -20,6 +20,7 @@ pub struct Args {
 /// Runs the command until Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let tail = Tail::opportunities(&args.redis, args.from).map_err(|e| UserError(e.to_string()))?;
+    crate::outputs::require_redis(&args.redis).await?;
     let mut out = std::io::stdout().lock();
     tokio::select! {
         _ = tail.run(|entry| writeln!(out, "{}", entry.json).and_then(|_| out.flush()).is_ok()) => {}
