@@ -240,6 +240,11 @@ impl Dashboard {
     }
 }
 
+/// A delay as shown to the user: `6.1 ms`, or `n/a` when no message carried an exchange time.
+pub(crate) fn delay_text(delay_ms: Option<f64>) -> String {
+    delay_ms.map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.1} ms"))
+}
+
 fn opt(value: Option<f64>, digits: usize) -> String {
     value.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "-".into())
 }
@@ -368,13 +373,13 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
 
     let uptime = dashboard.started.elapsed().as_secs();
     let status = format!(
-        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | min delay okx {} ms, binance {} ms | up {:02}:{:02}:{:02} | sort: {}{}{} | q quit · p pause · s sort · f filter",
+        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | min delay okx {}, binance {} | up {:02}:{:02}:{:02} | sort: {}{}{} | q quit · p pause · s sort · f filter",
         dashboard.rate,
         dashboard.messages,
         dashboard.resyncs,
         dashboard.gaps,
-        opt(dashboard.min_delay_ms[0], 1),
-        opt(dashboard.min_delay_ms[1], 1),
+        delay_text(dashboard.min_delay_ms[0]),
+        delay_text(dashboard.min_delay_ms[1]),
         uptime / 3600,
         uptime / 60 % 60,
         uptime % 60,
@@ -468,6 +473,12 @@ mod tests {
     use perpspread_core::Venue;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
+
+    #[test]
+    fn summary_delays_say_their_unit_or_that_there_is_none() {
+        assert_eq!(delay_text(Some(6.14)), "6.1 ms");
+        assert_eq!(delay_text(None), "n/a");
+    }
 
     fn signals() -> Signals {
         let d = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();

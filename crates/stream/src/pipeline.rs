@@ -38,6 +38,8 @@ pub struct LastFrame {
     pub bytes: usize,
     /// Whether it was a REST response (else a WebSocket frame).
     pub rest: bool,
+    /// Whether it was a book message (see [`FeedEvent::is_book`]).
+    pub book: bool,
     /// Why it could not be used, if it could not.
     pub error: Option<FrameError>,
 }
@@ -77,8 +79,9 @@ impl Pipeline {
             Venue::Okx => &self.okx,
             Venue::Binance => &self.binance,
         };
-        self.stats.book_messages += u64::from(self.events.iter().any(FeedEvent::is_book));
+        let mut book = false;
         for event in &self.events {
+            book |= event.is_book();
             match event {
                 FeedEvent::BookUpdated { slot } => {
                     if let Some(exchange_ms) = feed.book(*slot).and_then(|b| b.exchange_ms) {
@@ -90,6 +93,8 @@ impl Pipeline {
                 _ => {}
             }
         }
+        self.last_frame.book = book;
+        self.stats.book_messages += u64::from(book);
         match result {
             Ok(()) => Ok(&self.events),
             Err(error) => {

@@ -89,12 +89,11 @@ impl InMemoryCapture {
             let frame = frame_of(record);
             let recv = frame.recv;
             let t0 = latency_ns.is_some().then(Instant::now);
-            let before = pipeline.stats().book_messages;
             let _ = pipeline.on_frame(venue, frame);
             signals.on_events(&pipeline, venue, pipeline.last_events(), recv, &mut events);
             events.clear();
             if let (Some(record_latency), Some(t0)) = (latency_ns.as_deref_mut(), t0) {
-                if pipeline.stats().book_messages > before {
+                if pipeline.last_frame().book {
                     record_latency(t0.elapsed().as_nanos() as u64);
                 }
             }

@@ -127,15 +127,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         stats.closed,
         live.stats.pipeline.resync_requests,
         live.stats.disconnects.values().sum::<u64>(),
-        delay_text(live.pipeline.clock(Venue::Okx).min_delay_ms()),
-        delay_text(live.pipeline.clock(Venue::Binance).min_delay_ms()),
+        crate::tui::delay_text(live.pipeline.clock(Venue::Okx).min_delay_ms()),
+        crate::tui::delay_text(live.pipeline.clock(Venue::Binance).min_delay_ms()),
     );
     Ok(())
-}
-
-/// A delay for the closing summary: `6.1 ms`, or `n/a` when no message carried an exchange time.
-fn delay_text(delay_ms: Option<f64>) -> String {
-    delay_ms.map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.1} ms"))
 }
 
 /// Writes events as JSON lines and empties the buffer; an error when the output is gone (a closed pipe).
@@ -143,13 +138,13 @@ pub fn emit(out: &mut impl Write, events: &mut Vec<OpportunityEvent>) -> std::io
     if events.is_empty() {
         return Ok(());
     }
-    let mut written = Ok(());
-    for event in events.drain(..) {
-        if let (Ok(line), Ok(())) = (serde_json::to_string(&event), &written) {
-            written = writeln!(out, "{line}");
-        }
-    }
-    written.and_then(|()| out.flush())
+    let written = events
+        .iter()
+        .filter_map(|event| serde_json::to_string(event).ok())
+        .try_for_each(|line| writeln!(out, "{line}"))
+        .and_then(|()| out.flush());
+    events.clear();
+    written
 }
 
 /// Engine settings from the config and flags.
@@ -194,16 +189,5 @@ fn leg_funding(funding: &Funding) -> LegFunding {
         rate: funding.rate.to_f64().unwrap_or(0.0),
         next_funding_ms: funding.next_funding_ms,
         interval_hours: funding.interval_hours,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::delay_text;
-
-    #[test]
-    fn summary_delays_say_their_unit_or_that_there_is_none() {
-        assert_eq!(delay_text(Some(6.14)), "6.1 ms");
-        assert_eq!(delay_text(None), "n/a");
     }
 }
