@@ -170,8 +170,6 @@ impl Config {
     }
 
     fn merged(text: Option<&str>, origin: &str) -> Result<Config, ConfigError> {
-        let parse_error =
-            |e: toml::de::Error| ConfigError::Parse { origin: origin.to_owned(), error: e.message().to_owned() };
         let mut table: Table = DEFAULT_CONFIG.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
             origin: "(embedded defaults)".into(),
             error: e.to_string(),
@@ -186,7 +184,14 @@ impl Config {
             };
             merge(&mut table, text.parse().map_err(syntax_error)?);
         }
-        table.try_into().map_err(parse_error)
+        // Deserialized through `serde_path_to_error` so that a wrong type names its key.
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let error = match e.path().to_string().as_str() {
+                "." => e.inner().message().to_owned(),
+                key => format!("{key}: {}", e.inner().message()),
+            };
+            ConfigError::Parse { origin: origin.to_owned(), error }
+        })
     }
 
     /// Applies `PERPSPREAD_*` endpoint overrides.
@@ -342,5 +347,15 @@ mod tests {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         writeln!(file, "[scan\n").unwrap();
         assert!(Config::load(Some(file.path())).is_err());
+    }
+
+    #[test]
+    fn wrong_types_name_their_key() {
+        let err = Config::parse("[okx]\ntaker_fee_bp = \"five\"", "f.toml").unwrap_err().to_string();
+        assert!(err.contains("f.toml: okx.taker_fee_bp: invalid type: string \"five\""), "{err}");
+        let err = Config::parse("[monitor]\nsizes_usd = [1000, \"x\"]", "f.toml").unwrap_err().to_string();
+        assert!(err.contains("monitor.sizes_usd[1]: "), "{err}");
+        let err = Config::parse("[monitr]\ntop = 3", "f.toml").unwrap_err().to_string();
+        assert!(err.contains("f.toml: monitr: unknown field `monitr`"), "{err}");
     }
 }

@@ -80,6 +80,11 @@ async fn instruments_pairs_and_explains_the_rest() {
     let output = tokio::task::block_in_place(|| run(&sim, &["scan", "--symbols", "NOPE"]));
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown symbol"));
+    // A size below every pair's lot step is the user's to fix: the table says why per pair, then exit 2.
+    let output = tokio::task::block_in_place(|| run(&sim, &["scan", "--symbols", "BTC,ETH", "--size-base", "1e-7"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("size rounds to zero"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("smaller than every pair's common lot step"));
     sim.inject(perpspread_sim::FaultKind::RestStatus { venue: Venue::Binance, status: 500, count: 100 });
     let output = tokio::task::block_in_place(|| run(&sim, &["instruments"]));
     assert_eq!(output.status.code(), Some(1));

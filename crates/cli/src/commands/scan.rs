@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use futures::StreamExt;
-use perpspread_core::spread::{mid_per_base, LegBook, SizeTarget, SpreadCalculator};
+use perpspread_core::spread::{mid_per_base, LegBook, NotExecutable, SizeTarget, SpreadCalculator};
 use perpspread_core::{FeeModel, Instrument, Pair, Venue};
 use perpspread_net::{Funding, MarketRest, RestBook, RestError};
 use rust_decimal::prelude::ToPrimitive;
@@ -78,6 +78,9 @@ pub struct ScanRow {
     pub sell_latency_ms: Option<f64>,
     /// Why the row has no spread (not enough depth, request failed, …).
     pub error: Option<String>,
+    /// The row has no spread because the size is smaller than the pair's common lot step.
+    #[serde(skip)]
+    pub below_lot_step: bool,
 }
 
 /// Runs the command.
@@ -98,6 +101,14 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         write!(out, "{}", render(&rows, &scan))?;
     }
     out.flush()?;
+    if !rows.is_empty() && rows.iter().all(|r| r.below_lot_step) {
+        return Err(UserError(
+            "the size per leg is smaller than every pair's common lot step (see the NOTE column); \
+             use a larger --size-base or --size-usd"
+                .into(),
+        )
+        .into());
+    }
     if !rows.is_empty() && rows.iter().all(|r| r.error.is_some()) {
         anyhow::bail!("no pair could be evaluated (see the error column)");
     }
@@ -222,6 +233,7 @@ fn evaluate(
         buy_latency_ms: Some(ms(buy_book.latency)),
         sell_latency_ms: Some(ms(sell_book.latency)),
         error: None,
+        below_lot_step: false,
     };
     match calc.quote(target) {
         Ok(quote) => {
@@ -232,7 +244,10 @@ fn evaluate(
             row.gross_bp = Some(quote.gross_bp);
             row.net_bp = Some(quote.net_bp);
         }
-        Err(error) => row.error = Some(error.to_string()),
+        Err(error) => {
+            row.below_lot_step = matches!(error, NotExecutable::BelowLotStep { .. });
+            row.error = Some(error.to_string());
+        }
     }
     let max = calc.max_size(threshold_bp);
     row.max_size_base = Some(max.size_base.normalize().to_string());
@@ -269,6 +284,7 @@ fn failed_row(pair: &Pair, error: String, fees: &FeeModel) -> ScanRow {
         buy_latency_ms: None,
         sell_latency_ms: None,
         error: Some(error),
+        below_lot_step: false,
     }
 }
 
