@@ -9,8 +9,8 @@ use perpspread_core::engine::OpportunityEvent;
 use perpspread_core::feed::{FeedEvent, RecvTime, Source};
 use perpspread_core::Venue;
 use perpspread_sinks::{
-    FileFormat, FileSinkConfig, FileSinkHandle, Metrics, MetricsConfig, MetricsServer, RedisConfig, RedisPublisher,
-    SnapshotSampler, SpreadSnapshot,
+    BookAge, FileFormat, FileSinkConfig, FileSinkHandle, Metrics, MetricsConfig, MetricsServer, RedisConfig,
+    RedisPublisher, SnapshotSampler, SpreadSnapshot,
 };
 use perpspread_stream::{Pipeline, Signals};
 
@@ -122,8 +122,9 @@ impl Outputs {
         if recv.mono_ns >= self.next_observation_ns {
             self.next_observation_ns = recv.mono_ns + 1_000_000_000;
             if let Some(metrics) = self.metrics.as_mut() {
+                let age = BookAge { now_mono_ns: recv.mono_ns, max_ns: signals.engine.config().max_book_age_ns };
                 for venue in Venue::ALL {
-                    metrics.observe_feed(pipeline.feed(venue));
+                    metrics.observe_feed(pipeline.feed(venue), age);
                 }
                 metrics.observe_engine(&signals.engine);
                 if let Some(redis) = &self.redis {

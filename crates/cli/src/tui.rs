@@ -31,7 +31,10 @@ pub struct PairRow {
     pub bid: [Option<f64>; 2],
     pub ask: [Option<f64>; 2],
     pub venues: [String; 2],
+    /// Each leg's book state as its feed reports it (shown `stale` when not updated for too long).
     pub state: [Option<BookState>; 2],
+    /// When each leg's book was last updated, on the receive clock (`RecvTime::mono_ns`).
+    pub updated_ns: [u64; 2],
     pub latency_ms: [Option<f64>; 2],
     /// Best direction at the first size: label, gross and net bp.
     pub direction: String,
@@ -89,6 +92,10 @@ pub struct Dashboard {
     pub sort: SortBy,
     /// Show only pairs with a positive net at some size.
     pub only_positive: bool,
+    /// A live book not updated for longer than this is shown `stale` (the engine's guard).
+    pub max_book_age_ns: u64,
+    /// Now on the receive clock, set before each draw.
+    pub now_ns: u64,
 }
 
 impl Dashboard {
@@ -131,6 +138,8 @@ impl Dashboard {
             paused: false,
             sort: SortBy::default(),
             only_positive: false,
+            max_book_age_ns: engine.config().max_book_age_ns,
+            now_ns: 0,
         }
     }
 
@@ -174,6 +183,7 @@ impl Dashboard {
             let tracked = feed.slot(&leg.symbol).and_then(|slot| feed.book(slot));
             row.state[leg_index] = tracked.map(|t| t.state);
             if let Some(tracked) = tracked {
+                row.updated_ns[leg_index] = tracked.recv.mono_ns;
                 gaps += tracked.stats.sequence_gaps;
                 let (bid, ask) = top_per_base(&LegBook { instrument: leg, book: &tracked.book });
                 row.bid[leg_index] = bid;
@@ -206,6 +216,12 @@ impl Dashboard {
             .min()
             .map(|next| next.saturating_sub(now_ms) as f64 / 60_000.0);
         self.gaps = self.gaps.max(gaps);
+    }
+
+    /// A leg's book state as shown now: `Stale` for a live book not updated for too long.
+    fn shown_state(&self, row: &PairRow, leg: usize) -> Option<BookState> {
+        let age_ns = self.now_ns.saturating_sub(row.updated_ns[leg]);
+        row.state[leg].map(|state| state.aged(age_ns, self.max_book_age_ns))
     }
 
     fn sorted_rows(&self) -> Vec<&PairRow> {
@@ -296,7 +312,7 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
                 opt(r.max_size_quote, 0),
                 opt(r.carry_bp, 2),
                 opt(r.next_funding_min, 0),
-                format!("{}/{}", state_label(r.state[0]), state_label(r.state[1])),
+                format!("{}/{}", state_label(dashboard.shown_state(r, 0)), state_label(dashboard.shown_state(r, 1))),
                 format!("{}/{}", opt(r.latency_ms[0], 0), opt(r.latency_ms[1], 0)),
             ]);
             let style = if r.best_net() > 0.0 {
@@ -446,7 +462,8 @@ fn render_loop(
     let mut terminal = ratatui::init();
     let mut quit = Some(quit);
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-        if let Ok(board) = dashboard.lock() {
+        if let Ok(mut board) = dashboard.lock() {
+            board.now_ns = perpspread_net::ws::now().mono_ns;
             let _ = terminal.draw(|frame| render(frame, &board));
         }
         if event::poll(Duration::from_millis(100)).unwrap_or(false) {
@@ -532,6 +549,12 @@ mod tests {
         ] {
             assert!(screen.contains(expected), "missing {expected:?} in\n{screen}");
         }
+        // Six seconds without an update: a live book is shown stale (the engine's 5 s guard).
+        board.rows[0].updated_ns = [1_000_000_000, 7_000_000_000];
+        board.now_ns = 7_000_000_000;
+        terminal.draw(|frame| render(frame, &board)).unwrap();
+        let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        assert!(screen.contains("stale/resync"), "{screen}");
         assert!(board.on_key(KeyCode::Char('q')));
         assert!(!board.on_key(KeyCode::Char('s')));
         assert_eq!(board.sort, SortBy::Pair);

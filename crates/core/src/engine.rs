@@ -415,13 +415,14 @@ impl Engine {
     }
 
     fn guard(&self, books: [&TrackedBook; 2], now: RecvTime, latency: [Option<f64>; 2]) -> Option<Suppression> {
-        if books.iter().any(|b| b.state != BookState::Live) {
+        let states = books.map(|b| b.state_at(now.mono_ns, self.config.max_book_age_ns));
+        if states.iter().any(|s| !matches!(s, BookState::Live | BookState::Stale)) {
             return Some(Suppression::NotLive);
         }
         if books.iter().any(|b| b.book.is_crossed()) {
             return Some(Suppression::Crossed);
         }
-        if books.iter().any(|b| now.mono_ns.saturating_sub(b.recv.mono_ns) > self.config.max_book_age_ns) {
+        if states.contains(&BookState::Stale) {
             return Some(Suppression::Stale);
         }
         if latency.iter().flatten().any(|ms| *ms > self.config.max_latency_ms) {

@@ -43,10 +43,23 @@ pub enum BookState {
     Syncing,
     /// In sequence and verified.
     Live,
-    /// No update for longer than allowed; contents may be outdated.
+    /// `Live`, but no update for longer than allowed, so the contents may be outdated (derived when the
+    /// book is looked at, see [`TrackedBook::state_at`]).
     Stale,
     /// An integrity check failed; a fresh snapshot has been requested.
     Resyncing,
+}
+
+impl BookState {
+    /// The state as seen `age_ns` after the book's last applied update: a `Live` book that has not been
+    /// updated for longer than `max_age_ns` is `Stale` (still in sequence, but possibly outdated).
+    pub fn aged(self, age_ns: u64, max_age_ns: u64) -> BookState {
+        if self == BookState::Live && age_ns > max_age_ns {
+            BookState::Stale
+        } else {
+            self
+        }
+    }
 }
 
 /// Why a book had to be rebuilt.
@@ -107,6 +120,13 @@ impl TrackedBook {
             recv: RecvTime::default(),
             sequence: None,
         }
+    }
+
+    /// The book's state at `now_mono_ns` (the receive clock's monotonic ns), `Stale` when it is `Live` but
+    /// its last update is older than `max_age_ns`. Feed handlers never set `Stale` themselves: staleness is
+    /// a matter of when one looks.
+    pub fn state_at(&self, now_mono_ns: u64, max_age_ns: u64) -> BookState {
+        self.state.aged(now_mono_ns.saturating_sub(self.recv.mono_ns), max_age_ns)
     }
 
     /// Marks the book broken: clears it, counts the resync and why.
@@ -304,6 +324,19 @@ impl ClockOffset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_live_book_turns_stale_when_not_updated_for_too_long() {
+        let mut tracked = TrackedBook::new(OrderBook::new(1, 0, 10));
+        tracked.recv = RecvTime { wall_ns: 0, mono_ns: 1_000 };
+        assert_eq!(tracked.state_at(5_000, 100), BookState::Syncing, "only a live book can be stale");
+        tracked.state = BookState::Live;
+        assert_eq!(tracked.state_at(1_100, 100), BookState::Live);
+        assert_eq!(tracked.state_at(1_101, 100), BookState::Stale);
+        assert_eq!(tracked.state_at(500, 100), BookState::Live, "a clock read before the update is not an age");
+        tracked.invalidate(ResyncReason::Crossed);
+        assert_eq!(tracked.state_at(1_101, 100), BookState::Resyncing);
+    }
 
     #[test]
     fn receive_delay_is_exact_at_todays_epochs() {

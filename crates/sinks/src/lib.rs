@@ -26,7 +26,7 @@ mod time;
 
 pub use self::redis::{RedisConfig, RedisPublisher, RedisStats, Tail, TailStart};
 pub use files::{FileFormat, FileSink, FileSinkConfig, FileSinkHandle, OpportunityRecord};
-pub use metrics::{Health, HealthConfig, Metrics, MetricsConfig, MetricsServer};
+pub use metrics::{BookAge, Health, HealthConfig, Metrics, MetricsConfig, MetricsServer};
 pub use report::{Report, ReportOptions};
 pub use shard::{in_shard, parse_shard, Shard};
 pub use snapshot::{SnapshotQuote, SnapshotSampler, SpreadSnapshot};

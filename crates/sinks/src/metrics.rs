@@ -91,7 +91,8 @@ pub fn parse_metrics_addr(text: &str) -> Result<SocketAddr, MetricsError> {
 /// Readiness rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthConfig {
-    /// A book may be `Syncing`/`Resyncing` for this long before the process is reported not ready.
+    /// A book may be `Syncing`, `Resyncing` or `Stale` for this long before the process is reported not
+    /// ready.
     pub resync_grace: Duration,
     /// Not ready when the books have not been observed for this long (the market-data loop is stuck or
     /// nothing arrives at all).
@@ -237,6 +238,15 @@ struct VenueMetrics {
     slots: Vec<SlotMetrics>,
 }
 
+/// When books are observed, for telling `Live` from `Stale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookAge {
+    /// Now on the receive clock (`RecvTime::mono_ns`).
+    pub now_mono_ns: u64,
+    /// A `Live` book not updated for longer than this is `Stale` (the engine's `max_book_age_ns`).
+    pub max_ns: u64,
+}
+
 /// Per-book state kept between calls.
 #[derive(Default)]
 struct SlotMetrics {
@@ -308,8 +318,7 @@ impl Shared {
             let age = now.saturating_duration_since(book.since);
             let ok = match book.state {
                 BookState::Live => true,
-                BookState::Syncing | BookState::Resyncing => age < self.config.resync_grace,
-                BookState::Stale => false,
+                BookState::Syncing | BookState::Resyncing | BookState::Stale => age < self.config.resync_grace,
             };
             if book.state == BookState::Live {
                 live += 1;
@@ -539,13 +548,14 @@ impl Metrics {
     }
 
     /// Periodic (≈1 s): book states, cumulative integrity counters and the health model of one venue's
-    /// feed handler (e.g. `for v in Venue::ALL { metrics.observe_feed(pipeline.feed(v)) }`).
-    pub fn observe_feed(&mut self, feed: &dyn Feed) {
-        self.observe_feed_at(feed, Instant::now());
+    /// feed handler (e.g. `for v in Venue::ALL { metrics.observe_feed(pipeline.feed(v), age) }`). A `Live`
+    /// book not updated for longer than `age.max_ns` by `age.now_mono_ns` counts as `Stale`.
+    pub fn observe_feed(&mut self, feed: &dyn Feed, age: BookAge) {
+        self.observe_feed_at(feed, age, Instant::now());
     }
 
     /// [`Metrics::observe_feed`] at a given instant.
-    pub fn observe_feed_at(&mut self, feed: &dyn Feed, now: Instant) {
+    pub fn observe_feed_at(&mut self, feed: &dyn Feed, age: BookAge, now: Instant) {
         let venue = feed.venue();
         let vi = venue_index(venue);
         let slots = feed.slots();
@@ -556,11 +566,12 @@ impl Metrics {
             let (Some(symbol), Some(book)) = (feed.symbol(slot), feed.book(slot)) else {
                 continue;
             };
+            let state = book.state_at(age.now_mono_ns, age.max_ns);
             totals[0] += book.stats.sequence_gaps;
             totals[1] += book.stats.checksums_verified;
             totals[2] += book.stats.checksum_failures;
             totals[3] += book.stats.resyncs;
-            by_state[state_index(book.state)] += 1;
+            by_state[state_index(state)] += 1;
             let gauge_missing = self.fixed.venues[vi].slot(slot).gauge.is_none();
             if gauge_missing {
                 let symbol = symbol.to_owned();
@@ -572,9 +583,10 @@ impl Metrics {
             let v = &mut self.fixed.venues[vi];
             let s = &mut v.slots[slot as usize];
             if let Some(gauge) = &s.gauge {
-                gauge.set(state_code(book.state));
+                gauge.set(state_code(state));
             }
-            if book.state == BookState::Live {
+            // A stale book is still in sequence: down time counts only while a book is being rebuilt.
+            if matches!(state, BookState::Live | BookState::Stale) {
                 if let Some(since) = s.down_since.take() {
                     v.resync_duration.record(now.saturating_duration_since(since).as_secs_f64());
                 }
@@ -594,9 +606,9 @@ impl Metrics {
             }
             let entry = &mut books[index];
             if entry.symbol != symbol {
-                *entry = BookHealth { venue, symbol: symbol.to_owned(), state: book.state, since: now };
-            } else if entry.state != book.state {
-                entry.state = book.state;
+                *entry = BookHealth { venue, symbol: symbol.to_owned(), state, since: now };
+            } else if entry.state != state {
+                entry.state = state;
                 entry.since = now;
             }
         }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use perpspread_core::feed::{BookState, Feed, Frame, FrameError, RecvTime, ResyncReason, Source};
 use perpspread_core::Venue;
 use perpspread_okx::feed::OkxFeed;
-use perpspread_sinks::metrics::{HealthConfig, Metrics, MetricsConfig};
+use perpspread_sinks::metrics::{BookAge, HealthConfig, Metrics, MetricsConfig};
 use perpspread_sinks::RedisStats;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -32,6 +32,12 @@ fn replay_okx(metrics: &mut Metrics) -> OkxFeed {
     feed
 }
 
+/// Observation right after the feed's last frame (every book fresh), with a 5 s age limit.
+fn fresh(feed: &OkxFeed) -> BookAge {
+    let last = (0..feed.slots()).filter_map(|slot| feed.book(slot)).map(|b| b.recv.mono_ns).max().unwrap_or(0);
+    BookAge { now_mono_ns: last, max_ns: 5_000_000_000 }
+}
+
 fn value(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
 }
@@ -41,7 +47,7 @@ fn records_feed_engine_and_opportunity_series() {
     let mut metrics = Metrics::new(&MetricsConfig { top_n: 1, ..MetricsConfig::default() }).unwrap();
     let feed = replay_okx(&mut metrics);
     metrics.on_parse_error(Venue::Binance, &FrameError::Malformed("x".into()));
-    metrics.observe_feed(&feed);
+    metrics.observe_feed(&feed, fresh(&feed));
     let s = common::scenario(60);
     for event in &s.events {
         metrics.on_opportunity(event);
@@ -116,25 +122,30 @@ fn records_feed_engine_and_opportunity_series() {
     }
 }
 
-#[test]
-fn health_requires_live_books_or_short_resyncs() {
+/// Metrics whose health allows a book 10 s out of `Live` and 30 s between observations.
+fn with_10s_grace() -> Metrics {
     let config = MetricsConfig {
         health: HealthConfig { resync_grace: Duration::from_secs(10), max_observation_age: Duration::from_secs(30) },
         ..MetricsConfig::default()
     };
-    let mut metrics = Metrics::new(&config).unwrap();
+    Metrics::new(&config).unwrap()
+}
+
+#[test]
+fn health_requires_live_books_or_short_resyncs() {
+    let mut metrics = with_10s_grace();
     let health = metrics.health();
     assert!(!health.ready);
     assert_eq!(health.reason, "no book subscribed yet");
     let mut feed = replay_okx(&mut metrics);
     let t0 = Instant::now();
-    metrics.observe_feed_at(&feed, t0);
+    metrics.observe_feed_at(&feed, fresh(&feed), t0);
     assert!(metrics.health_at(t0).ready, "{:?}", metrics.health_at(t0));
     // The book breaks: ready while resyncing < 10 s, not ready after; live again → ready.
     let slot = feed.slot("BTC-USDT").unwrap();
     feed.invalidate(slot, ResyncReason::ChecksumMismatch);
     assert_eq!(feed.book(slot).unwrap().state, BookState::Resyncing);
-    metrics.observe_feed_at(&feed, t0 + Duration::from_secs(1));
+    metrics.observe_feed_at(&feed, fresh(&feed), t0 + Duration::from_secs(1));
     assert!(metrics.health_at(t0 + Duration::from_secs(5)).ready);
     let late = metrics.health_at(t0 + Duration::from_secs(12));
     assert!(!late.ready);
@@ -148,6 +159,31 @@ fn health_requires_live_books_or_short_resyncs() {
     assert_eq!(value(&text, r#"perpspread_resyncs_total{venue="okx"}"#), Some(1.0));
     assert_eq!(value(&text, r#"perpspread_checksums_total{venue="okx",result="failed"}"#), Some(1.0));
     assert_eq!(value(&text, r#"perpspread_book_state{venue="okx",symbol="BTC-USDT"}"#), Some(3.0));
+}
+
+#[test]
+fn a_live_book_without_updates_shows_stale() {
+    let mut metrics = with_10s_grace();
+    let feed = replay_okx(&mut metrics);
+    let (t0, age) = (Instant::now(), fresh(&feed));
+    let gauge = |metrics: &Metrics| value(&metrics.render(), r#"perpspread_book_state{venue="okx",symbol="BTC-USDT"}"#);
+    metrics.observe_feed_at(&feed, age, t0);
+    assert_eq!(gauge(&metrics), Some(1.0));
+    // 5 s without an update is still live; a moment more is stale, and stale too long is not ready.
+    let later = |ns: u64| BookAge { now_mono_ns: age.now_mono_ns + ns, ..age };
+    metrics.observe_feed_at(&feed, later(5_000_000_000), t0);
+    assert_eq!(gauge(&metrics), Some(1.0));
+    metrics.observe_feed_at(&feed, later(5_000_000_001), t0 + Duration::from_secs(1));
+    assert_eq!(gauge(&metrics), Some(2.0));
+    assert_eq!(value(&metrics.render(), r#"perpspread_books{venue="okx",state="stale"}"#), Some(1.0));
+    assert!(metrics.health_at(t0 + Duration::from_secs(5)).ready);
+    let late = metrics.health_at(t0 + Duration::from_secs(12));
+    assert!(!late.ready);
+    assert_eq!((late.not_live[0].symbol.as_str(), late.not_live[0].state), ("BTC-USDT", "stale"));
+    // An update makes it live again (here: looking at the time of its last update).
+    metrics.observe_feed_at(&feed, age, t0 + Duration::from_secs(13));
+    assert_eq!(gauge(&metrics), Some(1.0));
+    assert!(metrics.health_at(t0 + Duration::from_secs(13)).ready);
 }
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
@@ -171,7 +207,7 @@ async fn serves_metrics_and_healthz_over_http() {
     assert_eq!(status, 503);
     assert!(body.contains(r#""ready":false"#), "{body}");
     let feed = replay_okx(&mut metrics);
-    metrics.observe_feed(&feed);
+    metrics.observe_feed(&feed, fresh(&feed));
     let (status, body) = get(addr, "/healthz").await;
     assert_eq!(status, 200, "{body}");
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
