@@ -415,14 +415,13 @@ impl Engine {
     }
 
     fn guard(&self, books: [&TrackedBook; 2], now: RecvTime, latency: [Option<f64>; 2]) -> Option<Suppression> {
-        let states = books.map(|b| b.state_at(now.mono_ns, self.config.max_book_age_ns));
-        if states.iter().any(|s| !matches!(s, BookState::Live | BookState::Stale)) {
+        if books.iter().any(|b| b.state != BookState::Live) {
             return Some(Suppression::NotLive);
         }
         if books.iter().any(|b| b.book.is_crossed()) {
             return Some(Suppression::Crossed);
         }
-        if states.contains(&BookState::Stale) {
+        if books.iter().any(|b| b.state_at(now.mono_ns, self.config.max_book_age_ns) == BookState::Stale) {
             return Some(Suppression::Stale);
         }
         if latency.iter().flatten().any(|ms| *ms > self.config.max_latency_ms) {
