@@ -515,8 +515,10 @@ fn pow10_f64(exp: u8) -> f64 {
 
 /// Best bid and ask of a leg, quote per base unit.
 pub fn top_per_base(leg: &LegBook<'_>) -> (Option<f64>, Option<f64>) {
-    let units = LegUnits::new(leg.instrument, leg.book, Decimal::ONE);
-    let price = |level: Option<crate::book::Level>| level.map(|l| units.per_base(l.price, l.qty).0);
+    // One division of exact values (grid units by `10^scale × base per price unit`) gives the f64 nearest the
+    // true price, so a price of 64822.7 prints as `64822.7`, not as `64822.700000000004` (a product by 0.1).
+    let divisor = pow10_f64(leg.book.price_scale()) * leg.instrument.base_per_price_unit.to_f64().unwrap_or(f64::NAN);
+    let price = |level: Option<crate::book::Level>| level.map(|l| l.price as f64 / divisor);
     (price(leg.book.best_bid()), price(leg.book.best_ask()))
 }
 
@@ -778,5 +780,18 @@ mod tests {
         assert!(max.depth_limited);
         let mid = mid_per_base(&LegBook { instrument: &pair.legs[0], book: &okx }).unwrap();
         assert!((mid - 9995.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn top_of_book_prints_as_the_venue_wrote_it() {
+        let btc = btc_pair();
+        let okx = book(&[("64822.7", "1")], &[("64822.8", "2")]);
+        let (bid, ask) = top_per_base(&LegBook { instrument: &btc.legs[0], book: &okx });
+        assert_eq!((bid.unwrap().to_string(), ask.unwrap().to_string()), ("64822.7".into(), "64822.8".into()));
+        // Binance 1000PEPE: a price per 1000 PEPE shown per PEPE.
+        let pepe = pepe_pair();
+        let binance = book(&[("0.0123456", "10")], &[("0.0123457", "10")]);
+        let (bid, _) = top_per_base(&LegBook { instrument: &pepe.legs[1], book: &binance });
+        assert_eq!(bid.unwrap().to_string(), "0.0000123456");
     }
 }
