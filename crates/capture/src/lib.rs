@@ -62,12 +62,32 @@ pub struct RecordRef<'a> {
     pub data: &'a str,
 }
 
-/// Reads a capture file line by line.
+impl Record {
+    /// The record as written by [`CaptureWriter::write`] (an empty `url` is none).
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            ts_ns: self.ts_ns,
+            venue: &self.venue,
+            src: self.src,
+            url: (!self.url.is_empty()).then_some(self.url.as_str()),
+            data: &self.data,
+        }
+    }
+}
+
+/// Reads a capture file line by line; a recording rotated into parts reads as one (see
+/// [`CaptureReader::open_parts`]).
 pub struct CaptureReader {
     input: Box<dyn BufRead + Send>,
     path: String,
     line: String,
     line_no: u64,
+    /// Parts still to read after this one, in order.
+    next_parts: std::collections::VecDeque<PathBuf>,
+    /// Receive time of the last record read (a part must not start before it).
+    last_ts_ns: u64,
+    /// No record of the current part read yet.
+    at_part_start: bool,
 }
 
 impl fmt::Debug for CaptureReader {
@@ -79,30 +99,90 @@ impl fmt::Debug for CaptureReader {
 impl CaptureReader {
     /// Opens a `.jsonl` or `.jsonl.zst` capture.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
-        let name = path.display().to_string();
-        let file = File::open(path).map_err(|error| CaptureError::Io { path: name.clone(), error })?;
-        let input: Box<dyn BufRead + Send> = if is_zstd(path) {
-            let decoder = zstd::stream::read::Decoder::new(file)
-                .map_err(|error| CaptureError::Io { path: name.clone(), error })?;
-            Box::new(BufReader::with_capacity(1 << 16, decoder))
-        } else {
-            Box::new(BufReader::with_capacity(1 << 16, file))
-        };
+        let (input, name) = open_input(path)?;
         Ok(Self::from_reader(input, name))
+    }
+
+    /// Opens the parts of one recording (`rec.jsonl`, `rec.0001.jsonl`, … as [`CaptureWriter`] rotates
+    /// them), to be read in the given order as one capture. Each part must start no earlier than the
+    /// previous one ended; otherwise reading stops with an error naming both.
+    pub fn open_parts(parts: &[PathBuf]) -> Result<Self, CaptureError> {
+        let Some((first, rest)) = parts.split_first() else {
+            return Err(CaptureError::Io {
+                path: String::new(),
+                error: io::Error::new(io::ErrorKind::InvalidInput, "no capture file given"),
+            });
+        };
+        let mut reader = Self::open(first)?;
+        reader.next_parts = rest.iter().cloned().collect();
+        Ok(reader)
     }
 
     /// Reads from any buffered input (`name` is used in errors).
     pub fn from_reader(input: Box<dyn BufRead + Send>, name: String) -> Self {
-        CaptureReader { input, path: name, line: String::with_capacity(1 << 12), line_no: 0 }
+        CaptureReader {
+            input,
+            path: name,
+            line: String::with_capacity(1 << 12),
+            line_no: 0,
+            next_parts: Default::default(),
+            last_ts_ns: 0,
+            at_part_start: true,
+        }
     }
 
-    /// Number of lines read so far.
+    /// The file being read.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Number of lines read so far in the current file.
     pub fn line_number(&self) -> u64 {
         self.line_no
     }
 
-    /// Reads the next record into `record`; `Ok(false)` at the end. Blank lines are skipped.
+    /// Reads the next record into `record`; `Ok(false)` at the end of the last part. Blank lines are skipped.
     pub fn next_into(&mut self, record: &mut Record) -> Result<bool, CaptureError> {
+        loop {
+            if self.next_line_into(record)? {
+                if std::mem::take(&mut self.at_part_start) && record.ts_ns < self.last_ts_ns {
+                    return Err(CaptureError::Line {
+                        path: self.path.clone(),
+                        line: self.line_no,
+                        message: "starts before the previous part ended: not the next part of the same recording \
+                                  (give one recording's parts, in order)"
+                            .into(),
+                    });
+                }
+                self.last_ts_ns = record.ts_ns;
+                return Ok(true);
+            }
+            let Some(next) = self.next_parts.pop_front() else {
+                return Ok(false);
+            };
+            let (input, name) = open_input(&next)?;
+            (self.input, self.path, self.line_no, self.at_part_start) = (input, name, 0, true);
+        }
+    }
+}
+
+/// Opens a capture file for reading, decompressing `.zst`; the input and the name used in errors.
+fn open_input(path: &Path) -> Result<(Box<dyn BufRead + Send>, String), CaptureError> {
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|error| CaptureError::Io { path: name.clone(), error })?;
+    let input: Box<dyn BufRead + Send> = if is_zstd(path) {
+        let decoder =
+            zstd::stream::read::Decoder::new(file).map_err(|error| CaptureError::Io { path: name.clone(), error })?;
+        Box::new(BufReader::with_capacity(1 << 16, decoder))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 16, file))
+    };
+    Ok((input, name))
+}
+
+impl CaptureReader {
+    /// Reads the next record of the current file; `Ok(false)` at its end.
+    fn next_line_into(&mut self, record: &mut Record) -> Result<bool, CaptureError> {
         loop {
             self.line.clear();
             let read = self.input.read_line(&mut self.line).map_err(|error| CaptureError::Line {
@@ -388,6 +468,43 @@ pub fn part_path(base: &Path, part: u32) -> PathBuf {
     base.with_file_name(format!("{stem}.{part:04}{extensions}"))
 }
 
+/// Sorts capture files into recordings: each file with the later parts of it that are also given
+/// ([`part_path`] names, in part order), recordings in the order their first part was given.
+pub fn group_parts(files: &[PathBuf]) -> Vec<Vec<PathBuf>> {
+    // For each file, the base it is a later part of (when that base is given too).
+    let part_of: Vec<Option<(usize, u32)>> = files
+        .iter()
+        .map(|file| files.iter().enumerate().find_map(|(i, base)| Some((i, part_number(base, file)?))))
+        .collect();
+    let mut recordings = Vec::new();
+    for (i, base) in files.iter().enumerate() {
+        if part_of[i].is_some() {
+            continue;
+        }
+        let mut parts: Vec<(u32, &PathBuf)> = files
+            .iter()
+            .zip(&part_of)
+            .filter_map(|(file, of)| of.filter(|(b, _)| *b == i).map(|(_, part)| (part, file)))
+            .collect();
+        parts.push((0, base));
+        parts.sort_by_key(|(part, _)| *part);
+        recordings.push(parts.into_iter().map(|(_, path)| path.clone()).collect());
+    }
+    recordings
+}
+
+/// `n` when `file` is `part_path(base, n)` for some `n ≥ 1`.
+fn part_number(base: &Path, file: &Path) -> Option<u32> {
+    if base.parent() != file.parent() {
+        return None;
+    }
+    let (base_name, name) = (base.file_name()?.to_str()?, file.file_name()?.to_str()?);
+    let (stem, extensions) = base_name.find('.').map_or((base_name, ""), |dot| base_name.split_at(dot));
+    let digits = name.strip_prefix(stem)?.strip_prefix('.')?.strip_suffix(extensions)?;
+    let part = digits.parse().ok().filter(|_| digits.len() >= 4 && digits.bytes().all(|b| b.is_ascii_digit()))?;
+    (part >= 1 && part_path(base, part) == file).then_some(part)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,14 +625,30 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
     }
 
+    /// A writer rotating every `max_bytes` after writing `count` sample records.
+    fn write_rotated(path: &Path, max_bytes: u64, count: u64) -> CaptureWriter {
+        let mut writer = CaptureWriter::create(path, Rotation { max_bytes: Some(max_bytes), max_age: None }).unwrap();
+        for i in 0..count {
+            writer.write(sample(i)).unwrap();
+        }
+        writer
+    }
+
+    /// Reads every record: `Ok(false)` at the end, or the first error.
+    fn read_to_end(reader: &mut CaptureReader) -> Result<bool, CaptureError> {
+        let mut record = Record::default();
+        loop {
+            match reader.next_into(&mut record) {
+                Ok(true) => continue,
+                other => return other,
+            }
+        }
+    }
+
     #[test]
     fn rotates_by_size_and_flushes_readable_prefix() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rot.jsonl");
-        let mut writer = CaptureWriter::create(&path, Rotation { max_bytes: Some(1000), max_age: None }).unwrap();
-        for i in 0..50 {
-            writer.write(sample(i)).unwrap();
-        }
+        let mut writer = write_rotated(&dir.path().join("rot.jsonl"), 1000, 50);
         writer.flush().unwrap();
         let parts = writer.parts().to_vec();
         assert!(parts.len() > 2, "{parts:?}");
@@ -523,6 +656,53 @@ mod tests {
         // Everything flushed is readable before the writer is closed.
         let total: usize = parts.iter().map(|p| std::fs::read_to_string(p).unwrap().lines().count()).sum();
         assert_eq!(total, 50);
+    }
+
+    #[test]
+    fn rotated_parts_read_back_as_one_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("rec.jsonl.zst");
+        let writer = write_rotated(&base, 400, 60);
+        let parts = writer.parts().to_vec();
+        writer.finish().unwrap();
+        assert!(parts.len() > 10, "{parts:?}");
+        // Given in any order (a shell glob puts `rec.jsonl.zst` last), with another file among them.
+        let other = dir.path().join("other.jsonl");
+        std::fs::write(&other, "").unwrap();
+        let mut given: Vec<PathBuf> = parts.iter().rev().cloned().collect();
+        given.insert(3, other.clone());
+        let recordings = group_parts(&given);
+        assert_eq!(recordings.len(), 2, "{recordings:?}");
+        let rec = recordings.iter().find(|r| r[0] == base).unwrap();
+        assert_eq!(rec, &parts);
+        assert_eq!(recordings.iter().find(|r| r[0] == other).unwrap(), std::slice::from_ref(&other));
+        let mut reader = CaptureReader::open_parts(rec).unwrap();
+        let mut record = Record::default();
+        let mut seen = Vec::new();
+        while reader.next_into(&mut record).unwrap() {
+            seen.push(record.ts_ns);
+        }
+        assert_eq!(seen, (0..60).map(|i| sample(i).ts_ns).collect::<Vec<_>>());
+        // Parts out of order are an error naming the part, after the records before it.
+        let mut reader = CaptureReader::open_parts(&[parts[1].clone(), parts[0].clone()]).unwrap();
+        let error = read_to_end(&mut reader).unwrap_err().to_string();
+        assert!(error.contains("rec.jsonl.zst line 1: starts before the previous part ended"), "{error}");
+    }
+
+    #[test]
+    fn only_names_the_writer_gives_are_parts() {
+        let dir = Path::new("/data");
+        let base = dir.join("btc.2026.jsonl");
+        let files = [
+            base.clone(),
+            dir.join("btc.0001.2026.jsonl"),
+            dir.join("btc.0002.jsonl"),
+            dir.join("btc.001.2026.jsonl"),
+            Path::new("/elsewhere/btc.0003.2026.jsonl").to_owned(),
+        ];
+        let recordings = group_parts(&files);
+        assert_eq!(recordings[0], files[..2]);
+        assert_eq!(recordings.len(), 4);
     }
 
     #[test]
@@ -537,13 +717,6 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         let mut reader = CaptureReader::open(&path).unwrap();
-        let mut record = Record::default();
-        let outcome = loop {
-            match reader.next_into(&mut record) {
-                Ok(true) => continue,
-                other => break other,
-            }
-        };
-        assert!(outcome.is_err() || reader.line_number() < 1000);
+        assert!(read_to_end(&mut reader).is_err() || reader.line_number() < 1000);
     }
 }

@@ -26,6 +26,29 @@ fn replay_json_reports_every_book() {
 }
 
 #[test]
+fn a_rotated_recording_replays_as_one() {
+    let text = std::fs::read_to_string(fixture("okx_books_btc-usdt_2022-05-13.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (base, part) = (dir.path().join("rec.jsonl"), dir.path().join("rec.0001.jsonl"));
+    std::fs::write(&base, lines[..120].join("\n")).unwrap();
+    std::fs::write(&part, lines[120..].join("\n")).unwrap();
+    // In glob order (`rec.0001.jsonl` sorts before `rec.jsonl`): replayed in recording order.
+    let output = perpspread(&["replay", "--json", part.to_str().unwrap(), base.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((report["messages"].as_u64(), report["error"].as_str()), (Some(198), None));
+    let book = &report["books"][0];
+    assert_eq!((book["checksums_verified"].as_u64(), book["checksum_failures"].as_u64()), (Some(98), Some(0)));
+    assert_eq!((book["state"].as_str(), book["best_bid"].as_str()), (Some("Live"), Some("30236.1")));
+    // Two recordings are not one.
+    let other = fixture("binance_usdm_depth_sushi-akro_2021-07-22.jsonl");
+    let output = perpspread(&["replay", base.to_str().unwrap(), &other]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("are not parts of one recording"));
+}
+
+#[test]
 fn bad_input_exits_2_with_one_clear_line() {
     let output = perpspread(&["replay", "/nonexistent/capture.jsonl"]);
     assert_eq!(output.status.code(), Some(2));

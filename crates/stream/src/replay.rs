@@ -1,6 +1,6 @@
 //! Deterministic replay of a capture through the same parsers, books and checks as the live path.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use perpspread_capture::{CaptureError, CaptureReader, Record, Src};
@@ -92,20 +92,21 @@ impl Default for ReplayOptions {
     }
 }
 
-/// Replays `path` through a fresh [`Pipeline`] (and, with `options.engine`, the spread engine on the pairs
-/// listed in the capture's instrument lists), with the recorded receive times as the clock.
-pub fn replay(path: &Path, options: &ReplayOptions) -> Result<ReplayReport, CaptureError> {
-    replay_with(path, options, |_, _| {}).map(|(report, _)| report)
+/// Replays one recording (a capture file, or the parts a rotated recording was written to, in order; see
+/// [`perpspread_capture::group_parts`]) through a fresh [`Pipeline`] (and, with `options.engine`, the spread
+/// engine on the pairs listed in the capture's instrument lists), with the recorded receive times as the clock.
+pub fn replay(parts: &[PathBuf], options: &ReplayOptions) -> Result<ReplayReport, CaptureError> {
+    replay_with(parts, options, |_, _| {}).map(|(report, _)| report)
 }
 
 /// Like [`replay`], calling `observe` after every frame (with `pipeline.last_events()` current) and also
 /// returning the final pipeline.
 pub fn replay_with(
-    path: &Path,
+    parts: &[PathBuf],
     options: &ReplayOptions,
     mut observe: impl FnMut(&Pipeline, Venue),
 ) -> Result<(ReplayReport, Pipeline), CaptureError> {
-    let mut reader = CaptureReader::open(path)?;
+    let mut reader = CaptureReader::open_parts(parts)?;
     let mut pipeline = Pipeline::new();
     let mut record = Record::default();
     let mut unknown_venue = 0;

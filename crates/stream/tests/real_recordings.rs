@@ -11,7 +11,7 @@ fn fixture(name: &str) -> PathBuf {
 
 #[test]
 fn okx_btc_usdt_every_checksum_verifies() {
-    let report = replay(&fixture("okx_books_btc-usdt_2022-05-13.jsonl"), &ReplayOptions::default()).unwrap();
+    let report = replay(&[fixture("okx_books_btc-usdt_2022-05-13.jsonl")], &ReplayOptions::default()).unwrap();
     assert_eq!(report.books.len(), 1);
     let book = &report.books[0];
     assert_eq!((book.venue, book.instrument.as_str()), (Venue::Okx, "BTC-USDT"));
@@ -25,7 +25,8 @@ fn okx_btc_usdt_every_checksum_verifies() {
 
 #[test]
 fn binance_books_bridge_snapshots_without_gaps() {
-    let report = replay(&fixture("binance_usdm_depth_sushi-akro_2021-07-22.jsonl"), &ReplayOptions::default()).unwrap();
+    let report =
+        replay(&[fixture("binance_usdm_depth_sushi-akro_2021-07-22.jsonl")], &ReplayOptions::default()).unwrap();
     let names: Vec<&str> = report.books.iter().map(|b| b.instrument.as_str()).collect();
     assert_eq!(names, ["SUSHIUSDT", "AKROUSDT"]);
     for book in &report.books {
@@ -110,7 +111,7 @@ fn final_tops_match_an_independent_reference() {
         ("binance_usdm_depth_sushi-akro_2021-07-22.jsonl", "SUSHIUSDT"),
         ("binance_usdm_depth_sushi-akro_2021-07-22.jsonl", "AKROUSDT"),
     ] {
-        let report = replay(&fixture(name), &ReplayOptions::default()).unwrap();
+        let report = replay(&[fixture(name)], &ReplayOptions::default()).unwrap();
         let book = report.books.iter().find(|b| b.instrument == instrument).unwrap();
         let (bid, ask) = reference_best(name, instrument);
         assert_eq!((book.best_bid.clone().unwrap(), book.best_ask.clone().unwrap()), (bid, ask), "{instrument}");

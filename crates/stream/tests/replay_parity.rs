@@ -52,8 +52,8 @@ async fn replay_finds_what_live_found() {
     assert!(live_closed.len() >= 3, "the dislocations were seen live: {}", live_closed.len());
 
     let options = ReplayOptions { engine: Some(engine_config), ..ReplayOptions::default() };
-    let first = replay(&capture, &options).unwrap();
-    let second = replay(&capture, &options).unwrap();
+    let first = replay(std::slice::from_ref(&capture), &options).unwrap();
+    let second = replay(std::slice::from_ref(&capture), &options).unwrap();
     assert_eq!(first.pairs, Some(universe.pairs.len()));
     let replayed = first.opportunities.clone().unwrap();
     assert_eq!(replayed, second.opportunities.unwrap(), "replay is deterministic");
@@ -62,4 +62,34 @@ async fn replay_finds_what_live_found() {
     let live_keys: Vec<_> = live_closed.iter().map(key).collect();
     assert_eq!(finished, live_keys, "replay finds exactly the opportunities found live");
     assert!(first.books.iter().all(|b| b.resyncs == 0));
+
+    // The same recording rotated into parts (given in any order) replays as one, to the same result.
+    let parts = rotate_copy(&capture, &dir.path().join("rotated.jsonl"));
+    assert!(parts.len() >= 5, "{parts:?}");
+    let mut given = parts.clone();
+    given.reverse();
+    let recordings = perpspread_capture::group_parts(&given);
+    assert_eq!(recordings, std::slice::from_ref(&parts));
+    let rotated = replay(&recordings[0], &options).unwrap();
+    assert_eq!(rotated.error, None);
+    assert_eq!(rotated.opportunities, first.opportunities);
+    assert_eq!(format!("{:?}", rotated.books), format!("{:?}", first.books));
+    // A later part alone has no snapshots to start from: its books never go live.
+    let alone = replay(&parts[parts.len() - 1..], &options).unwrap();
+    assert!(rotated.books.iter().any(|b| b.state == perpspread_core::BookState::Live));
+    assert!(alone.books.iter().all(|b| b.state != perpspread_core::BookState::Live), "{:?}", alone.books);
+}
+
+/// Copies `capture` record by record into a recording rotated every 256 kB; its parts.
+fn rotate_copy(capture: &std::path::Path, base: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut reader = perpspread_capture::CaptureReader::open(capture).unwrap();
+    let rotation = Rotation { max_bytes: Some(256 << 10), max_age: None };
+    let mut writer = perpspread_capture::CaptureWriter::create(base, rotation).unwrap();
+    let mut record = perpspread_capture::Record::default();
+    while reader.next_into(&mut record).unwrap() {
+        writer.write(record.as_ref()).unwrap();
+    }
+    let parts = writer.parts().to_vec();
+    writer.finish().unwrap();
+    parts
 }

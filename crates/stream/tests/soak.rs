@@ -126,7 +126,7 @@ async fn survives_a_fault_every_few_seconds() {
     assert!(late - early < 64.0, "memory grew from {early:.1} MB to {late:.1} MB");
 
     // The recording replays to the same final books.
-    let replayed = replay(&capture, &ReplayOptions::default()).unwrap();
+    let replayed = replay(std::slice::from_ref(&capture), &ReplayOptions::default()).unwrap();
     for book in &replayed.books {
         let feed = result.pipeline.feed(book.venue);
         let live_book = &feed.book(feed.slot(&book.instrument).unwrap()).unwrap().book;

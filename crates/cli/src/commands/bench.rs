@@ -296,7 +296,7 @@ fn bench(args: Args) -> anyhow::Result<()> {
     let mut rates = Vec::new();
     for _ in 0..args.runs.max(1) {
         let started = Instant::now();
-        let report = replay(&capture, &options).map_err(|e| UserError(e.to_string()))?;
+        let report = replay(std::slice::from_ref(&capture), &options).map_err(|e| UserError(e.to_string()))?;
         rates.push(report.stats.book_messages as f64 / started.elapsed().as_secs_f64());
     }
     let rate = median(rates);

@@ -12,8 +12,10 @@ use crate::UserError;
 /// Flags of `perpspread replay`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Capture file (capture format v1, `.jsonl` or `.jsonl.zst`).
-    file: PathBuf,
+    /// Capture file (capture format v1, `.jsonl` or `.jsonl.zst`), or every part of one rotated recording
+    /// (`rec.jsonl rec.0001.jsonl …`, in any order, e.g. `rec*.jsonl`), replayed as one.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
     /// Pace: `max` (as fast as possible), `1x` (recorded pace), `10x`, `0.5x` …
     #[arg(long, default_value = "max")]
     speed: Speed,
@@ -24,18 +26,28 @@ pub struct Args {
 
 /// Runs the command (the engine uses the `[monitor]` and fee settings of `config`).
 pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<()> {
-    if !args.file.is_file() {
-        return Err(UserError(format!("cannot read capture {}: no such file", args.file.display())).into());
+    if let Some(missing) = args.files.iter().find(|file| !file.is_file()) {
+        return Err(UserError(format!("cannot read capture {}: no such file", missing.display())).into());
     }
+    let mut recordings = perpspread_capture::group_parts(&args.files);
+    if recordings.len() > 1 {
+        let firsts: Vec<String> = recordings.iter().map(|parts| parts[0].display().to_string()).collect();
+        return Err(UserError(format!(
+            "{} are not parts of one recording (a part is named like rec.0001.jsonl next to rec.jsonl); replay \
+             one recording at a time, or use `perpspread report` for several",
+            firsts.join(", ")
+        ))
+        .into());
+    }
+    let parts = recordings.pop().unwrap_or_default();
     let started = Instant::now();
-    let file = args.file.clone();
     let monitor_args = crate::commands::monitor::Args::default();
     let options = ReplayOptions {
         speed: args.speed,
         engine: Some(crate::commands::monitor::engine_config(config, &monitor_args)),
     };
     let report =
-        tokio::task::spawn_blocking(move || replay(&file, &options)).await?.map_err(|e| UserError(e.to_string()))?;
+        tokio::task::spawn_blocking(move || replay(&parts, &options)).await?.map_err(|e| UserError(e.to_string()))?;
     let elapsed = started.elapsed();
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -15,8 +15,8 @@ use crate::UserError;
 /// Flags of `perpspread report`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Capture files (`.jsonl`, `.jsonl.zst`) or opportunity files written by `monitor --out-dir`
-    /// (`opportunities-*.parquet` / `.csv`).
+    /// Capture files (`.jsonl`, `.jsonl.zst`; the parts of a rotated recording are replayed as one) or
+    /// opportunity files written by `monitor --out-dir` (`opportunities-*.parquet` / `.csv`).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// One JSON object instead of tables.
@@ -55,9 +55,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
             let mut events = Vec::new();
             let mut health = HealthCollector::default();
             let mut finals = Vec::new();
-            for capture in &captures {
+            for parts in perpspread_capture::group_parts(&captures) {
+                let capture = &parts[0];
                 let replay_options = ReplayOptions { engine: Some(engine.clone()), ..ReplayOptions::default() };
-                let (replayed, pipeline) = replay_with(capture, &replay_options, |pipeline, venue| {
+                let (replayed, pipeline) = replay_with(&parts, &replay_options, |pipeline, venue| {
                     health.on_events(venue, pipeline.feed(venue), pipeline.last_events());
                 })
                 .map_err(|e| UserError(e.to_string()))?;
