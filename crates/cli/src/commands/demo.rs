@@ -17,6 +17,9 @@ pub struct Args {
     /// JSON lines instead of the dashboard.
     #[arg(long)]
     json: bool,
+    /// Also record every received frame to this capture file (then try `replay` or `report --plot` on it).
+    #[arg(long)]
+    record: Option<std::path::PathBuf>,
     #[command(flatten)]
     outputs: crate::outputs::OutputArgs,
 }
@@ -36,7 +39,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         top: None,
         all: true,
         json: args.json,
-        record: None,
+        record: args.record,
         include_funding: false,
         duration_s: args.duration_s,
         shard: None,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use perpspread_core::engine::EventKind;
 use perpspread_core::Venue;
 use perpspread_sinks::report::HealthCollector;
-use perpspread_sinks::{Report, ReportOptions};
+use perpspread_sinks::{OpportunityRecord, Report, ReportOptions};
 use perpspread_stream::{replay_with, ReplayOptions};
 
 use crate::config::Config;
@@ -48,10 +48,11 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         return Err(UserError("give either capture files or opportunity files, not both".into()).into());
     }
     let engine = crate::commands::monitor::engine_config(config, &crate::commands::monitor::Args::default());
-    let report = if captures.is_empty() {
-        Report::from_files(&tables, &options).map_err(|e| UserError(e.to_string()))?
+    // The opportunities of replayed captures, kept for the charts.
+    let (report, replayed) = if captures.is_empty() {
+        (Report::from_files(&tables, &options).map_err(|e| UserError(e.to_string()))?, None)
     } else {
-        tokio::task::spawn_blocking(move || -> anyhow::Result<Report> {
+        tokio::task::spawn_blocking(move || -> anyhow::Result<(Report, Option<Vec<OpportunityRecord>>)> {
             let mut events = Vec::new();
             let mut health = HealthCollector::default();
             let mut finals = Vec::new();
@@ -79,7 +80,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
             }
             let feeds: Vec<&dyn perpspread_core::feed::Feed> =
                 finals.iter().flat_map(|p| Venue::ALL.map(|v| p.feed(v))).collect();
-            Ok(Report::from_events(&events, &options).with_book_health(health.finish(&feeds)))
+            let records: Vec<OpportunityRecord> =
+                events.iter().filter_map(OpportunityRecord::from_closed_event).collect();
+            let report = Report::from_records(&records, None, &options).with_book_health(health.finish(&feeds));
+            Ok((report, Some(records)))
         })
         .await??
     };
@@ -90,21 +94,16 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         write!(out, "{}", report.render_text())?;
     }
     if let Some(dir) = &args.plot {
-        plot(dir, &args.files, &report)?;
+        let records = match replayed {
+            Some(records) => records,
+            None => {
+                let tables: Vec<&std::path::Path> = tables.iter().map(PathBuf::as_path).collect();
+                perpspread_sinks::report::read_records(&tables).map_err(|e| UserError(e.to_string()))?
+            }
+        };
+        perpspread_sinks::plot::write_plots(dir, &records, None, &Default::default())
+            .map_err(|e| UserError(e.to_string()))?;
+        eprintln!("charts written to {}", dir.display());
     }
-    Ok(())
-}
-
-fn plot(dir: &std::path::Path, files: &[PathBuf], _report: &Report) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| UserError(format!("cannot create {}: {e}", dir.display())))?;
-    let tables: Vec<&std::path::Path> = files.iter().filter(|p| !is_capture(p)).map(PathBuf::as_path).collect();
-    if tables.is_empty() {
-        eprintln!("--plot draws from opportunity files (monitor --out-dir); none given");
-        return Ok(());
-    }
-    let records = perpspread_sinks::report::read_records(&tables).map_err(|e| UserError(e.to_string()))?;
-    perpspread_sinks::plot::write_plots(dir, &records, None, &Default::default())
-        .map_err(|e| UserError(e.to_string()))?;
-    eprintln!("charts written to {}", dir.display());
     Ok(())
 }
