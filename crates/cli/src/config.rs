@@ -20,6 +20,8 @@ pub enum ConfigError {
     Parse { origin: String, error: String },
     #[error("invalid setting {key} = {value}: {why}")]
     Invalid { key: &'static str, value: String, why: &'static str },
+    #[error("invalid setting {key} = {value}: not a valid URL ({error})")]
+    Url { key: &'static str, value: String, error: url::ParseError },
 }
 
 /// Everything perpspread can be configured with.
@@ -76,8 +78,12 @@ impl MonitorConfig {
                 "must not exceed open_threshold_bp (close below where you open)",
             ));
         }
-        if self.max_book_age_ms == 0 || self.max_latency_ms <= 0.0 {
-            return Err(invalid("monitor.max_book_age_ms/max_latency_ms", 0, "guards must be positive"));
+        if self.max_book_age_ms == 0 {
+            return Err(invalid("monitor.max_book_age_ms", 0, "the guard must be positive"));
+        }
+        // Written so that NaN fails too.
+        if !(self.max_latency_ms > 0.0 && self.max_latency_ms.is_finite()) {
+            return Err(invalid("monitor.max_latency_ms", number(self.max_latency_ms), "the guard must be positive"));
         }
         if !matches!(self.okx_book_channel.as_str(), "books" | "books5" | "bbo-tbt") {
             return Err(invalid("monitor.okx_book_channel", &self.okx_book_channel, "use books, books5 or bbo-tbt"));
@@ -214,18 +220,17 @@ impl Config {
             [("okx.taker_fee_bp", self.okx.taker_fee_bp), ("binance.taker_fee_bp", self.binance.taker_fee_bp)]
         {
             if !(0.0..=1000.0).contains(&fee) {
-                return Err(invalid(key, fee, "a fee must be between 0 and 1000 bp"));
+                return Err(invalid(key, number(fee), "a fee must be between 0 and 1000 bp"));
             }
         }
         for (key, url) in [("okx.rest_url", &self.okx.rest_url), ("binance.rest_url", &self.binance.rest_url)] {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid(key, url, "must start with http:// or https://"));
-            }
+            check_url(key, url, &["http", "https"], "an http:// or https:// URL")?;
         }
         for (key, url) in [("okx.ws_url", &self.okx.ws_url), ("binance.ws_url", &self.binance.ws_url)] {
-            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-                return Err(invalid(key, url, "must start with ws:// or wss://"));
-            }
+            check_url(key, url, &["ws", "wss"], "a ws:// or wss:// URL")?;
+        }
+        if self.okx.weight_per_minute.is_some() {
+            return Err(invalid("okx.weight_per_minute", "set", "only Binance has a request-weight budget"));
         }
         if self.rest.max_attempts == 0 {
             return Err(invalid("rest.max_attempts", 0, "at least one attempt is needed"));
@@ -293,6 +298,24 @@ impl ScanConfig {
 
 fn invalid(key: &'static str, value: impl std::fmt::Display, why: &'static str) -> ConfigError {
     ConfigError::Invalid { key, value: value.to_string(), why }
+}
+
+/// A number as shown in an error: huge or tiny magnitudes in exponent form, not hundreds of digits.
+fn number(value: f64) -> String {
+    if value != 0.0 && !(1e-6..1e15).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        value.to_string()
+    }
+}
+
+/// Checks that `url` parses, has one of `schemes` and names a host.
+fn check_url(key: &'static str, url: &str, schemes: &[&str], what: &'static str) -> Result<(), ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|error| ConfigError::Url { key, value: url.to_owned(), error })?;
+    if !schemes.contains(&parsed.scheme()) || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(key, url, what));
+    }
+    Ok(())
 }
 
 /// Recursively overlays `over` onto `base`.

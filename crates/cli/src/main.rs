@@ -152,6 +152,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tail(args) => return commands::tail::run(args).await,
         _ => {}
     }
+    let endpoint_flag = [&cli.okx_rest, &cli.okx_ws, &cli.binance_rest, &cli.binance_ws].iter().any(|f| f.is_some());
+    if matches!(cli.command, Command::Demo(_)) && endpoint_flag {
+        return Err(UserError(
+            "demo always watches its built-in simulator: drop --okx-rest/--okx-ws/--binance-rest/--binance-ws \
+             (or run `perpspread sim` and point `monitor` at it)"
+                .into(),
+        )
+        .into());
+    }
     let config = load_config(&cli)?;
     match cli.command {
         Command::Monitor(args) => commands::monitor::run(&config, args).await,

@@ -28,10 +28,10 @@ pub struct OutputArgs {
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
     /// File format for --out-dir: parquet or csv.
-    #[arg(long, default_value = "parquet")]
+    #[arg(long, default_value = "parquet", requires = "out_dir")]
     pub out_format: FileFormat,
     /// Interval between spread snapshots sent to Redis and files, ms.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = crate::commands::at_least_one)]
     pub snapshot_ms: u64,
 }
 

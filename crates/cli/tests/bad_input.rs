@@ -47,6 +47,40 @@ fn bad_flags_and_config_exit_2_with_one_line() {
 }
 
 #[test]
+fn malformed_endpoints_bounds_and_conflicting_flags_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    // Endpoints are parsed as URLs up front (they used to fail later, retried, with exit 1 or never).
+    assert_user_error(&["instruments", "--okx-rest", "http://"], "okx.rest_url = http://: not a valid URL");
+    assert_user_error(&["instruments", "--okx-rest", "http://127.0.0.1:99999"], "invalid port number");
+    assert_user_error(&["monitor", "--binance-ws", "ws://exa mple/stream"], "binance.ws_url");
+    std::fs::write(&config, "[binance]\nrest_url = \"http://exa mple.com\"\n").unwrap();
+    assert_user_error(&["instruments", "--config", config.to_str().unwrap()], "binance.rest_url");
+    // NaN and out-of-range numbers name their key and value.
+    std::fs::write(&config, "[monitor]\nmax_latency_ms = nan\n").unwrap();
+    assert_user_error(&["instruments", "--config", config.to_str().unwrap()], "monitor.max_latency_ms = NaN");
+    std::fs::write(&config, "[monitor]\nmax_latency_ms = -5\n").unwrap();
+    assert_user_error(&["instruments", "--config", config.to_str().unwrap()], "monitor.max_latency_ms = -5");
+    std::fs::write(&config, "[binance]\ntaker_fee_bp = 1e308\n").unwrap();
+    assert_user_error(&["instruments", "--config", config.to_str().unwrap()], "= 1e308: a fee");
+    std::fs::write(&config, "[okx]\nweight_per_minute = 100\n").unwrap();
+    assert_user_error(&["instruments", "--config", config.to_str().unwrap()], "okx.weight_per_minute");
+    // Flags that would be ignored, or make a run pointless or endless.
+    assert_user_error(&["demo", "--okx-rest", "http://127.0.0.1:1"], "built-in simulator");
+    assert_user_error(&["demo", "--out-format", "csv"], "--out-dir");
+    assert_user_error(&["sim", "--messages", "10"], "--generate-capture");
+    assert_user_error(&["bench", "--loopback-s", "2", "--capture", "x.jsonl"], "cannot be used with");
+    assert_user_error(&["bench", "--memory-pairs", "100000000"], "1..=10000");
+    assert_user_error(&["bench", "--loopback-pairs", "0"], "--loopback-pairs");
+    assert_user_error(&["monitor", "--duration-s", "0"], "must be at least 1");
+    assert_user_error(&["demo", "--snapshot-ms", "0"], "must be at least 1");
+    assert_user_error(&["replay", "--speed", "0.0000001x", "x.jsonl"], "from 0.01x to 10000x");
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    assert_user_error(&["bench", "--capture", empty.to_str().unwrap(), "--runs", "1"], "no book message");
+}
+
+#[test]
 fn recording_never_overwrites_a_capture() {
     let dir = tempfile::tempdir().unwrap();
     let kept = dir.path().join("kept.jsonl");

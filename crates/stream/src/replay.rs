@@ -15,6 +15,10 @@ use perpspread_net::Listing;
 use crate::pipeline::{Pipeline, PipelineStats};
 use crate::signals::Signals;
 
+/// Slowest and fastest paced replay (slower would take days for a minute of capture; faster is `max`).
+const MIN_SPEED: f64 = 0.01;
+const MAX_SPEED: f64 = 10_000.0;
+
 /// How fast to replay.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Speed {
@@ -33,8 +37,10 @@ impl std::str::FromStr for Speed {
         let factor = text
             .strip_suffix(['x', 'X'])
             .and_then(|f| f.parse::<f64>().ok())
-            .filter(|f| f.is_finite() && *f > 0.0)
-            .ok_or_else(|| format!("invalid speed {text:?}: use max, 1x, 10x, 0.5x …"))?;
+            .filter(|f| (MIN_SPEED..=MAX_SPEED).contains(f))
+            .ok_or_else(|| {
+                format!("invalid speed {text:?}: use max, or a factor from 0.01x to 10000x (1x, 10x, 0.5x …)")
+            })?;
         Ok(Speed::Factor(factor))
     }
 }

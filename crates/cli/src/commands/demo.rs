@@ -12,7 +12,7 @@ pub struct Args {
     #[arg(long, default_value_t = 7)]
     seed: u64,
     /// Stop after this many seconds (default: until Ctrl-C / `q`).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::commands::at_least_one)]
     duration_s: Option<u64>,
     /// JSON lines instead of the dashboard.
     #[arg(long)]

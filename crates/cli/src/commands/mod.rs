@@ -19,6 +19,15 @@ use perpspread_net::MarketRest;
 use crate::venues::RestVenues;
 use crate::UserError;
 
+/// Flag value parser for counts and durations that must be at least 1.
+pub fn at_least_one(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(value) => Ok(value),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 /// Fetches both venues' instrument lists concurrently and pairs them.
 pub async fn fetch_universe(venues: &RestVenues) -> anyhow::Result<Universe> {
     let (okx, binance) = tokio::try_join!(venues.okx.instruments(), venues.binance.instruments())?;

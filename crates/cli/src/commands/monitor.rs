@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long)]
     pub include_funding: bool,
     /// Stop after this many seconds (default: until Ctrl-C / SIGTERM / `q`).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::commands::at_least_one)]
     pub duration_s: Option<u64>,
     /// Watch only shard i of n (1-based, e.g. 2/3): pairs are split by a stable hash so n processes cover
     /// the universe exactly once.

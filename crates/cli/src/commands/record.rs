@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long, default_value_t = 30)]
     top: usize,
     /// Stop after this many seconds (default: until Ctrl-C / SIGTERM).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::commands::at_least_one)]
     duration_s: Option<u64>,
     /// Start a new file after this many MB (uncompressed).
     #[arg(long)]

@@ -39,17 +39,17 @@ pub struct Args {
     #[arg(long)]
     generate_capture: Option<PathBuf>,
     /// Records to generate.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, requires = "generate_capture")]
     messages: u64,
     /// Pairs in the generated capture.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, requires = "generate_capture")]
     instruments: usize,
     /// Model step of the generated capture, ms (one update per book per step; smaller steps mean fewer
     /// changed levels per update).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, requires = "generate_capture")]
     tick_ms: u64,
     /// Also write Binance `@bookTicker` events into the generated capture.
-    #[arg(long)]
+    #[arg(long, requires = "generate_capture")]
     book_ticker: bool,
 }
 
