@@ -171,7 +171,8 @@ impl Outputs {
 
 /// Fails with a user error when no Redis server answers at `url` (checked once, at startup).
 pub async fn require_redis(url: &str) -> Result<(), crate::UserError> {
-    RedisPublisher::check_reachable(url, Duration::from_secs(3))
-        .await
-        .map_err(|e| crate::UserError(format!("cannot reach Redis at {url}: {e} (is redis-server running?)")))
+    RedisPublisher::check_reachable(url, Duration::from_secs(3)).await.map_err(|e| {
+        let hint = if e.is_unreachable() { " (is redis-server running?)" } else { "" };
+        crate::UserError(format!("cannot reach Redis at {url}: {e}{hint}"))
+    })
 }

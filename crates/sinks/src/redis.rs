@@ -34,7 +34,7 @@ use crate::snapshot::SpreadSnapshot;
 pub enum RedisSinkError {
     #[error("invalid Redis URL {url:?}: {source}")]
     Url { url: String, source: ::redis::RedisError },
-    #[error("redis: {0}")]
+    #[error("redis: {}", describe(.0))]
     Redis(#[from] ::redis::RedisError),
     #[error("redis: {0}")]
     Timeout(String),
@@ -429,6 +429,36 @@ impl Writer {
     }
 }
 
+impl RedisSinkError {
+    /// Whether Redis could not be reached or went away (worth retrying), rather than answered with a refusal.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            RedisSinkError::Redis(error) => {
+                error.is_io_error()
+                    || error.is_connection_dropped()
+                    || error.is_connection_refusal()
+                    || error.is_timeout()
+            }
+            RedisSinkError::Timeout(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// A Redis error in words: its category and the server's or library's detail (no debug names).
+fn describe(error: &::redis::RedisError) -> String {
+    // Errors the client does not classify are named by their server code (`WRONGTYPE`).
+    let category = match (error.category(), error.code()) {
+        ("extension error", Some(code)) => code,
+        (category, _) => category,
+    };
+    match error.detail() {
+        _ if error.is_io_error() => error.to_string(),
+        Some(detail) => format!("{category}: {detail}"),
+        None => category.to_owned(),
+    }
+}
+
 fn is_connection_error(error: &::redis::RedisError) -> bool {
     error.is_io_error()
         || error.is_connection_dropped()
@@ -455,8 +485,11 @@ impl std::str::FromStr for TailStart {
         match text {
             "new" | "$" => Ok(TailStart::New),
             "all" | "0" | "0-0" => Ok(TailStart::Beginning),
-            id if !id.is_empty()
-                && id.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())) =>
+            // `<ms>` or `<ms>-<seq>`, each a 64-bit integer, as Redis accepts them.
+            id if id.splitn(3, '-').count() <= 2
+                && id
+                    .split('-')
+                    .all(|part| part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok()) =>
             {
                 Ok(TailStart::After(id.to_owned()))
             }
@@ -566,9 +599,10 @@ impl Tail {
         Ok(out)
     }
 
-    /// Reads forever, calling `on_entry` for every entry until it returns false; connection errors are
-    /// logged and retried with backoff (resuming after the last entry seen).
-    pub async fn run(mut self, mut on_entry: impl FnMut(&TailEntry) -> bool) {
+    /// Reads until `on_entry` returns false, calling it for every entry; connection errors are logged and
+    /// retried with backoff (resuming after the last entry seen). A refusal (e.g. a start ID the stream
+    /// rejects, or a key that is not a stream) would be refused again: it ends the tail with that error.
+    pub async fn run(mut self, mut on_entry: impl FnMut(&TailEntry) -> bool) -> Result<(), RedisSinkError> {
         let mut failures = 0u32;
         loop {
             match self.next_batch().await {
@@ -576,10 +610,11 @@ impl Tail {
                     failures = 0;
                     for entry in &entries {
                         if !on_entry(entry) {
-                            return;
+                            return Ok(());
                         }
                     }
                 }
+                Err(error) if !error.is_unreachable() => return Err(error),
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     if failures == 1 {
@@ -705,6 +740,8 @@ mod tests {
         assert_eq!("all".parse::<TailStart>(), Ok(TailStart::Beginning));
         assert_eq!("17-3".parse::<TailStart>(), Ok(TailStart::After("17-3".into())));
         assert!("17-".parse::<TailStart>().is_err());
+        assert!("1-2-3".parse::<TailStart>().is_err());
+        assert!("99999999999999999999-0".parse::<TailStart>().is_err(), "beyond 64 bits: Redis refuses it");
         assert!("soon".parse::<TailStart>().is_err());
     }
 

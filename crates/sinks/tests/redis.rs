@@ -173,6 +173,18 @@ async fn publishes_events_snapshots_and_pubsub_and_tails_them_back() {
     let final_stats = publisher.shutdown().await;
     assert_eq!(final_stats.published, total + 1);
     assert_eq!(other_shard.shutdown().await.published, 1);
+
+    // A refusal ends `run` with the server's reason instead of retrying forever.
+    let tail = Tail::new(&url, vec!["perpspread:not-a-stream".into()], TailStart::Beginning).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("perpspread:not-a-stream")
+        .arg("x")
+        .query_async(&mut connection(&url).await)
+        .await
+        .unwrap();
+    let error = tokio::time::timeout(Duration::from_secs(5), tail.run(|_| true)).await.expect("run ends").unwrap_err();
+    assert!(!error.is_unreachable());
+    assert!(error.to_string().contains("WRONGTYPE"), "{error}");
 }
 
 #[tokio::test]

@@ -23,7 +23,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     crate::outputs::require_redis(&args.redis).await?;
     let mut out = std::io::stdout().lock();
     tokio::select! {
-        _ = tail.run(|entry| writeln!(out, "{}", entry.json).and_then(|_| out.flush()).is_ok()) => {}
+        result = tail.run(|entry| writeln!(out, "{}", entry.json).and_then(|_| out.flush()).is_ok()) => {
+            result.map_err(|e| UserError(format!("cannot read the opportunity stream: {e}")))?;
+        }
         _ = super::shutdown_signal(None) => {}
     }
     Ok(())
