@@ -103,11 +103,30 @@ impl SimConfig {
     /// Checks internal consistency (positive steps, dislocations naming listed pairs, …).
     pub fn validate(&self) -> Result<(), SimError> {
         let bad = |m: String| Err(SimError::Config(m));
-        if self.tick_ms == 0 {
-            return bad("tick_ms must be positive".into());
+        if self.pairs.is_empty() {
+            return bad("pairs: list at least one pair".into());
         }
-        if self.binance_weight_window_ms == 0 {
-            return bad("binance_weight_window_ms must be positive".into());
+        // Zero intervals would spin (a push or ping every instant) or cut every connection at once.
+        for (key, value) in [
+            ("tick_ms", self.tick_ms),
+            ("binance_weight_window_ms", self.binance_weight_window_ms),
+            ("okx_idle_timeout_ms", self.okx_idle_timeout_ms),
+            ("binance_ping_interval_ms", self.binance_ping_interval_ms),
+            ("binance_pong_timeout_ms", self.binance_pong_timeout_ms),
+            ("binance_max_lifetime_ms", self.binance_max_lifetime_ms),
+            ("funding_push_interval_ms", self.funding_push_interval_ms),
+            ("binance_weight_limit_per_min", u64::from(self.binance_weight_limit_per_min)),
+        ] {
+            if value == 0 {
+                return bad(format!("{key} must be positive"));
+            }
+        }
+        if !(0.0..=10_000.0).contains(&self.volatility_bp_per_s) {
+            return bad(format!("volatility_bp_per_s {} must be between 0 and 10000", self.volatility_bp_per_s));
+        }
+        // Unix ms up to the year 2200: later times overflow the nanosecond clocks.
+        if self.epoch_ms.is_some_and(|ms| ms > 7_258_118_400_000) {
+            return bad("epoch_ms must be a Unix time in ms before the year 2200".into());
         }
         for pair in &self.pairs {
             pair.validate()?;
@@ -190,8 +209,14 @@ impl SimPair {
         if !(self.start_price > 0.0 && self.start_price.is_finite()) {
             return fail("start_price must be positive");
         }
-        if self.half_spread_bp <= 0.0 {
-            return fail("half_spread_bp must be positive");
+        if !(self.half_spread_bp > 0.0 && self.half_spread_bp < 10_000.0) {
+            return fail("half_spread_bp must be between 0 and 10000 (exclusive)");
+        }
+        if !(self.level_notional > 0.0 && self.level_notional.is_finite()) {
+            return fail("level_notional must be positive");
+        }
+        if !self.funding_rate.is_finite() {
+            return fail("funding_rate must be a number");
         }
         if let Some(okx) = &self.okx {
             if okx.tick_sz <= Decimal::ZERO || okx.lot_sz <= Decimal::ZERO || okx.ct_val <= Decimal::ZERO {
@@ -544,5 +569,26 @@ mod tests {
         let unknown =
             "[[dislocations]]\nbase = \"NOPE\"\nbuy_venue = \"okx\"\nsize_bp = 1\nstart_ms = 0\nduration_ms = 1";
         assert!(SimConfig::from_toml(unknown).is_err());
+    }
+
+    #[test]
+    fn settings_that_would_spin_flood_or_overflow_are_refused() {
+        for (text, needle) in [
+            ("funding_push_interval_ms = 0", "funding_push_interval_ms must be positive"),
+            ("binance_ping_interval_ms = 0", "binance_ping_interval_ms"),
+            ("okx_idle_timeout_ms = 0", "okx_idle_timeout_ms"),
+            ("binance_weight_limit_per_min = 0", "binance_weight_limit_per_min"),
+            ("volatility_bp_per_s = nan", "volatility_bp_per_s"),
+            ("volatility_bp_per_s = 1e300", "volatility_bp_per_s"),
+            ("pairs = []", "at least one pair"),
+            ("epoch_ms = 99999999999999999", "epoch_ms"),
+        ] {
+            let error = SimConfig::from_toml(text).unwrap_err().to_string();
+            assert!(error.contains(needle), "{text}: {error}");
+        }
+        let fault = "[[fault]]\nkind = \"stall\"\nvenue = \"okx\"\nduration_ms = 5\n";
+        crate::FaultScenario::from_toml(fault).unwrap();
+        assert!(crate::FaultScenario::from_toml(&format!("{fault}bogus = 1")).is_err());
+        assert!(crate::FaultScenario::from_toml(&format!("foo = 1\n{fault}")).is_err());
     }
 }

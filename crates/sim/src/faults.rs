@@ -44,7 +44,7 @@ fn one() -> u32 {
 /// What goes wrong. WebSocket faults hit every open connection of the venue; per-instrument faults hit
 /// the next message for that instrument on every connection subscribed to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultKind {
     /// Drop WebSocket connections, with a close frame (`close_frame = true`) or by resetting the TCP stream.
     DropConnection {
@@ -153,6 +153,7 @@ impl FaultKind {
 
 /// A scenario file: `[[fault]]` tables.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FaultScenario {
     #[serde(default, rename = "fault")]
     pub faults: Vec<Fault>,
