@@ -160,7 +160,8 @@ impl Outputs {
         }
         if let Some(files) = self.files {
             let written = files.finish().context("closing output files")?;
-            eprintln!("wrote {} files", written.len());
+            let plural = if written.len() == 1 { "" } else { "s" };
+            eprintln!("wrote {} file{plural}", written.len());
         }
         if let Some(server) = self.server {
             server.shutdown().await;

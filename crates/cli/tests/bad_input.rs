@@ -120,6 +120,23 @@ fn damaged_captures() {
     assert_user_error(&["replay", empty.to_str().unwrap()], "empty.jsonl.zst");
 }
 
+#[test]
+fn inputs_that_are_not_what_they_should_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_str().unwrap();
+    assert_user_error(&["replay", folder], "is a directory, not a file");
+    assert_user_error(&["report", folder], "is a directory, not a file");
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    assert_user_error(&["replay", empty.to_str().unwrap()], "the capture is empty");
+    let spreads = dir.path().join("spreads-2026-11-28T04.csv");
+    std::fs::write(&spreads, "").unwrap();
+    assert_user_error(&["report", spreads.to_str().unwrap()], "give the opportunities-* files too");
+    // The generator keeps an existing file, like `record`.
+    assert_user_error(&["sim", "--generate-capture", empty.to_str().unwrap(), "--messages", "10"], "already exists");
+    assert_eq!(std::fs::read_to_string(&empty).unwrap(), "");
+}
+
 fn zstd_compress(bytes: &[u8]) -> Vec<u8> {
     // Write through the project's own capture writer so the file is a real multi-block zstd capture.
     let dir = tempfile::tempdir().unwrap();

@@ -19,6 +19,18 @@ use perpspread_net::MarketRest;
 use crate::venues::RestVenues;
 use crate::UserError;
 
+/// Checks that an input file exists and is a regular file; `what` names it in the error.
+pub fn require_file(path: &std::path::Path, what: &str) -> Result<(), UserError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(meta) if meta.is_dir() => {
+            Err(UserError(format!("cannot read {what} {}: it is a directory, not a file", path.display())))
+        }
+        Ok(_) => Err(UserError(format!("cannot read {what} {}: not a regular file", path.display()))),
+        Err(error) => Err(UserError(format!("cannot read {what} {}: {error}", path.display()))),
+    }
+}
+
 /// Flag value parser for counts and durations that must be at least 1.
 pub fn at_least_one(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {

@@ -26,8 +26,8 @@ pub struct Args {
 
 /// Runs the command (the engine uses the `[monitor]` and fee settings of `config`).
 pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<()> {
-    if let Some(missing) = args.files.iter().find(|file| !file.is_file()) {
-        return Err(UserError(format!("cannot read capture {}: no such file", missing.display())).into());
+    for file in &args.files {
+        super::require_file(file, "capture")?;
     }
     let mut recordings = perpspread_capture::group_parts(&args.files);
     if recordings.len() > 1 {
@@ -46,8 +46,12 @@ pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<(
         speed: args.speed,
         engine: Some(crate::commands::monitor::engine_config(config, &monitor_args)),
     };
+    let names = parts.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
     let report =
         tokio::task::spawn_blocking(move || replay(&parts, &options)).await?.map_err(|e| UserError(e.to_string()))?;
+    if report.stats.messages == 0 && report.unknown_venue == 0 && report.error.is_none() {
+        return Err(UserError(format!("{names}: the capture is empty (no record to replay)")).into());
+    }
     let elapsed = started.elapsed();
     let mut out = std::io::stdout().lock();
     if args.json {

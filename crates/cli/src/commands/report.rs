@@ -38,14 +38,21 @@ fn is_capture(path: &std::path::Path) -> bool {
 /// Runs the command.
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     for file in &args.files {
-        if !file.is_file() {
-            return Err(UserError(format!("cannot read {}: no such file", file.display())).into());
-        }
+        super::require_file(file, "input")?;
     }
     let options = ReportOptions { by_size: args.by_size, span_ns: None };
     let (captures, tables): (Vec<PathBuf>, Vec<PathBuf>) = args.files.iter().cloned().partition(|p| is_capture(p));
     if !captures.is_empty() && !tables.is_empty() {
         return Err(UserError("give either capture files or opportunity files, not both".into()).into());
+    }
+    let is_spreads = |p: &PathBuf| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("spreads"));
+    if captures.is_empty() && tables.iter().all(is_spreads) {
+        return Err(UserError(
+            "spreads-* files hold spread snapshots, not opportunities: give the opportunities-* files too (the \
+             spreads files then add the share of time with a positive net)"
+                .into(),
+        )
+        .into());
     }
     let engine = crate::commands::monitor::engine_config(config, &crate::commands::monitor::Args::default());
     // The opportunities of replayed captures, kept for the charts.

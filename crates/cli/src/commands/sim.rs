@@ -70,6 +70,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         if args.messages == 0 || args.instruments == 0 || args.tick_ms == 0 {
             return Err(UserError("--messages, --instruments and --tick-ms must be positive".into()).into());
         }
+        if path.exists() {
+            return Err(UserError(format!(
+                "{} already exists: a capture is never overwritten; choose another file name or remove it",
+                path.display()
+            ))
+            .into());
+        }
         let started = Instant::now();
         let options = CaptureOptions {
             messages: args.messages,
