@@ -151,7 +151,8 @@ pub enum EventKind {
     Closed,
 }
 
-/// One tracked opportunity.
+/// One tracked opportunity. Computed figures are serialized to 12 significant digits (see
+/// [`crate::num::shown_f64`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Opportunity {
     pub id: u64,
@@ -167,27 +168,40 @@ pub struct Opportunity {
     /// Receive time of the latest update, Unix ns.
     pub last_ns: u64,
     pub closed_ns: Option<u64>,
+    #[serde(serialize_with = "crate::num::serialize_shown")]
     pub duration_ms: f64,
     /// Latest figures.
     pub size_base: Decimal,
+    #[serde(serialize_with = "crate::num::serialize_shown")]
     pub size_quote: f64,
+    #[serde(serialize_with = "crate::num::serialize_shown")]
     pub buy_vwap: f64,
+    #[serde(serialize_with = "crate::num::serialize_shown")]
     pub sell_vwap: f64,
+    #[serde(serialize_with = "crate::num::serialize_shown")]
     pub gross_bp: f64,
     pub fees_bp: f64,
+    #[serde(serialize_with = "crate::num::serialize_shown")]
     pub net_bp: f64,
+    #[serde(serialize_with = "crate::num::serialize_shown")]
     pub peak_net_bp: f64,
     /// Time-weighted mean of net bp over the opportunity's life.
+    #[serde(serialize_with = "crate::num::serialize_shown")]
     pub mean_net_bp: f64,
     /// Largest executable size at the open threshold seen, base units and quote.
     pub max_size_base: Decimal,
+    #[serde(serialize_with = "crate::num::serialize_shown")]
     pub max_size_quote: f64,
     pub updates: u64,
     /// Exchange→receive latency of each leg's last message when it opened, ms.
+    #[serde(serialize_with = "crate::num::serialize_shown_opt")]
     pub open_latency_buy_ms: Option<f64>,
+    #[serde(serialize_with = "crate::num::serialize_shown_opt")]
     pub open_latency_sell_ms: Option<f64>,
     /// Funding received at the next funding by holding the pair (short rate − long rate), bp.
+    #[serde(serialize_with = "crate::num::serialize_shown_opt")]
     pub funding_carry_bp: Option<f64>,
+    #[serde(serialize_with = "crate::num::serialize_shown")]
     pub confidence: f64,
     pub close_reason: Option<CloseReason>,
     #[serde(skip)]

@@ -316,9 +316,47 @@ pub fn decimals_of(step: rust_decimal::Decimal) -> u8 {
     step.normalize().scale().min(u32::from(MAX_DECIMALS)) as u8
 }
 
+/// `value` rounded to 12 significant digits: a computed price or amount then prints as `64799.3`, not as
+/// `64799.30000000001` (the rounding of the last binary digit of a product or quotient). For output only.
+pub fn shown_f64(value: f64) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    format!("{value:.11e}").parse().unwrap_or(value)
+}
+
+/// Serde `serialize_with` for an `f64` written as [`shown_f64`] gives it.
+pub fn serialize_shown<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(shown_f64(*value))
+}
+
+/// [`serialize_shown`] for an optional value.
+pub fn serialize_shown_opt<S: serde::Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.serialize_some(&shown_f64(*value)),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_numbers_drop_the_last_binary_digit_noise() {
+        for (noisy, shown) in
+            [(64799.30000000001, "64799.3"), (971.9895000000001, "971.9895"), (1.0832000000000002, "1.0832")]
+        {
+            assert_eq!(shown_f64(noisy).to_string(), shown);
+        }
+        assert_eq!(shown_f64(1.23456789e-5 * 3.0), 3.70370367e-5, "small prices keep their digits");
+        assert_eq!(shown_f64(29.413897989637988), 29.4138979896);
+        assert!(shown_f64(f64::NAN).is_nan());
+        assert_eq!(serde_json::to_string(&Shown(64799.30000000001)).unwrap(), "64799.3");
+    }
+
+    #[derive(serde::Serialize)]
+    struct Shown(#[serde(serialize_with = "serialize_shown")] f64);
 
     #[test]
     fn parses_as_written() {

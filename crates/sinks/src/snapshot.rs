@@ -22,14 +22,21 @@ pub struct SnapshotQuote {
     /// Size of each leg, base units.
     pub size_base: Decimal,
     /// Buy cost, quote currency.
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown")]
     pub size_quote: f64,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown")]
     pub buy_vwap: f64,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown")]
     pub sell_vwap: f64,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown")]
     pub gross_bp: f64,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown")]
     pub fees_bp: f64,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown")]
     pub net_bp: f64,
     /// Largest size (base units, quote cost) whose net is at least the open threshold.
     pub max_size_base: Decimal,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown")]
     pub max_size_quote: f64,
 }
 
@@ -41,16 +48,23 @@ pub struct SpreadSnapshot {
     /// Sampling time, Unix ns (UTC).
     pub ts_ns: u64,
     /// Best bid / ask per base unit of each venue (`None` when that book is not `Live` or that side is empty).
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub okx_bid: Option<f64>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub okx_ask: Option<f64>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub binance_bid: Option<f64>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub binance_ask: Option<f64>,
     /// Direction of the best net spread over all evaluated sizes.
     pub best_direction: Option<String>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub best_gross_bp: Option<f64>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub best_net_bp: Option<f64>,
     /// Largest size at the open threshold in the best direction.
     pub max_size_base: Option<Decimal>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub max_size_quote: Option<f64>,
     /// The engine guard suppressing this pair (`not_live`, `stale`, `crossed`, `latency`), if any.
     pub suppressed: Option<String>,

@@ -52,29 +52,44 @@ pub struct ScanRow {
     /// Size of each leg, base units.
     pub size_base: Option<String>,
     /// Cost of the buy leg, quote currency (USDT).
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub size_quote: Option<f64>,
     /// Executable VWAPs, quote per base unit.
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub buy_vwap: Option<f64>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub sell_vwap: Option<f64>,
     /// Mid prices per base unit: information only, never used for the signal.
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub buy_mid: Option<f64>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub sell_mid: Option<f64>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub gross_bp: Option<f64>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown")]
     pub fees_bp: f64,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub net_bp: Option<f64>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown")]
     pub threshold_bp: f64,
     /// Largest size (base units) whose net ≥ threshold, and its buy cost in quote.
     pub max_size_base: Option<String>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub max_size_quote: Option<f64>,
     /// True when the fetched depth ran out first (the max size is a lower bound).
     pub max_size_depth_limited: Option<bool>,
     /// Current funding rate of each leg in bp per funding interval.
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub buy_funding_bp: Option<f64>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub sell_funding_bp: Option<f64>,
     /// Funding the position would receive at the next funding, bp (short leg's rate − long leg's rate).
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub funding_carry_bp: Option<f64>,
     /// REST round trip of each venue's book request, ms.
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub buy_latency_ms: Option<f64>,
+    #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub sell_latency_ms: Option<f64>,
     /// Why the row has no spread (not enough depth, request failed, …).
     pub error: Option<String>,
