@@ -84,8 +84,8 @@ pub struct CaptureReader {
     line_no: u64,
     /// Parts still to read after this one, in order.
     next_parts: std::collections::VecDeque<PathBuf>,
-    /// Receive time of the last record read (a part must not start before it).
-    last_ts_ns: u64,
+    /// Receive time of the first record of the part before (a part must not start before it).
+    part_first_ts_ns: u64,
     /// No record of the current part read yet.
     at_part_start: bool,
 }
@@ -105,7 +105,7 @@ impl CaptureReader {
 
     /// Opens the parts of one recording (`rec.jsonl`, `rec.0001.jsonl`, … as [`CaptureWriter`] rotates
     /// them), to be read in the given order as one capture. Each part must start no earlier than the
-    /// previous one ended; otherwise reading stops with an error naming both.
+    /// previous one started; otherwise reading stops with an error naming the part.
     pub fn open_parts(parts: &[PathBuf]) -> Result<Self, CaptureError> {
         let Some((first, rest)) = parts.split_first() else {
             return Err(CaptureError::Io {
@@ -126,7 +126,7 @@ impl CaptureReader {
             line: String::with_capacity(1 << 12),
             line_no: 0,
             next_parts: Default::default(),
-            last_ts_ns: 0,
+            part_first_ts_ns: 0,
             at_part_start: true,
         }
     }
@@ -145,16 +145,20 @@ impl CaptureReader {
     pub fn next_into(&mut self, record: &mut Record) -> Result<bool, CaptureError> {
         loop {
             if self.next_line_into(record)? {
-                if std::mem::take(&mut self.at_part_start) && record.ts_ns < self.last_ts_ns {
-                    return Err(CaptureError::Line {
-                        path: self.path.clone(),
-                        line: self.line_no,
-                        message: "starts before the previous part ended: not the next part of the same recording \
-                                  (give one recording's parts, in order)"
-                            .into(),
-                    });
+                // Records are in receive order only roughly (frames of several connections meet in one
+                // queue), so a part is checked against where the part before it started, not ended.
+                if std::mem::take(&mut self.at_part_start) {
+                    if record.ts_ns < self.part_first_ts_ns {
+                        return Err(CaptureError::Line {
+                            path: self.path.clone(),
+                            line: self.line_no,
+                            message: "starts before the previous part started: not the next part of the same \
+                                      recording (give one recording's parts, in order)"
+                                .into(),
+                        });
+                    }
+                    self.part_first_ts_ns = record.ts_ns;
                 }
-                self.last_ts_ns = record.ts_ns;
                 return Ok(true);
             }
             let Some(next) = self.next_parts.pop_front() else {
@@ -469,22 +473,36 @@ pub fn part_path(base: &Path, part: u32) -> PathBuf {
 }
 
 /// Sorts capture files into recordings: each file with the later parts of it that are also given
-/// ([`part_path`] names, in part order), recordings in the order their first part was given.
+/// ([`part_path`] names in the same folder, in part order), recordings in the order their first part was
+/// given. A file given twice counts once.
 pub fn group_parts(files: &[PathBuf]) -> Vec<Vec<PathBuf>> {
-    // For each file, the base it is a later part of (when that base is given too).
-    let part_of: Vec<Option<(usize, u32)>> = files
+    let mut unique: Vec<&PathBuf> = Vec::with_capacity(files.len());
+    let mut seen = std::collections::HashSet::new();
+    for file in files {
+        if seen.insert(normalized(file)) {
+            unique.push(file);
+        }
+    }
+    let index: std::collections::HashMap<PathBuf, usize> =
+        unique.iter().enumerate().map(|(i, file)| (normalized(file), i)).collect();
+    // For each file, the given base it is a later part of, and its part number.
+    let part_of: Vec<Option<(usize, u32)>> = unique
         .iter()
-        .map(|file| files.iter().enumerate().find_map(|(i, base)| Some((i, part_number(base, file)?))))
+        .map(|file| {
+            let (base, part) = split_part(file)?;
+            let &i = index.get(&normalized(&base))?;
+            (normalized(&part_path(unique[i], part)) == normalized(file)).then_some((i, part))
+        })
         .collect();
     let mut recordings = Vec::new();
-    for (i, base) in files.iter().enumerate() {
+    for (i, base) in unique.iter().enumerate() {
         if part_of[i].is_some() {
             continue;
         }
-        let mut parts: Vec<(u32, &PathBuf)> = files
+        let mut parts: Vec<(u32, &PathBuf)> = unique
             .iter()
             .zip(&part_of)
-            .filter_map(|(file, of)| of.filter(|(b, _)| *b == i).map(|(_, part)| (part, file)))
+            .filter_map(|(file, of)| of.filter(|(b, _)| *b == i).map(|(_, part)| (part, *file)))
             .collect();
         parts.push((0, base));
         parts.sort_by_key(|(part, _)| *part);
@@ -493,16 +511,23 @@ pub fn group_parts(files: &[PathBuf]) -> Vec<Vec<PathBuf>> {
     recordings
 }
 
-/// `n` when `file` is `part_path(base, n)` for some `n ≥ 1`.
-fn part_number(base: &Path, file: &Path) -> Option<u32> {
-    if base.parent() != file.parent() {
+/// The base a [`part_path`] name was made from, and its part number (`rec.0003.jsonl` → `rec.jsonl`, 3).
+fn split_part(file: &Path) -> Option<(PathBuf, u32)> {
+    let name = file.file_name()?.to_str()?;
+    let (stem, rest) = name.split_at(name.find('.')?);
+    let rest = &rest[1..];
+    let digits_end = rest.find('.').unwrap_or(rest.len());
+    let (digits, extensions) = rest.split_at(digits_end);
+    if digits.len() < 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let (base_name, name) = (base.file_name()?.to_str()?, file.file_name()?.to_str()?);
-    let (stem, extensions) = base_name.find('.').map_or((base_name, ""), |dot| base_name.split_at(dot));
-    let digits = name.strip_prefix(stem)?.strip_prefix('.')?.strip_suffix(extensions)?;
-    let part = digits.parse().ok().filter(|_| digits.len() >= 4 && digits.bytes().all(|b| b.is_ascii_digit()))?;
-    (part >= 1 && part_path(base, part) == file).then_some(part)
+    let part = digits.parse().ok().filter(|part| *part >= 1)?;
+    Some((file.with_file_name(format!("{stem}{extensions}")), part))
+}
+
+/// A path compared as a file: `rec.jsonl` and `./rec.jsonl` are the same.
+fn normalized(path: &Path) -> PathBuf {
+    path.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
 }
 
 #[cfg(test)]
@@ -634,15 +659,11 @@ mod tests {
         writer
     }
 
-    /// Reads every record: `Ok(false)` at the end, or the first error.
-    fn read_to_end(reader: &mut CaptureReader) -> Result<bool, CaptureError> {
+    /// Reads every record, up to the first error.
+    fn read_to_end(reader: &mut CaptureReader) -> Result<(), CaptureError> {
         let mut record = Record::default();
-        loop {
-            match reader.next_into(&mut record) {
-                Ok(true) => continue,
-                other => return other,
-            }
-        }
+        while reader.next_into(&mut record)? {}
+        Ok(())
     }
 
     #[test]
@@ -686,7 +707,30 @@ mod tests {
         // Parts out of order are an error naming the part, after the records before it.
         let mut reader = CaptureReader::open_parts(&[parts[1].clone(), parts[0].clone()]).unwrap();
         let error = read_to_end(&mut reader).unwrap_err().to_string();
-        assert!(error.contains("rec.jsonl.zst line 1: starts before the previous part ended"), "{error}");
+        assert!(error.contains("rec.jsonl.zst line 1: starts before the previous part started"), "{error}");
+    }
+
+    #[test]
+    fn parts_may_overlap_by_receive_jitter() {
+        // Frames of several connections meet in one queue: a part may start a little before the previous
+        // one's last record.
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, times: &[u64]| {
+            let path = dir.path().join(name);
+            let mut writer = CaptureWriter::create(&path, Rotation::default()).unwrap();
+            for &ts_ns in times {
+                writer.write(RecordRef { ts_ns, ..sample(0) }).unwrap();
+            }
+            writer.finish().unwrap();
+            path
+        };
+        let parts = [write("j.jsonl", &[100, 300, 250]), write("j.0001.jsonl", &[240, 400])];
+        let mut reader = CaptureReader::open_parts(&parts).unwrap();
+        read_to_end(&mut reader).unwrap();
+        // Given twice, or once as ./name: one recording, each file once.
+        let relative = [PathBuf::from("j.jsonl"), PathBuf::from("./j.0001.jsonl"), PathBuf::from("j.jsonl")];
+        assert_eq!(group_parts(&relative), [vec![PathBuf::from("j.jsonl"), PathBuf::from("./j.0001.jsonl")]]);
+        assert_eq!(group_parts(&[parts[0].clone(), parts[1].clone(), parts[1].clone()]), [parts.to_vec()]);
     }
 
     #[test]

@@ -152,8 +152,17 @@ fn position(text: &str, offset: usize) -> String {
 }
 
 impl Config {
-    /// Loads the embedded defaults, merges `file` over them, then the environment.
+    /// Loads the embedded defaults, merges `file` over them, then the environment, and checks the result.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let config = Self::read(file)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// [`Config::load`] without the final check, for callers that apply command-line flags over the
+    /// environment first (a bad value the flags replace is then no error); they must call
+    /// [`Config::validate`].
+    pub fn read(file: Option<&Path>) -> Result<Config, ConfigError> {
         let text = file
             .map(|path| {
                 std::fs::read_to_string(path)
@@ -163,7 +172,6 @@ impl Config {
         let origin = file.map_or("(embedded defaults)".to_owned(), |p| p.display().to_string());
         let mut config = Self::merged(text.as_deref(), &origin)?;
         config.apply_env(|key| std::env::var(key).ok());
-        config.validate()?;
         Ok(config)
     }
 

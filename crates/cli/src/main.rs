@@ -175,7 +175,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
-    let mut config = Config::load(cli.config.as_deref())?;
+    // Flags override the environment: checked once they are applied.
+    let mut config = Config::read(cli.config.as_deref())?;
     for (flag, slot) in [
         (&cli.okx_rest, &mut config.okx.rest_url),
         (&cli.okx_ws, &mut config.okx.ws_url),

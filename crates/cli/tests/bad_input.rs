@@ -54,6 +54,13 @@ fn malformed_endpoints_bounds_and_conflicting_flags_exit_2() {
     assert_user_error(&["instruments", "--okx-rest", "http://"], "okx.rest_url = http://: not a valid URL");
     assert_user_error(&["instruments", "--okx-rest", "http://127.0.0.1:99999"], "invalid port number");
     assert_user_error(&["monitor", "--binance-ws", "ws://exa mple/stream"], "binance.ws_url");
+    // A flag replaces the environment's value before anything is checked.
+    let output = Command::new(env!("CARGO_BIN_EXE_perpspread"))
+        .args(["instruments", "--okx-rest", "ftp://x"])
+        .env("PERPSPREAD_OKX_REST", "http://")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("okx.rest_url = ftp://x"));
     std::fs::write(&config, "[binance]\nrest_url = \"http://exa mple.com\"\n").unwrap();
     assert_user_error(&["instruments", "--config", config.to_str().unwrap()], "binance.rest_url");
     // NaN and out-of-range numbers name their key and value.
@@ -129,6 +136,7 @@ fn inputs_that_are_not_what_they_should_be() {
     let empty = dir.path().join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();
     assert_user_error(&["replay", empty.to_str().unwrap()], "the capture is empty");
+    assert_user_error(&["report", empty.to_str().unwrap()], "the capture is empty");
     let spreads = dir.path().join("spreads-2026-11-28T04.csv");
     std::fs::write(&spreads, "").unwrap();
     assert_user_error(&["report", spreads.to_str().unwrap()], "give the opportunities-* files too");

@@ -344,9 +344,9 @@ mod tests {
 
     #[test]
     fn shown_numbers_drop_the_last_binary_digit_noise() {
-        for (noisy, shown) in
-            [(64799.30000000001, "64799.3"), (971.9895000000001, "971.9895"), (1.0832000000000002, "1.0832")]
-        {
+        let depth = 12988479.0 * 0.001;
+        assert_eq!(depth.to_string(), "12988.479000000001");
+        for (noisy, shown) in [(64799.30000000001, "64799.3"), (depth, "12988.479"), (1.0832000000000002, "1.0832")] {
             assert_eq!(shown_f64(noisy).to_string(), shown);
         }
         assert_eq!(shown_f64(1.23456789e-5 * 3.0), 3.70370367e-5, "small prices keep their digits");

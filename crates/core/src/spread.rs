@@ -412,8 +412,8 @@ impl<'a> SpreadCalculator<'a> {
             return Err(NotExecutable::NotEnoughDepth {
                 venue: leg.view.instrument.venue,
                 side: side_name(side),
-                available_base: shown_amount(available as f64 * leg.units.base_per_qty),
-                wanted_base: shown_amount(wanted as f64 / refine as f64 * leg.units.base_per_qty),
+                available_base: crate::num::shown_f64(available as f64 * leg.units.base_per_qty),
+                wanted_base: crate::num::shown_f64(wanted as f64 / refine as f64 * leg.units.base_per_qty),
             });
         };
         Ok(notional * leg.units.quote_per_refined_notional)
@@ -421,13 +421,13 @@ impl<'a> SpreadCalculator<'a> {
 
     fn depth_error(&self, leg: &Leg<'_>, wanted_quote: f64) -> NotExecutable {
         let available: i64 = leg.view.book.levels(Side::Ask).map(|l| l.qty).sum();
-        let available_base = shown_amount(available as f64 * leg.units.base_per_qty);
+        let available_base = crate::num::shown_f64(available as f64 * leg.units.base_per_qty);
         let best = leg.view.book.best_ask().map(|l| leg.per_base(l.price, l.qty).0).unwrap_or(0.0);
         NotExecutable::NotEnoughDepth {
             venue: leg.view.instrument.venue,
             side: "ask",
             available_base,
-            wanted_base: if best > 0.0 { shown_amount(wanted_quote / best) } else { f64::INFINITY },
+            wanted_base: if best > 0.0 { crate::num::shown_f64(wanted_quote / best) } else { f64::INFINITY },
         }
     }
 }
@@ -506,17 +506,6 @@ fn side_name(side: Side) -> &'static str {
     match side {
         Side::Bid => "bid",
         Side::Ask => "ask",
-    }
-}
-
-/// An amount for messages and reports, rounded to 1e-9 so that it prints as a short decimal (12988.479, not
-/// 12988.479000000001); amounts beyond 2^53 / 1e9 are kept as they are.
-fn shown_amount(value: f64) -> f64 {
-    let nano = (value * 1e9).round();
-    if nano.abs() < 9.0e15 {
-        nano / 1e9
-    } else {
-        value
     }
 }
 
@@ -791,14 +780,6 @@ mod tests {
         assert!(max.depth_limited);
         let mid = mid_per_base(&LegBook { instrument: &pair.legs[0], book: &okx }).unwrap();
         assert!((mid - 9995.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn amounts_in_messages_print_short() {
-        let available = 12988479.0 * 0.001;
-        assert_eq!(available.to_string(), "12988.479000000001");
-        assert_eq!(shown_amount(available).to_string(), "12988.479");
-        assert_eq!(shown_amount(1e300), 1e300);
     }
 
     #[test]

@@ -91,8 +91,8 @@ pub fn parse_metrics_addr(text: &str) -> Result<SocketAddr, MetricsError> {
 /// Readiness rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HealthConfig {
-    /// A book may be `Syncing`, `Resyncing` or `Stale` for this long before the process is reported not
-    /// ready.
+    /// A book may be `Syncing` or `Resyncing` for this long before the process is reported not ready (a
+    /// `Stale` book, one that a quiet market left without updates, never makes it not ready).
     pub resync_grace: Duration,
     /// Not ready when the books have not been observed for this long (the market-data loop is stuck or
     /// nothing arrives at all).
@@ -318,7 +318,10 @@ impl Shared {
             let age = now.saturating_duration_since(book.since);
             let ok = match book.state {
                 BookState::Live => true,
-                BookState::Syncing | BookState::Resyncing | BookState::Stale => age < self.config.resync_grace,
+                // A quiet market leaves a book stale without anything wrong in the process; a stalled
+                // connection is caught by its heartbeat and shows as resyncing.
+                BookState::Stale => true,
+                BookState::Syncing | BookState::Resyncing => age < self.config.resync_grace,
             };
             if book.state == BookState::Live {
                 live += 1;

@@ -430,7 +430,18 @@ impl Writer {
 }
 
 impl RedisSinkError {
-    /// Whether Redis could not be reached or went away (worth retrying), rather than answered with a refusal.
+    /// Whether trying again may succeed (Redis unreachable, restarting, loading or failing over), as the
+    /// client classifies it, rather than a refusal that would come again (a wrong type at the key, a start
+    /// ID the stream cannot take).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RedisSinkError::Redis(error) => !matches!(error.retry_method(), ::redis::RetryMethod::NoRetry),
+            RedisSinkError::Timeout(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether Redis could not be reached at all (nothing answered), as opposed to answering with an error.
     pub fn is_unreachable(&self) -> bool {
         match self {
             RedisSinkError::Redis(error) => {
@@ -600,8 +611,9 @@ impl Tail {
     }
 
     /// Reads until `on_entry` returns false, calling it for every entry; connection errors are logged and
-    /// retried with backoff (resuming after the last entry seen). A refusal (e.g. a start ID the stream
-    /// rejects, or a key that is not a stream) would be refused again: it ends the tail with that error.
+    /// retried with backoff (resuming after the last entry seen), as are a server that is loading or failing
+    /// over. A refusal (e.g. a start ID the stream rejects, or a key that is not a stream) would be refused
+    /// again: it ends the tail with that error.
     pub async fn run(mut self, mut on_entry: impl FnMut(&TailEntry) -> bool) -> Result<(), RedisSinkError> {
         let mut failures = 0u32;
         loop {
@@ -614,7 +626,7 @@ impl Tail {
                         }
                     }
                 }
-                Err(error) if !error.is_unreachable() => return Err(error),
+                Err(error) if !error.is_retryable() => return Err(error),
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     if failures == 1 {

@@ -183,7 +183,7 @@ async fn publishes_events_snapshots_and_pubsub_and_tails_them_back() {
         .await
         .unwrap();
     let error = tokio::time::timeout(Duration::from_secs(5), tail.run(|_| true)).await.expect("run ends").unwrap_err();
-    assert!(!error.is_unreachable());
+    assert!(!error.is_retryable() && !error.is_unreachable());
     assert!(error.to_string().contains("WRONGTYPE"), "{error}");
 }
 

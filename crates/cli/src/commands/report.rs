@@ -70,6 +70,13 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
                     health.on_events(venue, pipeline.feed(venue), pipeline.last_events());
                 })
                 .map_err(|e| UserError(e.to_string()))?;
+                if replayed.stats.messages == 0 && replayed.unknown_venue == 0 && replayed.error.is_none() {
+                    return Err(UserError(format!(
+                        "{}: the capture is empty (no record to replay)",
+                        capture.display()
+                    ))
+                    .into());
+                }
                 if let Some(error) = &replayed.error {
                     // The statistics still cover what was readable; say that the rest is missing.
                     eprintln!("warning: {} is damaged, reported up to the damage: {error}", capture.display());
@@ -108,9 +115,12 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
                 perpspread_sinks::report::read_records(&tables).map_err(|e| UserError(e.to_string()))?
             }
         };
-        perpspread_sinks::plot::write_plots(dir, &records, None, &Default::default())
+        let written = perpspread_sinks::plot::write_plots(dir, &records, None, &Default::default())
             .map_err(|e| UserError(e.to_string()))?;
-        eprintln!("charts written to {}", dir.display());
+        match written.len() {
+            0 => eprintln!("no opportunity to chart: nothing written to {}", dir.display()),
+            n => eprintln!("{n} chart{} written to {}", if n == 1 { "" } else { "s" }, dir.display()),
+        }
     }
     Ok(())
 }
