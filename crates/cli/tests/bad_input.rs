@@ -18,18 +18,24 @@ fn assert_user_error(args: &[&str], needle: &str) {
     assert!(lines[0].starts_with("error: ") && lines[0].contains(needle), "{args:?}: {}", lines[0]);
 }
 
-#[test]
-fn bad_flags_and_config_exit_2_with_one_line() {
+/// Runs `command --config FILE` with `text` as the file: a user error mentioning `needle`.
+fn assert_bad_config(command: &str, text: &str, needle: &str) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "[monitor]\nopen_threshold_bp = -5.0\nclose_threshold_bp = -2.0\n").unwrap();
-    assert_user_error(&["monitor", "--config", config.to_str().unwrap()], "close_threshold_bp");
-    std::fs::write(&config, "[scan]\nsize_usd = -10\n").unwrap();
-    assert_user_error(&["scan", "--config", config.to_str().unwrap()], "positive");
-    std::fs::write(&config, "[scan]\nbinance_depth = 5000\n").unwrap();
-    assert_user_error(&["scan", "--config", config.to_str().unwrap()], "scan.binance_depth");
-    std::fs::write(&config, "[nope]\nx = 1\n").unwrap();
-    assert_user_error(&["scan", "--config", config.to_str().unwrap()], "nope");
+    std::fs::write(&config, text).unwrap();
+    assert_user_error(&[command, "--config", config.to_str().unwrap()], needle);
+}
+
+#[test]
+fn bad_flags_and_config_exit_2_with_one_line() {
+    assert_bad_config(
+        "monitor",
+        "[monitor]\nopen_threshold_bp = -5.0\nclose_threshold_bp = -2.0\n",
+        "close_threshold_bp",
+    );
+    assert_bad_config("scan", "[scan]\nsize_usd = -10\n", "positive");
+    assert_bad_config("scan", "[scan]\nbinance_depth = 5000\n", "scan.binance_depth");
+    assert_bad_config("scan", "[nope]\nx = 1\n", "nope");
     assert_user_error(&["scan", "--okx-rest", "ftp://x"], "okx.rest_url");
     assert_user_error(&["monitor", "--metrics-addr", "not-an-address"], "not-an-address");
     assert_user_error(&["monitor", "--shard", "0/3"], "shard");
@@ -40,16 +46,13 @@ fn bad_flags_and_config_exit_2_with_one_line() {
     assert_user_error(&["no-such-command"], "no-such-command");
     assert_user_error(&["replay"], "<FILE");
     // A TOML syntax error is one line too: its text without the source excerpt under it.
-    std::fs::write(&config, "[monitor\nfoo=\n").unwrap();
-    assert_user_error(&["scan", "--config", config.to_str().unwrap()], "line 1");
+    assert_bad_config("scan", "[monitor\nfoo=\n", "line 1");
     assert_user_error(&["bench", "--messages", "0"], "at least 1");
     assert_user_error(&["record", "--out", "x.jsonl", "--rotate-mb", "0"], "at least 1");
 }
 
 #[test]
 fn malformed_endpoints_bounds_and_conflicting_flags_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bad.toml");
     // Endpoints are parsed as URLs up front (they used to fail later, retried, with exit 1 or never).
     assert_user_error(&["instruments", "--okx-rest", "http://"], "okx.rest_url = http://: not a valid URL");
     assert_user_error(&["instruments", "--okx-rest", "http://127.0.0.1:99999"], "invalid port number");
@@ -61,17 +64,12 @@ fn malformed_endpoints_bounds_and_conflicting_flags_exit_2() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("okx.rest_url = ftp://x"));
-    std::fs::write(&config, "[binance]\nrest_url = \"http://exa mple.com\"\n").unwrap();
-    assert_user_error(&["instruments", "--config", config.to_str().unwrap()], "binance.rest_url");
+    assert_bad_config("instruments", "[binance]\nrest_url = \"http://exa mple.com\"\n", "binance.rest_url");
     // NaN and out-of-range numbers name their key and value.
-    std::fs::write(&config, "[monitor]\nmax_latency_ms = nan\n").unwrap();
-    assert_user_error(&["instruments", "--config", config.to_str().unwrap()], "monitor.max_latency_ms = NaN");
-    std::fs::write(&config, "[monitor]\nmax_latency_ms = -5\n").unwrap();
-    assert_user_error(&["instruments", "--config", config.to_str().unwrap()], "monitor.max_latency_ms = -5");
-    std::fs::write(&config, "[binance]\ntaker_fee_bp = 1e308\n").unwrap();
-    assert_user_error(&["instruments", "--config", config.to_str().unwrap()], "= 1e308: a fee");
-    std::fs::write(&config, "[okx]\nweight_per_minute = 100\n").unwrap();
-    assert_user_error(&["instruments", "--config", config.to_str().unwrap()], "okx.weight_per_minute");
+    assert_bad_config("instruments", "[monitor]\nmax_latency_ms = nan\n", "monitor.max_latency_ms = NaN");
+    assert_bad_config("instruments", "[monitor]\nmax_latency_ms = -5\n", "monitor.max_latency_ms = -5");
+    assert_bad_config("instruments", "[binance]\ntaker_fee_bp = 1e308\n", "= 1e308: a fee");
+    assert_bad_config("instruments", "[okx]\nweight_per_minute = 100\n", "okx.weight_per_minute");
     // Flags that would be ignored, or make a run pointless or endless.
     assert_user_error(&["demo", "--okx-rest", "http://127.0.0.1:1"], "built-in simulator");
     assert_user_error(&["demo", "--out-format", "csv"], "--out-dir");
@@ -82,6 +80,7 @@ fn malformed_endpoints_bounds_and_conflicting_flags_exit_2() {
     assert_user_error(&["monitor", "--duration-s", "0"], "must be at least 1");
     assert_user_error(&["demo", "--snapshot-ms", "0"], "must be at least 1");
     assert_user_error(&["replay", "--speed", "0.0000001x", "x.jsonl"], "from 0.01x to 10000x");
+    let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();
     assert_user_error(&["bench", "--capture", empty.to_str().unwrap(), "--runs", "1"], "no book message");
