@@ -131,11 +131,6 @@ impl CaptureReader {
         }
     }
 
-    /// The file being read.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
     /// Number of lines read so far in the current file.
     pub fn line_number(&self) -> u64 {
         self.line_no

@@ -139,6 +139,9 @@ fn inputs_that_are_not_what_they_should_be() {
     let spreads = dir.path().join("spreads-2026-11-28T04.csv");
     std::fs::write(&spreads, "").unwrap();
     assert_user_error(&["report", spreads.to_str().unwrap()], "give the opportunities-* files too");
+    let opportunities = dir.path().join("opportunities-2026-11-28T04.csv");
+    std::fs::write(&opportunities, "").unwrap();
+    assert_user_error(&["report", spreads.to_str().unwrap(), opportunities.to_str().unwrap()], "from parquet only");
     // The generator keeps an existing file, like `record`.
     assert_user_error(&["sim", "--generate-capture", empty.to_str().unwrap(), "--messages", "10"], "already exists");
     assert_eq!(std::fs::read_to_string(&empty).unwrap(), "");
@@ -152,17 +155,7 @@ fn zstd_compress(bytes: &[u8]) -> Vec<u8> {
     let mut record = perpspread_capture::Record::default();
     for line in String::from_utf8_lossy(bytes).lines() {
         perpspread_capture::parse_line(line, &mut record).unwrap();
-        let url = (!record.url.is_empty()).then_some(record.url.as_str());
-        let src = record.src;
-        writer
-            .write(perpspread_capture::RecordRef {
-                ts_ns: record.ts_ns,
-                venue: &record.venue,
-                src,
-                url,
-                data: &record.data,
-            })
-            .unwrap();
+        writer.write(record.as_ref()).unwrap();
         writer.flush().unwrap();
     }
     writer.finish().unwrap();

@@ -689,8 +689,9 @@ impl CsvTable {
                 Cell::I(Some(v)) => {
                     let _ = write!(self.line, "{v}");
                 }
+                // The same 12 significant digits as the JSON outputs (no `65008.90000000001`).
                 Cell::F(Some(v)) if v.is_finite() => {
-                    let _ = write!(self.line, "{v}");
+                    let _ = write!(self.line, "{}", perpspread_core::num::shown_f64(*v));
                 }
                 Cell::F(Some(v)) => {
                     let _ = write!(

@@ -444,12 +444,7 @@ impl RedisSinkError {
     /// Whether Redis could not be reached at all (nothing answered), as opposed to answering with an error.
     pub fn is_unreachable(&self) -> bool {
         match self {
-            RedisSinkError::Redis(error) => {
-                error.is_io_error()
-                    || error.is_connection_dropped()
-                    || error.is_connection_refusal()
-                    || error.is_timeout()
-            }
+            RedisSinkError::Redis(error) => nothing_answered(error),
             RedisSinkError::Timeout(_) => true,
             _ => false,
         }
@@ -470,12 +465,14 @@ fn describe(error: &::redis::RedisError) -> String {
     }
 }
 
+/// The connection failed, was refused, dropped or timed out: no answer came.
+fn nothing_answered(error: &::redis::RedisError) -> bool {
+    error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal() || error.is_timeout()
+}
+
+/// The publisher's connection must be rebuilt (no answer, or a state the client cannot recover from).
 fn is_connection_error(error: &::redis::RedisError) -> bool {
-    error.is_io_error()
-        || error.is_connection_dropped()
-        || error.is_connection_refusal()
-        || error.is_timeout()
-        || error.is_unrecoverable_error()
+    nothing_answered(error) || error.is_unrecoverable_error()
 }
 
 /// Where [`Tail`] starts reading.

@@ -254,6 +254,17 @@ pub enum ReportError {
     File(#[from] FileError),
     #[error("{0}: not an opportunities or spreads file (.parquet or .csv)")]
     UnknownFile(PathBuf),
+    #[error(
+        "{0}: spread snapshots are read back from parquet only (monitor --out-format parquet); give the \
+         opportunities files without it"
+    )]
+    SpreadsCsv(PathBuf),
+}
+
+/// Whether `path` names a spread-snapshot file written by [`crate::files`] (`spreads-*`), as opposed to an
+/// opportunities file.
+pub fn is_spreads_file(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|name| name.starts_with("spreads"))
 }
 
 impl Report {
@@ -269,10 +280,10 @@ impl Report {
         let mut records = Vec::new();
         let mut snapshots = Vec::new();
         for path in paths {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
-            match (name.starts_with("spreads"), ext) {
+            match (is_spreads_file(path), ext) {
                 (true, "parquet") => snapshots.extend(files::read_snapshots_parquet(path)?),
+                (true, "csv") => return Err(ReportError::SpreadsCsv(path.clone())),
                 (false, "parquet" | "csv") => records.extend(files::read_opportunities(path)?),
                 _ => return Err(ReportError::UnknownFile(path.clone())),
             }

@@ -84,6 +84,13 @@ pub struct ReplayReport {
     pub opportunities: Option<Vec<OpportunityEvent>>,
 }
 
+impl ReplayReport {
+    /// Whether the capture held no record at all (and was not cut short by damage).
+    pub fn is_empty(&self) -> bool {
+        self.stats.messages == 0 && self.unknown_venue == 0 && self.error.is_none()
+    }
+}
+
 /// What to do besides rebuilding books.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {

@@ -49,7 +49,7 @@ pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<(
     let names = parts.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
     let report =
         tokio::task::spawn_blocking(move || replay(&parts, &options)).await?.map_err(|e| UserError(e.to_string()))?;
-    if report.stats.messages == 0 && report.unknown_venue == 0 && report.error.is_none() {
+    if report.is_empty() {
         return Err(UserError(format!("{names}: the capture is empty (no record to replay)")).into());
     }
     let elapsed = started.elapsed();

@@ -45,8 +45,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     if !captures.is_empty() && !tables.is_empty() {
         return Err(UserError("give either capture files or opportunity files, not both".into()).into());
     }
-    let is_spreads = |p: &PathBuf| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("spreads"));
-    if captures.is_empty() && tables.iter().all(is_spreads) {
+    if captures.is_empty() && tables.iter().all(|p| perpspread_sinks::report::is_spreads_file(p)) {
         return Err(UserError(
             "spreads-* files hold spread snapshots, not opportunities: give the opportunities-* files too (the \
              spreads files then add the share of time with a positive net)"
@@ -70,7 +69,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
                     health.on_events(venue, pipeline.feed(venue), pipeline.last_events());
                 })
                 .map_err(|e| UserError(e.to_string()))?;
-                if replayed.stats.messages == 0 && replayed.unknown_venue == 0 && replayed.error.is_none() {
+                if replayed.is_empty() {
                     return Err(UserError(format!(
                         "{}: the capture is empty (no record to replay)",
                         capture.display()
