@@ -348,6 +348,7 @@ fn process_event(
     let outcome = match book.sync {
         Sync::AwaitingSnapshot => {
             buffer(book, header, bids, asks);
+            events.push(FeedEvent::BookBuffered { slot });
             if !book.snapshot_requested {
                 book.snapshot_requested = true;
                 events.push(FeedEvent::SnapshotNeeded { slot });
@@ -547,7 +548,8 @@ mod tests {
         // Events before the snapshot: one too old, one straddling lastUpdateId = 105.
         feed.on_frame(frame(Source::Ws, &diff(90, 100, 89, r#"[["100.0","9"]]"#, "[]")), &mut events).unwrap();
         feed.on_frame(frame(Source::Ws, &diff(101, 110, 100, r#"[["100.0","5"]]"#, "[]")), &mut events).unwrap();
-        assert_eq!(events, vec![FeedEvent::SnapshotNeeded { slot: 0 }]);
+        let buffered = FeedEvent::BookBuffered { slot: 0 };
+        assert_eq!(events, vec![buffered, FeedEvent::SnapshotNeeded { slot: 0 }, buffered]);
         assert_eq!(feed.book(0).unwrap().state, BookState::Syncing);
         events.clear();
         feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(105)), &mut events).unwrap();
@@ -566,7 +568,7 @@ mod tests {
         // More events keep being buffered; no duplicate snapshot request.
         events.clear();
         feed.on_frame(frame(Source::Ws, &diff(126, 130, 125, r#"[["99.5","3"]]"#, "[]")), &mut events).unwrap();
-        assert!(events.is_empty());
+        assert_eq!(events, vec![FeedEvent::BookBuffered { slot: 0 }]);
         feed.on_frame(frame(Source::Rest { url: URL }, &snapshot(123)), &mut events).unwrap();
         let tracked = feed.book(0).unwrap();
         assert_eq!(tracked.state, BookState::Live);

@@ -78,6 +78,17 @@ impl BinanceRest {
     }
 }
 
+impl perpspread_net::SnapshotSource for BinanceRest {
+    fn snapshot<'a>(
+        &'a self,
+        symbol: &'a str,
+        depth: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<perpspread_net::RawSnapshot, RestError>> + Send + 'a>>
+    {
+        Box::pin(self.depth_snapshot(symbol, depth))
+    }
+}
+
 /// The smallest accepted depth limit covering `depth`, and its weight.
 pub fn depth_limit(depth: usize) -> (usize, u32) {
     DEPTH_WEIGHTS.iter().copied().find(|(limit, _)| *limit >= depth).unwrap_or(DEPTH_WEIGHTS[DEPTH_WEIGHTS.len() - 1])

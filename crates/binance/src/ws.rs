@@ -1,36 +1,136 @@
-//! Binance USDⓈ-M WebSocket protocol: combined streams, runtime SUBSCRIBE, limits.
+//! Binance USDⓈ-M WebSocket protocol: routed endpoints, combined streams, runtime SUBSCRIBE, limits.
+//!
+//! Followed: Binance USDⓈ-M "WebSocket Market Streams" and its "Important WebSocket Change Notice"
+//! (announced 2026-03-06, legacy unrouted URLs decommissioned 2026-04-23), read 2026-12-06. The market-stream
+//! base URL is split by traffic type, and a stream subscribed on the wrong route is acknowledged and then
+//! never delivered:
+//!
+//! | route | streams |
+//! |---|---|
+//! | `/public` | high-frequency book data: `@depth…`, `@bookTicker`, `!bookTicker` |
+//! | `/market` | regular market data: `@markPrice…`, `@aggTrade`, `@kline_…`, tickers, `@forceOrder`, … |
+//! | `/private` | user data (listen keys) |
+//!
+//! Each route serves `/ws/<stream>` and `/stream?streams=a/b`. [`route_of`] is the one place that decides a
+//! stream's route; perpspread opens separate connections per route and never mixes routes on one.
+//! Limits (same page): 1024 streams per connection, 10 incoming messages per second per connection, a
+//! connection lasts at most 24 h, the server pings every 3 minutes and closes the connection without a pong
+//! within 10 minutes (tungstenite answers pings), at most 300 connection attempts per 5 minutes per IP.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use perpspread_core::health::StreamKind;
 use perpspread_core::Venue;
+use perpspread_net::limiter::RateLimiter;
 use perpspread_net::ws::WsVenue;
 use serde_json::json;
 
-/// The real Binance USDⓈ-M combined-stream endpoint.
-pub const DEFAULT_WS_URL: &str = "wss://fstream.binance.com/stream";
+/// The real Binance USDⓈ-M market-stream base URL; routes are appended by [`route_url`].
+pub const DEFAULT_WS_URL: &str = "wss://fstream.binance.com";
 
-/// Streams per connection (Binance allows more; perpspread shards at 200).
+/// Streams Binance allows on one connection.
+pub const MAX_STREAMS_PER_CONNECTION: usize = 1024;
+
+/// Streams perpspread puts on one connection (well below [`MAX_STREAMS_PER_CONNECTION`], so one connection's
+/// resubscribe storm or loss touches few books).
 pub const STREAMS_PER_CONNECTION: usize = 200;
+
+/// Incoming messages (SUBSCRIBE, pong, …) Binance accepts per second on one connection.
+pub const MAX_MESSAGES_PER_SECOND: u32 = 10;
 
 /// Streams per SUBSCRIBE request.
 const STREAMS_PER_REQUEST: usize = 100;
 
-/// Connection settings for Binance USDⓈ-M market streams.
-#[derive(Debug)]
+/// Diff-depth update speeds the current docs list: `@depth` (250 ms), `@depth@500ms`, `@depth@100ms`.
+pub const DEPTH_SPEEDS: [&str; 3] = ["", "@500ms", "@100ms"];
+
+/// Where a stream is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// High-frequency book data.
+    Public,
+    /// Regular market data (funding, trades, klines, tickers, liquidations).
+    Market,
+    /// User data.
+    Private,
+}
+
+impl Route {
+    /// Every route.
+    pub const ALL: [Route; 3] = [Route::Public, Route::Market, Route::Private];
+
+    /// The path segment: `public`, `market` or `private`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Public => "public",
+            Route::Market => "market",
+            Route::Private => "private",
+        }
+    }
+
+    /// The route named by a path segment.
+    pub fn parse(segment: &str) -> Option<Route> {
+        Route::ALL.into_iter().find(|route| route.as_str() == segment)
+    }
+}
+
+/// The route a stream name belongs to: book data (`<symbol>@depth…`, `@bookTicker`, `!bookTicker`) is
+/// public, a listen key (a name with neither `@` nor a leading `!`) is private, everything else is market data.
+pub fn route_of(stream: &str) -> Route {
+    let channel = match stream.split_once('@') {
+        Some((symbol, channel)) if !symbol.starts_with('!') => channel,
+        _ if stream.starts_with('!') => stream.trim_start_matches('!'),
+        _ => return Route::Private,
+    };
+    if channel.starts_with("depth") || channel.starts_with("bookTicker") {
+        Route::Public
+    } else {
+        Route::Market
+    }
+}
+
+/// The base URL (scheme and host, plus any prefix) of a configured Binance WebSocket URL: a bare base is
+/// kept, and a full URL — routed (`…/public/stream`, `…/market/ws`) or legacy (`…/stream`, `…/ws`) — is
+/// reduced to its base, so routes can be derived from it.
+pub fn base_url(url: &str) -> &str {
+    let mut base = url.trim_end_matches('/');
+    if let Some((head, last)) = base.rsplit_once('/') {
+        if matches!(last, "stream" | "ws") {
+            base = head;
+        } else if let Some((before_ws, _)) = base.rsplit_once("/ws/") {
+            base = before_ws; // `…/ws/<stream>`
+        }
+    }
+    if let Some((head, last)) = base.rsplit_once('/') {
+        if Route::parse(last).is_some() && !head.ends_with('/') {
+            base = head;
+        }
+    }
+    base
+}
+
+/// The combined-stream URL of `route` under a base URL: `<base>/<route>/stream`.
+pub fn route_url(base: &str, route: Route) -> String {
+    format!("{}/{}/stream", base_url(base), route.as_str())
+}
+
+/// Connection settings for Binance USDⓈ-M market streams (all routes).
+#[derive(Debug, Clone)]
 pub struct BinanceWs {
+    /// Base URL (`wss://fstream.binance.com`); a full URL is accepted and reduced with [`base_url`].
     pub url: String,
-    /// Diff-depth update speed suffix: `@100ms` (default), `@0ms`, `@500ms` or empty for 250 ms.
+    /// Diff-depth update speed suffix, one of [`DEPTH_SPEEDS`]: `@100ms` (default), `@500ms` or empty (250 ms).
     pub depth_speed: String,
     /// Also subscribe `<symbol>@bookTicker`.
     pub book_ticker: bool,
-    /// Also subscribe `<symbol>@markPrice@1s` (funding).
+    /// Also subscribe `<symbol>@markPrice@1s` (funding), on the market route.
     pub mark_price: bool,
     /// Reconnect after this much silence.
     pub stall_timeout: Duration,
     /// Reconnect before Binance's 24-hour connection limit.
     pub max_lifetime: Duration,
-    next_id: AtomicU64,
 }
 
 impl BinanceWs {
@@ -43,11 +143,10 @@ impl BinanceWs {
             mark_price: false,
             stall_timeout: Duration::from_secs(30),
             max_lifetime: Duration::from_secs(23 * 3600 + 50 * 60),
-            next_id: AtomicU64::new(1),
         }
     }
 
-    /// Stream names of one symbol.
+    /// Every stream name of one symbol, whatever its route.
     pub fn streams(&self, symbol: &str) -> Vec<String> {
         let lower = symbol.to_ascii_lowercase();
         let mut streams = vec![format!("{lower}@depth{}", self.depth_speed)];
@@ -60,9 +159,41 @@ impl BinanceWs {
         streams
     }
 
-    /// Symbols per connection so that no connection exceeds [`STREAMS_PER_CONNECTION`].
-    pub fn symbols_per_connection(&self) -> usize {
-        (STREAMS_PER_CONNECTION / self.streams("x").len()).max(1)
+    /// One protocol per route that carries at least one stream, each to run on its own connections. The
+    /// routes share one connection-attempt budget (Binance counts attempts per IP).
+    pub fn routes(&self) -> Vec<BinanceRouteWs> {
+        let connects = Arc::new(RateLimiter::new(300, Duration::from_secs(300)));
+        [Route::Public, Route::Market]
+            .into_iter()
+            .filter(|route| self.streams("x").iter().any(|s| route_of(s) == *route))
+            .map(|route| BinanceRouteWs {
+                settings: self.clone(),
+                route,
+                connects: Arc::clone(&connects),
+                next_id: AtomicU64::new(1),
+            })
+            .collect()
+    }
+}
+
+/// The Binance protocol on one route: only that route's streams are subscribed on its connections.
+#[derive(Debug)]
+pub struct BinanceRouteWs {
+    settings: BinanceWs,
+    route: Route,
+    connects: Arc<RateLimiter>,
+    next_id: AtomicU64,
+}
+
+impl BinanceRouteWs {
+    /// The route served.
+    pub fn route(&self) -> Route {
+        self.route
+    }
+
+    /// Stream names of one symbol on this route.
+    pub fn streams(&self, symbol: &str) -> Vec<String> {
+        self.settings.streams(symbol).into_iter().filter(|s| route_of(s) == self.route).collect()
     }
 
     fn requests(&self, method: &str, symbols: &[String]) -> Vec<String> {
@@ -77,12 +208,32 @@ impl BinanceWs {
     }
 }
 
-impl WsVenue for BinanceWs {
+impl WsVenue for BinanceRouteWs {
     fn venue(&self) -> Venue {
         Venue::Binance
     }
     fn url(&self) -> String {
-        self.url.clone()
+        route_url(&self.settings.url, self.route)
+    }
+    fn route(&self) -> &'static str {
+        self.route.as_str()
+    }
+    fn stream_kinds(&self) -> Vec<StreamKind> {
+        let streams = self.streams("x");
+        let mut kinds = Vec::new();
+        if streams.iter().any(|s| s.contains("@depth")) {
+            kinds.push(StreamKind::Book);
+        }
+        if streams.iter().any(|s| s.contains("@markPrice")) {
+            kinds.push(StreamKind::Funding);
+        }
+        kinds
+    }
+    fn carries_books(&self) -> bool {
+        self.route == Route::Public
+    }
+    fn symbols_per_connection(&self) -> usize {
+        (STREAMS_PER_CONNECTION / self.streams("x").len().max(1)).max(1)
     }
     fn subscribe(&self, symbols: &[String]) -> Vec<String> {
         self.requests("SUBSCRIBE", symbols)
@@ -97,14 +248,17 @@ impl WsVenue for BinanceWs {
         Duration::from_secs(60)
     }
     fn stall_timeout(&self) -> Duration {
-        self.stall_timeout
+        self.settings.stall_timeout
     }
     fn max_lifetime(&self) -> Option<Duration> {
-        Some(self.max_lifetime)
+        Some(self.settings.max_lifetime)
     }
     fn outgoing_per_second(&self) -> u32 {
         // Binance drops connections sending more than 10 messages per second; stay well below.
-        5
+        MAX_MESSAGES_PER_SECOND / 2
+    }
+    fn connect_limiter(&self) -> Option<&RateLimiter> {
+        Some(&self.connects)
     }
 }
 
@@ -113,18 +267,89 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_stream_kind_has_its_route() {
+        for stream in ["btcusdt@depth", "btcusdt@depth@100ms", "btcusdt@depth@500ms", "btcusdt@depth5@100ms"] {
+            assert_eq!(route_of(stream), Route::Public, "{stream}");
+        }
+        assert_eq!(route_of("btcusdt@bookTicker"), Route::Public);
+        assert_eq!(route_of("!bookTicker"), Route::Public);
+        for stream in [
+            "btcusdt@markPrice",
+            "btcusdt@markPrice@1s",
+            "!markPrice@arr@1s",
+            "btcusdt@aggTrade",
+            "btcusdt@kline_1m",
+            "btcusdt_perpetual@continuousKline_1m",
+            "btcusdt@miniTicker",
+            "!miniTicker@arr",
+            "btcusdt@ticker",
+            "!ticker@arr",
+            "btcusdt@forceOrder",
+            "!forceOrder@arr",
+            "defiusdt@compositeIndex",
+            "!contractInfo",
+            "!assetIndex@arr",
+        ] {
+            assert_eq!(route_of(stream), Route::Market, "{stream}");
+        }
+        assert_eq!(route_of("pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"), Route::Private);
+    }
+
+    #[test]
+    fn a_base_or_a_full_url_gives_the_routed_urls() {
+        for given in [
+            "wss://fstream.binance.com",
+            "wss://fstream.binance.com/",
+            "wss://fstream.binance.com/stream",
+            "wss://fstream.binance.com/ws",
+            "wss://fstream.binance.com/ws/btcusdt@depth",
+            "wss://fstream.binance.com/public/stream",
+            "wss://fstream.binance.com/market/ws",
+        ] {
+            assert_eq!(base_url(given), "wss://fstream.binance.com", "{given}");
+            assert_eq!(route_url(given, Route::Market), "wss://fstream.binance.com/market/stream");
+            assert_eq!(route_url(given, Route::Public), "wss://fstream.binance.com/public/stream");
+        }
+        assert_eq!(route_url("ws://127.0.0.1:9000/prefix", Route::Public), "ws://127.0.0.1:9000/prefix/public/stream");
+    }
+
+    #[test]
+    fn streams_are_split_by_route_and_never_mixed() {
+        let mut ws = BinanceWs::new(DEFAULT_WS_URL);
+        ws.book_ticker = true;
+        ws.mark_price = true;
+        let routes = ws.routes();
+        assert_eq!(routes.iter().map(|r| r.route()).collect::<Vec<_>>(), [Route::Public, Route::Market]);
+        let (public, market) = (&routes[0], &routes[1]);
+        assert_eq!(public.streams("BTCUSDT"), ["btcusdt@depth@100ms", "btcusdt@bookTicker"]);
+        assert_eq!(market.streams("BTCUSDT"), ["btcusdt@markPrice@1s"]);
+        assert_eq!(public.url(), "wss://fstream.binance.com/public/stream");
+        assert_eq!(market.url(), "wss://fstream.binance.com/market/stream");
+        assert_eq!(public.stream_kinds(), [StreamKind::Book]);
+        assert_eq!(market.stream_kinds(), [StreamKind::Funding]);
+        assert!(public.carries_books() && !market.carries_books());
+        for request in public.subscribe(&["BTCUSDT".into(), "ETHUSDT".into()]) {
+            assert!(!request.contains("markPrice"), "{request}");
+        }
+        ws.mark_price = false;
+        assert_eq!(ws.routes().len(), 1, "no market connection without a market stream");
+    }
+
+    #[test]
     fn subscribe_requests_and_sharding() {
         let mut ws = BinanceWs::new(DEFAULT_WS_URL);
         ws.book_ticker = true;
-        assert_eq!(ws.streams("BTCUSDT"), ["btcusdt@depth@100ms", "btcusdt@bookTicker"]);
-        assert_eq!(ws.symbols_per_connection(), 100);
+        let public = ws.routes().remove(0);
+        assert_eq!(public.symbols_per_connection(), 100);
+        assert!(public.symbols_per_connection() * public.streams("x").len() <= MAX_STREAMS_PER_CONNECTION);
         let symbols: Vec<String> = (0..60).map(|i| format!("C{i}USDT")).collect();
-        let requests = ws.subscribe(&symbols);
+        let requests = public.subscribe(&symbols);
         assert_eq!(requests.len(), 2);
         let first: serde_json::Value = serde_json::from_str(&requests[0]).unwrap();
         assert_eq!(first["method"], "SUBSCRIBE");
         assert_eq!(first["params"][0], "c0usdt@depth@100ms");
         let second: serde_json::Value = serde_json::from_str(&requests[1]).unwrap();
         assert_ne!(first["id"], second["id"]);
+        assert!(public.outgoing_per_second() < MAX_MESSAGES_PER_SECOND);
     }
 }

@@ -53,6 +53,7 @@ pub struct MonitorConfig {
     pub include_funding: bool,
     pub okx_book_channel: String,
     pub binance_depth_speed: String,
+    pub silence_timeout_s: u64,
 }
 
 impl MonitorConfig {
@@ -88,12 +89,15 @@ impl MonitorConfig {
         if !matches!(self.okx_book_channel.as_str(), "books" | "books5" | "bbo-tbt") {
             return Err(invalid("monitor.okx_book_channel", &self.okx_book_channel, "use books, books5 or bbo-tbt"));
         }
-        if !matches!(self.binance_depth_speed.as_str(), "@100ms" | "@0ms" | "@500ms" | "") {
+        if !perpspread_binance::ws::DEPTH_SPEEDS.contains(&self.binance_depth_speed.as_str()) {
             return Err(invalid(
                 "monitor.binance_depth_speed",
                 &self.binance_depth_speed,
-                "use @100ms, @0ms, @500ms or \"\"",
+                "use @100ms, @500ms or \"\" (250 ms), the speeds Binance documents",
             ));
+        }
+        if self.silence_timeout_s == 0 {
+            return Err(invalid("monitor.silence_timeout_s", 0, "a stream needs time to deliver"));
         }
         Ok(())
     }

@@ -86,6 +86,13 @@ impl Outputs {
         })
     }
 
+    /// Reports the live layer's silent streams in `/healthz` and `perpspread_stream_silent`.
+    pub fn watch_streams(&self, health: &perpspread_core::health::StreamHealth) {
+        if let Some(metrics) = &self.metrics {
+            metrics.watch_streams(health.clone());
+        }
+    }
+
     /// Called after every frame with the feed events and the engine's opportunity events.
     pub fn on_frame(
         &mut self,

@@ -96,6 +96,8 @@ pub struct Dashboard {
     pub max_book_age_ns: u64,
     /// Now on the receive clock, set before each draw.
     pub now_ns: u64,
+    /// Subscribed streams that deliver nothing, as the live layer reports them (read at each draw).
+    pub streams: perpspread_core::health::StreamHealth,
 }
 
 impl Dashboard {
@@ -140,6 +142,7 @@ impl Dashboard {
             only_positive: false,
             max_book_age_ns: engine.config().max_book_age_ns,
             now_ns: 0,
+            streams: Default::default(),
         }
     }
 
@@ -403,7 +406,21 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
         if dashboard.only_positive { " | filter: net>0" } else { "" },
         if dashboard.paused { " | PAUSED" } else { "" },
     );
-    frame.render_widget(Paragraph::new(status).style(Style::default().fg(Color::Cyan)), status_area);
+    let (status, colour) = match silent_text(&dashboard.streams.silent()) {
+        Some(silent) => (format!(" {silent} |{status}"), Color::Red),
+        None => (status, Color::Cyan),
+    };
+    frame.render_widget(Paragraph::new(status).style(Style::default().fg(colour)), status_area);
+}
+
+/// `SILENT binance funding 45 s, …` for the status line, when any subscribed stream delivers nothing.
+pub(crate) fn silent_text(silent: &[perpspread_core::health::SilentStream]) -> Option<String> {
+    if silent.is_empty() {
+        return None;
+    }
+    let streams: Vec<String> =
+        silent.iter().map(|s| format!("{} {} {:.0} s", s.venue, s.stream, s.silent_for.as_secs_f64())).collect();
+    Some(format!("SILENT {}", streams.join(", ")))
 }
 
 fn target_label(target: &perpspread_core::spread::SizeTarget) -> String {
@@ -424,7 +441,9 @@ pub async fn run(
     mut signals: Signals,
     outputs: &mut crate::outputs::Outputs,
 ) -> anyhow::Result<(Live, Signals)> {
-    let dashboard = Arc::new(Mutex::new(Dashboard::new(&signals)));
+    let mut board = Dashboard::new(&signals);
+    board.streams = config.health.clone();
+    let dashboard = Arc::new(Mutex::new(board));
     let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let renderer = {
@@ -558,5 +577,26 @@ mod tests {
         assert!(board.on_key(KeyCode::Char('q')));
         assert!(!board.on_key(KeyCode::Char('s')));
         assert_eq!(board.sort, SortBy::Pair);
+    }
+
+    #[test]
+    fn a_silent_stream_is_named_on_the_status_line() {
+        use perpspread_core::health::{SilentStream, StreamKind};
+        let board = Dashboard::new(&signals());
+        let mut terminal = Terminal::new(TestBackend::new(220, 30)).unwrap();
+        terminal.draw(|frame| render(frame, &board)).unwrap();
+        let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        assert!(!screen.contains("SILENT"), "{screen}");
+        board.streams.set(vec![SilentStream {
+            venue: Venue::Binance,
+            stream: StreamKind::Funding,
+            url: "wss://fstream.binance.com/public/stream".into(),
+            connection: 3,
+            silent_for: Duration::from_secs(45),
+            repairs: 1,
+        }]);
+        terminal.draw(|frame| render(frame, &board)).unwrap();
+        let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        assert!(screen.contains("SILENT binance funding 45 s"), "{screen}");
     }
 }

@@ -90,12 +90,19 @@ impl OrderBook {
 
     /// Sets the size at a price; a zero size deletes the level (deleting an absent level is a no-op).
     pub fn set(&mut self, side: Side, price: Dec64, qty: Dec64) -> Result<(), BookError> {
-        self.set_below(side, price, qty, 0).map(drop)
+        let result = self.set_below(side, price, qty, 0).map(drop);
+        self.trim_to_depth();
+        result
     }
 
     /// [`OrderBook::set`] for a level expected below the best `above` levels of its side (all better than
     /// its price), so the search starts there; returns how many levels are then at or above the price, where
     /// the search for a worse price may start. A wrong guess costs a full search, never a wrong answer.
+    ///
+    /// The side may grow past `max_depth` here: the depth bound is applied by [`OrderBook::trim_to_depth`]
+    /// once a whole event is applied. Trimming level by level would evict a valid level whenever an event
+    /// inserts one level before it deletes another (Binance lists bids worst first), and the lost level
+    /// would never come back although the finished event fits the bound.
     fn set_below(&mut self, side: Side, price: Dec64, qty: Dec64, above: usize) -> Result<usize, BookError> {
         // Not `make_level(..)?` on this, the per-level path: its `Result` was built on the stack field by field
         // and read back a word at a time, a store-forwarding stall on every level (real OKX −2.5 %).
@@ -103,7 +110,6 @@ impl OrderBook {
             Some(level) => level,
             None => self.make_level_slow(price, qty)?,
         };
-        let max_depth = self.max_depth;
         let levels = self.side_mut(side);
         // `at`: the index from which on every level is at or above this price, once the change is made.
         let at = match search_below(levels, side, level.price, above) {
@@ -116,14 +122,6 @@ impl OrderBook {
                 index
             }
             Err(index) if level.qty == 0 => index,
-            // A full book drops its worst level: a new level worse than all kept ones is not stored, and
-            // otherwise the levels below the insertion point shift down by one (one move, not two).
-            Err(0) if levels.len() >= max_depth => 0,
-            Err(index) if levels.len() >= max_depth => {
-                levels.pop_front();
-                levels.insert(index - 1, level);
-                index - 1
-            }
             Err(index) => {
                 levels.insert(index, level);
                 index
@@ -215,7 +213,16 @@ impl OrderBook {
     /// (Binance lists both sides by ascending price, so its bids come worst first) are applied just as well,
     /// each with a full search, which gallops from the best level. (Walking up from the previous level for
     /// Binance's bids was measured: −1 % on the liquid mix, −2.5 % on the real Binance recording.)
+    ///
+    /// The depth bound holds after the whole event: levels beyond `max_depth` are dropped (worst first) only
+    /// once every level of the event is in, so a level deleted later in the same event makes room first.
     pub fn apply(&mut self, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), BookError> {
+        let result = self.apply_levels(bids, asks);
+        self.trim_to_depth();
+        result
+    }
+
+    fn apply_levels(&mut self, bids: &[RawLevel], asks: &[RawLevel]) -> Result<(), BookError> {
         for (side, levels) in [(Side::Bid, bids), (Side::Ask, asks)] {
             let mut above = 0;
             for &(price, qty) in levels {
@@ -223,6 +230,16 @@ impl OrderBook {
             }
         }
         Ok(())
+    }
+
+    /// Drops the worst levels of each side beyond `max_depth`.
+    fn trim_to_depth(&mut self) {
+        let depth = self.max_depth;
+        for levels in [&mut self.bids, &mut self.asks] {
+            if levels.len() > depth {
+                levels.drain(..levels.len() - depth);
+            }
+        }
     }
 
     /// Best (highest) bid.
@@ -544,18 +561,21 @@ mod tests {
             proptest::prop_assert_eq!(asks, model_asks);
         }
 
-        /// Applying updates in batches (sorted as OKX or Binance send them, or in any order, with repeated
-        /// prices) leaves the book exactly as setting their levels one at a time does, full
-        /// books included.
+        /// Applying events (sorted as OKX or Binance send them, or in any order, with repeated prices) leaves a
+        /// bounded book exactly as a naive model that applies the whole event and only then keeps the best
+        /// `max_depth` levels a side; and whenever an unbounded book holds no more than `max_depth` levels
+        /// after an event, the bounded book equals it (no valid level is lost in the middle of an event).
         #[test]
-        fn batches_apply_like_single_sets(
+        fn bounded_books_match_unbounded_ones_after_each_event(
             batches in proptest::collection::vec(
                 (proptest::collection::vec((proptest::bool::ANY, 0u16..80, 0u8..4), 0..40), 0u8..3),
                 0..30),
             max_depth in 1usize..50,
         ) {
-            let mut batched = OrderBook::new(0, 0, max_depth);
-            let mut single = OrderBook::new(0, 0, max_depth);
+            use std::collections::BTreeMap;
+            let mut bounded = OrderBook::new(0, 0, max_depth);
+            let mut unbounded = OrderBook::new(0, 0, 100_000);
+            let mut model: [BTreeMap<i64, i64>; 2] = [BTreeMap::new(), BTreeMap::new()];
             for (mut levels, order) in batches {
                 match order {
                     // OKX: bids from the highest price, asks from the lowest.
@@ -569,17 +589,54 @@ mod tests {
                 };
                 let bids: Vec<RawLevel> = levels.iter().filter_map(|l| side_of(true)(&l)).collect();
                 let asks: Vec<RawLevel> = levels.iter().filter_map(|l| side_of(false)(&l)).collect();
-                batched.apply(&bids, &asks).unwrap();
-                for (side, side_levels) in [(Side::Bid, &bids), (Side::Ask, &asks)] {
-                    for &(price, qty) in side_levels {
-                        single.set(side, price, qty).unwrap();
-                    }
+                bounded.apply(&bids, &asks).unwrap();
+                unbounded.apply(&bids, &asks).unwrap();
+                for &(is_bid, price, qty) in &levels {
+                    let map = &mut model[usize::from(!is_bid)];
+                    if qty == 0 { map.remove(&i64::from(price)); } else { map.insert(price.into(), qty.into()); }
                 }
+                // The model keeps the best levels once the event is complete: bids highest, asks lowest.
+                while model[0].len() > max_depth { let worst = *model[0].keys().next().unwrap(); model[0].remove(&worst); }
+                while model[1].len() > max_depth { let worst = *model[1].keys().next_back().unwrap(); model[1].remove(&worst); }
+                let model_bids: Vec<(i64, i64)> = model[0].iter().rev().map(|(p, q)| (*p, *q)).collect();
+                let model_asks: Vec<(i64, i64)> = model[1].iter().map(|(p, q)| (*p, *q)).collect();
+                let bids: Vec<(i64, i64)> = bounded.levels(Side::Bid).map(|l| (l.price, l.qty)).collect();
+                let asks: Vec<(i64, i64)> = bounded.levels(Side::Ask).map(|l| (l.price, l.qty)).collect();
+                proptest::prop_assert_eq!(bids, model_bids);
+                proptest::prop_assert_eq!(asks, model_asks);
                 for side in [Side::Bid, Side::Ask] {
-                    proptest::prop_assert!(batched.levels(side).eq(single.levels(side)));
+                    if unbounded.depth(side) <= max_depth && !bounded_ever_trimmed(&bounded, &unbounded, side) {
+                        proptest::prop_assert!(bounded.levels(side).eq(unbounded.levels(side)));
+                    }
                 }
             }
         }
+    }
+
+    /// Whether the bounded book lacks a level the unbounded one has (a trim happened in an earlier event).
+    fn bounded_ever_trimmed(bounded: &OrderBook, unbounded: &OrderBook, side: Side) -> bool {
+        bounded.depth(side) != unbounded.depth(side)
+    }
+
+    /// The issue-14 reproduction: a full Binance book (1000 bids, 59800.2 … 60000.0) gets an event that adds a
+    /// bid and deletes another (Binance lists bids lowest first, so the add comes first), then an event that
+    /// deletes every other bid. No valid level may be lost on the way.
+    #[test]
+    fn an_event_that_adds_then_deletes_keeps_every_valid_level() {
+        let price = |i: i64| Dec64::new(598_002 + 2 * i, 1); // 59800.2 + 0.2 i
+        let mut book = OrderBook::new(1, 3, 1000);
+        let bids: Vec<RawLevel> = (0..1000).map(|i| (price(i), d("1.000"))).collect();
+        book.replace(&bids, &[]).unwrap();
+        assert_eq!(book.best_bid().map(|l| book.price_of(&l)), Some(d("60000.0")));
+        book.apply(&[(d("59999.9"), d("1.000")), (d("60000.0"), d("0.000"))], &[]).unwrap();
+        assert_eq!(book.depth(Side::Bid), 1000);
+        assert_eq!(book.levels(Side::Bid).last().map(|l| book.price_of(l)), Some(d("59800.2")));
+        // Delete every other bid (all but the worst), listed lowest first as Binance lists them.
+        let mut deletes: Vec<RawLevel> = (1..999).map(|i| (price(i), d("0.000"))).collect();
+        deletes.push((d("59999.9"), d("0.000")));
+        book.apply(&deletes, &[]).unwrap();
+        let remaining: Vec<Dec64> = book.levels(Side::Bid).map(|l| book.price_of(l)).collect();
+        assert_eq!(remaining, [d("59800.2")], "the worst bid was valid all along");
     }
     use proptest::strategy::Strategy;
 }

@@ -151,8 +151,11 @@ pub enum FeedEvent {
     BookUpdated { slot: u32 },
     /// The book in `slot` broke; the live layer must resubscribe it / fetch a new snapshot.
     Resync { slot: u32, reason: ResyncReason },
-    /// The book in `slot` is buffering and needs its first REST snapshot (Binance).
+    /// The book in `slot` is buffering and needs a REST snapshot (Binance always; OKX when no WebSocket
+    /// snapshot came, or the REST snapshot was older than the buffered updates).
     SnapshotNeeded { slot: u32 },
+    /// A book update of `slot` was kept until its snapshot arrives (book data that arrived, not yet applied).
+    BookBuffered { slot: u32 },
     /// New funding information for the instrument in `slot`.
     Funding {
         slot: u32,

@@ -77,6 +77,21 @@ pub trait MarketRest: Send + Sync {
     ) -> impl Future<Output = Result<HashMap<String, Funding>, RestError>> + Send;
 }
 
+/// A fetched REST order-book snapshot: the request's path and query (how the feed handler recognises it) and
+/// the raw response, to be fed through the pipeline like any frame (and recorded).
+pub type RawSnapshot = (String, RestResponse);
+
+/// REST order-book snapshots that seed or repair a streamed book (Binance always; OKX when the WebSocket
+/// sends no initial snapshot). Object-safe, so the live layer holds one per venue.
+pub trait SnapshotSource: Send + Sync {
+    /// The snapshot of `symbol` with up to `depth` levels a side (clamped to what the venue serves).
+    fn snapshot<'a>(
+        &'a self,
+        symbol: &'a str,
+        depth: usize,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<RawSnapshot, RestError>> + Send + 'a>>;
+}
+
 /// Builds a book for `instrument` from `(price, size)` strings as the venue sent them.
 pub fn book_from_levels<'a>(
     instrument: &Instrument,

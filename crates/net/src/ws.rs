@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use perpspread_core::feed::RecvTime;
+use perpspread_core::health::StreamKind;
 use perpspread_core::Venue;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -20,12 +21,26 @@ use crate::limiter::RateLimiter;
 
 pub use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// What a venue's WebSocket protocol looks like.
+/// What a venue's WebSocket protocol looks like, on one endpoint (route). A venue whose streams are split
+/// over several endpoints (Binance's `/public` and `/market`) provides one `WsVenue` per route, and each gets
+/// its own connections.
 pub trait WsVenue: Send + Sync + 'static {
     /// The venue.
     fn venue(&self) -> Venue;
     /// URL to connect to.
     fn url(&self) -> String;
+    /// The route served, for logs and metrics (`public`, `market`).
+    fn route(&self) -> &'static str {
+        "public"
+    }
+    /// Kinds of data a connection delivers once subscribed (each is watched for silence).
+    fn stream_kinds(&self) -> Vec<StreamKind>;
+    /// Whether books are streamed on these connections (a book's resubscription goes there).
+    fn carries_books(&self) -> bool {
+        true
+    }
+    /// Instruments per connection, within the venue's limits.
+    fn symbols_per_connection(&self) -> usize;
     /// Text frames that subscribe `symbols` (batched within the venue's limits).
     fn subscribe(&self, symbols: &[String]) -> Vec<String>;
     /// Text frames that unsubscribe `symbols`.
@@ -41,6 +56,52 @@ pub trait WsVenue: Send + Sync + 'static {
     fn max_lifetime(&self) -> Option<Duration>;
     /// Outgoing messages allowed per second on one connection.
     fn outgoing_per_second(&self) -> u32;
+    /// Connection attempts allowed, shared by every connection to the venue (venues count them per IP).
+    fn connect_limiter(&self) -> Option<&RateLimiter> {
+        None
+    }
+    /// Subscribe/unsubscribe requests allowed on one connection per window (OKX: 480 an hour). A connection
+    /// that would exceed it reconnects instead, which starts a fresh budget.
+    fn request_budget(&self) -> Option<RequestBudget> {
+        None
+    }
+}
+
+/// A limit on subscribe/unsubscribe requests per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestBudget {
+    pub requests: u32,
+    pub window: Duration,
+}
+
+/// Requests sent on one connection within the budget's window.
+#[derive(Debug)]
+struct RequestCount {
+    budget: Option<RequestBudget>,
+    sent: std::collections::VecDeque<Instant>,
+}
+
+impl RequestCount {
+    fn new(budget: Option<RequestBudget>) -> Self {
+        RequestCount { budget, sent: Default::default() }
+    }
+
+    /// Whether `more` requests fit in the window now.
+    fn allows(&mut self, more: usize) -> bool {
+        let Some(budget) = self.budget else { return true };
+        let now = Instant::now();
+        while self.sent.front().is_some_and(|t| now.duration_since(*t) >= budget.window) {
+            self.sent.pop_front();
+        }
+        self.sent.len() + more <= budget.requests as usize
+    }
+
+    fn count(&mut self, requests: usize) {
+        if self.budget.is_some() {
+            let now = Instant::now();
+            self.sent.extend(std::iter::repeat_n(now, requests));
+        }
+    }
 }
 
 /// Instructions to a running connection.
@@ -67,6 +128,8 @@ pub enum Disconnect {
     Lifetime,
     /// Asked to reconnect.
     Requested,
+    /// A resubscription would have exceeded the connection's request budget: a fresh connection instead.
+    RequestBudget,
 }
 
 impl Disconnect {
@@ -78,6 +141,7 @@ impl Disconnect {
             Disconnect::Stalled => "stalled",
             Disconnect::Lifetime => "lifetime",
             Disconnect::Requested => "requested",
+            Disconnect::RequestBudget => "request_budget",
         }
     }
 }
@@ -118,7 +182,7 @@ pub async fn run_connection(
         };
         failures = match reason {
             Disconnect::ConnectFailed(_) | Disconnect::Closed(_) | Disconnect::Stalled => failures + 1,
-            Disconnect::Lifetime | Disconnect::Requested => 0,
+            Disconnect::Lifetime | Disconnect::Requested | Disconnect::RequestBudget => 0,
         };
         tracing::warn!(venue = %venue.venue(), connection, reason = ?reason, "websocket disconnected");
         if events.send(WsEvent::Disconnected { connection, reason }).await.is_err() {
@@ -147,6 +211,9 @@ async fn session(
     commands: &mut mpsc::Receiver<WsCommand>,
 ) -> Outcome {
     let url = venue.url();
+    if let Some(limiter) = venue.connect_limiter() {
+        limiter.acquire(1).await;
+    }
     let connect = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url.as_str()));
     let mut socket = match connect.await {
         Ok(Ok((socket, _))) => socket,
@@ -154,7 +221,10 @@ async fn session(
         Err(_) => return Outcome::Lost(Disconnect::ConnectFailed(format!("timed out connecting to {url}"))),
     };
     let pacing = RateLimiter::new(venue.outgoing_per_second().max(1), Duration::from_secs(1));
-    for text in venue.subscribe(symbols) {
+    let mut requests = RequestCount::new(venue.request_budget());
+    let subscribe = venue.subscribe(symbols);
+    requests.count(subscribe.len());
+    for text in subscribe {
         pacing.acquire(1).await;
         if let Err(error) = socket.send(Message::text(text)).await {
             return Outcome::Lost(Disconnect::Closed(error.to_string()));
@@ -199,7 +269,14 @@ async fn session(
                 }
                 Some(WsCommand::Reconnect) => return Outcome::Lost(Disconnect::Requested),
                 Some(WsCommand::Resubscribe(list)) => {
-                    for text in venue.unsubscribe(&list).into_iter().chain(venue.subscribe(&list)) {
+                    let frames: Vec<String> = venue.unsubscribe(&list).into_iter().chain(venue.subscribe(&list)).collect();
+                    if !requests.allows(frames.len()) {
+                        tracing::warn!(venue = %venue.venue(), connection, "subscription request budget spent: reconnecting to resubscribe");
+                        let _ = socket.close(None).await;
+                        return Outcome::Lost(Disconnect::RequestBudget);
+                    }
+                    requests.count(frames.len());
+                    for text in frames {
                         pacing.acquire(1).await;
                         if let Err(error) = socket.send(Message::text(text)).await {
                             return Outcome::Lost(Disconnect::Closed(error.to_string()));

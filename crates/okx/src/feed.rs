@@ -8,6 +8,19 @@
 //! Any break (gap, checksum mismatch, crossed book, unusable update) invalidates only that instrument's book
 //! and emits [`FeedEvent::Resync`]; the live layer answers with unsubscribe/subscribe of that one
 //! instrument, which yields a new snapshot.
+//!
+//! Followed: OKX v5 "Order book channel" (updated 2026-09-08) and the changelog, read 2026-12-06. Since
+//! 2026-06-23 the `books` checksum is always `0` (deprecated): such a book is protected by the
+//! `seqId`/`prevSeqId` chain alone, and a non-zero checksum (recordings, a future change) is still verified.
+//! OKX announced (changelog of 2026-02-12) that the initial WebSocket snapshot would be dropped and books
+//! seeded from `GET /api/v5/market/books` instead; the docs of 2026-09-08 still show the snapshot. Both work:
+//! updates that arrive without a snapshot are buffered, and once [`WS_SNAPSHOT_WAIT_NS`] has passed (at once,
+//! when this feed already saw the venue send none) the feed asks for a REST snapshot
+//! ([`FeedEvent::SnapshotNeeded`]) and bridges the buffer onto it as OKX's "How to manage a local order book
+//! correctly" says: drop updates with `seqId <= seqId(snapshot)`, the first applied one satisfies
+//! `prevSeqId <= seqId(snapshot) < seqId`, then the chain continues; a snapshot older than the buffer is
+//! fetched again. A book that breaks while the venue sends no WebSocket snapshots is repaired the same way,
+//! over REST, without spending subscribe requests.
 
 use std::borrow::Cow;
 
@@ -20,12 +33,39 @@ use crate::checksum::ChecksumCache;
 /// Levels per side OKX keeps in a `books` snapshot.
 pub const BOOKS_DEPTH: usize = 400;
 
+/// How long updates may arrive without a snapshot before a REST snapshot is asked for, ns of receive time.
+pub const WS_SNAPSHOT_WAIT_NS: u64 = 2_000_000_000;
+
+/// Most updates buffered per instrument while waiting for a snapshot.
+const MAX_BUFFERED: usize = 5_000;
+
 /// Book-keeping for one instrument.
 #[derive(Debug, Clone)]
 struct InstrumentBook {
     tracked: TrackedBook,
     last_seq: Option<i64>,
     checksum: ChecksumCache,
+    seed: Seed,
+    /// Updates received while waiting for a snapshot, in arrival order.
+    buffer: Vec<Buffered>,
+}
+
+/// Where a book stands in seeding from REST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seed {
+    /// Waiting for a snapshot; the first update buffered arrived at `first_ns` (receive clock).
+    Waiting { first_ns: Option<u64>, requested: bool },
+    /// Loaded from a REST snapshot at `seq`: the next update must bridge it.
+    Bridging { seq: i64 },
+}
+
+/// An update kept until its snapshot arrives.
+#[derive(Debug, Clone)]
+struct Buffered {
+    header: BookHeader,
+    bids: Vec<RawLevel>,
+    asks: Vec<RawLevel>,
+    recv: perpspread_core::feed::RecvTime,
 }
 
 /// Feed handler for OKX's public channels.
@@ -35,6 +75,9 @@ pub struct OkxFeed {
     depth: usize,
     bids: Vec<RawLevel>,
     asks: Vec<RawLevel>,
+    /// Whether the venue sends initial WebSocket snapshots, as far as seen: `Some(false)` once a book had to
+    /// be seeded from REST, `Some(true)` once a `books` snapshot arrived.
+    ws_snapshots: Option<bool>,
 }
 
 impl Default for OkxFeed {
@@ -148,7 +191,13 @@ impl OkxFeed {
             depth,
             bids: Vec::with_capacity(BOOKS_DEPTH),
             asks: Vec::with_capacity(BOOKS_DEPTH),
+            ws_snapshots: None,
         }
+    }
+
+    /// Whether the venue was seen sending initial WebSocket snapshots (`None` before any book was synced).
+    pub fn ws_snapshots(&self) -> Option<bool> {
+        self.ws_snapshots
     }
 
     fn on_ws(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
@@ -211,9 +260,7 @@ impl OkxFeed {
         let slot = self.track(inst_id);
         let book = self.books.get_mut(slot).expect("slot just tracked");
         if book.tracked.state == BookState::Live {
-            book.tracked.invalidate(ResyncReason::BadUpdate);
-            book.last_seq = None;
-            events.push(FeedEvent::Resync { slot, reason: ResyncReason::BadUpdate });
+            break_book(book, slot, ResyncReason::BadUpdate, self.ws_snapshots, events);
         }
     }
 
@@ -262,33 +309,238 @@ impl OkxFeed {
     ) {
         let slot = self.track(inst_id);
         let book = self.books.get_mut(slot).expect("slot just tracked");
-        let result = if full {
-            load_snapshot(book, &self.bids, &self.asks, header)
-        } else {
-            apply_update(book, &self.bids, &self.asks, header)
-        };
-        let outcome = result.and_then(|applied| {
-            if !applied {
-                return Ok(false);
+        if full {
+            if header.prev_seq_id.is_some() {
+                self.ws_snapshots = Some(true); // a `books` snapshot (books5/bbo-tbt carry no prevSeqId)
             }
-            verify(book, header)?;
-            Ok(true)
-        });
-        match outcome {
-            Ok(true) => {
-                book.tracked.stats.updates_applied += 1;
-                book.tracked.exchange_ms = header.ts_ms;
-                book.tracked.recv = frame.recv;
-                events.push(FeedEvent::BookUpdated { slot });
+            book.buffer.clear();
+            let outcome = load_snapshot(book, &self.bids, &self.asks, header);
+            finish(book, slot, outcome, header, frame.recv, self.ws_snapshots, events);
+            return;
+        }
+        match book.seed {
+            _ if book.tracked.state == BookState::Live => {
+                let outcome = apply_update(book, &self.bids, &self.asks, header);
+                finish(book, slot, outcome, header, frame.recv, self.ws_snapshots, events);
             }
-            Ok(false) => {}
-            Err(reason) => {
-                book.tracked.invalidate(reason);
-                book.last_seq = None;
-                events.push(FeedEvent::Resync { slot, reason });
+            Seed::Bridging { seq } => {
+                let outcome = bridge(book, seq, &self.bids, &self.asks, header);
+                if outcome == Err(ResyncReason::SnapshotTooOld) {
+                    buffer(book, header, &self.bids, &self.asks, frame.recv);
+                }
+                finish(book, slot, outcome, header, frame.recv, self.ws_snapshots, events);
+            }
+            Seed::Waiting { first_ns, requested } => {
+                if header.seq_id.is_none() {
+                    return; // no sequence to bridge a REST snapshot with: wait for the WebSocket snapshot
+                }
+                buffer(book, header, &self.bids, &self.asks, frame.recv);
+                events.push(FeedEvent::BookBuffered { slot });
+                let first = first_ns.unwrap_or(frame.recv.mono_ns);
+                let waited = frame.recv.mono_ns.saturating_sub(first) >= WS_SNAPSHOT_WAIT_NS;
+                let ask = !requested && (waited || self.ws_snapshots == Some(false));
+                if ask {
+                    if waited {
+                        self.ws_snapshots = Some(false);
+                    }
+                    events.push(FeedEvent::SnapshotNeeded { slot });
+                }
+                book.seed = Seed::Waiting { first_ns: Some(first), requested: requested || ask };
             }
         }
     }
+
+    /// A `GET /api/v5/market/books` response: seeds the book and bridges the buffered updates onto it.
+    fn on_rest_book(&mut self, url: &str, body: &str, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
+        let inst_id = query_param(url, "instId")
+            .ok_or_else(|| FrameError::Malformed(format!("order book URL without instId: {url}")))?;
+        self.bids.clear();
+        self.asks.clear();
+        let (code, msg, header) = parse_rest_book(body, &mut self.bids, &mut self.asks)
+            .map_err(|e| FrameError::Malformed(format!("order book snapshot: {e}")))?;
+        let slot = self.track(inst_id);
+        let book = self.books.get_mut(slot).expect("slot just tracked");
+        if code != "0" {
+            book.seed = Seed::Waiting { first_ns: None, requested: false };
+            return Err(FrameError::Venue { code, message: msg });
+        }
+        let (Some(header), Some(seq)) = (header, header.and_then(|h| h.seq_id)) else {
+            book.seed = Seed::Waiting { first_ns: None, requested: false };
+            return Err(FrameError::Malformed("order book snapshot without data or seqId".into()));
+        };
+        if book.tracked.state == BookState::Live {
+            return Ok(()); // a WebSocket snapshot came first
+        }
+        if let Err(reason) = book.tracked.book.replace(&self.bids, &self.asks).map_err(|_| ResyncReason::BadUpdate) {
+            book.tracked.invalidate(reason);
+            book.seed = Seed::Waiting { first_ns: None, requested: true };
+            events.push(FeedEvent::SnapshotNeeded { slot });
+            return Ok(());
+        }
+        book.seed = Seed::Bridging { seq };
+        book.last_seq = None;
+        book.tracked.state = BookState::Syncing;
+        book.tracked.exchange_ms = header.ts_ms;
+        let buffered = std::mem::take(&mut book.buffer);
+        for update in &buffered {
+            let Seed::Bridging { seq } = book.seed else {
+                // The snapshot was too old: keep the rest for the next one.
+                buffer(book, update.header, &update.bids, &update.asks, update.recv);
+                continue;
+            };
+            let outcome = if book.tracked.state == BookState::Live {
+                apply_update(book, &update.bids, &update.asks, update.header)
+            } else {
+                bridge(book, seq, &update.bids, &update.asks, update.header)
+            };
+            if outcome == Err(ResyncReason::SnapshotTooOld) {
+                buffer(book, update.header, &update.bids, &update.asks, update.recv);
+            }
+            finish(book, slot, outcome, update.header, update.recv, Some(false), events);
+        }
+        Ok(())
+    }
+}
+
+/// Records the outcome of a book message: a `BookUpdated`, nothing, or a broken book.
+fn finish(
+    book: &mut InstrumentBook,
+    slot: u32,
+    outcome: Result<bool, ResyncReason>,
+    header: BookHeader,
+    recv: perpspread_core::feed::RecvTime,
+    ws_snapshots: Option<bool>,
+    events: &mut Vec<FeedEvent>,
+) {
+    let outcome = outcome.and_then(|applied| {
+        if applied {
+            verify(book, header)?;
+        }
+        Ok(applied)
+    });
+    match outcome {
+        Ok(true) => {
+            book.tracked.stats.updates_applied += 1;
+            book.tracked.exchange_ms = header.ts_ms;
+            book.tracked.recv = recv;
+            events.push(FeedEvent::BookUpdated { slot });
+        }
+        Ok(false) => {}
+        Err(ResyncReason::SnapshotTooOld) => {
+            // The REST snapshot predates the buffered updates: fetch another one (the updates are kept).
+            let buffered = std::mem::take(&mut book.buffer);
+            book.tracked.invalidate(ResyncReason::SnapshotTooOld);
+            book.last_seq = None;
+            book.buffer = buffered;
+            book.seed = Seed::Waiting { first_ns: Some(recv.mono_ns), requested: true };
+            events.push(FeedEvent::SnapshotNeeded { slot });
+        }
+        Err(reason) => break_book(book, slot, reason, ws_snapshots, events),
+    }
+}
+
+/// Invalidates a book and asks for its repair: a resubscription (a new WebSocket snapshot), plus a REST
+/// snapshot when the venue is known to send no WebSocket snapshots (the live layer then skips the
+/// resubscription).
+fn break_book(
+    book: &mut InstrumentBook,
+    slot: u32,
+    reason: ResyncReason,
+    ws_snapshots: Option<bool>,
+    events: &mut Vec<FeedEvent>,
+) {
+    book.tracked.invalidate(reason);
+    book.last_seq = None;
+    book.buffer.clear();
+    let over_rest = ws_snapshots == Some(false);
+    book.seed = Seed::Waiting { first_ns: None, requested: over_rest };
+    events.push(FeedEvent::Resync { slot, reason });
+    if over_rest {
+        events.push(FeedEvent::SnapshotNeeded { slot });
+    }
+}
+
+/// Applies the first update after a REST snapshot at `seq` (OKX: drop `seqId <= seq`; apply when
+/// `prevSeqId <= seq < seqId`; a later start means the snapshot is too old). `Ok(true)` when the book went live
+/// with levels applied, `Ok(false)` when the update was already in the snapshot.
+fn bridge(
+    book: &mut InstrumentBook,
+    seq: i64,
+    bids: &[RawLevel],
+    asks: &[RawLevel],
+    header: BookHeader,
+) -> Result<bool, ResyncReason> {
+    let (Some(update_seq), Some(prev)) = (header.seq_id, header.prev_seq_id) else {
+        return Err(ResyncReason::BadUpdate);
+    };
+    if update_seq < prev {
+        return Err(ResyncReason::SnapshotTooOld); // the venue reset its sequence: the snapshot is of the old one
+    }
+    if update_seq <= seq {
+        if update_seq == seq {
+            go_live(book, seq); // ends exactly at the snapshot (a keep-alive, or an update it already holds)
+        }
+        return Ok(false);
+    }
+    if prev > seq {
+        return Err(ResyncReason::SnapshotTooOld);
+    }
+    book.tracked.book.apply(bids, asks).map_err(|_| ResyncReason::BadUpdate)?;
+    go_live(book, update_seq);
+    Ok(true)
+}
+
+fn go_live(book: &mut InstrumentBook, seq: i64) {
+    book.last_seq = Some(seq);
+    book.tracked.sequence = u64::try_from(seq).ok();
+    book.tracked.state = BookState::Live;
+    book.seed = Seed::Waiting { first_ns: None, requested: false };
+}
+
+/// Keeps an update until the book's snapshot arrives (the oldest goes when the buffer is full).
+fn buffer(
+    book: &mut InstrumentBook,
+    header: BookHeader,
+    bids: &[RawLevel],
+    asks: &[RawLevel],
+    recv: perpspread_core::feed::RecvTime,
+) {
+    if book.buffer.len() >= MAX_BUFFERED {
+        book.buffer.remove(0);
+    }
+    book.buffer.push(Buffered { header, bids: bids.to_vec(), asks: asks.to_vec(), recv });
+}
+
+/// Reads a REST order book response `{"code","msg","data":[{asks,bids,ts,seqId}]}`.
+fn parse_rest_book(
+    body: &str,
+    bids: &mut Vec<RawLevel>,
+    asks: &mut Vec<RawLevel>,
+) -> Result<(String, String, Option<BookHeader>), JsonError> {
+    let (mut code, mut msg, mut header) = (String::new(), String::new(), None);
+    let mut cursor = JsonCursor::new(body);
+    cursor.object(|cursor, key| {
+        match key {
+            "code" => code = cursor.string()?.into_owned(),
+            "msg" => msg = cursor.string()?.into_owned(),
+            "data" => {
+                let data = cursor.raw()?;
+                if data.trim() != "[]" {
+                    header = Some(parse_book_data(&mut JsonCursor::new(data), bids, asks)?);
+                }
+            }
+            _ => cursor.skip()?,
+        }
+        Ok(())
+    })?;
+    cursor.end()?;
+    Ok((code, msg, header))
+}
+
+/// The value of `key` in a URL's query string.
+fn query_param<'a>(url: &'a str, key: &str) -> Option<&'a str> {
+    let (_, query) = url.split_once('?')?;
+    query.split('&').find_map(|pair| pair.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v))
 }
 
 fn new_book(depth: usize) -> InstrumentBook {
@@ -296,6 +548,8 @@ fn new_book(depth: usize) -> InstrumentBook {
         tracked: TrackedBook::new(OrderBook::new(0, 0, depth)),
         last_seq: None,
         checksum: ChecksumCache::default(),
+        seed: Seed::Waiting { first_ns: None, requested: false },
+        buffer: Vec::new(),
     }
 }
 
@@ -310,6 +564,7 @@ fn load_snapshot(
     book.last_seq = header.seq_id;
     book.tracked.sequence = header.seq_id.and_then(|s| u64::try_from(s).ok());
     book.tracked.state = BookState::Live;
+    book.seed = Seed::Waiting { first_ns: None, requested: false };
     Ok(true)
 }
 
@@ -377,7 +632,10 @@ impl Feed for OkxFeed {
     fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
         match frame.source {
             Source::Ws => self.on_ws(frame, events),
-            // REST bodies (instrument lists, snapshots) are not needed to build OKX books.
+            Source::Rest { url } if url.starts_with("/api/v5/market/books?") => {
+                self.on_rest_book(url, frame.data, events)
+            }
+            // Other REST bodies (instrument lists, funding) are not needed to build books.
             Source::Rest { .. } => Ok(()),
         }
     }
@@ -407,6 +665,8 @@ impl Feed for OkxFeed {
         if let Some(book) = self.books.get_mut(slot) {
             book.tracked.invalidate(reason);
             book.last_seq = None;
+            book.buffer.clear();
+            book.seed = Seed::Waiting { first_ns: None, requested: false };
         }
     }
 }
@@ -448,9 +708,9 @@ mod tests {
         let tracked = feed.book(0).unwrap();
         assert_eq!(tracked.state, BookState::Resyncing);
         assert_eq!((tracked.stats.sequence_gaps, tracked.stats.resyncs), (1, 1));
-        // Updates are ignored until the new snapshot.
+        // Updates are kept (not applied) until the new snapshot.
         let (_, ev) = ws(&mut feed, &book_msg("update", "[]", "[]", 0, 14, 13));
-        assert!(ev.is_empty());
+        assert_eq!(ev, vec![FeedEvent::BookBuffered { slot: 0 }]);
         ws(&mut feed, &book_msg("snapshot", r#"[["99","1","0","1"]]"#, r#"[["101","2","0","1"]]"#, 0, 20, -1))
             .0
             .unwrap();

@@ -81,6 +81,29 @@ impl OkxRest {
     }
 }
 
+impl OkxRest {
+    /// A raw `GET /api/v5/market/books` snapshot of up to 400 levels a side, with its `seqId`, for seeding a
+    /// streamed `books` book (OKX "How to manage a local order book correctly": the buffered updates are
+    /// bridged by `prevSeqId <= seqId(snapshot) < seqId`). Not reported to the observer: the live layer
+    /// records it when it processes it.
+    pub async fn book_snapshot(&self, inst_id: &str, depth: usize) -> Result<perpspread_net::RawSnapshot, RestError> {
+        let path = format!("/api/v5/market/books?instId={inst_id}&sz={}", depth.clamp(1, MAX_REST_DEPTH));
+        let response = self.client.get_unobserved(&path, &self.books_limit, 1).await?;
+        Ok((path, response))
+    }
+}
+
+impl perpspread_net::SnapshotSource for OkxRest {
+    fn snapshot<'a>(
+        &'a self,
+        symbol: &'a str,
+        depth: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<perpspread_net::RawSnapshot, RestError>> + Send + 'a>>
+    {
+        Box::pin(self.book_snapshot(symbol, depth))
+    }
+}
+
 impl MarketRest for OkxRest {
     fn venue(&self) -> Venue {
         Venue::Okx

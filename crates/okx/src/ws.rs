@@ -1,9 +1,18 @@
 //! OKX public WebSocket protocol: subscribe messages, heartbeat and limits.
+//!
+//! Followed: OKX v5 docs "WebSocket → Connect / Subscribe" and "Order book channel" (updated 2026-09-08),
+//! read 2026-12-06: new connections at most 3 per second per IP; at most 480 subscribe/unsubscribe/login
+//! requests per hour per connection; a connection with nothing pushed for 30 s is closed (send the text
+//! `ping` before, expect `pong`); fewer than 30 channels of 50/400 depth levels per connection recommended;
+//! a subscribe request at most 64 KB.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use perpspread_core::health::StreamKind;
 use perpspread_core::Venue;
-use perpspread_net::ws::WsVenue;
+use perpspread_net::limiter::RateLimiter;
+use perpspread_net::ws::{RequestBudget, WsVenue};
 use serde_json::json;
 
 /// The real OKX public WebSocket endpoint.
@@ -11,6 +20,15 @@ pub const DEFAULT_WS_URL: &str = "wss://ws.okx.com:8443/ws/v5/public";
 
 /// Channel arguments per subscribe request (keeps each request far below OKX's 64 KB limit).
 const ARGS_PER_REQUEST: usize = 50;
+
+/// Instruments per connection: OKX recommends fewer than 30 channels of 50/400 depth levels per connection.
+pub const BOOKS_PER_CONNECTION: usize = 25;
+
+/// New connections allowed per second per IP.
+pub const CONNECTS_PER_SECOND: u32 = 3;
+
+/// Subscribe/unsubscribe/login requests allowed per hour per connection.
+pub const REQUESTS_PER_HOUR: u32 = 480;
 
 /// Connection settings for OKX's public channels.
 #[derive(Debug, Clone)]
@@ -24,6 +42,8 @@ pub struct OkxWs {
     pub heartbeat_after: Duration,
     /// Reconnect after this much silence (a `pong` should have arrived long before).
     pub stall_timeout: Duration,
+    /// Shared by every connection made with these settings (OKX counts connection attempts per IP).
+    connects: Arc<RateLimiter>,
 }
 
 impl OkxWs {
@@ -35,6 +55,7 @@ impl OkxWs {
             funding: false,
             heartbeat_after: Duration::from_secs(25),
             stall_timeout: Duration::from_secs(30),
+            connects: Arc::new(RateLimiter::new(CONNECTS_PER_SECOND, Duration::from_secs(1))),
         }
     }
 
@@ -57,6 +78,16 @@ impl WsVenue for OkxWs {
     fn url(&self) -> String {
         self.url.clone()
     }
+    fn stream_kinds(&self) -> Vec<StreamKind> {
+        let mut kinds = vec![StreamKind::Book];
+        if self.funding {
+            kinds.push(StreamKind::Funding);
+        }
+        kinds
+    }
+    fn symbols_per_connection(&self) -> usize {
+        BOOKS_PER_CONNECTION
+    }
     fn subscribe(&self, symbols: &[String]) -> Vec<String> {
         self.requests("subscribe", symbols)
     }
@@ -76,8 +107,14 @@ impl WsVenue for OkxWs {
         None
     }
     fn outgoing_per_second(&self) -> u32 {
-        // OKX allows 480 subscribe/unsubscribe requests per hour per connection and 3 connects/s per IP.
         3
+    }
+    fn connect_limiter(&self) -> Option<&RateLimiter> {
+        Some(&self.connects)
+    }
+    fn request_budget(&self) -> Option<RequestBudget> {
+        // Keep a margin for the resubscriptions already queued when the budget is checked.
+        Some(RequestBudget { requests: REQUESTS_PER_HOUR - 20, window: Duration::from_secs(3600) })
     }
 }
 

@@ -46,8 +46,20 @@ pub struct SimConfig {
     pub binance_violations_before_ban: u32,
     /// Length of a ban in ms.
     pub binance_ban_ms: u64,
-    /// OKX books carry the real CRC32 checksum (`true`) or `0` as OKX does since 2026 (`false`).
+    /// OKX books carry the real CRC32 checksum (`true`, as before 2026-06-23) or `0` (`false`, as OKX sends
+    /// since its checksum was deprecated on 2026-06-23).
     pub okx_checksum: bool,
+    /// OKX `books` subscriptions start with a WebSocket snapshot (`true`, as documented on 2026-09-08) or only
+    /// with updates, the book to be seeded from `GET /api/v5/market/books` (`false`, as OKX announced).
+    pub okx_ws_snapshots: bool,
+    /// OKX subscribe/unsubscribe requests allowed per connection per hour (480); more are refused.
+    pub okx_requests_per_hour: u32,
+    /// New OKX WebSocket connections allowed per second (3 per IP); more are refused with HTTP 429.
+    pub okx_connects_per_second: u32,
+    /// Streams allowed on one Binance connection (1024); a SUBSCRIBE beyond is refused.
+    pub binance_max_streams_per_connection: u32,
+    /// Messages a Binance client may send per second on one connection (10); more close the connection.
+    pub binance_max_messages_per_second: u32,
     /// Close an OKX WebSocket after this long without any traffic either way.
     pub okx_idle_timeout_ms: u64,
     /// Interval between Binance server pings.
@@ -81,7 +93,12 @@ impl Default for SimConfig {
             binance_weight_window_ms: 60_000,
             binance_violations_before_ban: 3,
             binance_ban_ms: 120_000,
-            okx_checksum: true,
+            okx_checksum: false,
+            okx_ws_snapshots: true,
+            okx_requests_per_hour: 480,
+            okx_connects_per_second: 3,
+            binance_max_streams_per_connection: 1024,
+            binance_max_messages_per_second: 10,
             okx_idle_timeout_ms: 30_000,
             binance_ping_interval_ms: 180_000,
             binance_pong_timeout_ms: 600_000,
@@ -116,6 +133,10 @@ impl SimConfig {
             ("binance_max_lifetime_ms", self.binance_max_lifetime_ms),
             ("funding_push_interval_ms", self.funding_push_interval_ms),
             ("binance_weight_limit_per_min", u64::from(self.binance_weight_limit_per_min)),
+            ("okx_requests_per_hour", u64::from(self.okx_requests_per_hour)),
+            ("okx_connects_per_second", u64::from(self.okx_connects_per_second)),
+            ("binance_max_streams_per_connection", u64::from(self.binance_max_streams_per_connection)),
+            ("binance_max_messages_per_second", u64::from(self.binance_max_messages_per_second)),
         ] {
             if value == 0 {
                 return bad(format!("{key} must be positive"));

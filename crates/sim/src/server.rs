@@ -51,6 +51,44 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// Host time at which the simulator started, Unix ms.
     pub started_ms: u64,
+    /// Venue limits clients broke, and connection attempts per venue.
+    pub limits: LimitBoard,
+}
+
+/// Records every documented limit a client broke (a well-behaved client breaks none), and counts connection
+/// attempts for the per-IP connection limits.
+#[derive(Debug, Default)]
+pub struct LimitBoard {
+    violations: Mutex<Vec<String>>,
+    connects: Mutex<Vec<(Venue, std::time::Instant)>>,
+}
+
+impl LimitBoard {
+    /// Notes a broken limit.
+    pub fn violated(&self, venue: Venue, what: String) {
+        tracing::warn!(%venue, "client broke a venue limit: {what}");
+        crate::faults::lock(&self.violations).push(format!("{venue}: {what}"));
+    }
+
+    /// Every broken limit so far.
+    pub fn violations(&self) -> Vec<String> {
+        crate::faults::lock(&self.violations).clone()
+    }
+
+    /// Counts a connection attempt; `false` (and a violation) when more than `allowed` came within `window`.
+    pub fn connect(&self, venue: Venue, allowed: u32, window: Duration) -> bool {
+        let now = std::time::Instant::now();
+        let mut connects = crate::faults::lock(&self.connects);
+        connects.retain(|(_, at)| now.duration_since(*at) < window.max(Duration::from_secs(300)));
+        let recent = connects.iter().filter(|(v, at)| *v == venue && now.duration_since(*at) < window).count();
+        connects.push((venue, now));
+        drop(connects);
+        if recent >= allowed as usize {
+            self.violated(venue, format!("more than {allowed} connection attempts within {window:?}"));
+            return false;
+        }
+        true
+    }
 }
 
 impl Shared {
@@ -86,7 +124,8 @@ pub struct SimHandle {
     pub binance_rest_url: String,
     /// `ws://127.0.0.1:<port>/ws/v5/public`: OKX public WebSocket.
     pub okx_ws_url: String,
-    /// `ws://127.0.0.1:<port>`: Binance WebSocket base (append `/ws/<stream>` or `/stream?streams=`).
+    /// `ws://127.0.0.1:<port>`: Binance WebSocket base (append a route, `/public` or `/market`, then
+    /// `/ws/<stream>` or `/stream?streams=`; the bare legacy paths deliver public streams only).
     pub binance_ws_url: String,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
@@ -112,6 +151,11 @@ impl SimHandle {
     /// A copy of the true book of `symbol` on `venue`, with its sequence (OKX `seqId`, Binance `u`).
     pub fn book(&self, venue: Venue, symbol: &str) -> Option<(OrderBook, u64)> {
         self.with_market(|m| m.book(venue, symbol).map(|b| (b.book.clone(), b.seq)))
+    }
+
+    /// Every documented venue limit a client broke so far (connections, subscriptions, message rates).
+    pub fn limit_violations(&self) -> Vec<String> {
+        self.shared.limits.violations()
     }
 
     /// The configuration the simulator runs with.
@@ -172,6 +216,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         shutdown,
         started_ms,
         config,
+        limits: LimitBoard::default(),
     });
     let [okx_rest, binance_rest, okx_ws, binance_ws]: [(TcpListener, u16); 4] =
         bound.try_into().map_err(|_| SimError::Config("listener count".into()))?;

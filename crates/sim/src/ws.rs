@@ -29,6 +29,10 @@ pub trait Session: Send {
     fn on_fault(&mut self, shared: &Shared, fault: &FaultKind, out: &mut Vec<String>);
     /// Identifier used in logs.
     fn conn_id(&self) -> &str;
+    /// A close the session asks for after the client broke a limit (code, reason).
+    fn close_requested(&mut self) -> Option<(u16, &'static str)> {
+        None
+    }
 }
 
 /// Connection limits and timers.
@@ -90,6 +94,10 @@ pub async fn drive<S: Session>(
                 Some(Ok(Message::Text(text))) => {
                     last_activity = Instant::now();
                     session.on_text(&shared, text.as_str(), &mut out);
+                    if let Some((code, reason)) = session.close_requested() {
+                        let _ = flush(&mut socket, &mut out, &mut malform, &shared, (options.venue, session.conn_id())).await;
+                        break End::Close(code, reason);
+                    }
                 }
                 Some(Ok(Message::Pong(_))) => pong_due = None,
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break End::Abort,

@@ -38,6 +38,7 @@
 //! | `perpspread_opportunity_duration_seconds` | histogram | |
 //! | `perpspread_opportunity_peak_net_bp` | histogram | |
 //! | `perpspread_best_net_bp` | gauge | pair, direction — only the current top N pairs |
+//! | `perpspread_stream_silent` | gauge | venue, stream (`book`/`funding`) — 1 while a subscribed stream delivers nothing |
 //! | `perpspread_redis_*` | counter/gauge | see [`Metrics::observe_redis`] |
 //!
 //! The clock offset estimate is the minimum exchange→receive latency seen over the last 10 s window: the
@@ -57,6 +58,7 @@ use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use perpspread_core::engine::{CloseReason, Engine, EventKind, OpportunityEvent, Suppression};
 use perpspread_core::feed::{receive_delay_ms, BookState, Feed, FeedEvent, FrameError, RecvTime, ResyncReason, Source};
+use perpspread_core::health::{SilentStream, StreamHealth, StreamKind};
 use perpspread_core::Venue;
 use serde::Serialize;
 
@@ -282,6 +284,8 @@ struct Shared {
     books: Mutex<[Vec<BookHealth>; 2]>,
     last_observed: Mutex<Option<Instant>>,
     top: Mutex<Vec<TopEntry>>,
+    /// Silent streams, as the live layer publishes them (read at every scrape).
+    streams: Mutex<Option<StreamHealth>>,
 }
 
 /// A book that keeps the process from being ready.
@@ -304,6 +308,8 @@ pub struct Health {
     pub live: usize,
     /// Up to 50 books that are not live (whether or not still within the grace period).
     pub not_live: Vec<UnreadyBook>,
+    /// Subscribed streams that deliver nothing (each makes the process not ready).
+    pub silent_streams: Vec<SilentStream>,
 }
 
 impl Shared {
@@ -335,7 +341,21 @@ impl Shared {
             }
             failing += usize::from(!ok);
         }
+        let silent_streams = self.silent_streams();
         let reason = match last {
+            _ if !silent_streams.is_empty() => silent_streams
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {} stream silent for {:.0} s on {}",
+                        s.venue,
+                        s.stream,
+                        s.silent_for.as_secs_f64(),
+                        s.url
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
             _ if total == 0 => "no book subscribed yet".to_owned(),
             Some(at) if now.saturating_duration_since(at) > self.config.max_observation_age => format!(
                 "books not observed for {:.0} s (market-data loop stalled?)",
@@ -347,7 +367,11 @@ impl Shared {
             ),
             _ => String::new(),
         };
-        Health { ready: reason.is_empty(), reason, books: total, live, not_live }
+        Health { ready: reason.is_empty(), reason, books: total, live, not_live, silent_streams }
+    }
+
+    fn silent_streams(&self) -> Vec<SilentStream> {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(StreamHealth::silent).unwrap_or_default()
     }
 }
 
@@ -391,6 +415,7 @@ impl Metrics {
             books: Mutex::new([Vec::new(), Vec::new()]),
             last_observed: Mutex::new(None),
             top: Mutex::new(Vec::new()),
+            streams: Mutex::new(None),
         });
         let registered = metrics::with_local_recorder(&recorder, register_fixed);
         let recorder = if config.install_global {
@@ -450,6 +475,11 @@ impl Metrics {
         });
         tracing::info!(%local_addr, "serving /metrics and /healthz");
         Ok(MetricsServer { local_addr, stop: Some(stop_tx), task: Some(task) })
+    }
+
+    /// Reports the silent streams published to `health` (in `/healthz` and `perpspread_stream_silent`).
+    pub fn watch_streams(&self, health: StreamHealth) {
+        *self.shared.streams.lock().unwrap_or_else(|e| e.into_inner()) = Some(health);
     }
 
     /// The Prometheus text exposition, as served at `/metrics`.
@@ -894,6 +924,23 @@ fn render(handle: &PrometheusHandle, shared: &Shared) -> String {
             entry.direction,
             entry.net_bp
         ));
+    }
+    drop(top);
+    // Rendered at every scrape from what the live layer last published, so a silent stream shows even
+    // when no frame arrives at all.
+    let silent = shared.silent_streams();
+    out.push_str(
+        "# HELP perpspread_stream_silent 1 while a subscribed stream has delivered nothing for the silence timeout\n",
+    );
+    out.push_str("# TYPE perpspread_stream_silent gauge\n");
+    for venue in Venue::ALL {
+        for stream in StreamKind::ALL {
+            let is_silent = silent.iter().any(|s| s.venue == venue && s.stream == stream);
+            out.push_str(&format!(
+                "perpspread_stream_silent{{venue=\"{venue}\",stream=\"{stream}\"}} {}\n",
+                u8::from(is_silent)
+            ));
+        }
     }
     out
 }

@@ -1,23 +1,29 @@
-//! Live market data: WebSocket connections per venue feeding the same [`Pipeline`] replay uses.
+//! Live market data: WebSocket connections per venue and route feeding the same [`Pipeline`] replay uses.
 //!
 //! One task per connection reads frames; a single loop owns the pipeline and handles every frame in
-//! arrival order, records it (when recording), and turns the pipeline's requests into network actions:
-//! OKX books are resynced by unsubscribing and resubscribing that one instrument, Binance books by
-//! fetching a REST snapshot that is fed back through the pipeline like any other frame.
+//! arrival order, records it (when recording), and turns the pipeline's requests into network actions: a
+//! broken book is rebuilt as its venue's [`ResyncPolicy`] says (OKX: unsubscribe and resubscribe that one
+//! instrument; Binance: a REST snapshot), and a book that asks for a REST snapshot (Binance always, OKX when
+//! no WebSocket snapshot comes) gets one, fed back through the pipeline like any other frame.
+//!
+//! Every connection is also watched for silence, per kind of stream it subscribed ([`StreamKind`]): a
+//! subscription that was acknowledged but delivers nothing is reported (a warning naming venue, stream and
+//! URL, and [`StreamHealth`] for metrics, `/healthz` and the dashboard) and repaired, first by resubscribing,
+//! then by reconnecting with backoff.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use perpspread_binance::rest::BinanceRest;
 use perpspread_binance::ws::BinanceWs;
 use perpspread_capture::Src;
 use perpspread_core::feed::{FeedEvent, Frame, RecvTime, ResyncReason, Source};
+use perpspread_core::health::{SilentStream, StreamHealth, StreamKind};
 use perpspread_core::Venue;
 use perpspread_net::backoff::Backoff;
 use perpspread_net::ws::{now, run_connection, WsCommand, WsEvent, WsVenue};
-use perpspread_net::RestError;
+use perpspread_net::{RawSnapshot, RestError, SnapshotSource};
 use perpspread_okx::ws::OkxWs;
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -25,18 +31,63 @@ use tokio::sync::mpsc;
 use crate::pipeline::{Pipeline, PipelineStats};
 use crate::recorder::Recorder;
 
+/// How a venue's broken book is rebuilt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResyncPolicy {
+    /// Unsubscribe and subscribe the instrument again (OKX: the venue answers with a fresh snapshot, or the
+    /// feed asks for a REST snapshot when none comes).
+    Resubscribe,
+    /// Fetch a REST snapshot and bridge the buffered stream onto it (Binance).
+    RestSnapshot,
+}
+
+/// One venue to stream.
+pub struct LiveVenue {
+    pub venue: Venue,
+    /// One protocol per WebSocket route; each gets its own connections and never carries another's streams.
+    pub routes: Vec<Arc<dyn WsVenue>>,
+    /// Venue symbols to stream.
+    pub symbols: Vec<String>,
+    /// REST order-book snapshots, for books that need one.
+    pub snapshots: Option<Arc<dyn SnapshotSource>>,
+    pub resync: ResyncPolicy,
+}
+
+impl LiveVenue {
+    /// OKX public channels for `symbols`.
+    pub fn okx(ws: OkxWs, symbols: Vec<String>) -> Self {
+        LiveVenue {
+            venue: Venue::Okx,
+            routes: vec![Arc::new(ws)],
+            symbols,
+            snapshots: None,
+            resync: ResyncPolicy::Resubscribe,
+        }
+    }
+
+    /// Binance USDⓈ-M streams for `symbols`, one set of connections per route.
+    pub fn binance(ws: &BinanceWs, symbols: Vec<String>) -> Self {
+        LiveVenue {
+            venue: Venue::Binance,
+            routes: ws.routes().into_iter().map(|route| Arc::new(route) as Arc<dyn WsVenue>).collect(),
+            symbols,
+            snapshots: None,
+            resync: ResyncPolicy::RestSnapshot,
+        }
+    }
+
+    /// The same venue with REST snapshots from `source`.
+    pub fn with_snapshots(mut self, source: Arc<dyn SnapshotSource>) -> Self {
+        self.snapshots = Some(source);
+        self
+    }
+}
+
 /// What to stream and how.
 pub struct LiveConfig {
-    /// OKX protocol settings and instruments (`instId`s).
-    pub okx: Option<(OkxWs, Vec<String>)>,
-    /// Binance protocol settings and symbols.
-    pub binance: Option<(BinanceWs, Vec<String>)>,
-    /// REST client for Binance depth snapshots (required with `binance`).
-    pub binance_rest: Option<Arc<BinanceRest>>,
-    /// Levels per Binance REST snapshot.
+    pub venues: Vec<LiveVenue>,
+    /// Levels per REST snapshot (each venue serves what it can of it).
     pub snapshot_depth: usize,
-    /// Instruments per OKX connection.
-    pub okx_per_connection: usize,
     /// Reconnect backoff.
     pub backoff: Backoff,
     /// Where to record every frame, if anywhere.
@@ -44,21 +95,29 @@ pub struct LiveConfig {
     /// A book that stays out of `Live` this long (refused subscription, lost resubscribe, failed
     /// snapshot) is resubscribed (and, on Binance, given a new snapshot) by the watchdog.
     pub resync_timeout: Duration,
+    /// A subscribed stream that delivers nothing for this long is reported silent and repaired.
+    pub silence_timeout: Duration,
+    /// Where silent streams are published.
+    pub health: StreamHealth,
 }
 
 impl LiveConfig {
     /// Settings with no venue yet.
     pub fn new() -> Self {
         LiveConfig {
-            okx: None,
-            binance: None,
-            binance_rest: None,
+            venues: Vec::new(),
             snapshot_depth: 1000,
-            okx_per_connection: 100,
             backoff: Backoff { base: Duration::from_millis(500), cap: Duration::from_secs(30) },
             recorder: None,
             resync_timeout: Duration::from_secs(10),
+            silence_timeout: Duration::from_secs(30),
+            health: StreamHealth::default(),
         }
+    }
+
+    /// The settings of `venue`, if it is streamed.
+    pub fn venue_mut(&mut self, venue: Venue) -> Option<&mut LiveVenue> {
+        self.venues.iter_mut().find(|v| v.venue == venue)
     }
 }
 
@@ -74,29 +133,55 @@ pub struct LiveStats {
     /// Pipeline counters.
     #[serde(flatten)]
     pub pipeline: PipelineStats,
-    /// Disconnects by cause (`closed`, `stalled`, `connect_failed`, `lifetime`, `requested`).
+    /// Disconnects by cause (`closed`, `stalled`, `connect_failed`, `lifetime`, `requested`, `request_budget`).
     pub disconnects: HashMap<String, u64>,
     pub connects: u64,
-    /// Binance REST snapshots fetched / failed.
+    /// REST snapshots fetched / failed.
     pub snapshots_fetched: u64,
     pub snapshot_failures: u64,
-    /// OKX per-instrument resubscriptions sent.
+    /// Per-instrument resubscriptions sent.
     pub resubscribes: u64,
     /// Books the watchdog had to restart.
     pub watchdog_restarts: u64,
+    /// Times a subscribed stream was found silent.
+    pub silent_streams: u64,
+    /// Repairs of silent streams (resubscribes and reconnects).
+    pub silence_repairs: u64,
+}
+
+/// Silence watch of one kind of stream on one connection.
+#[derive(Debug)]
+struct KindWatch {
+    kind: StreamKind,
+    last_seen: Option<Instant>,
+    /// When it was found silent, while it is.
+    silent_since: Option<Instant>,
+    repairs: u32,
+    next_repair: Instant,
 }
 
 /// A connection as the live loop knows it.
 struct Connection {
     venue: Venue,
+    protocol: Arc<dyn WsVenue>,
     symbols: Vec<String>,
     commands: mpsc::Sender<WsCommand>,
+    /// When the current session connected (`None` while disconnected).
+    connected_at: Option<Instant>,
+    watches: Vec<KindWatch>,
 }
 
 /// A snapshot fetch result, handed back to the live loop.
 struct Snapshot {
+    venue: Venue,
     symbol: String,
-    result: Result<(String, perpspread_net::RestResponse), RestError>,
+    result: Result<RawSnapshot, RestError>,
+}
+
+/// Per-venue settings the loop needs after start.
+struct VenueRuntime {
+    snapshots: Option<Arc<dyn SnapshotSource>>,
+    resync: ResyncPolicy,
 }
 
 /// The running live loop's state.
@@ -104,15 +189,18 @@ pub struct Live {
     pub pipeline: Pipeline,
     pub stats: LiveStats,
     connections: Vec<Connection>,
+    /// The connection streaming each book.
     owner: HashMap<(Venue, String), usize>,
-    snapshots_in_flight: HashSet<String>,
+    venues: HashMap<Venue, VenueRuntime>,
+    snapshots_in_flight: HashSet<(Venue, String)>,
     snapshot_tx: mpsc::Sender<Snapshot>,
-    binance_rest: Option<Arc<BinanceRest>>,
     snapshot_depth: usize,
     backoff: Backoff,
     recorder: Option<Recorder>,
     resync_timeout: Duration,
-    not_live_since: HashMap<(Venue, u32), std::time::Instant>,
+    silence_timeout: Duration,
+    health: StreamHealth,
+    not_live_since: HashMap<(Venue, u32), Instant>,
 }
 
 /// Runs live streaming until `shutdown` completes; `on_events` sees the pipeline after every frame.
@@ -128,26 +216,27 @@ where
         stats: LiveStats::default(),
         connections: Vec::new(),
         owner: HashMap::new(),
+        venues: HashMap::new(),
         snapshots_in_flight: HashSet::new(),
         snapshot_tx,
-        binance_rest: config.binance_rest.clone(),
         snapshot_depth: config.snapshot_depth,
         backoff: config.backoff,
         recorder: config.recorder.clone(),
         resync_timeout: config.resync_timeout,
+        silence_timeout: config.silence_timeout,
+        health: config.health.clone(),
         not_live_since: HashMap::new(),
     };
-    if let Some((okx, symbols)) = config.okx {
-        let per = config.okx_per_connection.max(1);
-        live.spawn_connections(Arc::new(okx), &symbols, per, &ws_tx);
-    }
-    if let Some((binance, symbols)) = config.binance {
-        let per = binance.symbols_per_connection();
-        live.spawn_connections(Arc::new(binance), &symbols, per, &ws_tx);
+    for venue in config.venues {
+        for route in &venue.routes {
+            live.spawn_connections(route.clone(), &venue.symbols, &ws_tx);
+        }
+        live.venues.insert(venue.venue, VenueRuntime { snapshots: venue.snapshots, resync: venue.resync });
     }
     drop(ws_tx);
     let mut flush = tokio::time::interval(Duration::from_secs(1));
-    let mut watchdog = tokio::time::interval((config.resync_timeout / 4).max(Duration::from_millis(100)));
+    let check_every = (config.resync_timeout.min(config.silence_timeout) / 4).max(Duration::from_millis(50));
+    let mut watchdog = tokio::time::interval(check_every);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -156,7 +245,10 @@ where
             Some(event) = ws_rx.recv() => live.on_ws(event, &mut on_events),
             Some(snapshot) = snapshot_rx.recv() => live.on_snapshot(snapshot, &mut on_events),
             _ = flush.tick() => if let Some(recorder) = &live.recorder { recorder.flush() },
-            _ = watchdog.tick() => live.watchdog(),
+            _ = watchdog.tick() => {
+                live.watchdog();
+                live.watch_silence(Instant::now());
+            }
             else => break,
         }
     }
@@ -171,23 +263,33 @@ where
 }
 
 impl Live {
-    fn spawn_connections(
-        &mut self,
-        venue: Arc<dyn WsVenue>,
-        symbols: &[String],
-        per_connection: usize,
-        events: &mpsc::Sender<WsEvent>,
-    ) {
-        for chunk in symbols.chunks(per_connection) {
+    fn spawn_connections(&mut self, protocol: Arc<dyn WsVenue>, symbols: &[String], events: &mpsc::Sender<WsEvent>) {
+        let venue = protocol.venue();
+        let started = Instant::now();
+        for chunk in symbols.chunks(protocol.symbols_per_connection().max(1)) {
             let id = self.connections.len();
             let (commands, command_rx) = mpsc::channel(64);
-            for symbol in chunk {
-                self.pipeline.feed_mut(venue.venue()).track(symbol);
-                self.owner.insert((venue.venue(), symbol.clone()), id);
+            if protocol.carries_books() {
+                for symbol in chunk {
+                    self.pipeline.feed_mut(venue).track(symbol);
+                    self.owner.insert((venue, symbol.clone()), id);
+                }
             }
-            self.connections.push(Connection { venue: venue.venue(), symbols: chunk.to_vec(), commands });
+            let watches = protocol
+                .stream_kinds()
+                .into_iter()
+                .map(|kind| KindWatch { kind, last_seen: None, silent_since: None, repairs: 0, next_repair: started })
+                .collect();
+            self.connections.push(Connection {
+                venue,
+                protocol: protocol.clone(),
+                symbols: chunk.to_vec(),
+                commands,
+                connected_at: None,
+                watches,
+            });
             tokio::spawn(run_connection(
-                venue.clone(),
+                protocol.clone(),
                 id as u32,
                 chunk.to_vec(),
                 events.clone(),
@@ -209,16 +311,24 @@ impl Live {
                 }
                 let frame = Frame { source: Source::Ws, data: &data, recv };
                 self.process(venue, frame, on_events);
+                self.saw_streams(connection as usize);
             }
             WsEvent::Connected { connection } => {
                 self.stats.connects += 1;
-                tracing::info!(connection, venue = %self.connections[connection as usize].venue, "websocket connected");
+                let connection = &mut self.connections[connection as usize];
+                connection.connected_at = Some(Instant::now());
+                tracing::info!(venue = %connection.venue, route = connection.protocol.route(), "websocket connected");
             }
             WsEvent::Disconnected { connection, reason } => {
                 *self.stats.disconnects.entry(reason.label().to_owned()).or_default() += 1;
-                let Connection { venue, symbols, .. } = &self.connections[connection as usize];
+                let Connection { venue, symbols, protocol, connected_at, .. } =
+                    &mut self.connections[connection as usize];
+                *connected_at = None;
+                if !protocol.carries_books() {
+                    return;
+                }
                 let feed = self.pipeline.feed_mut(*venue);
-                for symbol in symbols {
+                for symbol in symbols.iter() {
                     let slot = feed.track(symbol);
                     feed.invalidate(slot, ResyncReason::Disconnected);
                 }
@@ -226,28 +336,141 @@ impl Live {
         }
     }
 
+    /// Notes which kinds of stream the last frame of `connection` delivered.
+    fn saw_streams(&mut self, connection: usize) {
+        let (mut book, mut funding) = (false, false);
+        for event in self.pipeline.last_events() {
+            match event {
+                FeedEvent::Funding { .. } => funding = true,
+                FeedEvent::BookUpdated { .. }
+                | FeedEvent::Resync { .. }
+                | FeedEvent::SnapshotNeeded { .. }
+                | FeedEvent::BookBuffered { .. } => book = true,
+                _ => {}
+            }
+        }
+        if !(book || funding) {
+            return;
+        }
+        let now = Instant::now();
+        let connection = &mut self.connections[connection];
+        for watch in &mut connection.watches {
+            if (watch.kind == StreamKind::Book && book) || (watch.kind == StreamKind::Funding && funding) {
+                watch.last_seen = Some(now);
+                if let Some(since) = watch.silent_since.take() {
+                    tracing::info!(
+                        venue = %connection.venue,
+                        stream = %watch.kind,
+                        url = %connection.protocol.url(),
+                        "{} {} stream delivering again after {:.1} s silent and {} repairs",
+                        connection.venue,
+                        watch.kind,
+                        now.duration_since(since).as_secs_f64(),
+                        watch.repairs
+                    );
+                    watch.repairs = 0;
+                }
+            }
+        }
+    }
+
+    /// Finds subscribed streams that delivered nothing for the silence timeout, reports them and repairs
+    /// them: a resubscribe first, then reconnects with doubling waits.
+    fn watch_silence(&mut self, now: Instant) {
+        let timeout = self.silence_timeout;
+        let mut silent = Vec::new();
+        for (id, connection) in self.connections.iter_mut().enumerate() {
+            let Some(connected_at) = connection.connected_at else {
+                // Reconnecting: a silent stream stays reported until it delivers again.
+                for watch in connection.watches.iter().filter(|w| w.silent_since.is_some()) {
+                    let silent_for =
+                        watch.silent_since.map_or(timeout, |at| now.saturating_duration_since(at) + timeout);
+                    silent.push(SilentStream {
+                        venue: connection.venue,
+                        stream: watch.kind,
+                        url: connection.protocol.url(),
+                        connection: id as u32,
+                        silent_for,
+                        repairs: watch.repairs,
+                    });
+                }
+                continue;
+            };
+            let mut command = None;
+            for watch in &mut connection.watches {
+                let since = watch.last_seen.map_or(connected_at, |seen| seen.max(connected_at));
+                let quiet = now.saturating_duration_since(since);
+                if quiet < timeout && watch.silent_since.is_none() {
+                    continue;
+                }
+                if watch.silent_since.is_none() {
+                    watch.silent_since = Some(now);
+                    self.stats.silent_streams += 1;
+                    tracing::warn!(
+                        venue = %connection.venue,
+                        stream = %watch.kind,
+                        url = %connection.protocol.url(),
+                        "{} {} stream silent for {:.0} s on {} although subscribed (misrouted, muted, or needs a login?): repairing",
+                        connection.venue,
+                        watch.kind,
+                        quiet.as_secs_f64(),
+                        connection.protocol.url()
+                    );
+                }
+                if now >= watch.next_repair {
+                    watch.repairs += 1;
+                    self.stats.silence_repairs += 1;
+                    let wait = timeout.saturating_mul(1 << (watch.repairs - 1).min(5));
+                    watch.next_repair = now + wait;
+                    // The first repair resubscribes; later ones reconnect, which also resubscribes everything.
+                    command = Some(if watch.repairs == 1 {
+                        WsCommand::Resubscribe(connection.symbols.clone())
+                    } else {
+                        WsCommand::Reconnect
+                    });
+                }
+                let silent_for = watch.silent_since.map_or(quiet, |at| now.saturating_duration_since(at) + timeout);
+                silent.push(SilentStream {
+                    venue: connection.venue,
+                    stream: watch.kind,
+                    url: connection.protocol.url(),
+                    connection: id as u32,
+                    silent_for: silent_for.max(quiet),
+                    repairs: watch.repairs,
+                });
+            }
+            if let Some(command) = command {
+                if connection.commands.try_send(command).is_err() {
+                    tracing::warn!(connection = id, "silent-stream repair not sent: connection busy");
+                }
+            }
+        }
+        self.health.set(silent);
+    }
+
     fn on_snapshot<F>(&mut self, snapshot: Snapshot, on_events: &mut F)
     where
         F: FnMut(&Pipeline, Venue, &[FeedEvent], RecvTime),
     {
-        self.snapshots_in_flight.remove(&snapshot.symbol);
-        match snapshot.result {
+        let Snapshot { venue, symbol, result } = snapshot;
+        self.snapshots_in_flight.remove(&(venue, symbol.clone()));
+        match result {
             Ok((url, response)) => {
                 self.stats.snapshots_fetched += 1;
                 let body = String::from_utf8_lossy(&response.body);
                 let recv = now();
                 if let Some(recorder) = &self.recorder {
-                    recorder.write(Venue::Binance, Src::Rest, Some(&url), &body, recv.wall_ns);
+                    recorder.write(venue, Src::Rest, Some(&url), &body, recv.wall_ns);
                 }
                 let frame = Frame { source: Source::Rest { url: &url }, data: &body, recv };
-                self.process(Venue::Binance, frame, on_events);
+                self.process(venue, frame, on_events);
             }
             Err(error) => {
                 self.stats.snapshot_failures += 1;
-                tracing::warn!(symbol = snapshot.symbol, "depth snapshot failed: {error}");
-                // Reset the book so the next depth event asks for a snapshot again.
-                let feed = self.pipeline.feed_mut(Venue::Binance);
-                let slot = feed.track(&snapshot.symbol);
+                tracing::warn!(%venue, symbol, "depth snapshot failed: {error}");
+                // Reset the book so the next update asks for a snapshot again.
+                let feed = self.pipeline.feed_mut(venue);
+                let slot = feed.track(&symbol);
                 feed.invalidate(slot, ResyncReason::SnapshotFailed);
             }
         }
@@ -269,7 +492,11 @@ impl Live {
                     tracing::warn!(%venue, symbol, ?reason, "book broken: resyncing this instrument");
                     self.resync(venue, slot);
                 }
-                FeedEvent::SnapshotNeeded { slot } => self.resync(venue, slot),
+                FeedEvent::SnapshotNeeded { slot } => {
+                    if let Some(symbol) = self.pipeline.feed(venue).symbol(slot).map(str::to_owned) {
+                        self.fetch_snapshot(venue, symbol);
+                    }
+                }
                 _ => {}
             }
         }
@@ -279,8 +506,9 @@ impl Live {
         let Some(symbol) = self.pipeline.feed(venue).symbol(slot).map(str::to_owned) else {
             return;
         };
-        match venue {
-            Venue::Okx => {
+        match self.venues.get(&venue).map(|v| v.resync) {
+            Some(ResyncPolicy::RestSnapshot) => self.fetch_snapshot(venue, symbol),
+            Some(ResyncPolicy::Resubscribe) | None => {
                 let Some(&id) = self.owner.get(&(venue, symbol.clone())) else {
                     return;
                 };
@@ -289,13 +517,13 @@ impl Live {
                     tracing::warn!(connection = id, "resubscribe not sent: connection busy");
                 }
             }
-            Venue::Binance => self.fetch_snapshot(symbol),
         }
     }
 
-    /// Restarts books that have not been `Live` for longer than the resync timeout.
+    /// Restarts books that have not been `Live` for longer than the resync timeout: a new REST snapshot
+    /// where the venue's books are seeded over REST, and a resubscription.
     fn watchdog(&mut self) {
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         let mut restart: HashMap<usize, Vec<String>> = HashMap::new();
         for venue in Venue::ALL {
             let feed = self.pipeline.feed(venue);
@@ -318,10 +546,11 @@ impl Live {
         }
         for (id, symbols) in restart {
             self.stats.watchdog_restarts += symbols.len() as u64;
-            tracing::warn!(connection = id, ?symbols, "books not live for too long: resubscribing");
-            if self.connections[id].venue == Venue::Binance {
+            let venue = self.connections[id].venue;
+            tracing::warn!(%venue, connection = id, ?symbols, "books not live for too long: resubscribing");
+            if self.venues.get(&venue).is_some_and(|v| v.resync == ResyncPolicy::RestSnapshot) {
                 for symbol in &symbols {
-                    self.fetch_snapshot(symbol.clone());
+                    self.fetch_snapshot(venue, symbol.clone());
                 }
             }
             if self.connections[id].commands.try_send(WsCommand::Resubscribe(symbols)).is_err() {
@@ -330,12 +559,12 @@ impl Live {
         }
     }
 
-    fn fetch_snapshot(&mut self, symbol: String) {
-        let Some(rest) = self.binance_rest.clone() else {
-            tracing::warn!(symbol, "no Binance REST client: cannot fetch a depth snapshot");
+    fn fetch_snapshot(&mut self, venue: Venue, symbol: String) {
+        let Some(source) = self.venues.get(&venue).and_then(|v| v.snapshots.clone()) else {
+            tracing::warn!(%venue, symbol, "no REST client: cannot fetch a depth snapshot");
             return;
         };
-        if !self.snapshots_in_flight.insert(symbol.clone()) {
+        if !self.snapshots_in_flight.insert((venue, symbol.clone())) {
             return;
         }
         let (tx, depth, backoff) = (self.snapshot_tx.clone(), self.snapshot_depth, self.backoff);
@@ -343,17 +572,17 @@ impl Live {
             let mut attempt = 0;
             let result = loop {
                 attempt += 1;
-                match rest.depth_snapshot(&symbol, depth).await {
+                match source.snapshot(&symbol, depth).await {
                     Ok(ok) => break Ok(ok),
                     Err(error @ RestError::Api { .. }) => break Err(error),
                     Err(error) if attempt >= 5 => break Err(error),
                     Err(error) => {
-                        tracing::warn!(symbol, attempt, "depth snapshot failed, retrying: {error}");
+                        tracing::warn!(%venue, symbol, attempt, "depth snapshot failed, retrying: {error}");
                         tokio::time::sleep(backoff.delay(attempt)).await;
                     }
                 }
             };
-            let _ = tx.send(Snapshot { symbol, result }).await;
+            let _ = tx.send(Snapshot { venue, symbol, result }).await;
         });
     }
 }

@@ -185,12 +185,13 @@ async fn loopback(seconds: u64, pairs: usize, tick_ms: u64) -> anyhow::Result<()
     let symbols =
         |venue: Venue| universe.pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect::<Vec<_>>();
     let mut live = perpspread_stream::LiveConfig::new();
-    live.okx = Some((perpspread_okx::ws::OkxWs::new(&sim.okx_ws_url), symbols(Venue::Okx)));
-    live.binance = Some((
-        perpspread_binance::ws::BinanceWs::new(format!("{}/stream", sim.binance_ws_url.trim_end_matches('/'))),
-        symbols(Venue::Binance),
-    ));
-    live.binance_rest = Some(Arc::new(binance));
+    use perpspread_stream::LiveVenue;
+    live.venues = vec![
+        LiveVenue::okx(perpspread_okx::ws::OkxWs::new(&sim.okx_ws_url), symbols(Venue::Okx))
+            .with_snapshots(Arc::new(okx)),
+        LiveVenue::binance(&perpspread_binance::ws::BinanceWs::new(&sim.binance_ws_url), symbols(Venue::Binance))
+            .with_snapshots(Arc::new(binance)),
+    ];
     let mut signals = Signals::new(Engine::new(EngineConfig::default(), universe.pairs.clone()));
     let mut events = Vec::new();
     let histogram = || Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds");

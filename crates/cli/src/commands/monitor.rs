@@ -82,7 +82,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let mut engine = Engine::new(engine_config(config, &args), pairs.clone());
     load_funding(&venues, &pairs, &mut engine).await;
     let mut signals = Signals::new(engine);
-    let live = super::record::live_config(config, &pairs, Arc::new(venues.binance), recorder.clone(), &config.monitor);
+    let live = super::record::live_config(config, &pairs, venues, recorder.clone(), &config.monitor);
     // Stops on Ctrl-C, SIGTERM, `--duration-s`, or when whoever reads the JSON lines goes away (`| head`).
     let stdout_closed = Arc::new(tokio::sync::Notify::new());
     let shutdown = {
@@ -96,6 +96,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     };
     let mut events: Vec<OpportunityEvent> = Vec::new();
     let mut outputs = crate::outputs::Outputs::start(&args.outputs).await?;
+    outputs.watch_streams(&live.health);
     let final_state = if interactive {
         crate::tui::run(live, shutdown, signals, &mut outputs).await?
     } else {

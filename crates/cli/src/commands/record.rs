@@ -8,7 +8,7 @@ use perpspread_binance::ws::BinanceWs;
 use perpspread_capture::Rotation;
 use perpspread_core::{Pair, Venue};
 use perpspread_okx::ws::OkxWs;
-use perpspread_stream::{run_live, LiveConfig, Recorder};
+use perpspread_stream::{run_live, LiveConfig, LiveVenue, Recorder};
 
 use crate::config::{Config, MonitorConfig};
 use crate::venues::RestVenues;
@@ -54,7 +54,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     venues.observe(Arc::new(recorder.clone()));
     let universe = super::fetch_universe(&venues).await?;
     let pairs = super::select_pairs(&venues, &universe, &args.symbols, args.top, Some("USDT")).await?;
-    let live = live_config(config, &pairs, Arc::new(venues.binance), Some(recorder.clone()), &config.monitor);
+    let live = live_config(config, &pairs, venues, Some(recorder.clone()), &config.monitor);
     tracing::info!(pairs = pairs.len(), out = %args.out.display(), "recording");
     let result =
         run_live(live, super::shutdown_signal(args.duration_s.map(Duration::from_secs)), |_, _, _, _| {}).await;
@@ -74,7 +74,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
 pub fn live_config(
     config: &Config,
     pairs: &[Pair],
-    binance_rest: Arc<perpspread_binance::BinanceRest>,
+    venues: RestVenues,
     recorder: Option<Recorder>,
     channels: &MonitorConfig,
 ) -> LiveConfig {
@@ -87,9 +87,11 @@ pub fn live_config(
     binance.depth_speed = channels.binance_depth_speed.clone();
     binance.mark_price = true;
     let mut live = LiveConfig::new();
-    live.okx = Some((okx, symbols(Venue::Okx)));
-    live.binance = Some((binance, symbols(Venue::Binance)));
-    live.binance_rest = Some(binance_rest);
+    live.venues = vec![
+        LiveVenue::okx(okx, symbols(Venue::Okx)).with_snapshots(Arc::new(venues.okx)),
+        LiveVenue::binance(&binance, symbols(Venue::Binance)).with_snapshots(Arc::new(venues.binance)),
+    ];
+    live.silence_timeout = Duration::from_secs(channels.silence_timeout_s);
     live.recorder = recorder;
     live
 }

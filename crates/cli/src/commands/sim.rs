@@ -134,9 +134,9 @@ pub fn endpoint_flags(sim: &SimHandle) -> String {
     )
 }
 
-/// The simulator's Binance combined-stream URL.
+/// The simulator's Binance WebSocket base URL (routes `/public` and `/market` are derived from it).
 pub fn binance_stream_url(sim: &SimHandle) -> String {
-    format!("{}/stream", sim.binance_ws_url.trim_end_matches('/'))
+    sim.binance_ws_url.trim_end_matches('/').to_owned()
 }
 
 /// A schedule of dislocations: every `every_ms`, one pair in turn, alternating direction, sizes from

@@ -1,17 +1,22 @@
-//! Binance USDⓈ-M market streams: raw `/ws/<stream>` and combined `/stream?streams=a/b`
-//! (`{"stream":…,"data":…}`), runtime `SUBSCRIBE` / `UNSUBSCRIBE` / `LIST_SUBSCRIPTIONS`, diff depth
-//! (`@depth`, `@depth@0ms|100ms|500ms`) chained by `U`/`u`/`pu` from the REST `lastUpdateId`, partial
-//! depth (`@depth5|10|20[@100ms|@500ms]`), `@bookTicker` and `@markPrice[@1s]`; server pings, pong
-//! deadline and a connection lifetime limit.
+//! Binance USDⓈ-M market streams, routed as the venue routes them since 2026-04-23: `/public` serves book
+//! data (`@depth…`, `@bookTicker`), `/market` everything else (`@markPrice…` here), each with raw
+//! `/ws/<stream>` and combined `/stream?streams=a/b` (`{"stream":…,"data":…}`); the bare legacy paths
+//! (`/ws`, `/stream`) deliver public streams only. A stream subscribed on the wrong route is acknowledged
+//! and then never delivered, as on the real venue. Runtime `SUBSCRIBE` / `UNSUBSCRIBE` /
+//! `LIST_SUBSCRIPTIONS` (at most 1024 streams a connection, at most 10 client messages a second, or the
+//! connection is closed), diff depth (`@depth`, `@depth@100ms|500ms`) chained by `U`/`u`/`pu` from the
+//! REST `lastUpdateId`, partial depth (`@depth5|10|20[@100ms|@500ms]`), `@bookTicker` and
+//! `@markPrice[@1s]`; server pings, pong deadline and a connection lifetime limit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use perpspread_core::{Level, Side, Venue};
@@ -26,29 +31,71 @@ use crate::render::{level_pairs, write_levels};
 use crate::server::{Shared, StepEvent};
 use crate::ws::{conn_id, drive, DriveOptions, Session, StreamFaults};
 
+/// Where a connection was opened: a routed path, or the legacy unrouted one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `/ws`, `/stream`: public data only since 2026-04-23.
+    Legacy,
+    Public,
+    Market,
+    Private,
+}
+
+impl Route {
+    fn prefix(self) -> &'static str {
+        match self {
+            Route::Legacy => "",
+            Route::Public => "/public",
+            Route::Market => "/market",
+            Route::Private => "/private",
+        }
+    }
+
+    /// Whether a stream of `kind` is delivered on a connection of this route.
+    fn delivers(self, kind: Kind) -> bool {
+        let public = matches!(kind, Kind::Diff | Kind::Partial(_) | Kind::BookTicker);
+        match self {
+            Route::Legacy | Route::Public => public,
+            Route::Market => !public,
+            Route::Private => false,
+        }
+    }
+}
+
 /// The Binance WebSocket routes.
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/ws", any(raw_empty))
-        .route("/ws/{*streams}", any(raw))
-        .route("/stream", any(combined))
-        .with_state(shared)
+    let mut router = Router::new();
+    for route in [Route::Legacy, Route::Public, Route::Market, Route::Private] {
+        let prefix = route.prefix();
+        router = router
+            .route(
+                &format!("{prefix}/ws"),
+                any(move |State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade| async move {
+                    open(shared, ws, String::new(), false, route)
+                }),
+            )
+            .route(
+                &format!("{prefix}/ws/{{*streams}}"),
+                any(move |State(shared): State<Arc<Shared>>, Path(streams): Path<String>, ws: WebSocketUpgrade| async move {
+                    open(shared, ws, streams, false, route)
+                }),
+            )
+            .route(
+                &format!("{prefix}/stream"),
+                any(move |State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, ws: WebSocketUpgrade| async move {
+                    let streams = params(query.as_deref()).remove("streams").unwrap_or_default();
+                    open(shared, ws, streams, true, route)
+                }),
+            );
+    }
+    router.with_state(shared)
 }
 
-async fn raw_empty(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
-    open(shared, ws, String::new(), false)
-}
-
-async fn raw(State(shared): State<Arc<Shared>>, Path(streams): Path<String>, ws: WebSocketUpgrade) -> Response {
-    open(shared, ws, streams, false)
-}
-
-async fn combined(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, ws: WebSocketUpgrade) -> Response {
-    let streams = params(query.as_deref()).remove("streams").unwrap_or_default();
-    open(shared, ws, streams, true)
-}
-
-fn open(shared: Arc<Shared>, ws: WebSocketUpgrade, streams: String, combined: bool) -> Response {
+fn open(shared: Arc<Shared>, ws: WebSocketUpgrade, streams: String, combined: bool, route: Route) -> Response {
+    // Binance: at most 300 connection attempts per 5 minutes per IP.
+    if !shared.limits.connect(Venue::Binance, 300, Duration::from_secs(300)) {
+        return (StatusCode::TOO_MANY_REQUESTS, "too many connection attempts").into_response();
+    }
     ws.on_upgrade(move |socket| async move {
         let config = &shared.config;
         let options = DriveOptions {
@@ -59,8 +106,15 @@ fn open(shared: Arc<Shared>, ws: WebSocketUpgrade, streams: String, combined: bo
             max_lifetime: Some(Duration::from_millis(config.binance_max_lifetime_ms)),
             timer_interval: Duration::from_secs(3600),
         };
-        let mut session =
-            BinanceSession { conn_id: conn_id(), combined, streams: Vec::new(), faults: StreamFaults::default() };
+        let mut session = BinanceSession {
+            conn_id: conn_id(),
+            combined,
+            route,
+            streams: Vec::new(),
+            faults: StreamFaults::default(),
+            received: VecDeque::new(),
+            close: None,
+        };
         {
             let market = lock(&shared.market);
             for name in streams.split('/').filter(|s| !s.is_empty()) {
@@ -108,9 +162,9 @@ impl Stream {
     /// Parses `btcusdt@depth@100ms` and friends; `None` for an unsupported stream name.
     fn parse(name: &str, market: &Market) -> Option<Stream> {
         let (symbol, rest) = name.split_once('@')?;
+        // `@depth@0ms` is not among the speeds Binance documents (250, 500, 100 ms): refused.
         let (kind, interval_ms) = match rest {
             "depth" => (Kind::Diff, 250),
-            "depth@0ms" => (Kind::Diff, 0),
             "depth@100ms" => (Kind::Diff, 100),
             "depth@500ms" => (Kind::Diff, 500),
             "bookTicker" => (Kind::BookTicker, 0),
@@ -180,48 +234,32 @@ struct Request {
 struct BinanceSession {
     conn_id: String,
     combined: bool,
+    route: Route,
     streams: Vec<Stream>,
     faults: StreamFaults,
+    /// When the client's recent messages arrived (at most 10 a second are allowed).
+    received: VecDeque<Instant>,
+    close: Option<(u16, &'static str)>,
 }
 
 impl Session for BinanceSession {
+    fn close_requested(&mut self) -> Option<(u16, &'static str)> {
+        self.close.take()
+    }
+
     fn on_text(&mut self, shared: &Shared, text: &str, out: &mut Vec<String>) {
-        let request: Request = match serde_json::from_str(text) {
-            Ok(request) => request,
-            Err(e) => return out.push(error_frame(3, &format!("Invalid JSON: {e}"), &Value::Null)),
-        };
-        let id = &request.id;
-        match request.method.as_str() {
-            "SUBSCRIBE" => {
-                if shared.faults.take_refusal(Venue::Binance) {
-                    let kind = FaultKind::RefuseSubscription { venue: Venue::Binance, count: 1 };
-                    shared.faults.record("applied", &kind, Some(&self.conn_id));
-                    return out.push(error_frame(2, "Invalid request: too many subscriptions", id));
-                }
-                let market = lock(&shared.market);
-                let parsed: Option<Vec<Stream>> = request.params.iter().map(|p| Stream::parse(p, &market)).collect();
-                let Some(parsed) = parsed else {
-                    return out.push(error_frame(2, "Invalid request: invalid stream name", id));
-                };
-                for stream in parsed {
-                    self.streams.retain(|s| s.name != stream.name);
-                    self.streams.push(stream);
-                }
-                out.push(format!(r#"{{"result":null,"id":{id}}}"#));
-            }
-            "UNSUBSCRIBE" => {
-                self.streams.retain(|s| !request.params.contains(&s.name));
-                out.push(format!(r#"{{"result":null,"id":{id}}}"#));
-            }
-            "LIST_SUBSCRIPTIONS" => {
-                let names: Vec<&str> = self.streams.iter().map(|s| s.name.as_str()).collect();
-                out.push(format!(r#"{{"result":{},"id":{id}}}"#, serde_json::to_string(&names).unwrap_or_default()));
-            }
-            other => {
-                let msg = format!("Invalid request: unknown variant `{other}`, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`");
-                out.push(error_frame(2, &msg, id));
-            }
+        let now = Instant::now();
+        self.received.push_back(now);
+        while self.received.front().is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(1)) {
+            self.received.pop_front();
         }
+        let allowed = shared.config.binance_max_messages_per_second as usize;
+        if self.received.len() > allowed {
+            shared.limits.violated(Venue::Binance, format!("more than {allowed} messages a second on one connection"));
+            self.close = Some((1008, "Too many requests"));
+            return;
+        }
+        self.on_request(shared, text, out);
     }
 
     fn on_step(&mut self, shared: &Shared, event: &StepEvent, out: &mut Vec<String>) {
@@ -231,6 +269,9 @@ impl Session for BinanceSession {
             let Some(delta) = stream.slot.and_then(|slot| event.binance.get(slot)) else {
                 continue;
             };
+            if !self.route.delivers(stream.kind) {
+                continue; // acknowledged on the wrong route: silently never delivered
+            }
             let now = event.now_ms;
             match stream.kind {
                 Kind::Diff => {
@@ -298,6 +339,51 @@ impl Session for BinanceSession {
 }
 
 impl BinanceSession {
+    fn on_request(&mut self, shared: &Shared, text: &str, out: &mut Vec<String>) {
+        let request: Request = match serde_json::from_str(text) {
+            Ok(request) => request,
+            Err(e) => return out.push(error_frame(3, &format!("Invalid JSON: {e}"), &Value::Null)),
+        };
+        let id = &request.id;
+        match request.method.as_str() {
+            "SUBSCRIBE" => {
+                if shared.faults.take_refusal(Venue::Binance) {
+                    let kind = FaultKind::RefuseSubscription { venue: Venue::Binance, count: 1 };
+                    shared.faults.record("applied", &kind, Some(&self.conn_id));
+                    return out.push(error_frame(2, "Invalid request: too many subscriptions", id));
+                }
+                let market = lock(&shared.market);
+                let parsed: Option<Vec<Stream>> = request.params.iter().map(|p| Stream::parse(p, &market)).collect();
+                let Some(parsed) = parsed else {
+                    return out.push(error_frame(2, "Invalid request: invalid stream name", id));
+                };
+                let max = shared.config.binance_max_streams_per_connection as usize;
+                let new = parsed.iter().filter(|p| self.streams.iter().all(|s| s.name != p.name)).count();
+                if self.streams.len() + new > max {
+                    shared.limits.violated(Venue::Binance, format!("more than {max} streams on one connection"));
+                    return out.push(error_frame(2, &format!("Invalid request: exceeded {max} streams"), id));
+                }
+                for stream in parsed {
+                    self.streams.retain(|s| s.name != stream.name);
+                    self.streams.push(stream);
+                }
+                out.push(format!(r#"{{"result":null,"id":{id}}}"#));
+            }
+            "UNSUBSCRIBE" => {
+                self.streams.retain(|s| !request.params.contains(&s.name));
+                out.push(format!(r#"{{"result":null,"id":{id}}}"#));
+            }
+            "LIST_SUBSCRIPTIONS" => {
+                let names: Vec<&str> = self.streams.iter().map(|s| s.name.as_str()).collect();
+                out.push(format!(r#"{{"result":{},"id":{id}}}"#, serde_json::to_string(&names).unwrap_or_default()));
+            }
+            other => {
+                let msg = format!("Invalid request: unknown variant `{other}`, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`");
+                out.push(error_frame(2, &msg, id));
+            }
+        }
+    }
+
     /// Pushes the aggregated diff of stream `i`; if a burst is owed, splits it into many small events
     /// whose `U`/`u`/`pu` still chain.
     fn push_diff(&mut self, i: usize, meta: &BookMeta, now: u64, out: &mut Vec<String>) {

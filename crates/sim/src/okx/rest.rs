@@ -248,7 +248,8 @@ async fn books(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Re
         write_levels(&mut out, &book.meta, level_pairs(book.book.levels(Side::Ask).take(depth)));
         out.push_str(r#","bids":"#);
         write_levels(&mut out, &book.meta, level_pairs(book.book.levels(Side::Bid).take(depth)));
-        let _ = write!(out, r#","ts":"{}"}}"#, market.now_ms());
+        // `seqId` (in the docs since 2026-05) bridges the snapshot with the `books` channel's updates.
+        let _ = write!(out, r#","ts":"{}","seqId":{}}}"#, market.now_ms(), book.seq);
         out
     });
     match body {

@@ -2,13 +2,15 @@
 //! `seqId`/`prevSeqId` with a CRC32 or zero `checksum`), `books5`, `bbo-tbt`, `tickers` and
 //! `funding-rate`; `ping`/`pong`; OKX's subscribe acknowledgements and error events.
 
+use std::collections::VecDeque;
 use std::fmt::Write;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use perpspread_core::{Level, Side, Venue};
@@ -27,6 +29,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+    if !shared.limits.connect(Venue::Okx, shared.config.okx_connects_per_second, Duration::from_secs(1)) {
+        return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
+    }
     ws.on_upgrade(move |socket| async move {
         let config = &shared.config;
         let options = DriveOptions {
@@ -37,7 +42,12 @@ async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Res
             max_lifetime: None,
             timer_interval: Duration::from_millis(config.funding_push_interval_ms.max(1)),
         };
-        let session = OkxSession { conn_id: conn_id(), subs: Vec::new(), faults: StreamFaults::default() };
+        let session = OkxSession {
+            conn_id: conn_id(),
+            subs: Vec::new(),
+            faults: StreamFaults::default(),
+            requests: VecDeque::new(),
+        };
         drive(socket, Arc::clone(&shared), session, options, Vec::new()).await;
     })
 }
@@ -110,7 +120,12 @@ struct OkxSession {
     conn_id: String,
     subs: Vec<Sub>,
     faults: StreamFaults,
+    /// When the connection's subscribe/unsubscribe requests of the last hour arrived (480 allowed).
+    requests: VecDeque<Instant>,
 }
+
+/// OKX recommends fewer than 30 channels of 50/400 depth levels per connection.
+const MAX_BOOK_CHANNELS: usize = 30;
 
 impl Session for OkxSession {
     fn on_text(&mut self, shared: &Shared, text: &str, out: &mut Vec<String>) {
@@ -124,8 +139,18 @@ impl Session for OkxSession {
         };
         match request.op {
             "subscribe" | "unsubscribe" if !request.args.is_empty() => {
+                if !self.within_request_budget(shared) {
+                    return out.push(self.error(
+                        "50011",
+                        "Rate limit reached. Please refer to API documentation and throttle requests accordingly",
+                    ));
+                }
                 for arg in &request.args {
                     self.handle(shared, request.op == "subscribe", arg, out);
+                }
+                let books = self.subs.iter().filter(|s| s.channel == Channel::Books).count();
+                if books >= MAX_BOOK_CHANNELS {
+                    shared.limits.violated(Venue::Okx, format!("{books} 400-level book channels on one connection (fewer than {MAX_BOOK_CHANNELS} recommended)"));
                 }
             }
             _ => out.push(self.error("60012", &format!("Invalid request: {}", text.escape_default()))),
@@ -201,6 +226,23 @@ impl Session for OkxSession {
 }
 
 impl OkxSession {
+    /// Counts a subscribe/unsubscribe request; `false` (a broken limit) when the hour's budget is spent.
+    fn within_request_budget(&mut self, shared: &Shared) -> bool {
+        let now = Instant::now();
+        while self.requests.front().is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(3600)) {
+            self.requests.pop_front();
+        }
+        let allowed = shared.config.okx_requests_per_hour as usize;
+        if self.requests.len() >= allowed {
+            shared
+                .limits
+                .violated(Venue::Okx, format!("more than {allowed} subscribe requests an hour on one connection"));
+            return false;
+        }
+        self.requests.push_back(now);
+        true
+    }
+
     fn error(&self, code: &str, msg: &str) -> String {
         format!(r#"{{"event":"error","code":"{code}","msg":"{msg}","connId":"{}"}}"#, self.conn_id)
     }
@@ -243,6 +285,8 @@ impl OkxSession {
             0
         };
         let initial = match channel {
+            // Without WebSocket snapshots the client seeds the book from `GET /api/v5/market/books`.
+            Channel::Books if !shared.config.okx_ws_snapshots => None,
             Channel::Books => Some(snapshot_frame(book, market.now_ms(), checksum)),
             Channel::Books5 => Some(books5_frame(&book.delta(None), market.now_ms())),
             Channel::BboTbt => Some(bbo_frame(&book.delta(None), market.now_ms())),

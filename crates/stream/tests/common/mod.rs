@@ -12,7 +12,7 @@ use perpspread_net::{MarketRest, RestConfig};
 use perpspread_okx::ws::OkxWs;
 use perpspread_okx::OkxRest;
 use perpspread_sim::SimHandle;
-use perpspread_stream::{LiveConfig, Recorder};
+use perpspread_stream::{LiveConfig, LiveVenue, Recorder};
 
 /// How quickly the client gives up on a silent or broken connection.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub async fn connect(sim: &SimHandle, recorder: Option<&Recorder>, timing: Timin
     );
     let symbols = |venue: Venue| universe.pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect();
     let mut okx_ws = OkxWs::new(&sim.okx_ws_url);
-    let mut binance_ws = BinanceWs::new(format!("{}/stream", sim.binance_ws_url));
+    let mut binance_ws = BinanceWs::new(&sim.binance_ws_url);
     let mut live = LiveConfig::new();
     if fast {
         okx_ws.heartbeat_after = Duration::from_millis(800);
@@ -54,9 +54,10 @@ pub async fn connect(sim: &SimHandle, recorder: Option<&Recorder>, timing: Timin
         live.backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_millis(500) };
         live.resync_timeout = Duration::from_secs(2);
     }
-    live.okx = Some((okx_ws, symbols(Venue::Okx)));
-    live.binance = Some((binance_ws, symbols(Venue::Binance)));
-    live.binance_rest = Some(Arc::new(binance));
+    live.venues = vec![
+        LiveVenue::okx(okx_ws, symbols(Venue::Okx)).with_snapshots(Arc::new(okx)),
+        LiveVenue::binance(&binance_ws, symbols(Venue::Binance)).with_snapshots(Arc::new(binance)),
+    ];
     live.recorder = recorder.cloned();
     (universe, live)
 }
