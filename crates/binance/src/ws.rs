@@ -162,7 +162,8 @@ impl BinanceWs {
     /// One protocol per route that carries at least one stream, each to run on its own connections. The
     /// routes share one connection-attempt budget (Binance counts attempts per IP).
     pub fn routes(&self) -> Vec<BinanceRouteWs> {
-        let connects = Arc::new(RateLimiter::new(300, Duration::from_secs(300)));
+        // 300 attempts per 5 minutes per IP: a burst of 10, then 0.89 a second (at most 277 in any 5 minutes).
+        let connects = Arc::new(RateLimiter::new(10, Duration::from_millis(11_250)));
         [Route::Public, Route::Market]
             .into_iter()
             .filter(|route| self.streams("x").iter().any(|s| route_of(s) == *route))

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::instrument::Venue;
 
 /// A kind of subscribed data whose silence is watched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamKind {
     /// Order-book data (snapshots, diffs).

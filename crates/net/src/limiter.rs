@@ -53,6 +53,14 @@ impl RateLimiter {
         }
     }
 
+    /// How long until `weight` could be spent (zero when it can be now); spends nothing.
+    pub fn wait_time(&self, weight: u32) -> Duration {
+        let weight = f64::from(weight).min(self.capacity);
+        let mut bucket = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.refill(&mut bucket);
+        Duration::from_secs_f64(((weight - bucket.tokens) / self.refill_per_sec).max(0.0))
+    }
+
     /// Takes the server's own count of weight used in the current window into account
     /// (e.g. Binance `X-MBX-USED-WEIGHT-1m`): never believe more is left than the server says.
     pub fn observe_used(&self, used: u32) {

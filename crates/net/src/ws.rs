@@ -233,13 +233,25 @@ async fn session(
     if events.send(WsEvent::Connected { connection }).await.is_err() {
         return Outcome::Stop;
     }
+    // Requests wait here for their turn within the venue's message rate, while frames keep being read: a
+    // storm of resubscriptions must not stop the connection's data (and make every book on it stale).
+    let mut outbox: std::collections::VecDeque<String> = std::collections::VecDeque::new();
     let started = Instant::now();
     let mut last_rx = Instant::now();
     let mut last_heartbeat = Instant::now();
     let mut ticks = tokio::time::interval(Duration::from_millis(250));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let send_in = if outbox.is_empty() { Duration::from_secs(3600) } else { pacing.wait_time(1) };
         tokio::select! {
+            _ = tokio::time::sleep(send_in), if !outbox.is_empty() => {
+                if pacing.try_acquire(1).is_none() {
+                    let text = outbox.pop_front().expect("outbox is not empty");
+                    if let Err(error) = socket.send(Message::text(text)).await {
+                        return Outcome::Lost(Disconnect::Closed(error.to_string()));
+                    }
+                }
+            }
             message = socket.next() => {
                 let message = match message {
                     Some(Ok(message)) => message,
@@ -276,12 +288,7 @@ async fn session(
                         return Outcome::Lost(Disconnect::RequestBudget);
                     }
                     requests.count(frames.len());
-                    for text in frames {
-                        pacing.acquire(1).await;
-                        if let Err(error) = socket.send(Message::text(text)).await {
-                            return Outcome::Lost(Disconnect::Closed(error.to_string()));
-                        }
-                    }
+                    outbox.extend(frames);
                 }
             },
             _ = ticks.tick() => {
@@ -303,5 +310,25 @@ async fn session(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_budget_counts_within_its_window() {
+        let budget = RequestBudget { requests: 5, window: Duration::from_millis(200) };
+        let mut count = RequestCount::new(Some(budget));
+        count.count(1); // the subscription of a new connection
+        assert!(count.allows(4));
+        count.count(4);
+        assert!(!count.allows(1), "five of five spent");
+        std::thread::sleep(Duration::from_millis(220));
+        assert!(count.allows(5), "the window moved on");
+        let mut unlimited = RequestCount::new(None);
+        unlimited.count(10_000);
+        assert!(unlimited.allows(usize::MAX / 2));
     }
 }

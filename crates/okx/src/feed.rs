@@ -383,15 +383,16 @@ impl OkxFeed {
         book.tracked.exchange_ms = header.ts_ms;
         let buffered = std::mem::take(&mut book.buffer);
         for update in &buffered {
-            let Seed::Bridging { seq } = book.seed else {
-                // The snapshot was too old: keep the rest for the next one.
-                buffer(book, update.header, &update.bids, &update.asks, update.recv);
-                continue;
-            };
-            let outcome = if book.tracked.state == BookState::Live {
-                apply_update(book, &update.bids, &update.asks, update.header)
-            } else {
-                bridge(book, seq, &update.bids, &update.asks, update.header)
+            let outcome = match book.seed {
+                _ if book.tracked.state == BookState::Live => {
+                    apply_update(book, &update.bids, &update.asks, update.header)
+                }
+                Seed::Bridging { seq } => bridge(book, seq, &update.bids, &update.asks, update.header),
+                Seed::Waiting { .. } => {
+                    // The snapshot was too old (or the book broke): keep the rest for the next snapshot.
+                    buffer(book, update.header, &update.bids, &update.asks, update.recv);
+                    continue;
+                }
             };
             if outcome == Err(ResyncReason::SnapshotTooOld) {
                 buffer(book, update.header, &update.bids, &update.asks, update.recv);
@@ -715,6 +716,99 @@ mod tests {
             .0
             .unwrap();
         assert_eq!(feed.book(0).unwrap().state, BookState::Live);
+    }
+
+    fn at(feed: &mut OkxFeed, text: &str, mono_ms: u64) -> Vec<FeedEvent> {
+        let mut events = Vec::new();
+        let recv = RecvTime { wall_ns: mono_ms * 1_000_000, mono_ns: mono_ms * 1_000_000 };
+        feed.on_frame(Frame { source: Source::Ws, data: text, recv }, &mut events).unwrap();
+        events
+    }
+
+    fn rest(feed: &mut OkxFeed, bids: &str, asks: &str, seq: i64) -> (Result<(), FrameError>, Vec<FeedEvent>) {
+        let mut events = Vec::new();
+        let body = format!(
+            r#"{{"code":"0","msg":"","data":[{{"asks":{asks},"bids":{bids},"ts":"1700000000000","seqId":{seq}}}]}}"#
+        );
+        let url = "/api/v5/market/books?instId=BTC-USDT-SWAP&sz=400";
+        let frame = Frame { source: Source::Rest { url }, data: &body, recv: RecvTime::default() };
+        (feed.on_frame(frame, &mut events), events)
+    }
+
+    const SLOT: u32 = 0;
+    const BUFFERED: FeedEvent = FeedEvent::BookBuffered { slot: SLOT };
+    const NEEDED: FeedEvent = FeedEvent::SnapshotNeeded { slot: SLOT };
+    const UPDATED: FeedEvent = FeedEvent::BookUpdated { slot: SLOT };
+
+    /// OKX's documented procedure: buffer, seed from REST, drop `seqId <= snapshot`, bridge with
+    /// `prevSeqId <= snapshot < seqId`, then follow the chain.
+    #[test]
+    fn without_a_websocket_snapshot_the_book_is_seeded_over_rest() {
+        let mut feed = OkxFeed::default();
+        feed.track("BTC-USDT-SWAP");
+        // Updates without a snapshot are kept; a REST snapshot is asked for once the wait has passed.
+        assert_eq!(at(&mut feed, &book_msg("update", r#"[["100","1","0","1"]]"#, "[]", 0, 11, 10), 0), [BUFFERED]);
+        assert_eq!(at(&mut feed, &book_msg("update", r#"[["100","2","0","1"]]"#, "[]", 0, 12, 11), 1_000), [BUFFERED]);
+        let events = at(&mut feed, &book_msg("update", r#"[["99","4","0","1"]]"#, "[]", 0, 13, 12), 2_100);
+        assert_eq!(events, [BUFFERED, NEEDED]);
+        assert_eq!(at(&mut feed, &book_msg("update", "[]", r#"[["101","7","0","1"]]"#, 0, 14, 13), 2_200), [BUFFERED]);
+        assert_eq!(feed.ws_snapshots(), Some(false));
+        assert_eq!(feed.book(SLOT).unwrap().state, BookState::Syncing);
+        // The snapshot is at seqId 12: updates 11 and 12 are in it, 13 bridges (12 <= 12 < 13), 14 chains.
+        let (result, events) = rest(&mut feed, r#"[["100","2","0","1"]]"#, r#"[["101","3","0","1"]]"#, 12);
+        result.unwrap();
+        assert_eq!(events, [UPDATED, UPDATED]);
+        let tracked = feed.book(SLOT).unwrap();
+        assert_eq!((tracked.state, tracked.sequence), (BookState::Live, Some(14)));
+        let levels = |side| tracked.book.levels(side).map(|l| tracked.book.qty_of(l).to_string()).collect::<Vec<_>>();
+        assert_eq!(levels(perpspread_core::Side::Bid), ["2", "4"]);
+        assert_eq!(levels(perpspread_core::Side::Ask), ["7"]);
+        // The chain goes on; a keep-alive repeats the seqId; a reset (seqId < prevSeqId) continues the chain.
+        assert_eq!(at(&mut feed, &book_msg("update", "[]", "[]", 0, 14, 14), 3_000), [UPDATED]);
+        assert_eq!(at(&mut feed, &book_msg("update", r#"[["98","1","0","1"]]"#, "[]", 0, 3, 14), 3_100), [UPDATED]);
+        assert_eq!(at(&mut feed, &book_msg("update", "[]", "[]", 0, 4, 3), 3_200), [UPDATED]);
+        assert_eq!(feed.book(SLOT).unwrap().sequence, Some(4));
+    }
+
+    #[test]
+    fn a_rest_snapshot_older_than_the_buffer_is_fetched_again() {
+        let mut feed = OkxFeed::default();
+        feed.track("BTC-USDT-SWAP");
+        at(&mut feed, &book_msg("update", r#"[["100","1","0","1"]]"#, "[]", 0, 21, 20), 0);
+        assert_eq!(at(&mut feed, &book_msg("update", "[]", "[]", 0, 22, 21), 2_500), [BUFFERED, NEEDED]);
+        // Snapshot at 15, but the oldest buffered update starts at 20: too old.
+        let (result, events) = rest(&mut feed, r#"[["100","5","0","1"]]"#, r#"[["101","3","0","1"]]"#, 15);
+        result.unwrap();
+        assert_eq!(events, [NEEDED]);
+        let tracked = feed.book(SLOT).unwrap();
+        assert_eq!((tracked.state, tracked.stats.sequence_gaps), (BookState::Resyncing, 1));
+        // The next snapshot covers the buffer: 21 and 22 are in it; live at 22.
+        let (_, events) = rest(&mut feed, r#"[["100","1","0","1"]]"#, r#"[["101","3","0","1"]]"#, 22);
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(feed.book(SLOT).unwrap().state, BookState::Live);
+        assert_eq!(at(&mut feed, &book_msg("update", "[]", r#"[["102","1","0","1"]]"#, 0, 23, 22), 2_600), [UPDATED]);
+        // Once the venue is known to send no snapshots, a broken book asks for REST at once (no resubscription).
+        let events = at(&mut feed, &book_msg("update", "[]", "[]", 0, 30, 29), 2_700);
+        assert_eq!(events, [FeedEvent::Resync { slot: SLOT, reason: ResyncReason::SequenceGap }, NEEDED]);
+        let mut events = Vec::new();
+        let refused = r#"{"code":"51001","msg":"Instrument ID does not exist","data":[]}"#;
+        let url = "/api/v5/market/books?instId=BTC-USDT-SWAP&sz=400";
+        let frame = Frame { source: Source::Rest { url }, data: refused, recv: RecvTime::default() };
+        assert!(matches!(feed.on_frame(frame, &mut events), Err(FrameError::Venue { code, .. }) if code == "51001"));
+    }
+
+    #[test]
+    fn a_websocket_snapshot_wins_over_the_rest_path() {
+        let mut feed = OkxFeed::default();
+        assert_eq!(at(&mut feed, &book_msg("update", "[]", "[]", 0, 5, 4), 0), [BUFFERED]);
+        let snapshot = book_msg("snapshot", r#"[["100","1","0","1"]]"#, r#"[["101","2","0","1"]]"#, 0, 10, -1);
+        assert_eq!(at(&mut feed, &snapshot, 100), [UPDATED]);
+        assert_eq!(feed.ws_snapshots(), Some(true));
+        // A REST snapshot arriving later does not replace a live book.
+        let (result, events) = rest(&mut feed, r#"[["90","1","0","1"]]"#, r#"[["91","1","0","1"]]"#, 3);
+        result.unwrap();
+        assert!(events.is_empty());
+        assert_eq!(feed.book(SLOT).unwrap().sequence, Some(10));
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct OkxWs {
     pub heartbeat_after: Duration,
     /// Reconnect after this much silence (a `pong` should have arrived long before).
     pub stall_timeout: Duration,
+    /// Subscribe/unsubscribe requests allowed per connection per hour ([`REQUESTS_PER_HOUR`]).
+    pub requests_per_hour: u32,
     /// Shared by every connection made with these settings (OKX counts connection attempts per IP).
     connects: Arc<RateLimiter>,
 }
@@ -55,7 +57,8 @@ impl OkxWs {
             funding: false,
             heartbeat_after: Duration::from_secs(25),
             stall_timeout: Duration::from_secs(30),
-            connects: Arc::new(RateLimiter::new(CONNECTS_PER_SECOND, Duration::from_secs(1))),
+            requests_per_hour: REQUESTS_PER_HOUR,
+            connects: Arc::new(connect_limiter()),
         }
     }
 
@@ -69,6 +72,12 @@ impl OkxWs {
         }
         args.chunks(ARGS_PER_REQUEST).map(|chunk| json!({"op": op, "args": chunk}).to_string()).collect()
     }
+}
+
+/// One connection attempt per 400 ms: never more than [`CONNECTS_PER_SECOND`] in any one-second window (a
+/// bucket of three would allow a fourth within the same second once it refills).
+fn connect_limiter() -> RateLimiter {
+    RateLimiter::new(1, Duration::from_millis(400))
 }
 
 impl WsVenue for OkxWs {
@@ -113,8 +122,9 @@ impl WsVenue for OkxWs {
         Some(&self.connects)
     }
     fn request_budget(&self) -> Option<RequestBudget> {
-        // Keep a margin for the resubscriptions already queued when the budget is checked.
-        Some(RequestBudget { requests: REQUESTS_PER_HOUR - 20, window: Duration::from_secs(3600) })
+        // Keep a margin of 4 % for the subscription requests of a reconnect's new session.
+        let margin = self.requests_per_hour / 25;
+        Some(RequestBudget { requests: self.requests_per_hour - margin, window: Duration::from_secs(3600) })
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use perpspread_core::health::StreamKind;
 use perpspread_core::Venue;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -114,6 +115,14 @@ pub enum FaultKind {
         #[serde(default = "one")]
         count: u32,
     },
+    /// Keep every current subscription of one kind of stream (`book` or `funding`) acknowledged and open but
+    /// deliver nothing on it any more, as a venue-side broken subscription does; a new subscription (a
+    /// resubscribe or a reconnect) delivers again.
+    Mute {
+        #[serde(with = "venue_serde")]
+        venue: Venue,
+        stream: StreamKind,
+    },
     /// Send `messages` extra no-op book updates of `symbol` at once (a burst a slow client must absorb).
     Burst {
         #[serde(with = "venue_serde")]
@@ -138,6 +147,7 @@ impl FaultKind {
             | FaultKind::RestStatus { venue, .. }
             | FaultKind::SlowRest { venue, .. }
             | FaultKind::RefuseSubscription { venue, .. }
+            | FaultKind::Mute { venue, .. }
             | FaultKind::Burst { venue, .. } => *venue,
         }
     }

@@ -490,7 +490,10 @@ impl Live {
                 FeedEvent::Resync { slot, reason } => {
                     let symbol = self.pipeline.feed(venue).symbol(slot).unwrap_or_default();
                     tracing::warn!(%venue, symbol, ?reason, "book broken: resyncing this instrument");
-                    self.resync(venue, slot);
+                    // A book the feed repairs over REST (it asked for a snapshot too) needs no resubscription.
+                    if !self.pipeline.last_events().contains(&FeedEvent::SnapshotNeeded { slot }) {
+                        self.resync(venue, slot);
+                    }
                 }
                 FeedEvent::SnapshotNeeded { slot } => {
                     if let Some(symbol) = self.pipeline.feed(venue).symbol(slot).map(str::to_owned) {

@@ -19,6 +19,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
+use perpspread_core::health::StreamKind;
 use perpspread_core::{Level, Side, Venue};
 use serde::Deserialize;
 use serde_json::Value;
@@ -156,9 +157,18 @@ struct Stream {
     /// Net changes since the last push, keyed by (side, price).
     pending: BTreeMap<(u8, i64), i64>,
     last_top: Option<(Level, Level)>,
+    /// Acknowledged but no longer delivered (a [`FaultKind::Mute`]).
+    muted: bool,
 }
 
 impl Stream {
+    fn stream_kind(&self) -> StreamKind {
+        match self.kind {
+            Kind::MarkPrice => StreamKind::Funding,
+            Kind::Diff | Kind::Partial(_) | Kind::BookTicker => StreamKind::Book,
+        }
+    }
+
     /// Parses `btcusdt@depth@100ms` and friends; `None` for an unsupported stream name.
     fn parse(name: &str, market: &Market) -> Option<Stream> {
         let (symbol, rest) = name.split_once('@')?;
@@ -195,6 +205,7 @@ impl Stream {
             last_id: 0,
             pending: BTreeMap::new(),
             last_top: None,
+            muted: false,
         })
     }
 
@@ -269,8 +280,8 @@ impl Session for BinanceSession {
             let Some(delta) = stream.slot.and_then(|slot| event.binance.get(slot)) else {
                 continue;
             };
-            if !self.route.delivers(stream.kind) {
-                continue; // acknowledged on the wrong route: silently never delivered
+            if !self.route.delivers(stream.kind) || stream.muted {
+                continue; // acknowledged on the wrong route, or muted: silently never delivered
             }
             let now = event.now_ms;
             match stream.kind {
@@ -327,6 +338,11 @@ impl Session for BinanceSession {
                 out.push(wrap(self.combined, "btcusdt@mystery", &frame));
             }
             FaultKind::WrongChecksum { .. } => return,
+            FaultKind::Mute { stream, .. } => {
+                for muted in self.streams.iter_mut().filter(|s| s.stream_kind() == *stream) {
+                    muted.muted = true;
+                }
+            }
             other if self.faults.arm(other) => {}
             _ => return,
         }

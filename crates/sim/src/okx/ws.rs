@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
+use perpspread_core::health::StreamKind;
 use perpspread_core::{Level, Side, Venue};
 use serde::Deserialize;
 
@@ -96,6 +97,18 @@ struct Sub {
     since_step: u64,
     /// Best bid and ask last published (for top-of-book channels).
     last_top: Option<(Level, Level)>,
+    /// Acknowledged but no longer delivered (a [`FaultKind::Mute`]).
+    muted: bool,
+}
+
+impl Sub {
+    fn stream(&self) -> Option<StreamKind> {
+        match self.channel {
+            Channel::Books | Channel::Books5 | Channel::BboTbt => Some(StreamKind::Book),
+            Channel::FundingRate => Some(StreamKind::Funding),
+            Channel::Tickers => None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,7 +174,7 @@ impl Session for OkxSession {
         let mut tickers = Vec::new();
         for i in 0..self.subs.len() {
             let sub = &self.subs[i];
-            let Some(delta) = event.okx.get(sub.slot).filter(|_| event.step > sub.since_step) else {
+            let Some(delta) = event.okx.get(sub.slot).filter(|_| event.step > sub.since_step && !sub.muted) else {
                 continue;
             };
             match sub.channel {
@@ -197,7 +210,7 @@ impl Session for OkxSession {
 
     fn on_timer(&mut self, shared: &Shared, out: &mut Vec<String>) {
         let market = lock(&shared.market);
-        for sub in self.subs.iter().filter(|s| s.channel == Channel::FundingRate) {
+        for sub in self.subs.iter().filter(|s| s.channel == Channel::FundingRate && !s.muted) {
             if let Some(frame) = data_frame(&market, sub) {
                 out.push(frame);
             }
@@ -205,7 +218,11 @@ impl Session for OkxSession {
     }
 
     fn on_fault(&mut self, shared: &Shared, fault: &FaultKind, out: &mut Vec<String>) {
-        if let FaultKind::UnknownMessage { .. } = fault {
+        if let FaultKind::Mute { stream, .. } = fault {
+            for sub in self.subs.iter_mut().filter(|s| s.stream() == Some(*stream)) {
+                sub.muted = true;
+            }
+        } else if let FaultKind::UnknownMessage { .. } = fault {
             out.push(format!(
                 r#"{{"event":"mystery","msg":"a message type no client knows","connId":"{}"}}"#,
                 self.conn_id
@@ -274,8 +291,14 @@ impl OkxSession {
             return out.push(self.error("60014", "Requests too frequent."));
         }
         out.push(self.ack("subscribe", channel.name(), arg.inst_id));
-        let sub =
-            Sub { channel, inst_id: arg.inst_id.to_owned(), slot, since_step: market.step_index(), last_top: None };
+        let sub = Sub {
+            channel,
+            inst_id: arg.inst_id.to_owned(),
+            slot,
+            since_step: market.step_index(),
+            last_top: None,
+            muted: false,
+        };
         let Some(book) = market.book(Venue::Okx, arg.inst_id) else {
             return;
         };

@@ -44,8 +44,11 @@ pub async fn connect(sim: &SimHandle, recorder: Option<&Recorder>, timing: Timin
         a.skipped.into_iter().chain(b.skipped).collect(),
     );
     let symbols = |venue: Venue| universe.pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect();
+    // Books and funding, as `monitor` subscribes them.
     let mut okx_ws = OkxWs::new(&sim.okx_ws_url);
+    okx_ws.funding = true;
     let mut binance_ws = BinanceWs::new(&sim.binance_ws_url);
+    binance_ws.mark_price = true;
     let mut live = LiveConfig::new();
     if fast {
         okx_ws.heartbeat_after = Duration::from_millis(800);
