@@ -32,6 +32,9 @@ pub struct SymbolMsg<'a> {
     pub quote_asset: &'a str,
     #[serde(default)]
     pub margin_asset: &'a str,
+    /// `COIN`, `INDEX`, `PREMARKET`, `EQUITY`, `COMMODITY`, … (no official list).
+    #[serde(default)]
+    pub underlying_type: &'a str,
     #[serde(default, borrow)]
     pub filters: Vec<FilterMsg<'a>>,
 }

@@ -24,12 +24,23 @@ pub fn parse_exchange_info(body: &[u8]) -> Result<Listing, String> {
 
 /// Maps one symbol to an instrument, or says why it is not usable.
 pub fn instrument_from(msg: &SymbolMsg<'_>) -> Result<Instrument, String> {
-    if msg.contract_type != "PERPETUAL" {
-        let kind = if msg.contract_type.is_empty() { "none" } else { msg.contract_type };
-        return Err(format!("contractType {kind}: not a perpetual"));
+    // Contract types and states as listed in exchangeInfo in 2026 (read 2026-12-06).
+    match msg.contract_type {
+        "PERPETUAL" => {}
+        "TRADIFI_PERPETUAL" => {
+            return Err("contractType TRADIFI_PERPETUAL: a TradFi perpetual (stocks, metals, commodities) that \
+                        trades in sessions and needs a separate agreement; not paired with crypto perpetuals"
+                .into())
+        }
+        "PERPETUAL_DELIVERING" => return Err("contractType PERPETUAL_DELIVERING: being delisted".into()),
+        "" => return Err("contractType none: not a perpetual".into()),
+        other => return Err(format!("contractType {other}: not a perpetual (a delivery contract)")),
     }
     if msg.status != "TRADING" {
         return Err(format!("status {}: not trading", msg.status));
+    }
+    if msg.underlying_type == "PREMARKET" {
+        return Err("underlyingType PREMARKET: a pre-market contract, priced before any spot market".into());
     }
     let filter = |kind: &str| msg.filters.iter().find(|f| f.filter_type == kind);
     let number = |field: &str, text: Option<&str>| -> Result<Decimal, String> {
@@ -66,6 +77,27 @@ mod tests {
     use super::*;
 
     const REAL: &[u8] = include_bytes!("../../../fixtures/real/binance_usdm_exchange_info_2021-07-22.json");
+
+    #[test]
+    fn contract_types_that_cannot_pair_say_why() {
+        let body = |contract: &str, status: &str, underlying: &str| {
+            format!(
+                r#"{{"symbols":[{{"symbol":"XAUUSDT","contractType":"{contract}","status":"{status}","underlyingType":"{underlying}","baseAsset":"XAU","quoteAsset":"USDT","marginAsset":"USDT","filters":[{{"filterType":"PRICE_FILTER","tickSize":"0.01"}},{{"filterType":"LOT_SIZE","stepSize":"0.001","minQty":"0.001"}}]}}]}}"#
+            )
+        };
+        assert_eq!(parse_exchange_info(body("PERPETUAL", "TRADING", "COIN").as_bytes()).unwrap().instruments.len(), 1);
+        for (contract, status, underlying, reason) in [
+            ("TRADIFI_PERPETUAL", "TRADING", "COMMODITY", "TradFi"),
+            ("PERPETUAL_DELIVERING", "TRADING", "COIN", "delisted"),
+            ("CURRENT_QUARTER", "TRADING", "COIN", "delivery"),
+            ("PERPETUAL", "PENDING_TRADING", "COIN", "not trading"),
+            ("PERPETUAL", "TRADING", "PREMARKET", "pre-market"),
+        ] {
+            let listing = parse_exchange_info(body(contract, status, underlying).as_bytes()).unwrap();
+            assert!(listing.instruments.is_empty(), "{contract} {status} {underlying}");
+            assert!(listing.skipped[0].reason.contains(reason), "{}", listing.skipped[0].reason);
+        }
+    }
 
     #[test]
     fn real_exchange_info() {

@@ -92,3 +92,42 @@ async fn instruments_pairs_and_explains_the_rest() {
     assert!(stderr.contains("binance") && stderr.contains("500") && !stderr.contains("panicked"), "{stderr}");
     sim.shutdown().await;
 }
+
+/// With API keys, every instrument is charged the account's own taker fee: OKX by fee group (`feeGroup` of
+/// `trade-fee`, group from `instruments`), Binance per symbol (`commissionRate`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_fees_are_read_per_fee_group_and_per_symbol() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(
+        &keys,
+        "[okx]\napi_key = \"k\"\nsecret = \"s\"\npassphrase = \"p\"\n[binance]\napi_key = \"k\"\nsecret = \"s\"\n",
+    )
+    .unwrap();
+    let output = tokio::task::block_in_place(|| {
+        run(
+            &sim,
+            &[
+                "scan",
+                "--json",
+                "--symbols",
+                "BTC/USDT,BTC/USDC",
+                "--size-usd",
+                "1000",
+                "--keys",
+                keys.to_str().unwrap(),
+            ],
+        )
+    });
+    let rows = lines(&output);
+    let fees = |pair: &str| {
+        let row = rows.iter().find(|r| r["pair"] == pair).unwrap_or_else(|| panic!("{pair} in {rows:?}"));
+        row["fees_bp"].as_f64().unwrap()
+    };
+    // Round trip of both legs: 2 × (OKX group 4: 4 bp + Binance: 4 bp), and for USDC 2 × (2 + 2.4).
+    assert!((fees("BTC/USDT") - 16.0).abs() < 1e-9, "{rows:?}");
+    assert!((fees("BTC/USDC") - 8.8).abs() < 1e-9, "{rows:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("secret = "), "{stderr}");
+}

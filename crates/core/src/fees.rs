@@ -1,6 +1,6 @@
 //! Trading fees in basis points (1 bp = 0.01 % = 0.0001).
 
-use crate::instrument::Venue;
+use crate::instrument::{Instrument, Venue};
 
 /// Taker fees per venue and whether closing the position is charged as well.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,11 +30,24 @@ impl FeeModel {
 
     /// Total fees of the trade, in bp of notional: buy leg + sell leg, doubled when the exit is counted.
     pub fn total_bp(&self, buy: Venue, sell: Venue) -> f64 {
-        let legs = self.taker_bp(buy) + self.taker_bp(sell);
+        self.round_trip(self.taker_bp(buy) + self.taker_bp(sell))
+    }
+
+    /// Taker fee of one instrument, bp: the account's rate for it when known, else its venue's.
+    pub fn instrument_taker_bp(&self, instrument: &Instrument) -> f64 {
+        instrument.taker_fee_bp.unwrap_or_else(|| self.taker_bp(instrument.venue))
+    }
+
+    /// [`FeeModel::total_bp`] with each leg's own rate ([`FeeModel::instrument_taker_bp`]).
+    pub fn total_bp_of(&self, buy: &Instrument, sell: &Instrument) -> f64 {
+        self.round_trip(self.instrument_taker_bp(buy) + self.instrument_taker_bp(sell))
+    }
+
+    fn round_trip(&self, legs_bp: f64) -> f64 {
         if self.count_exit {
-            2.0 * legs
+            2.0 * legs_bp
         } else {
-            legs
+            legs_bp
         }
     }
 }
@@ -57,5 +70,31 @@ mod tests {
         let entry_only = FeeModel::new(5.0, 4.5, false);
         assert_eq!(entry_only.total_bp(Venue::Binance, Venue::Okx), 9.5);
         assert_eq!(FeeModel::default().total_bp(Venue::Okx, Venue::Binance), 20.0);
+    }
+
+    #[test]
+    fn an_instruments_own_rate_wins_over_its_venues() {
+        use crate::instrument::{ContractKind, PairKey};
+        use rust_decimal::Decimal;
+        let instrument = |venue, fee: Option<f64>| Instrument {
+            taker_fee_bp: fee,
+            ..Instrument::new(
+                venue,
+                "X",
+                PairKey::new("BTC", "USDT"),
+                "USDT",
+                ContractKind::Linear,
+                Decimal::ONE,
+                Decimal::ONE,
+                Decimal::ONE,
+                Decimal::ONE,
+                Decimal::ONE,
+            )
+        };
+        let fees = FeeModel::new(5.0, 4.5, true);
+        let (okx, binance) = (instrument(Venue::Okx, Some(2.0)), instrument(Venue::Binance, None));
+        assert_eq!(fees.instrument_taker_bp(&okx), 2.0);
+        assert_eq!(fees.instrument_taker_bp(&binance), 4.5);
+        assert_eq!(fees.total_bp_of(&okx, &binance), 13.0);
     }
 }

@@ -105,6 +105,10 @@ pub struct Instrument {
     pub price_scale: u8,
     /// Decimals of the integer grid sizes are stored on (from the lot size).
     pub qty_scale: u8,
+    /// The venue's trading-fee group of the instrument, when it has one (OKX `groupId`).
+    pub fee_group: Option<String>,
+    /// The account's taker fee on this instrument, bp, when read from the venue (else the venue's default).
+    pub taker_fee_bp: Option<f64>,
 }
 
 impl Instrument {
@@ -135,7 +139,15 @@ impl Instrument {
             min_size,
             price_scale: decimals_of(tick_size),
             qty_scale: decimals_of(lot_size),
+            fee_group: None,
+            taker_fee_bp: None,
         }
+    }
+
+    /// The same instrument in the venue's fee group `group`.
+    pub fn with_fee_group(mut self, group: impl Into<String>) -> Self {
+        self.fee_group = Some(group.into());
+        self
     }
 
     /// Lot size expressed in base units.

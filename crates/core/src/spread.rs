@@ -249,7 +249,7 @@ impl<'a> SpreadCalculator<'a> {
             buy: Leg { view: buy, units: buy_units },
             sell: Leg { view: sell, units: sell_units },
             step,
-            fees_bp: fees.total_bp(direction.buy, direction.sell),
+            fees_bp: fees.total_bp_of(buy.instrument, sell.instrument),
             direction,
         }
     }

@@ -12,18 +12,46 @@ use crate::messages::Envelope;
 use crate::OkxRest;
 
 /// Fee rates of the account for swaps, in bp of notional (positive = fee paid, negative = rebate).
-#[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// Followed: OKX v5 "Get fee rates" (docs of 2026-09-08, read 2026-12-06): rates come per fee group
+/// (`feeGroup[]`: `groupId`, `taker`, `maker`), and an instrument's group is the `groupId` of
+/// `/api/v5/public/instruments` (with `instType`); the top-level `taker`/`takerU`/`takerUSDC` are deprecated and
+/// only a fallback here.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SwapFees {
-    /// USDT-margined swaps.
+    /// Taker rate of each fee group, bp.
+    pub groups: Vec<FeeGroup>,
+    /// From the deprecated top-level fields (USDT-margined swaps), when sent: for instruments of no group.
+    pub fallback_taker_bp: Option<f64>,
+    pub fallback_maker_bp: Option<f64>,
+    /// USDC-margined swaps, from the deprecated `takerUSDC`, when sent.
+    pub taker_usdc_bp: Option<f64>,
+}
+
+/// The account's rates in one fee group, bp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeeGroup {
+    pub group_id: String,
     pub taker_bp: f64,
     pub maker_bp: f64,
-    /// USDC-margined swaps, when the venue reports them separately.
-    pub taker_usdc_bp: Option<f64>,
+}
+
+impl SwapFees {
+    /// The taker rate of an instrument in fee group `group`, bp: its group's rate, else the deprecated
+    /// top-level rate, else `None` (the caller keeps its configured fee and says so).
+    pub fn taker_bp(&self, group: Option<&str>) -> Option<f64> {
+        group
+            .and_then(|id| self.groups.iter().find(|g| g.group_id == id))
+            .map(|g| g.taker_bp)
+            .or(self.fallback_taker_bp)
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TradeFeeMsg<'a> {
+    #[serde(default, borrow)]
+    fee_group: Vec<FeeGroupMsg<'a>>,
     #[serde(default)]
     taker_u: &'a str,
     #[serde(default)]
@@ -34,6 +62,17 @@ struct TradeFeeMsg<'a> {
     maker: &'a str,
     #[serde(default, rename = "takerUSDC")]
     taker_usdc: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FeeGroupMsg<'a> {
+    #[serde(default)]
+    group_id: &'a str,
+    #[serde(default)]
+    taker: &'a str,
+    #[serde(default)]
+    maker: &'a str,
 }
 
 /// `base64(HMAC-SHA256(secret, timestamp + method + requestPath + body))`, the `OK-ACCESS-SIGN` header.
@@ -96,9 +135,26 @@ pub fn parse_trade_fee(body: &[u8]) -> Result<SwapFees, String> {
         let rate: Decimal = text.parse().ok()?;
         Some(-rust_decimal::prelude::ToPrimitive::to_f64(&rate)? * 10_000.0)
     };
-    let taker = bp(msg.taker_u).or_else(|| bp(msg.taker)).ok_or("no taker rate in response")?;
-    let maker = bp(msg.maker_u).or_else(|| bp(msg.maker)).ok_or("no maker rate in response")?;
-    Ok(SwapFees { taker_bp: taker, maker_bp: maker, taker_usdc_bp: bp(msg.taker_usdc) })
+    let groups = msg
+        .fee_group
+        .iter()
+        .map(|g| {
+            let taker =
+                bp(g.taker).ok_or_else(|| format!("fee group {}: taker {:?} is not a number", g.group_id, g.taker))?;
+            let maker = bp(g.maker).unwrap_or(f64::NAN);
+            Ok(FeeGroup { group_id: g.group_id.to_owned(), taker_bp: taker, maker_bp: maker })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let fallback_taker_bp = bp(msg.taker_u).or_else(|| bp(msg.taker));
+    if groups.is_empty() && fallback_taker_bp.is_none() {
+        return Err("no fee group and no taker rate in response".into());
+    }
+    Ok(SwapFees {
+        groups,
+        fallback_taker_bp,
+        fallback_maker_bp: bp(msg.maker_u).or_else(|| bp(msg.maker)),
+        taker_usdc_bp: bp(msg.taker_usdc),
+    })
 }
 
 #[cfg(test)]
@@ -137,10 +193,25 @@ mod tests {
     }
 
     #[test]
-    fn fee_rates_in_bp() {
+    fn deprecated_top_level_rates_are_the_fallback() {
         let body = br#"{"code":"0","msg":"","data":[{"category":"1","delivery":"","exercise":"","instType":"SWAP","level":"Lv1","maker":"-0.0002","makerU":"-0.0002","makerUSDC":"-0.0002","taker":"-0.0005","takerU":"-0.0005","takerUSDC":"-0.0005","ts":"1700000000000"}]}"#;
         let fees = parse_trade_fee(body).unwrap();
-        assert!((fees.taker_bp - 5.0).abs() < 1e-9 && (fees.maker_bp - 2.0).abs() < 1e-9);
+        assert!(fees.groups.is_empty());
+        assert!((fees.taker_bp(Some("4")).unwrap() - 5.0).abs() < 1e-9);
+        assert!((fees.fallback_maker_bp.unwrap() - 2.0).abs() < 1e-9);
         assert!(parse_trade_fee(br#"{"code":"0","msg":"","data":[]}"#).is_err());
+    }
+
+    #[test]
+    fn fee_groups_give_each_instrument_its_rate() {
+        // The shape of the 2026 docs: rates per `feeGroup`, the top-level fields deprecated (empty here).
+        let body = br#"{"code":"0","msg":"","data":[{"feeGroup":[{"groupId":"4","maker":"-0.0002","taker":"-0.0005"},{"groupId":"5","maker":"0.00005","taker":"-0.0003"}],"fiat":[],"instType":"SWAP","level":"Lv1","maker":"","makerU":"","taker":"","takerU":"","takerUSDC":"","ruleType":"","ts":"1763979985847"}]}"#;
+        let fees = parse_trade_fee(body).unwrap();
+        assert_eq!(fees.groups.len(), 2);
+        assert!((fees.taker_bp(Some("4")).unwrap() - 5.0).abs() < 1e-9);
+        assert!((fees.taker_bp(Some("5")).unwrap() - 3.0).abs() < 1e-9);
+        assert!((fees.groups[1].maker_bp + 0.5).abs() < 1e-9, "a positive maker rate is a rebate");
+        assert_eq!(fees.taker_bp(Some("9")), None, "an unknown group has no rate (no deprecated fallback sent)");
+        assert_eq!(fees.taker_bp(None), None);
     }
 }

@@ -47,6 +47,12 @@ pub struct InstrumentMsg<'a> {
     pub min_sz: &'a str,
     #[serde(default)]
     pub state: &'a str,
+    /// `normal`, `pre_market`, `rebase_contract`, `xperp` (docs of 2026-09-08).
+    #[serde(default)]
+    pub rule_type: &'a str,
+    /// Trading-fee group (with `instType`, selects the account's rate in `trade-fee`'s `feeGroup`).
+    #[serde(default)]
+    pub group_id: &'a str,
 }
 
 /// A book level `[price, size, "0" (deprecated), order count]`.

@@ -28,8 +28,17 @@ pub fn instrument_from(msg: &InstrumentMsg<'_>) -> Result<Instrument, String> {
     if msg.inst_type != "SWAP" {
         return Err(format!("instType {}: not a perpetual swap", msg.inst_type));
     }
-    if msg.state != "live" {
-        return Err(format!("state {:?}: not trading", msg.state));
+    // States and rule types as documented on 2026-09-08 (read 2026-12-06).
+    match msg.state {
+        "live" => {}
+        "post_only" => return Err("state post_only: only post-only orders accepted, no taker leg".into()),
+        "rebase" => return Err("state rebase: not tradable while the contract is rebased".into()),
+        other => return Err(format!("state {other:?}: not trading")),
+    }
+    match msg.rule_type {
+        "" | "normal" => {}
+        "pre_market" => return Err("ruleType pre_market: a pre-market contract, priced before any spot market".into()),
+        other => return Err(format!("ruleType {other:?}: only normal contracts pair")),
     }
     let mut parts = msg.inst_id.split('-');
     let (Some(base), Some(quote), Some("SWAP"), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
@@ -58,7 +67,7 @@ pub fn instrument_from(msg: &InstrumentMsg<'_>) -> Result<Instrument, String> {
         return Err(format!("ctValCcy {} differs from base {base}", msg.ct_val_ccy));
     }
     let settle = if msg.settle_ccy.is_empty() { quote } else { msg.settle_ccy };
-    Ok(Instrument::new(
+    let instrument = Instrument::new(
         Venue::Okx,
         msg.inst_id,
         PairKey::new(base, quote),
@@ -69,7 +78,8 @@ pub fn instrument_from(msg: &InstrumentMsg<'_>) -> Result<Instrument, String> {
         tick,
         lot,
         min,
-    ))
+    );
+    Ok(if msg.group_id.is_empty() { instrument } else { instrument.with_fee_group(msg.group_id) })
 }
 
 #[cfg(test)]
@@ -99,6 +109,29 @@ mod tests {
     fn docs_listing_parses() {
         let listing = parse_instruments(DOCS).unwrap();
         assert!(listing.instruments.iter().any(|i| i.symbol == "BTC-USD-SWAP" && i.kind == ContractKind::Inverse));
+    }
+
+    #[test]
+    fn states_and_rule_types_that_cannot_pair_say_why() {
+        let body = |state: &str, rule: &str| {
+            format!(
+                r#"{{"code":"0","msg":"","data":[{{"instId":"X-USDT-SWAP","instType":"SWAP","ctType":"linear","ctVal":"1","ctValCcy":"X","tickSz":"0.1","lotSz":"1","state":"{state}","ruleType":"{rule}","groupId":"4"}}]}}"#
+            )
+        };
+        let listing = parse_instruments(body("live", "normal").as_bytes()).unwrap();
+        assert_eq!(listing.instruments[0].fee_group.as_deref(), Some("4"));
+        for (state, rule, reason) in [
+            ("post_only", "normal", "post-only"),
+            ("rebase", "normal", "rebased"),
+            ("suspend", "normal", "not trading"),
+            ("preopen", "normal", "not trading"),
+            ("live", "pre_market", "pre-market"),
+            ("live", "xperp", "only normal"),
+        ] {
+            let listing = parse_instruments(body(state, rule).as_bytes()).unwrap();
+            assert!(listing.instruments.is_empty(), "{state} {rule}");
+            assert!(listing.skipped[0].reason.contains(reason), "{state} {rule}: {}", listing.skipped[0].reason);
+        }
     }
 
     #[test]

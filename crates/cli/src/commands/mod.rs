@@ -141,12 +141,17 @@ pub async fn shutdown_signal(limit: Option<std::time::Duration>) {
     }
 }
 
-/// Replaces the configured taker fees with the account's real rates when API keys are configured
-/// (environment or `--keys` file). Failures keep the configured fees and say why.
+/// Binance symbols whose commission is read one by one (weight 20 each, from the 2400-a-minute budget);
+/// the others take the rate most of those have.
+const COMMISSION_LOOKUPS: usize = 40;
+
+/// With API keys, reads the account's taker fees into each watched instrument: OKX per fee group
+/// (`feeGroup` by `groupId`, the deprecated account-wide rate as fallback), Binance per symbol. Instruments
+/// without a rate keep the configured fee, and the log says which and how many.
 pub async fn apply_account_fees(
-    config: &mut crate::config::Config,
+    config: &crate::config::Config,
     venues: &RestVenues,
-    pairs: &[Pair],
+    pairs: &mut [Pair],
 ) -> anyhow::Result<()> {
     use perpspread_net::auth::VenueCredentials;
     let credentials = VenueCredentials::load(|k| std::env::var(k).ok(), config.keys_file.as_deref())
@@ -154,25 +159,75 @@ pub async fn apply_account_fees(
     if let Some(okx) = &credentials.okx {
         match venues.okx.swap_fees(okx).await {
             Ok(fees) => {
-                tracing::info!(taker_bp = fees.taker_bp, "using the OKX account's taker fee");
-                config.okx.taker_fee_bp = fees.taker_bp;
+                let (mut by_group, mut by_account, mut configured) = (0, 0, 0);
+                for leg in pairs.iter_mut().flat_map(|p| p.legs.iter_mut()).filter(|l| l.venue == Venue::Okx) {
+                    let grouped = fees.groups.iter().any(|g| Some(g.group_id.as_str()) == leg.fee_group.as_deref());
+                    match fees.taker_bp(leg.fee_group.as_deref()) {
+                        Some(bp) if grouped => (leg.taker_fee_bp, by_group) = (Some(bp), by_group + 1),
+                        Some(bp) => (leg.taker_fee_bp, by_account) = (Some(bp), by_account + 1),
+                        None => configured += 1,
+                    }
+                }
+                tracing::info!(
+                    "OKX account taker fees: {by_group} instruments by fee group, {by_account} by the deprecated account-wide rate, {configured} keep the configured {} bp",
+                    config.okx.taker_fee_bp
+                );
             }
             Err(error) => {
                 tracing::warn!("OKX account fees unavailable, keeping {} bp: {error}", config.okx.taker_fee_bp)
             }
         }
     }
-    let symbol = pairs.iter().find_map(|p| p.leg(Venue::Binance)).map(|i| i.symbol.clone());
-    if let (Some(binance), Some(symbol)) = (&credentials.binance, symbol) {
-        match venues.binance.commission(binance, &symbol).await {
+    let Some(binance) = &credentials.binance else { return Ok(()) };
+    let mut symbols: Vec<String> =
+        pairs.iter().filter_map(|p| p.leg(Venue::Binance)).map(|i| i.symbol.clone()).collect();
+    symbols.sort();
+    symbols.dedup();
+    let looked_up = &symbols[..symbols.len().min(COMMISSION_LOOKUPS)];
+    let results =
+        futures::future::join_all(looked_up.iter().map(|symbol| venues.binance.commission(binance, symbol))).await;
+    let mut rates = std::collections::HashMap::new();
+    for (symbol, result) in looked_up.iter().zip(results) {
+        match result {
             Ok(fees) => {
-                tracing::info!(taker_bp = fees.taker_bp, "using the Binance account's taker fee");
-                config.binance.taker_fee_bp = fees.taker_bp;
+                rates.insert(symbol.clone(), fees.taker_bp);
             }
-            Err(error) => {
-                tracing::warn!("Binance account fees unavailable, keeping {} bp: {error}", config.binance.taker_fee_bp)
-            }
+            Err(error) => tracing::warn!(
+                symbol,
+                "Binance commission unavailable, keeping {} bp: {error}",
+                config.binance.taker_fee_bp
+            ),
         }
     }
+    // The rate most symbols have, for the symbols beyond the lookups.
+    let common = rates
+        .values()
+        .fold(Vec::<(f64, usize)>::new(), |mut counts, bp| {
+            match counts.iter_mut().find(|(rate, _)| rate == bp) {
+                Some(entry) => entry.1 += 1,
+                None => counts.push((*bp, 1)),
+            }
+            counts
+        })
+        .into_iter()
+        .max_by_key(|(_, count)| *count)
+        .map(|(bp, _)| bp);
+    let mut assumed = 0;
+    for leg in pairs.iter_mut().flat_map(|p| p.legs.iter_mut()).filter(|l| l.venue == Venue::Binance) {
+        leg.taker_fee_bp = rates.get(&leg.symbol).copied().or_else(|| {
+            let rate = common.filter(|_| !looked_up.contains(&leg.symbol));
+            assumed += usize::from(rate.is_some());
+            rate
+        });
+    }
+    tracing::info!(
+        "Binance account taker fees: read for {} of {} symbols{}",
+        rates.len(),
+        symbols.len(),
+        match common {
+            Some(bp) if assumed > 0 => format!("; {assumed} others assumed at the most common rate, {bp} bp"),
+            _ => String::new(),
+        }
+    );
     Ok(())
 }

@@ -76,9 +76,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     if pairs.is_empty() {
         return Err(UserError("no pair to monitor".into()).into());
     }
-    let mut config = config.clone();
-    super::apply_account_fees(&mut config, &venues, &pairs).await?;
-    let config = &config;
+    let mut pairs = pairs;
+    super::apply_account_fees(config, &venues, &mut pairs).await?;
     let mut engine = Engine::new(engine_config(config, &args), pairs.clone());
     load_funding(&venues, &pairs, &mut engine).await;
     let mut signals = Signals::new(engine);

@@ -103,9 +103,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let scan = effective(&config.scan, &args)?;
     let venues = RestVenues::from_config(config)?;
     let universe = super::fetch_universe(&venues).await?;
-    let pairs = super::select_pairs(&venues, &universe, &args.symbols, scan.top, None).await?;
-    let mut config = config.clone();
-    super::apply_account_fees(&mut config, &venues, &pairs).await?;
+    let mut pairs = super::select_pairs(&venues, &universe, &args.symbols, scan.top, None).await?;
+    super::apply_account_fees(config, &venues, &mut pairs).await?;
     let rows = scan_pairs(&venues, &pairs, &scan, &config.fee_model()).await;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -236,7 +235,7 @@ fn evaluate(
         buy_mid: mid_per_base(&buy),
         sell_mid: mid_per_base(&sell),
         gross_bp: None,
-        fees_bp: fees.total_bp(buy_leg.venue, sell_leg.venue),
+        fees_bp: fees.total_bp_of(buy_leg, sell_leg),
         net_bp: None,
         threshold_bp,
         max_size_base: None,
@@ -287,7 +286,7 @@ fn failed_row(pair: &Pair, error: String, fees: &FeeModel) -> ScanRow {
         buy_mid: None,
         sell_mid: None,
         gross_bp: None,
-        fees_bp: fees.total_bp(a.venue, b.venue),
+        fees_bp: fees.total_bp_of(a, b),
         net_bp: None,
         threshold_bp: 0.0,
         max_size_base: None,

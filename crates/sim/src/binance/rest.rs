@@ -36,6 +36,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/fapi/v1/premiumIndex", get(premium_index))
         .route("/fapi/v1/fundingInfo", get(|| async { json_response(StatusCode::OK, "[]".into()) }))
         .route("/fapi/v1/time", get(server_time))
+        .route("/fapi/v1/commissionRate", get(commission_rate))
         .route("/fapi/v1/ping", get(|| async { json_response(StatusCode::OK, "{}".into()) }))
         .route("/_sim/fault", post(fault_endpoint))
         .fallback(not_found)
@@ -164,6 +165,30 @@ fn per_symbol(
         format!("[{}]", items.collect::<Vec<_>>().join(","))
     };
     json_response(StatusCode::OK, body)
+}
+
+/// `GET /fapi/v1/commissionRate?symbol=…` (signed): the simulated account pays 4 bp taker, and 2.4 bp on
+/// USDC-quoted symbols. Needs the `X-MBX-APIKEY` header and a `signature` (not checked).
+async fn commission_rate(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = params(raw.as_deref());
+    if !headers.contains_key("X-MBX-APIKEY") || !query.contains_key("signature") {
+        return json_response(StatusCode::UNAUTHORIZED, r#"{"code":-2014,"msg":"API-key format invalid."}"#.into());
+    }
+    let symbol = query.get("symbol").cloned().unwrap_or_default();
+    if shared.with_market(|m| m.pair_of(Venue::Binance, &symbol).is_none()) {
+        return json_response(StatusCode::BAD_REQUEST, r#"{"code":-1121,"msg":"Invalid symbol."}"#.into());
+    }
+    let taker = if symbol.ends_with("USDC") { "0.000240" } else { "0.000400" };
+    json_response(
+        StatusCode::OK,
+        format!(
+            r#"{{"symbol":"{symbol}","makerCommissionRate":"0.000200","takerCommissionRate":"{taker}","rpiCommissionRate":"0"}}"#
+        ),
+    )
 }
 
 async fn server_time(State(shared): State<Arc<Shared>>) -> Response {

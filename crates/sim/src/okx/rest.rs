@@ -30,6 +30,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v5/market/tickers", get(tickers))
         .route("/api/v5/public/funding-rate", get(funding_rate))
         .route("/api/v5/public/mark-price", get(mark_prices))
+        .route("/api/v5/account/trade-fee", get(trade_fee))
         .route("/_sim/fault", post(fault_endpoint))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), rest_faults))
@@ -151,6 +152,7 @@ struct InstrumentOut {
     max_stop_sz: &'static str,
     max_trigger_sz: &'static str,
     max_twap_sz: &'static str,
+    group_id: &'static str,
     min_sz: String,
     open_type: &'static str,
     opt_type: &'static str,
@@ -195,6 +197,7 @@ fn instrument_out(pair: &PairState) -> Option<InstrumentOut> {
         max_stop_sz: "12000",
         max_trigger_sz: "100000000.0000000000000000",
         max_twap_sz: "100000000.0000000000000000",
+        group_id: fee_group(quote),
         min_sz: spec.min_sz.normalize().to_string(),
         open_type: "",
         opt_type: "",
@@ -207,6 +210,30 @@ fn instrument_out(pair: &PairState) -> Option<InstrumentOut> {
         trade_quote_ccy_list: [],
         uly: family,
     })
+}
+
+/// The simulated account's fee group of a swap: USDT-margined swaps in group 4, USDC-margined in group 5.
+fn fee_group(quote: &str) -> &'static str {
+    if quote == "USDC" {
+        "5"
+    } else {
+        "4"
+    }
+}
+
+/// `GET /api/v5/account/trade-fee?instType=SWAP` in the 2026 shape: rates per `feeGroup`, the top-level
+/// fields deprecated and empty. The simulated account pays 4 bp taker in group 4 and 2 bp in group 5. Needs
+/// the `OK-ACCESS-*` headers (the signature itself is not checked).
+async fn trade_fee(headers: axum::http::HeaderMap) -> Response {
+    if !["OK-ACCESS-KEY", "OK-ACCESS-SIGN", "OK-ACCESS-TIMESTAMP", "OK-ACCESS-PASSPHRASE"]
+        .iter()
+        .all(|h| headers.contains_key(*h))
+    {
+        return error(StatusCode::UNAUTHORIZED, "50103", "Request header OK-ACCESS-KEY can not be empty.");
+    }
+    ok(
+        r#"{"feeGroup":[{"groupId":"4","maker":"-0.0002","taker":"-0.0004"},{"groupId":"5","maker":"0","taker":"-0.0002"}],"fiat":[],"instType":"SWAP","level":"Lv1","maker":"","makerU":"","makerUSDC":"","taker":"","takerU":"","takerUSDC":"","ruleType":"","ts":"1763979985847"}"#,
+    )
 }
 
 /// `GET /api/v5/public/instruments?instType=SWAP[&instId=…]`.
