@@ -350,3 +350,92 @@ async fn binance_pings_and_lifetime_limit() {
     assert!(started.elapsed() >= Duration::from_millis(550));
     sim.shutdown().await;
 }
+
+/// The simulator answers like the venues when their documented limits are broken, and records every breach.
+#[tokio::test]
+async fn venue_limits_are_enforced_and_recorded() {
+    let config = SimConfig { okx_requests_per_hour: 3, binance_max_streams_per_connection: 3, ..fast() };
+    let sim = perpspread_sim::start(config).await.unwrap();
+    // OKX: a fourth connection within a second is refused with HTTP 429.
+    let mut okx = Vec::new();
+    for _ in 0..3 {
+        okx.push(connect(&sim.okx_ws_url).await);
+    }
+    let refused = tokio_tungstenite::connect_async(sim.okx_ws_url.as_str()).await.unwrap_err().to_string();
+    assert!(refused.contains("429"), "{refused}");
+    // OKX: the fourth subscribe/unsubscribe request of the hour is refused (code 50011).
+    let ws = &mut okx[0];
+    for i in 0..4 {
+        let op = if i % 2 == 0 { "subscribe" } else { "unsubscribe" };
+        let request = format!(r#"{{"op":"{op}","args":[{{"channel":"tickers","instId":"BTC-USDT-SWAP"}}]}}"#);
+        ws.send(Message::Text(request.into())).await.unwrap();
+    }
+    let mut refusals = 0;
+    for _ in 0..20 {
+        let frame = next_json(ws).await;
+        refusals += usize::from(frame["code"] == "50011");
+        if refusals == 1 {
+            break;
+        }
+    }
+    assert_eq!(refusals, 1);
+    // Binance: more streams than allowed on a connection are refused; an 11th message in a second closes it.
+    let mut binance = connect(&format!("{}/public/ws", sim.binance_ws_url)).await;
+    let sub =
+        r#"{"method":"SUBSCRIBE","params":["btcusdt@depth","ethusdt@depth","solusdt@depth","xrpusdt@depth"],"id":1}"#;
+    binance.send(Message::Text(sub.into())).await.unwrap();
+    let answer = next_json(&mut binance).await;
+    assert_eq!(answer["error"]["code"], 2, "{answer}");
+    for id in 0..11 {
+        let list = format!(r#"{{"method":"LIST_SUBSCRIPTIONS","id":{}}}"#, id + 10);
+        if binance.send(Message::Text(list.into())).await.is_err() {
+            break;
+        }
+    }
+    let mut closed = false;
+    for _ in 0..50 {
+        match tokio::time::timeout(Duration::from_secs(2), binance.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                closed = frame.is_some_and(|f| u16::from(f.code) == 1008);
+                break;
+            }
+            Ok(None) | Ok(Some(Err(_))) | Err(_) => break,
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+    assert!(closed, "an 11th message in a second closes the connection (1008)");
+    let violations = sim.limit_violations();
+    for expected in
+        ["connection attempts", "subscribe requests an hour", "streams on one connection", "messages a second"]
+    {
+        assert!(violations.iter().any(|v| v.contains(expected)), "{expected} not in {violations:?}");
+    }
+    sim.shutdown().await;
+}
+
+/// OKX recommends fewer than 30 channels of 400 book levels per connection: the simulator records more.
+#[tokio::test]
+async fn thirty_okx_books_on_one_connection_are_recorded() {
+    use perpspread_sim::{BinanceSpec, OkxSpec, SimPair};
+    let pairs = (0..30)
+        .map(|i| {
+            let base = format!("SYN{i}");
+            SimPair::new(&base, "USDT", 10.0 + f64::from(i), 20_000.0, 1e8)
+                .with_okx(OkxSpec::linear(&format!("{base}-USDT-SWAP"), "1", "0.001", "1"))
+                .with_binance(BinanceSpec::perpetual(&format!("{base}USDT"), "0.001", "1", 3, 0))
+        })
+        .collect();
+    let sim = perpspread_sim::start(SimConfig { pairs, ..fast() }).await.unwrap();
+    let mut ws = connect(&sim.okx_ws_url).await;
+    let args = |range: std::ops::Range<i32>| {
+        range.map(|i| format!(r#"{{"channel":"books","instId":"SYN{i}-USDT-SWAP"}}"#)).collect::<Vec<_>>().join(",")
+    };
+    ws.send(Message::Text(format!(r#"{{"op":"subscribe","args":[{}]}}"#, args(0..29)).into())).await.unwrap();
+    while next_json(&mut ws).await["arg"]["instId"] != "SYN28-USDT-SWAP" {}
+    assert!(sim.limit_violations().is_empty(), "29 books are within the recommendation");
+    ws.send(Message::Text(format!(r#"{{"op":"subscribe","args":[{}]}}"#, args(29..30)).into())).await.unwrap();
+    while next_json(&mut ws).await["arg"]["instId"] != "SYN29-USDT-SWAP" {}
+    let violations = sim.limit_violations();
+    assert!(violations.iter().any(|v| v.contains("30 400-level book channels")), "{violations:?}");
+    sim.shutdown().await;
+}
