@@ -98,6 +98,8 @@ pub struct Dashboard {
     pub now_ns: u64,
     /// Subscribed streams that deliver nothing, as the live layer reports them (read at each draw).
     pub streams: perpspread_core::health::StreamHealth,
+    /// What protects the books, e.g. `okx seqId chain (checksum 0)`, refreshed once a second.
+    pub protection: String,
 }
 
 impl Dashboard {
@@ -143,6 +145,7 @@ impl Dashboard {
             max_book_age_ns: engine.config().max_book_age_ns,
             now_ns: 0,
             streams: Default::default(),
+            protection: String::new(),
         }
     }
 
@@ -156,6 +159,7 @@ impl Dashboard {
         if elapsed >= Duration::from_secs(1) {
             self.rate = (self.messages - self.rate_mark.1) as f64 / elapsed.as_secs_f64();
             self.rate_mark = (Instant::now(), self.messages);
+            self.protection = protection(pipeline);
         }
         if self.paused {
             return;
@@ -392,11 +396,12 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
 
     let uptime = dashboard.started.elapsed().as_secs();
     let status = format!(
-        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | min delay okx {}, binance {} | up {:02}:{:02}:{:02} | sort: {}{}{} | q quit · p pause · s sort · f filter",
+        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | {} | min delay okx {}, binance {} | up {:02}:{:02}:{:02} | sort: {}{}{} | q quit · p pause · s sort · f filter",
         dashboard.rate,
         dashboard.messages,
         dashboard.resyncs,
         dashboard.gaps,
+        if dashboard.protection.is_empty() { "books: -" } else { dashboard.protection.as_str() },
         delay_text(dashboard.min_delay_ms[0]),
         delay_text(dashboard.min_delay_ms[1]),
         uptime / 3600,
@@ -411,6 +416,25 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
         None => (status, Color::Cyan),
     };
     frame.render_widget(Paragraph::new(status).style(Style::default().fg(colour)), status_area);
+}
+
+/// What protects each venue's books so far: OKX by its `seqId` chain plus CRC32 when checksums are sent, by
+/// the chain alone when they are 0 (as since 2026-06-23); Binance by its `U`/`u`/`pu` chain.
+pub(crate) fn protection(pipeline: &Pipeline) -> String {
+    let okx = pipeline.feed(Venue::Okx);
+    let (mut verified, mut absent) = (0, 0);
+    for slot in 0..okx.slots() {
+        if let Some(book) = okx.book(slot) {
+            verified += book.stats.checksums_verified;
+            absent += book.stats.checksums_absent;
+        }
+    }
+    let okx = match (verified, absent) {
+        (0, 0) => "okx seqId chain",
+        (0, _) => "okx seqId chain (checksum 0)",
+        _ => "okx seqId chain + CRC32",
+    };
+    format!("{okx}, binance U/u/pu chain")
 }
 
 /// `SILENT binance funding 45 s, …` for the status line, when any subscribed stream delivers nothing.

@@ -87,6 +87,9 @@ pub enum ResyncReason {
 pub struct BookStats {
     pub updates_applied: u64,
     pub checksums_verified: u64,
+    /// Book messages whose checksum field was `0` (OKX since 2026-06-23: not sent, so not verified; the
+    /// sequence chain alone protects the book).
+    pub checksums_absent: u64,
     pub checksum_failures: u64,
     pub sequence_gaps: u64,
     pub crossed: u64,

@@ -600,11 +600,15 @@ fn apply_update(
 
 /// Checks the checksum (when sent) and that the book is not crossed.
 fn verify(book: &mut InstrumentBook, header: BookHeader) -> Result<(), ResyncReason> {
-    if let Some(expected) = header.checksum.filter(|c| *c != 0) {
-        if i64::from(book.checksum.checksum(&book.tracked.book)) != expected {
-            return Err(ResyncReason::ChecksumMismatch);
+    match header.checksum {
+        Some(0) => book.tracked.stats.checksums_absent += 1,
+        Some(expected) => {
+            if i64::from(book.checksum.checksum(&book.tracked.book)) != expected {
+                return Err(ResyncReason::ChecksumMismatch);
+            }
+            book.tracked.stats.checksums_verified += 1;
         }
-        book.tracked.stats.checksums_verified += 1;
+        None => {}
     }
     if book.tracked.book.is_crossed() {
         return Err(ResyncReason::Crossed);
@@ -844,6 +848,7 @@ mod tests {
         let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["3366","0","0","0"]]"#, "[]", 0, 2, 1));
         assert_eq!(ev, vec![FeedEvent::BookUpdated { slot: 0 }]);
         assert_eq!(feed.book(0).unwrap().stats.checksums_verified, 1);
+        assert_eq!(feed.book(0).unwrap().stats.checksums_absent, 1, "0 means not sent: counted, not verified");
         let (_, ev) = ws(&mut feed, &book_msg("update", r#"[["3366","5","0","0"]]"#, "[]", 12345, 3, 2));
         assert_eq!(ev, vec![FeedEvent::Resync { slot: 0, reason: ResyncReason::ChecksumMismatch }]);
         assert_eq!(feed.book(0).unwrap().stats.checksum_failures, 1);

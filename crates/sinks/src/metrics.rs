@@ -21,7 +21,7 @@
 //! | `perpspread_book_state` | gauge | venue, symbol — 0 syncing, 1 live, 2 stale, 3 resyncing |
 //! | `perpspread_books` | gauge | venue, state |
 //! | `perpspread_sequence_gaps_total` | counter | venue |
-//! | `perpspread_checksums_total` | counter | venue, result (`verified`/`failed`) |
+//! | `perpspread_checksums_total` | counter | venue, result (`verified`/`failed`/`absent`: a checksum of 0, as OKX sends since 2026-06-23, so the book rests on its sequence chain) |
 //! | `perpspread_resyncs_total` | counter | venue |
 //! | `perpspread_resync_requests_total` | counter | venue, reason |
 //! | `perpspread_resync_duration_seconds` | histogram | venue |
@@ -225,6 +225,7 @@ struct VenueMetrics {
     sequence_gaps: Counter,
     checksums_verified: Counter,
     checksums_failed: Counter,
+    checksums_absent: Counter,
     resyncs: Counter,
     resync_requests: [Counter; 7],
     snapshot_requests: Counter,
@@ -592,7 +593,7 @@ impl Metrics {
         let venue = feed.venue();
         let vi = venue_index(venue);
         let slots = feed.slots();
-        let mut totals = [0u64; 4];
+        let mut totals = [0u64; 5];
         let mut by_state = [0u64; 4];
         let mut health = self.shared.books.lock().unwrap_or_else(|e| e.into_inner());
         for slot in 0..slots {
@@ -604,6 +605,7 @@ impl Metrics {
             totals[1] += book.stats.checksums_verified;
             totals[2] += book.stats.checksum_failures;
             totals[3] += book.stats.resyncs;
+            totals[4] += book.stats.checksums_absent;
             by_state[state_index(state)] += 1;
             let gauge_missing = self.fixed.venues[vi].slot(slot).gauge.is_none();
             if gauge_missing {
@@ -652,6 +654,7 @@ impl Metrics {
         v.checksums_verified.absolute(totals[1]);
         v.checksums_failed.absolute(totals[2]);
         v.resyncs.absolute(totals[3]);
+        v.checksums_absent.absolute(totals[4]);
         for (gauge, count) in v.books.iter().zip(by_state) {
             gauge.set(count as f64);
         }
@@ -825,6 +828,7 @@ fn register_fixed() -> Fixed {
             sequence_gaps: counter!("perpspread_sequence_gaps_total", "venue" => v),
             checksums_verified: counter!("perpspread_checksums_total", "venue" => v, "result" => "verified"),
             checksums_failed: counter!("perpspread_checksums_total", "venue" => v, "result" => "failed"),
+            checksums_absent: counter!("perpspread_checksums_total", "venue" => v, "result" => "absent"),
             resyncs: counter!("perpspread_resyncs_total", "venue" => v),
             resync_requests: RESYNC_REASONS
                 .map(|r| counter!("perpspread_resync_requests_total", "venue" => v, "reason" => resync_label(r))),

@@ -52,6 +52,8 @@ pub struct BookReport {
     pub instrument: String,
     pub updates_applied: u64,
     pub checksums_verified: u64,
+    /// Book messages with a checksum of 0 (not sent: the sequence chain alone protected the book).
+    pub checksums_absent: u64,
     pub checksum_failures: u64,
     pub sequence_gaps: u64,
     pub resyncs: u64,
@@ -221,6 +223,7 @@ fn report(pipeline: &Pipeline, unknown_venue: u64, error: Option<String>) -> Rep
                 instrument: symbol.to_owned(),
                 updates_applied: tracked.stats.updates_applied,
                 checksums_verified: tracked.stats.checksums_verified,
+                checksums_absent: tracked.stats.checksums_absent,
                 checksum_failures: tracked.stats.checksum_failures,
                 sequence_gaps: tracked.stats.sequence_gaps,
                 resyncs: tracked.stats.resyncs,
