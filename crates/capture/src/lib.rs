@@ -25,6 +25,8 @@ pub enum CaptureError {
     Io { path: String, error: io::Error },
     #[error("{path} already exists: a capture is never overwritten; choose another file name or remove it")]
     Exists { path: String },
+    #[error("{path}: a capture is written as .jsonl or .jsonl.zst (zstd); this name says otherwise")]
+    Extension { path: String },
     #[error("{path} line {line}: {message}")]
     Line { path: String, line: u64, message: String },
 }
@@ -322,6 +324,11 @@ impl CaptureWriter {
     }
 
     fn create_with(path: &Path, rotation: Rotation, replace: bool) -> Result<Self, CaptureError> {
+        // Write what the name says: JSON lines, compressed only with zstd (a `.gz` would hold plain text).
+        let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        if !(name.ends_with(".jsonl") || name.ends_with(".jsonl.zst")) {
+            return Err(CaptureError::Extension { path: path.display().to_string() });
+        }
         let mut writer = CaptureWriter {
             base: path.to_owned(),
             sink: None,

@@ -76,7 +76,7 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if error.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = error.print();
+            eprintln!("{}", short_usage());
             return ExitCode::from(2);
         }
         Err(error) if error.use_stderr() => {
@@ -113,6 +113,17 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// What `perpspread` without a command prints: the usage, the commands, where the help is.
+fn short_usage() -> String {
+    let command = Cli::command();
+    let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).filter(|n| *n != "help").collect();
+    format!(
+        "{}\ncommands: {}\nthe main job: perpspread monitor (see perpspread --help)",
+        command.clone().render_usage().to_string().trim(),
+        names.join(", ")
+    )
 }
 
 /// An error message on one line: parser messages that span lines (TOML's, with a source excerpt and a

@@ -44,6 +44,16 @@ fn bad_flags_and_config_exit_2_with_one_line() {
     assert_user_error(&["scan", "--size-usd", "-5"], "'-5'");
     assert_user_error(&["bench", "--runs", "x"], "(see perpspread bench --help)");
     assert_user_error(&["no-such-command"], "no-such-command");
+    // Given but naming nothing is a mistake (it used to scan nothing and exit 0).
+    for empty in ["", ",,,", " , "] {
+        assert_user_error(&["scan", "--symbols", empty], "no symbols");
+        assert_user_error(&["monitor", "--symbols", empty], "no symbols");
+    }
+    // A capture is written as what its name says.
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("x.jsonl.gz");
+    assert_user_error(&["record", "--out", gz.to_str().unwrap()], ".jsonl.zst");
+    assert!(!gz.exists());
     assert_user_error(&["replay"], "<FILE");
     // A TOML syntax error is one line too: its text without the source excerpt under it.
     assert_bad_config("scan", "[monitor\nfoo=\n", "line 1");
@@ -160,4 +170,14 @@ fn zstd_compress(bytes: &[u8]) -> Vec<u8> {
     }
     writer.finish().unwrap();
     std::fs::read(&path).unwrap()
+}
+
+/// `perpspread` alone prints the short usage (not the whole help) and exits 2.
+#[test]
+fn no_command_prints_the_short_usage() {
+    let (code, stderr) = perpspread(&[]);
+    assert_eq!(code, Some(2));
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines.len() <= 4, "{stderr}");
+    assert!(stderr.contains("Usage: perpspread") && stderr.contains("monitor, demo"), "{stderr}");
 }

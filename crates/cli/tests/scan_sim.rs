@@ -105,6 +105,7 @@ async fn account_fees_are_read_per_fee_group_and_per_symbol() {
         "[okx]\napi_key = \"k\"\nsecret = \"s\"\npassphrase = \"p\"\n[binance]\napi_key = \"k\"\nsecret = \"s\"\n",
     )
     .unwrap();
+    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let output = tokio::task::block_in_place(|| {
         run(
             &sim,
@@ -130,4 +131,6 @@ async fn account_fees_are_read_per_fee_group_and_per_symbol() {
     assert!((fees("BTC/USDC") - 8.8).abs() < 1e-9, "{rows:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("secret = "), "{stderr}");
+    // Written with the default umask, the key file is readable by others: used, with a warning like ssh's.
+    assert!(stderr.contains("is readable by others (mode 644)") && stderr.contains("chmod 600"), "{stderr}");
 }

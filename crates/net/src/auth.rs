@@ -91,6 +91,11 @@ impl VenueCredentials {
             let name = path.display().to_string();
             let text =
                 std::fs::read_to_string(path).map_err(|error| CredentialsError::Read { path: name.clone(), error })?;
+            if let Some(mode) = loose_permissions(path) {
+                tracing::warn!(
+                    "key file {name} is readable by others (mode {mode:o}): restrict it with `chmod 600 {name}`"
+                );
+            }
             let parsed: KeyFile = toml::from_str(&text)
                 .map_err(|e| CredentialsError::Invalid { path: name, message: e.message().to_owned() })?;
             let convert = |v: KeyFileVenue| Credentials {
@@ -105,6 +110,21 @@ impl VenueCredentials {
     }
 }
 
+/// The file's permission bits when group or others may read or write it (like ssh, which refuses such keys).
+pub fn loose_permissions(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// HMAC-SHA256 of `message` keyed by `secret`.
 pub fn hmac_sha256(secret: &[u8], message: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length");
@@ -116,6 +136,17 @@ pub fn hmac_sha256(secret: &[u8], message: &[u8]) -> [u8; 32] {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_noticed() {
+        use std::os::unix::fs::PermissionsExt;
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(loose_permissions(file.path()), Some(0o666));
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(loose_permissions(file.path()), None);
+    }
 
     #[test]
     fn secrets_never_print() {

@@ -49,6 +49,14 @@ pub async fn fetch_universe(venues: &RestVenues) -> anyhow::Result<Universe> {
 }
 
 /// The pairs named on the command line, or the `top` most liquid ones (quoted in `quote`, if given).
+/// A `--symbols` given but naming nothing (`''`, `,,,`) is a mistake, not "everything" or "nothing".
+pub fn check_symbols(symbols: &[String]) -> Result<(), UserError> {
+    if !symbols.is_empty() && symbols.iter().all(|s| s.trim().is_empty()) {
+        return Err(UserError("no symbols: --symbols lists none (e.g. --symbols BTC,ETH)".into()));
+    }
+    Ok(())
+}
+
 async fn select_pairs(
     venues: &RestVenues,
     universe: &Universe,
@@ -57,6 +65,7 @@ async fn select_pairs(
     quote: Option<&str>,
 ) -> anyhow::Result<Vec<Pair>> {
     if !symbols.is_empty() {
+        check_symbols(symbols)?;
         let mut pairs = Vec::new();
         let mut unknown = Vec::new();
         for symbol in symbols.iter().filter(|s| !s.trim().is_empty()) {

@@ -51,6 +51,7 @@ pub struct Args {
 
 /// Runs the command.
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
+    super::check_symbols(&args.symbols)?;
     let interactive = !args.json && std::io::stdout().is_terminal();
     let recorder = match &args.record {
         Some(path) => Some(Recorder::create(path, Rotation::default()).map_err(|e| UserError(e.to_string()))?),

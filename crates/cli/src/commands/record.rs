@@ -39,6 +39,7 @@ pub struct Args {
 
 /// Runs the command.
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
+    super::check_symbols(&args.symbols)?;
     if args.top == 0 {
         return Err(UserError("--top must be at least 1".into()).into());
     }

@@ -100,6 +100,7 @@ pub struct ScanRow {
 
 /// Runs the command.
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
+    super::check_symbols(&args.symbols)?;
     let scan = effective(&config.scan, &args)?;
     let venues = RestVenues::from_config(config)?;
     let universe = super::fetch_universe(&venues).await?;
