@@ -130,7 +130,14 @@ pub enum Disconnect {
     Requested,
     /// A resubscription would have exceeded the connection's request budget: a fresh connection instead.
     RequestBudget,
+    /// The venue sent a message larger than [`MAX_MESSAGE_BYTES`]: a fault of this connection.
+    Oversized(String),
 }
+
+/// Largest WebSocket message (and frame) accepted: a 400-level OKX snapshot is about 40 KB and a Binance
+/// combined-stream event a few KB, so a few MiB leave room without letting a faulty peer fill memory (the
+/// library's default is 64 MiB).
+pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
 
 impl Disconnect {
     /// Short label for logs and metrics.
@@ -142,6 +149,7 @@ impl Disconnect {
             Disconnect::Lifetime => "lifetime",
             Disconnect::Requested => "requested",
             Disconnect::RequestBudget => "request_budget",
+            Disconnect::Oversized(_) => "oversized",
         }
     }
 }
@@ -181,7 +189,9 @@ pub async fn run_connection(
             Outcome::Lost(reason) => reason,
         };
         failures = match reason {
-            Disconnect::ConnectFailed(_) | Disconnect::Closed(_) | Disconnect::Stalled => failures + 1,
+            Disconnect::ConnectFailed(_) | Disconnect::Closed(_) | Disconnect::Stalled | Disconnect::Oversized(_) => {
+                failures + 1
+            }
             Disconnect::Lifetime | Disconnect::Requested | Disconnect::RequestBudget => 0,
         };
         tracing::warn!(venue = %venue.venue(), connection, reason = ?reason, "websocket disconnected");
@@ -214,7 +224,13 @@ async fn session(
     if let Some(limiter) = venue.connect_limiter() {
         limiter.acquire(1).await;
     }
-    let connect = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url.as_str()));
+    let limits = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_MESSAGE_BYTES));
+    let connect = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async_with_config(url.as_str(), Some(limits), false),
+    );
     let mut socket = match connect.await {
         Ok(Ok((socket, _))) => socket,
         Ok(Err(error)) => return Outcome::Lost(Disconnect::ConnectFailed(error.to_string())),
@@ -255,6 +271,10 @@ async fn session(
             message = socket.next() => {
                 let message = match message {
                     Some(Ok(message)) => message,
+                    Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(error))) => {
+                        tracing::error!(venue = %venue.venue(), connection, url = %url, "refused a message from the venue: {error}");
+                        return Outcome::Lost(Disconnect::Oversized(error.to_string()));
+                    }
                     Some(Err(error)) => return Outcome::Lost(Disconnect::Closed(error.to_string())),
                     None => return Outcome::Lost(Disconnect::Closed("connection closed without a close frame".into())),
                 };

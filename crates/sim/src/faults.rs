@@ -115,6 +115,12 @@ pub enum FaultKind {
         #[serde(default = "one")]
         count: u32,
     },
+    /// Send one text message of `bytes` bytes (a faulty peer; clients should refuse it).
+    Oversized {
+        #[serde(with = "venue_serde")]
+        venue: Venue,
+        bytes: usize,
+    },
     /// Keep every current subscription of one kind of stream (`book` or `funding`) acknowledged and open but
     /// deliver nothing on it any more, as a venue-side broken subscription does; a new subscription (a
     /// resubscribe or a reconnect) delivers again.
@@ -148,6 +154,7 @@ impl FaultKind {
             | FaultKind::SlowRest { venue, .. }
             | FaultKind::RefuseSubscription { venue, .. }
             | FaultKind::Mute { venue, .. }
+            | FaultKind::Oversized { venue, .. }
             | FaultKind::Burst { venue, .. } => *venue,
         }
     }

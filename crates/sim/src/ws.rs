@@ -125,6 +125,10 @@ pub async fn drive<S: Session>(
                         pong_due = pong_due.map(|due| due.max(Instant::now()));
                     }
                     FaultKind::Malformed { truncate, .. } => malform = Some(*truncate),
+                    FaultKind::Oversized { bytes, .. } => {
+                        shared.faults.record("applied", &fault, Some(session.conn_id()));
+                        out.push(format!(r#"{{"padding":"{}"}}"#, "x".repeat(*bytes)));
+                    }
                     other => session.on_fault(&shared, other, &mut out),
                 }
             }

@@ -249,3 +249,15 @@ async fn a_spent_subscription_budget_reconnects_instead_of_breaking_the_limit() 
     assert!(live.stats.disconnects.get("request_budget").copied().unwrap_or(0) >= 1, "{:?}", live.stats);
     assert!(all_live(&live), "every book recovered");
 }
+
+/// A message larger than the venues ever send (5 MiB) is refused, counted and logged as a fault of that
+/// connection, which reconnects; the books come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_is_a_fault_of_its_connection() {
+    let faults = vec![Fault { at_ms: Some(2_000), kind: FaultKind::Oversized { venue: Venue::Okx, bytes: 5 << 20 } }];
+    let sim = perpspread_sim::start(SimConfig { faults, ..fast_sim() }).await.unwrap();
+    let (_, live) = common::connect(&sim, None, common::Timing::Fast).await;
+    let (live, _, _) = run(live, 5.0).await;
+    assert_eq!(live.stats.disconnects.get("oversized").copied(), Some(1), "{:?}", live.stats.disconnects);
+    assert!(all_live(&live), "books back after the reconnect");
+}
