@@ -323,9 +323,10 @@ fn number(value: f64) -> String {
 
 /// Checks that `url` parses, has one of `schemes` and names a host.
 fn check_url(key: &'static str, url: &str, schemes: &[&str], what: &'static str) -> Result<(), ConfigError> {
-    let parsed = url::Url::parse(url).map_err(|error| ConfigError::Url { key, value: url.to_owned(), error })?;
+    let shown = perpspread_net::redact_url(url);
+    let parsed = url::Url::parse(url).map_err(|error| ConfigError::Url { key, value: shown.to_string(), error })?;
     if !schemes.contains(&parsed.scheme()) || parsed.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(key, url, what));
+        return Err(invalid(key, shown, what));
     }
     Ok(())
 }

@@ -181,6 +181,6 @@ impl Outputs {
 pub async fn require_redis(url: &str) -> Result<(), crate::UserError> {
     RedisPublisher::check_reachable(url, Duration::from_secs(3)).await.map_err(|e| {
         let hint = if e.is_unreachable() { " (is redis-server running?)" } else { "" };
-        crate::UserError(format!("cannot reach Redis at {url}: {e}{hint}"))
+        crate::UserError(format!("cannot reach Redis at {}: {e}{hint}", perpspread_net::redact_url(url)))
     })
 }

@@ -112,6 +112,17 @@ fn recording_never_overwrites_a_capture() {
 fn unreachable_redis_and_port_in_use() {
     assert_user_error(&["demo", "--json", "--duration-s", "1", "--redis", "redis://127.0.0.1:1"], "cannot reach Redis");
     assert_user_error(&["tail", "--redis", "redis://127.0.0.1:1"], "cannot reach Redis");
+    // Credentials in a URL are never printed.
+    for args in [
+        vec!["demo", "--json", "--duration-s", "1", "--redis", "redis://:WRONGPASS@127.0.0.1:1"],
+        vec!["demo", "--json", "--duration-s", "1", "--redis", "rediss://user:WRONGPASS@127.0.0.1:1/0"],
+        vec!["tail", "--redis", "redis://:WRONGPASS@127.0.0.1:1"],
+        vec!["scan", "--okx-rest", "ftp://user:WRONGPASS@x"],
+    ] {
+        let (code, stderr) = perpspread(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("WRONGPASS") && stderr.contains("***"), "{args:?}: {stderr}");
+    }
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     assert_user_error(&["demo", "--json", "--duration-s", "1", "--metrics-addr", &addr], "cannot serve metrics");

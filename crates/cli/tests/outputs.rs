@@ -108,3 +108,60 @@ fn demo_feeds_redis_files_and_metrics() {
     assert!(replayed.to_string().contains("BTC/USDT"), "{replayed}");
     assert!(charts.join("spread-BTC_USDT.png").is_file() && charts.join("durations.png").is_file());
 }
+
+/// Managed Redis services require TLS: `rediss://` works (here against redis-server with a self-signed
+/// certificate, accepted with redis-rs's `#insecure`), a wrong password is refused, and the password is never
+/// printed.
+#[test]
+fn redis_over_tls_with_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl must be installed (.ci/run installs it)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args(["--port", "0", "--tls-port", &port.to_string(), "--tls-auth-clients", "no", "--requirepass", "s3cret"])
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed");
+    let _redis = Redis(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server with TLS did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let demo = |password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_perpspread"))
+            .args(["demo", "--json", "--duration-s", "2", "--redis"])
+            .arg(format!("rediss://:{password}@127.0.0.1:{port}/#insecure"))
+            .output()
+            .unwrap()
+    };
+    let good = demo("s3cret");
+    let stderr = String::from_utf8_lossy(&good.stderr);
+    assert!(good.status.success(), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    // The demo published over TLS (spread snapshots at least).
+    let keys = Command::new("redis-cli")
+        .args(["--tls", "--insecure", "-p", &port.to_string(), "-a", "s3cret", "--no-auth-warning", "DBSIZE"])
+        .output()
+        .unwrap();
+    let keys: u64 = String::from_utf8_lossy(&keys.stdout).trim().parse().unwrap_or(0);
+    assert!(keys > 0, "nothing published over TLS");
+    let bad = demo("WRONGPASS");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("WRONGPASS") && stderr.contains("rediss://:***@"), "{stderr}");
+}

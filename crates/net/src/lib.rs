@@ -21,6 +21,38 @@ use serde::Serialize;
 
 pub use rest::{RestClient, RestConfig, RestError, RestResponse};
 
+/// A URL fit to print: the password of its user info (`redis://:secret@host`, `wss://user:secret@host`) becomes
+/// `***`, and so does a user info without a password (often a token). Anything else is kept as given.
+pub fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.into() };
+    let authority_end = url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
+    let Some(at) = url[scheme_end..authority_end].rfind('@').map(|i| scheme_end + i) else { return url.into() };
+    let userinfo = &url[scheme_end..at];
+    let shown = match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{user}:***"),
+        None => "***".to_owned(),
+    };
+    format!("{}{shown}{}", &url[..scheme_end], &url[at..]).into()
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_url;
+
+    #[test]
+    fn credentials_in_urls_are_never_shown() {
+        assert_eq!(redact_url("redis://:WRONG@127.0.0.1:6379/0"), "redis://:***@127.0.0.1:6379/0");
+        assert_eq!(
+            redact_url("rediss://default:s3cr@t@redis.example.com:6380"),
+            "rediss://default:***@redis.example.com:6380"
+        );
+        assert_eq!(redact_url("wss://token@stream.example.com/ws"), "wss://***@stream.example.com/ws");
+        assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(redact_url("https://www.okx.com/api?x=a@b"), "https://www.okx.com/api?x=a@b");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+}
+
 /// The instruments a venue lists, and those it lists but perpspread cannot use (with the reason).
 #[derive(Debug, Clone, Default)]
 pub struct Listing {

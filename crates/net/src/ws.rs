@@ -234,7 +234,12 @@ async fn session(
     let mut socket = match connect.await {
         Ok(Ok((socket, _))) => socket,
         Ok(Err(error)) => return Outcome::Lost(Disconnect::ConnectFailed(error.to_string())),
-        Err(_) => return Outcome::Lost(Disconnect::ConnectFailed(format!("timed out connecting to {url}"))),
+        Err(_) => {
+            return Outcome::Lost(Disconnect::ConnectFailed(format!(
+                "timed out connecting to {}",
+                crate::redact_url(&url)
+            )))
+        }
     };
     let pacing = RateLimiter::new(venue.outgoing_per_second().max(1), Duration::from_secs(1));
     let mut requests = RequestCount::new(venue.request_budget());
@@ -272,7 +277,7 @@ async fn session(
                 let message = match message {
                     Some(Ok(message)) => message,
                     Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(error))) => {
-                        tracing::error!(venue = %venue.venue(), connection, url = %url, "refused a message from the venue: {error}");
+                        tracing::error!(venue = %venue.venue(), connection, url = %crate::redact_url(&url), "refused a message from the venue: {error}");
                         return Outcome::Lost(Disconnect::Oversized(error.to_string()));
                     }
                     Some(Err(error)) => return Outcome::Lost(Disconnect::Closed(error.to_string())),

@@ -22,6 +22,7 @@ use std::time::Duration;
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{AsyncConnectionConfig, Client, Value};
 use perpspread_core::engine::OpportunityEvent;
+use perpspread_net::redact_url;
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -153,7 +154,7 @@ impl RedisPublisher {
     /// wait for Redis: an unreachable server only delays delivery.
     pub fn spawn(config: RedisConfig) -> Result<RedisPublisher, RedisSinkError> {
         let client = Client::open(config.url.as_str())
-            .map_err(|source| RedisSinkError::Url { url: config.url.clone(), source })?;
+            .map_err(|source| RedisSinkError::Url { url: redact_url(&config.url).into_owned(), source })?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let counters = Arc::new(Counters::default());
         let config = Arc::new(config);
@@ -174,7 +175,8 @@ impl RedisPublisher {
     /// Checks once that the server answers `PING` (for a clear error at startup; later outages are handled
     /// by the publisher without stopping anything).
     pub async fn check_reachable(url: &str, timeout: Duration) -> Result<(), RedisSinkError> {
-        let client = Client::open(url).map_err(|source| RedisSinkError::Url { url: url.to_owned(), source })?;
+        let client =
+            Client::open(url).map_err(|source| RedisSinkError::Url { url: redact_url(url).into_owned(), source })?;
         let config =
             AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(Some(timeout));
         let ping = async {
@@ -184,7 +186,7 @@ impl RedisPublisher {
         match tokio::time::timeout(timeout + Duration::from_millis(500), ping).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) => Err(RedisSinkError::Redis(error)),
-            Err(_) => Err(RedisSinkError::Timeout(format!("no answer from {url} within {timeout:?}"))),
+            Err(_) => Err(RedisSinkError::Timeout(format!("no answer from {} within {timeout:?}", redact_url(url)))),
         }
     }
 
@@ -535,7 +537,8 @@ pub struct Tail {
 impl Tail {
     /// A tail of `keys` (e.g. `perpspread:opportunities`).
     pub fn new(url: &str, keys: Vec<String>, start: TailStart) -> Result<Tail, RedisSinkError> {
-        let client = Client::open(url).map_err(|source| RedisSinkError::Url { url: url.to_owned(), source })?;
+        let client =
+            Client::open(url).map_err(|source| RedisSinkError::Url { url: redact_url(url).into_owned(), source })?;
         let id = match start {
             TailStart::New => None,
             TailStart::Beginning => Some("0-0".to_owned()),

@@ -23,7 +23,7 @@ use perpspread_core::health::{SilentStream, StreamHealth, StreamKind};
 use perpspread_core::Venue;
 use perpspread_net::backoff::Backoff;
 use perpspread_net::ws::{now, run_connection, WsCommand, WsEvent, WsVenue};
-use perpspread_net::{RawSnapshot, RestError, SnapshotSource};
+use perpspread_net::{redact_url, RawSnapshot, RestError, SnapshotSource};
 use perpspread_okx::ws::OkxWs;
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -361,7 +361,7 @@ impl Live {
                     tracing::info!(
                         venue = %connection.venue,
                         stream = %watch.kind,
-                        url = %connection.protocol.url(),
+                        url = %redact_url(&connection.protocol.url()),
                         "{} {} stream delivering again after {:.1} s silent and {} repairs",
                         connection.venue,
                         watch.kind,
@@ -388,7 +388,7 @@ impl Live {
                     silent.push(SilentStream {
                         venue: connection.venue,
                         stream: watch.kind,
-                        url: connection.protocol.url(),
+                        url: redact_url(&connection.protocol.url()).into_owned(),
                         connection: id as u32,
                         silent_for,
                         repairs: watch.repairs,
@@ -409,12 +409,12 @@ impl Live {
                     tracing::warn!(
                         venue = %connection.venue,
                         stream = %watch.kind,
-                        url = %connection.protocol.url(),
+                        url = %redact_url(&connection.protocol.url()),
                         "{} {} stream silent for {:.0} s on {} although subscribed (misrouted, muted, or needs a login?): repairing",
                         connection.venue,
                         watch.kind,
                         quiet.as_secs_f64(),
-                        connection.protocol.url()
+                        redact_url(&connection.protocol.url())
                     );
                 }
                 if now >= watch.next_repair {
@@ -433,7 +433,7 @@ impl Live {
                 silent.push(SilentStream {
                     venue: connection.venue,
                     stream: watch.kind,
-                    url: connection.protocol.url(),
+                    url: redact_url(&connection.protocol.url()).into_owned(),
                     connection: id as u32,
                     silent_for: silent_for.max(quiet),
                     repairs: watch.repairs,
