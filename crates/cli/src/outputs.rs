@@ -12,7 +12,7 @@ use perpspread_sinks::{
     BookAge, FileFormat, FileSinkConfig, FileSinkHandle, Metrics, MetricsConfig, MetricsServer, RedisConfig,
     RedisPublisher, SnapshotSampler, SpreadSnapshot,
 };
-use perpspread_stream::{Pipeline, Signals};
+use perpspread_stream::{LiveObserver, LiveStats, Pipeline, Signals};
 
 /// Flags selecting the outputs (shared by `monitor` and `demo`).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -43,7 +43,6 @@ pub struct Outputs {
     files: Option<FileSinkHandle>,
     sampler: SnapshotSampler,
     snapshots: Vec<SpreadSnapshot>,
-    next_observation_ns: u64,
 }
 
 impl Outputs {
@@ -82,7 +81,6 @@ impl Outputs {
             files,
             sampler: SnapshotSampler::new(Duration::from_millis(args.snapshot_ms.max(1))),
             snapshots: Vec::new(),
-            next_observation_ns: 0,
         })
     }
 
@@ -126,18 +124,36 @@ impl Outputs {
                 }
             }
         }
-        if recv.mono_ns >= self.next_observation_ns {
-            self.next_observation_ns = recv.mono_ns + 1_000_000_000;
-            if let Some(metrics) = self.metrics.as_mut() {
-                let age = BookAge { now_mono_ns: recv.mono_ns, max_ns: signals.engine.config().max_book_age_ns };
-                for venue in Venue::ALL {
-                    metrics.observe_feed(pipeline.feed(venue), age);
-                }
-                metrics.observe_engine(&signals.engine);
-                if let Some(redis) = &self.redis {
-                    metrics.observe_redis(&redis.stats());
-                }
-            }
+    }
+
+    /// A lost connection's books broke (`Resync { reason: Disconnected }` each, no frame with them).
+    pub fn on_books_lost(
+        &mut self,
+        pipeline: &Pipeline,
+        venue: Venue,
+        feed_events: &[FeedEvent],
+        recv: RecvTime,
+        events: &[OpportunityEvent],
+    ) {
+        if let Some(metrics) = self.metrics.as_mut() {
+            metrics.on_feed_events(venue, pipeline.feed(venue), feed_events, recv);
+        }
+        self.on_events(events);
+    }
+
+    /// Once a second, whether or not anything arrived: book states (a book not updated for `max_book_age` is
+    /// stale), engine, connection and Redis counters.
+    pub fn on_tick(&mut self, pipeline: &Pipeline, signals: &Signals, stats: &LiveStats) {
+        let Some(metrics) = self.metrics.as_mut() else { return };
+        let now_mono_ns = perpspread_net::ws::now().mono_ns;
+        let age = BookAge { now_mono_ns, max_ns: signals.engine.config().max_book_age_ns };
+        for venue in Venue::ALL {
+            metrics.observe_feed(pipeline.feed(venue), age);
+        }
+        metrics.observe_engine(&signals.engine);
+        metrics.observe_connections(stats.connects, stats.disconnects.iter().map(|(cause, n)| (cause.as_str(), *n)));
+        if let Some(redis) = &self.redis {
+            metrics.observe_redis(&redis.stats());
         }
     }
 
@@ -174,6 +190,46 @@ impl Outputs {
             server.shutdown().await;
         }
         Ok(())
+    }
+}
+
+/// The monitor's view of the live loop: the engine evaluates every book change, the outputs get the results,
+/// and `show` presents them (JSON lines or the dashboard).
+pub struct MonitorObserver<'a, S> {
+    pub signals: &'a mut Signals,
+    pub outputs: &'a mut Outputs,
+    pub events: Vec<OpportunityEvent>,
+    show: S,
+}
+
+impl<'a, S> MonitorObserver<'a, S>
+where
+    S: FnMut(&Pipeline, &Signals, &mut Vec<OpportunityEvent>),
+{
+    /// An observer presenting the opportunity events with `show` (which empties the list it is given).
+    pub fn new(signals: &'a mut Signals, outputs: &'a mut Outputs, show: S) -> Self {
+        MonitorObserver { signals, outputs, events: Vec::new(), show }
+    }
+}
+
+impl<S> LiveObserver for MonitorObserver<'_, S>
+where
+    S: FnMut(&Pipeline, &Signals, &mut Vec<OpportunityEvent>),
+{
+    fn on_events(&mut self, pipeline: &Pipeline, venue: Venue, feed_events: &[FeedEvent], recv: RecvTime) {
+        self.signals.on_events(pipeline, venue, feed_events, recv, &mut self.events);
+        self.outputs.on_frame(pipeline, self.signals, venue, feed_events, recv, &self.events);
+        (self.show)(pipeline, self.signals, &mut self.events);
+    }
+
+    fn on_books_lost(&mut self, pipeline: &Pipeline, venue: Venue, feed_events: &[FeedEvent], recv: RecvTime) {
+        self.signals.on_events(pipeline, venue, feed_events, recv, &mut self.events);
+        self.outputs.on_books_lost(pipeline, venue, feed_events, recv, &self.events);
+        (self.show)(pipeline, self.signals, &mut self.events);
+    }
+
+    fn on_tick(&mut self, pipeline: &Pipeline, stats: &LiveStats) {
+        self.outputs.on_tick(pipeline, self.signals, stats);
     }
 }
 

@@ -13,7 +13,7 @@ use perpspread_core::engine::{EventKind, Opportunity, OpportunityEvent};
 use perpspread_core::feed::BookState;
 use perpspread_core::spread::{top_per_base, LegBook};
 use perpspread_core::Venue;
-use perpspread_stream::{run_live, Live, LiveConfig, Pipeline, Signals};
+use perpspread_stream::{run_live_observed, Live, LiveConfig, Pipeline, Signals};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Color, Modifier, Style};
@@ -480,16 +480,15 @@ pub async fn run(
             _ = quit_rx => {}
         }
     };
-    let mut events = Vec::new();
-    let live = run_live(config, combined, |pipeline, venue, feed_events, recv| {
-        signals.on_events(pipeline, venue, feed_events, recv, &mut events);
-        outputs.on_frame(pipeline, &signals, venue, feed_events, recv, &events);
-        if let Ok(mut board) = dashboard.lock() {
-            board.update(pipeline, &signals, &events);
+    let board = dashboard.clone();
+    let observer = crate::outputs::MonitorObserver::new(&mut signals, outputs, |pipeline, signals, events| {
+        if let Ok(mut board) = board.lock() {
+            board.update(pipeline, signals, events);
         }
         events.clear();
-    })
-    .await;
+    });
+    let live = run_live_observed(config, combined, observer).await;
+    let mut events = Vec::new();
     signals.engine.shutdown(perpspread_net::rest::unix_ns(), &mut events);
     outputs.on_events(&events);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -165,3 +165,65 @@ fn redis_over_tls_with_a_password() {
     assert_eq!(bad.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains("WRONGPASS") && stderr.contains("rediss://:***@"), "{stderr}");
 }
+
+/// The value of one Prometheus series line (`name{labels} value`), if present.
+fn series(text: &str, prefix: &str) -> Option<f64> {
+    text.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// What an operator sees: a dropped connection reaches the connection and resync metrics; with both venues
+/// stalled, `/healthz` and `perpspread_book_state` turn within the book-age guard, at every scrape, although no
+/// frame arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_and_stalls_reach_metrics_and_health() {
+    use perpspread_core::Venue;
+    use perpspread_sim::{FaultKind, SimConfig};
+    let sim = perpspread_sim::start(SimConfig { seed: 9, tick_ms: 50, ..SimConfig::default() }).await.unwrap();
+    let metrics_port = free_port();
+    let mut monitor = Command::new(env!("CARGO_BIN_EXE_perpspread"))
+        .args(["monitor", "--json", "--all", "--duration-s", "30"])
+        .args(["--okx-rest", &sim.okx_rest_url, "--okx-ws", &sim.okx_ws_url])
+        .args(["--binance-rest", &sim.binance_rest_url, "--binance-ws", &sim.binance_ws_url])
+        .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let scrape = |path: &str| http_get(metrics_port, path).unwrap_or_default();
+    let wait_for = |what: &str, seconds: u64, ok: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while !ok() {
+            assert!(Instant::now() < deadline, "{what} within {seconds} s:\n{}", scrape("/metrics"));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    tokio::task::block_in_place(|| {
+        wait_for("ready", 15, &|| scrape("/healthz").contains(" 200 "));
+        let connects = series(&scrape("/metrics"), "perpspread_connects_total").unwrap_or(0.0);
+        assert!(connects >= 3.0, "OKX, Binance /public and /market: {connects}");
+        sim.inject(FaultKind::DropConnection { venue: Venue::Okx, close_frame: true });
+        wait_for("the drop counted", 10, &|| {
+            let text = scrape("/metrics");
+            series(&text, r#"perpspread_reconnects_total{cause="closed"}"#).unwrap_or(0.0) >= 1.0
+                && series(&text, "perpspread_connects_total").unwrap_or(0.0) > connects
+                && series(&text, r#"perpspread_resync_requests_total{venue="okx",reason="disconnected"}"#)
+                    .unwrap_or(0.0)
+                    >= 1.0
+                && series(&text, r#"perpspread_resync_duration_seconds_count{venue="okx"}"#).unwrap_or(0.0) >= 1.0
+        });
+        wait_for("ready again", 15, &|| scrape("/healthz").contains(" 200 "));
+        // Both venues stall: no frame, no pong, for 12 s. Within the 5 s guard (+ a second) every book is
+        // stale and the process not ready, although nothing arrives to trigger an observation.
+        sim.inject(FaultKind::Stall { venue: Venue::Okx, duration_ms: 12_000 });
+        sim.inject(FaultKind::Stall { venue: Venue::Binance, duration_ms: 12_000 });
+        let stalled_at = Instant::now();
+        wait_for("not ready during the stall", 8, &|| scrape("/healthz").contains(" 503 "));
+        assert!(stalled_at.elapsed() >= Duration::from_secs(4), "not before the guard: {:?}", stalled_at.elapsed());
+        let text = scrape("/metrics");
+        let live = text.lines().filter(|l| l.starts_with("perpspread_book_state{") && l.ends_with(" 1")).count();
+        assert_eq!(live, 0, "no book shown live during the stall:\n{text}");
+    });
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    sim.shutdown().await;
+}

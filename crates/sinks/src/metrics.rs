@@ -274,8 +274,29 @@ pub struct TopEntry {
 struct BookHealth {
     venue: Venue,
     symbol: String,
+    /// The state as last shown (aged: a `Live` book not updated for the maximum age is `Stale`).
     state: BookState,
     since: Instant,
+    /// The feed's own state and the receive time of its last update, as last observed: enough to age the
+    /// book at any later scrape without the feed.
+    raw: BookState,
+    updated_mono_ns: u64,
+    gauge: Option<Gauge>,
+}
+
+impl BookHealth {
+    /// Ages the book to `now_mono_ns` (`Stale` after `max_age_ns` without an update), keeping `since` and the
+    /// `perpspread_book_state` gauge in step.
+    fn age(&mut self, now_mono_ns: u64, max_age_ns: u64, now: Instant) {
+        let state = self.raw.aged(now_mono_ns.saturating_sub(self.updated_mono_ns), max_age_ns);
+        if state != self.state {
+            self.state = state;
+            self.since = now;
+        }
+        if let Some(gauge) = &self.gauge {
+            gauge.set(state_code(state));
+        }
+    }
 }
 
 /// State shared with the HTTP server.
@@ -287,6 +308,34 @@ struct Shared {
     top: Mutex<Vec<TopEntry>>,
     /// Silent streams, as the live layer publishes them (read at every scrape).
     streams: Mutex<Option<StreamHealth>>,
+    /// The engine's maximum book age, ns, and the receive clock (`RecvTime::mono_ns`) at an instant, from the
+    /// last observation: the receive clock at any later instant follows (`None` before the first).
+    ageing: Mutex<Option<(u64, u64, Instant)>>,
+    /// `perpspread_books{venue,state}`, recounted at every scrape.
+    state_counts: Mutex<Vec<[Gauge; 4]>>,
+}
+
+impl Shared {
+    /// Ages every book to now (the receive clock), so `/healthz`, `perpspread_book_state` and
+    /// `perpspread_books` agree with the engine's view at every scrape, even when nothing arrives.
+    fn age_books(&self, now: Instant) {
+        let Some((max_age_ns, mono_ns, at)) = *self.ageing.lock().unwrap_or_else(|e| e.into_inner()) else {
+            return;
+        };
+        let now_mono_ns = mono_ns.saturating_add(now.saturating_duration_since(at).as_nanos() as u64);
+        let mut books = self.books.lock().unwrap_or_else(|e| e.into_inner());
+        let counts = self.state_counts.lock().unwrap_or_else(|e| e.into_inner());
+        for (venue_books, gauges) in books.iter_mut().zip(counts.iter()) {
+            let mut by_state = [0u64; 4];
+            for book in venue_books.iter_mut().filter(|b| !b.symbol.is_empty()) {
+                book.age(now_mono_ns, max_age_ns, now);
+                by_state[state_index(book.state)] += 1;
+            }
+            for (gauge, count) in gauges.iter().zip(by_state) {
+                gauge.set(count as f64);
+            }
+        }
+    }
 }
 
 /// A book that keeps the process from being ready.
@@ -315,6 +364,7 @@ pub struct Health {
 
 impl Shared {
     fn health(&self, now: Instant) -> Health {
+        self.age_books(now);
         let books = self.books.lock().unwrap_or_else(|e| e.into_inner());
         let last = *self.last_observed.lock().unwrap_or_else(|e| e.into_inner());
         let total = books.iter().map(Vec::len).sum::<usize>();
@@ -343,7 +393,24 @@ impl Shared {
             failing += usize::from(!ok);
         }
         let silent_streams = self.silent_streams();
+        // One quiet book is a quiet market; every book of a venue stale at once is a stalled feed.
+        let stalled: Vec<String> = books
+            .iter()
+            .filter(|venue_books| !venue_books.is_empty())
+            .filter(|venue_books| venue_books.iter().all(|b| b.state == BookState::Stale))
+            .map(|venue_books| {
+                let quiet =
+                    venue_books.iter().map(|b| now.saturating_duration_since(b.since)).min().unwrap_or_default();
+                format!(
+                    "every {} book stale ({} books, for {:.0} s): feed stalled?",
+                    venue_books[0].venue,
+                    venue_books.len(),
+                    quiet.as_secs_f64()
+                )
+            })
+            .collect();
         let reason = match last {
+            _ if !stalled.is_empty() => stalled.join("; "),
             _ if !silent_streams.is_empty() => silent_streams
                 .iter()
                 .map(|s| {
@@ -417,8 +484,12 @@ impl Metrics {
             last_observed: Mutex::new(None),
             top: Mutex::new(Vec::new()),
             streams: Mutex::new(None),
+            ageing: Mutex::new(None),
+            state_counts: Mutex::new(Vec::new()),
         });
         let registered = metrics::with_local_recorder(&recorder, register_fixed);
+        *shared.state_counts.lock().unwrap_or_else(|e| e.into_inner()) =
+            registered.venues.iter().map(|v| v.books.clone()).collect();
         let recorder = if config.install_global {
             metrics::set_global_recorder(recorder).map_err(|_| MetricsError::AlreadyInstalled)?;
             None
@@ -629,6 +700,7 @@ impl Metrics {
             } else if s.was_live && s.down_since.is_none() {
                 s.down_since = Some(now);
             }
+            let gauge = s.gauge.clone();
             let books = &mut health[vi];
             let index = slot as usize;
             if books.len() <= index {
@@ -637,17 +709,24 @@ impl Metrics {
                     symbol: String::new(),
                     state: BookState::Syncing,
                     since: now,
+                    raw: BookState::Syncing,
+                    updated_mono_ns: 0,
+                    gauge: None,
                 });
             }
             let entry = &mut books[index];
             if entry.symbol != symbol {
-                *entry = BookHealth { venue, symbol: symbol.to_owned(), state, since: now };
+                entry.symbol = symbol.to_owned();
+                entry.state = state;
+                entry.since = now;
             } else if entry.state != state {
                 entry.state = state;
                 entry.since = now;
             }
+            (entry.raw, entry.updated_mono_ns, entry.gauge) = (book.state, book.recv.mono_ns, gauge);
         }
         drop(health);
+        *self.shared.ageing.lock().unwrap_or_else(|e| e.into_inner()) = Some((age.max_ns, age.now_mono_ns, now));
         *self.shared.last_observed.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
         let v = &self.fixed.venues[vi];
         v.sequence_gaps.absolute(totals[0]);
@@ -917,6 +996,7 @@ async fn health_handler(State(state): State<ServerState>) -> impl IntoResponse {
 }
 
 fn render(handle: &PrometheusHandle, shared: &Shared) -> String {
+    shared.age_books(Instant::now());
     let mut out = handle.render();
     let top = shared.top.lock().unwrap_or_else(|e| e.into_inner());
     out.push_str("# HELP perpspread_best_net_bp Best net spread over evaluated sizes of the top-N pairs, bp\n");

@@ -11,7 +11,7 @@ pub mod replay;
 pub mod signals;
 pub mod throughput;
 
-pub use live::{run_live, Live, LiveConfig, LiveStats, LiveVenue, ResyncPolicy};
+pub use live::{run_live, run_live_observed, Live, LiveConfig, LiveObserver, LiveStats, LiveVenue, ResyncPolicy};
 pub use pipeline::{Pipeline, PipelineStats};
 pub use recorder::Recorder;
 pub use replay::{replay, replay_with, BookReport, ReplayOptions, ReplayReport, Speed};

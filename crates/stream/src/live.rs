@@ -203,12 +203,42 @@ pub struct Live {
     not_live_since: HashMap<(Venue, u32), Instant>,
 }
 
+/// What sees the live loop's progress. A closure `FnMut(&Pipeline, Venue, &[FeedEvent], RecvTime)` is one
+/// (it only sees events).
+pub trait LiveObserver {
+    /// After every frame, with what it did.
+    fn on_events(&mut self, pipeline: &Pipeline, venue: Venue, events: &[FeedEvent], recv: RecvTime);
+    /// A connection was lost: `events` holds a `Resync { reason: Disconnected }` for each book it carried (no
+    /// frame came with them). By default the same as [`LiveObserver::on_events`].
+    fn on_books_lost(&mut self, pipeline: &Pipeline, venue: Venue, events: &[FeedEvent], recv: RecvTime) {
+        self.on_events(pipeline, venue, events, recv);
+    }
+    /// About once a second whether or not anything arrives, for what must stay current when nothing does
+    /// (health, book-state gauges, connection counters).
+    fn on_tick(&mut self, _pipeline: &Pipeline, _stats: &LiveStats) {}
+}
+
+impl<F: FnMut(&Pipeline, Venue, &[FeedEvent], RecvTime)> LiveObserver for F {
+    fn on_events(&mut self, pipeline: &Pipeline, venue: Venue, events: &[FeedEvent], recv: RecvTime) {
+        self(pipeline, venue, events, recv);
+    }
+}
+
 /// Runs live streaming until `shutdown` completes; `on_events` sees the pipeline after every frame.
 /// Returns the final state (books, counters).
-pub async fn run_live<F>(config: LiveConfig, shutdown: impl Future<Output = ()>, mut on_events: F) -> Live
+pub async fn run_live<F>(config: LiveConfig, shutdown: impl Future<Output = ()>, on_events: F) -> Live
 where
     F: FnMut(&Pipeline, Venue, &[FeedEvent], RecvTime),
 {
+    run_live_observed(config, shutdown, on_events).await
+}
+
+/// [`run_live`] for an observer that also wants the once-a-second tick ([`LiveObserver::on_tick`]).
+pub async fn run_live_observed<O: LiveObserver>(
+    config: LiveConfig,
+    shutdown: impl Future<Output = ()>,
+    mut observer: O,
+) -> Live {
     let (ws_tx, mut ws_rx) = mpsc::channel::<WsEvent>(1 << 16);
     let (snapshot_tx, mut snapshot_rx) = mpsc::channel::<Snapshot>(1024);
     let mut live = Live {
@@ -242,9 +272,15 @@ where
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
-            Some(event) = ws_rx.recv() => live.on_ws(event, &mut on_events),
-            Some(snapshot) = snapshot_rx.recv() => live.on_snapshot(snapshot, &mut on_events),
-            _ = flush.tick() => if let Some(recorder) = &live.recorder { recorder.flush() },
+            Some(event) = ws_rx.recv() => live.on_ws(event, &mut observer),
+            Some(snapshot) = snapshot_rx.recv() => live.on_snapshot(snapshot, &mut observer),
+            _ = flush.tick() => {
+                if let Some(recorder) = &live.recorder {
+                    recorder.flush();
+                }
+                live.stats.pipeline = live.pipeline.stats();
+                observer.on_tick(&live.pipeline, &live.stats);
+            }
             _ = watchdog.tick() => {
                 live.watchdog();
                 live.watch_silence(Instant::now());
@@ -299,10 +335,7 @@ impl Live {
         }
     }
 
-    fn on_ws<F>(&mut self, event: WsEvent, on_events: &mut F)
-    where
-        F: FnMut(&Pipeline, Venue, &[FeedEvent], RecvTime),
-    {
+    fn on_ws<O: LiveObserver>(&mut self, event: WsEvent, observer: &mut O) {
         match event {
             WsEvent::Frame { connection, data, recv } => {
                 let venue = self.connections[connection as usize].venue;
@@ -310,7 +343,7 @@ impl Live {
                     recorder.write(venue, Src::Ws, None, &data, recv.wall_ns);
                 }
                 let frame = Frame { source: Source::Ws, data: &data, recv };
-                self.process(venue, frame, on_events);
+                self.process(venue, frame, observer);
                 self.saw_streams(connection as usize);
             }
             WsEvent::Connected { connection } => {
@@ -327,11 +360,17 @@ impl Live {
                 if !protocol.carries_books() {
                     return;
                 }
-                let feed = self.pipeline.feed_mut(*venue);
+                let venue = *venue;
+                let feed = self.pipeline.feed_mut(venue);
+                let mut resyncs = Vec::with_capacity(symbols.len());
                 for symbol in symbols.iter() {
                     let slot = feed.track(symbol);
                     feed.invalidate(slot, ResyncReason::Disconnected);
+                    resyncs.push(FeedEvent::Resync { slot, reason: ResyncReason::Disconnected });
                 }
+                // Downstream sees the books break now (guards close their opportunities, metrics count the
+                // resyncs and time them), not at the next frame.
+                observer.on_books_lost(&self.pipeline, venue, &resyncs, now());
             }
         }
     }
@@ -448,10 +487,7 @@ impl Live {
         self.health.set(silent);
     }
 
-    fn on_snapshot<F>(&mut self, snapshot: Snapshot, on_events: &mut F)
-    where
-        F: FnMut(&Pipeline, Venue, &[FeedEvent], RecvTime),
-    {
+    fn on_snapshot<O: LiveObserver>(&mut self, snapshot: Snapshot, observer: &mut O) {
         let Snapshot { venue, symbol, result } = snapshot;
         self.snapshots_in_flight.remove(&(venue, symbol.clone()));
         match result {
@@ -463,7 +499,7 @@ impl Live {
                     recorder.write(venue, Src::Rest, Some(&url), &body, recv.wall_ns);
                 }
                 let frame = Frame { source: Source::Rest { url: &url }, data: &body, recv };
-                self.process(venue, frame, on_events);
+                self.process(venue, frame, observer);
             }
             Err(error) => {
                 self.stats.snapshot_failures += 1;
@@ -476,15 +512,12 @@ impl Live {
         }
     }
 
-    fn process<F>(&mut self, venue: Venue, frame: Frame<'_>, on_events: &mut F)
-    where
-        F: FnMut(&Pipeline, Venue, &[FeedEvent], RecvTime),
-    {
+    fn process<O: LiveObserver>(&mut self, venue: Venue, frame: Frame<'_>, observer: &mut O) {
         let recv = frame.recv;
         if let Err(error) = self.pipeline.on_frame(venue, frame) {
             tracing::warn!(%venue, "frame not used: {error}");
         }
-        on_events(&self.pipeline, venue, self.pipeline.last_events(), recv);
+        observer.on_events(&self.pipeline, venue, self.pipeline.last_events(), recv);
         for index in 0..self.pipeline.last_events().len() {
             match self.pipeline.last_events()[index] {
                 FeedEvent::Resync { slot, reason } => {

@@ -10,10 +10,11 @@ use perpspread_core::engine::{Engine, EngineConfig, LegFunding, OpportunityEvent
 use perpspread_core::spread::SizeTarget;
 use perpspread_core::{Pair, Venue};
 use perpspread_net::Funding;
-use perpspread_stream::{run_live, Recorder, Signals};
+use perpspread_stream::{run_live_observed, Recorder, Signals};
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{Config, MonitorConfig};
+use crate::outputs::MonitorObserver;
 use crate::venues::RestVenues;
 use crate::UserError;
 
@@ -101,14 +102,12 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         crate::tui::run(live, shutdown, signals, &mut outputs).await?
     } else {
         let mut out = std::io::stdout().lock();
-        let result = run_live(live, shutdown, |pipeline, venue, feed_events, recv| {
-            signals.on_events(pipeline, venue, feed_events, recv, &mut events);
-            outputs.on_frame(pipeline, &signals, venue, feed_events, recv, &events);
-            if emit(&mut out, &mut events).is_err() {
+        let observer = MonitorObserver::new(&mut signals, &mut outputs, |_, _, events| {
+            if emit(&mut out, events).is_err() {
                 stdout_closed.notify_one();
             }
-        })
-        .await;
+        });
+        let result = run_live_observed(live, shutdown, observer).await;
         signals.engine.shutdown(perpspread_net::rest::unix_ns(), &mut events);
         outputs.on_events(&events);
         let _ = emit(&mut out, &mut events);
