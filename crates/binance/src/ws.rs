@@ -79,12 +79,16 @@ impl Route {
 /// The route a stream name belongs to: book data (`<symbol>@depth…`, `@bookTicker`, `!bookTicker`) is
 /// public, a listen key (a name with neither `@` nor a leading `!`) is private, everything else is market data.
 pub fn route_of(stream: &str) -> Route {
+    /// Market streams named without `@` or `!`.
+    const BARE_MARKET: [&str; 1] = ["tradingSession"];
     let channel = match stream.split_once('@') {
         Some((symbol, channel)) if !symbol.starts_with('!') => channel,
         _ if stream.starts_with('!') => stream.trim_start_matches('!'),
+        _ if BARE_MARKET.contains(&stream) => return Route::Market,
         _ => return Route::Private,
     };
-    if channel.starts_with("depth") || channel.starts_with("bookTicker") {
+    let public = ["depth", "rpiDepth", "bookTicker"].iter().any(|p| channel.starts_with(p)) || channel == "trade";
+    if public {
         Route::Public
     } else {
         Route::Market
@@ -95,7 +99,8 @@ pub fn route_of(stream: &str) -> Route {
 /// kept, and a full URL — routed (`…/public/stream`, `…/market/ws`) or legacy (`…/stream`, `…/ws`) — is
 /// reduced to its base, so routes can be derived from it.
 pub fn base_url(url: &str) -> &str {
-    let mut base = url.trim_end_matches('/');
+    let without_query = url.split(['?', '#']).next().unwrap_or(url);
+    let mut base = without_query.trim_end_matches('/');
     if let Some((head, last)) = base.rsplit_once('/') {
         if matches!(last, "stream" | "ws") {
             base = head;
@@ -274,6 +279,9 @@ mod tests {
         }
         assert_eq!(route_of("btcusdt@bookTicker"), Route::Public);
         assert_eq!(route_of("!bookTicker"), Route::Public);
+        assert_eq!(route_of("btcusdt@rpiDepth@500ms"), Route::Public);
+        assert_eq!(route_of("btcusdt@trade"), Route::Public, "observed on /public (not documented for USDⓈ-M)");
+        assert_eq!(route_of("tradingSession"), Route::Market);
         for stream in [
             "btcusdt@markPrice",
             "btcusdt@markPrice@1s",
@@ -306,6 +314,8 @@ mod tests {
             "wss://fstream.binance.com/ws/btcusdt@depth",
             "wss://fstream.binance.com/public/stream",
             "wss://fstream.binance.com/market/ws",
+            "wss://fstream.binance.com/stream?streams=btcusdt@depth",
+            "wss://fstream.binance.com/public/stream?streams=btcusdt@depth/ethusdt@depth",
         ] {
             assert_eq!(base_url(given), "wss://fstream.binance.com", "{given}");
             assert_eq!(route_url(given, Route::Market), "wss://fstream.binance.com/market/stream");

@@ -213,6 +213,11 @@ pub trait Feed {
     fn track(&mut self, symbol: &str) -> u32;
     /// Marks a book unusable (e.g. its connection dropped); it comes back with the next snapshot.
     fn invalidate(&mut self, slot: u32, reason: ResyncReason);
+    /// Whether a broken book is repaired with a REST snapshot rather than a resubscription (the venue sends
+    /// no WebSocket snapshots, as far as seen).
+    fn repairs_over_rest(&self) -> bool {
+        false
+    }
 }
 
 /// Per-instrument state of a feed handler, addressed by a dense slot number.

@@ -35,6 +35,11 @@ pub trait WsVenue: Send + Sync + 'static {
     }
     /// Kinds of data a connection delivers once subscribed (each is watched for silence).
     fn stream_kinds(&self) -> Vec<StreamKind>;
+    /// The longest a healthy stream of `kind` may stay quiet on this venue (its own push cadence): silence is
+    /// reported only after the longer of this and the configured timeout.
+    fn normal_quiet(&self, _kind: StreamKind) -> Duration {
+        Duration::ZERO
+    }
     /// Whether books are streamed on these connections (a book's resubscription goes there).
     fn carries_books(&self) -> bool {
         true
@@ -306,7 +311,13 @@ async fn session(
                 }
                 Some(WsCommand::Reconnect) => return Outcome::Lost(Disconnect::Requested),
                 Some(WsCommand::Resubscribe(list)) => {
-                    let frames: Vec<String> = venue.unsubscribe(&list).into_iter().chain(venue.subscribe(&list)).collect();
+                    // A request already waiting in the outbox is not queued (or counted) twice.
+                    let frames: Vec<String> = venue
+                        .unsubscribe(&list)
+                        .into_iter()
+                        .chain(venue.subscribe(&list))
+                        .filter(|frame| !outbox.contains(frame))
+                        .collect();
                     if !requests.allows(frames.len()) {
                         tracing::warn!(venue = %venue.venue(), connection, "subscription request budget spent: reconnecting to resubscribe");
                         let _ = socket.close(None).await;

@@ -33,17 +33,16 @@ pub struct SwapFees {
 pub struct FeeGroup {
     pub group_id: String,
     pub taker_bp: f64,
-    pub maker_bp: f64,
+    pub maker_bp: Option<f64>,
 }
 
 impl SwapFees {
-    /// The taker rate of an instrument in fee group `group`, bp: its group's rate, else the deprecated
-    /// top-level rate, else `None` (the caller keeps its configured fee and says so).
-    pub fn taker_bp(&self, group: Option<&str>) -> Option<f64> {
-        group
-            .and_then(|id| self.groups.iter().find(|g| g.group_id == id))
-            .map(|g| g.taker_bp)
-            .or(self.fallback_taker_bp)
+    /// The taker rate of an instrument in fee group `group` (`usdc`: a USDC-margined swap), bp: its group's
+    /// rate, else the deprecated top-level rate of its margin currency, else `None` (the caller keeps its
+    /// configured fee and says so).
+    pub fn taker_bp(&self, group: Option<&str>, usdc: bool) -> Option<f64> {
+        let fallback = if usdc { self.taker_usdc_bp.or(self.fallback_taker_bp) } else { self.fallback_taker_bp };
+        group.and_then(|id| self.groups.iter().find(|g| g.group_id == id)).map(|g| g.taker_bp).or(fallback)
     }
 }
 
@@ -135,16 +134,15 @@ pub fn parse_trade_fee(body: &[u8]) -> Result<SwapFees, String> {
         let rate: Decimal = text.parse().ok()?;
         Some(-rust_decimal::prelude::ToPrimitive::to_f64(&rate)? * 10_000.0)
     };
-    let groups = msg
+    // A group without a readable taker rate is left out (its instruments fall back), not the whole answer.
+    let groups: Vec<FeeGroup> = msg
         .fee_group
         .iter()
-        .map(|g| {
-            let taker =
-                bp(g.taker).ok_or_else(|| format!("fee group {}: taker {:?} is not a number", g.group_id, g.taker))?;
-            let maker = bp(g.maker).unwrap_or(f64::NAN);
-            Ok(FeeGroup { group_id: g.group_id.to_owned(), taker_bp: taker, maker_bp: maker })
+        .filter_map(|g| {
+            let taker = bp(g.taker)?;
+            Some(FeeGroup { group_id: g.group_id.to_owned(), taker_bp: taker, maker_bp: bp(g.maker) })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect();
     let fallback_taker_bp = bp(msg.taker_u).or_else(|| bp(msg.taker));
     if groups.is_empty() && fallback_taker_bp.is_none() {
         return Err("no fee group and no taker rate in response".into());
@@ -197,7 +195,7 @@ mod tests {
         let body = br#"{"code":"0","msg":"","data":[{"category":"1","delivery":"","exercise":"","instType":"SWAP","level":"Lv1","maker":"-0.0002","makerU":"-0.0002","makerUSDC":"-0.0002","taker":"-0.0005","takerU":"-0.0005","takerUSDC":"-0.0005","ts":"1700000000000"}]}"#;
         let fees = parse_trade_fee(body).unwrap();
         assert!(fees.groups.is_empty());
-        assert!((fees.taker_bp(Some("4")).unwrap() - 5.0).abs() < 1e-9);
+        assert!((fees.taker_bp(Some("4"), false).unwrap() - 5.0).abs() < 1e-9);
         assert!((fees.fallback_maker_bp.unwrap() - 2.0).abs() < 1e-9);
         assert!(parse_trade_fee(br#"{"code":"0","msg":"","data":[]}"#).is_err());
     }
@@ -208,10 +206,16 @@ mod tests {
         let body = br#"{"code":"0","msg":"","data":[{"feeGroup":[{"groupId":"4","maker":"-0.0002","taker":"-0.0005"},{"groupId":"5","maker":"0.00005","taker":"-0.0003"}],"fiat":[],"instType":"SWAP","level":"Lv1","maker":"","makerU":"","taker":"","takerU":"","takerUSDC":"","ruleType":"","ts":"1763979985847"}]}"#;
         let fees = parse_trade_fee(body).unwrap();
         assert_eq!(fees.groups.len(), 2);
-        assert!((fees.taker_bp(Some("4")).unwrap() - 5.0).abs() < 1e-9);
-        assert!((fees.taker_bp(Some("5")).unwrap() - 3.0).abs() < 1e-9);
-        assert!((fees.groups[1].maker_bp + 0.5).abs() < 1e-9, "a positive maker rate is a rebate");
-        assert_eq!(fees.taker_bp(Some("9")), None, "an unknown group has no rate (no deprecated fallback sent)");
-        assert_eq!(fees.taker_bp(None), None);
+        assert!((fees.taker_bp(Some("4"), false).unwrap() - 5.0).abs() < 1e-9);
+        assert!((fees.taker_bp(Some("5"), true).unwrap() - 3.0).abs() < 1e-9);
+        assert!((fees.groups[1].maker_bp.unwrap() + 0.5).abs() < 1e-9, "a positive maker rate is a rebate");
+        assert_eq!(fees.taker_bp(Some("9"), false), None, "an unknown group has no rate (no deprecated fallback sent)");
+        assert_eq!(fees.taker_bp(None, false), None);
+        // A malformed group is left out, not the whole answer.
+        let body = br#"{"code":"0","msg":"","data":[{"feeGroup":[{"groupId":"4","taker":"x"},{"groupId":"5","taker":"-0.0003"}],"instType":"SWAP","takerU":"","takerUSDC":"-0.0002"}]}"#;
+        let fees = parse_trade_fee(body).unwrap();
+        assert_eq!(fees.groups.len(), 1);
+        assert!((fees.taker_bp(Some("4"), true).unwrap() - 2.0).abs() < 1e-9, "USDC swaps fall back to takerUSDC");
+        assert_eq!(fees.taker_bp(Some("4"), false), None);
     }
 }

@@ -47,7 +47,7 @@ struct InstrumentBook {
     checksum: ChecksumCache,
     seed: Seed,
     /// Updates received while waiting for a snapshot, in arrival order.
-    buffer: Vec<Buffered>,
+    buffer: std::collections::VecDeque<Buffered>,
 }
 
 /// Where a book stands in seeding from REST.
@@ -55,8 +55,8 @@ struct InstrumentBook {
 enum Seed {
     /// Waiting for a snapshot; the first update buffered arrived at `first_ns` (receive clock).
     Waiting { first_ns: Option<u64>, requested: bool },
-    /// Loaded from a REST snapshot at `seq`: the next update must bridge it.
-    Bridging { seq: i64 },
+    /// Loaded from a REST snapshot at `seq`, taken at `ts_ms`: the next update must bridge it.
+    Bridging { seq: i64, ts_ms: Option<u64> },
 }
 
 /// An update kept until its snapshot arrives.
@@ -323,8 +323,8 @@ impl OkxFeed {
                 let outcome = apply_update(book, &self.bids, &self.asks, header);
                 finish(book, slot, outcome, header, frame.recv, self.ws_snapshots, events);
             }
-            Seed::Bridging { seq } => {
-                let outcome = bridge(book, seq, &self.bids, &self.asks, header);
+            Seed::Bridging { seq, ts_ms } => {
+                let outcome = bridge(book, (seq, ts_ms), &self.bids, &self.asks, header);
                 if outcome == Err(ResyncReason::SnapshotTooOld) {
                     buffer(book, header, &self.bids, &self.asks, frame.recv);
                 }
@@ -377,7 +377,7 @@ impl OkxFeed {
             events.push(FeedEvent::SnapshotNeeded { slot });
             return Ok(());
         }
-        book.seed = Seed::Bridging { seq };
+        book.seed = Seed::Bridging { seq, ts_ms: header.ts_ms };
         book.last_seq = None;
         book.tracked.state = BookState::Syncing;
         book.tracked.exchange_ms = header.ts_ms;
@@ -387,7 +387,7 @@ impl OkxFeed {
                 _ if book.tracked.state == BookState::Live => {
                     apply_update(book, &update.bids, &update.asks, update.header)
                 }
-                Seed::Bridging { seq } => bridge(book, seq, &update.bids, &update.asks, update.header),
+                Seed::Bridging { seq, ts_ms } => bridge(book, (seq, ts_ms), &update.bids, &update.asks, update.header),
                 Seed::Waiting { .. } => {
                     // The snapshot was too old (or the book broke): keep the rest for the next snapshot.
                     buffer(book, update.header, &update.bids, &update.asks, update.recv);
@@ -461,12 +461,17 @@ fn break_book(
     }
 }
 
-/// Applies the first update after a REST snapshot at `seq` (OKX: drop `seqId <= seq`; apply when
-/// `prevSeqId <= seq < seqId`; a later start means the snapshot is too old). `Ok(true)` when the book went live
-/// with levels applied, `Ok(false)` when the update was already in the snapshot.
+/// Applies the first update after a REST snapshot at `seq` taken at `ts_ms` (OKX: drop `seqId < seq`; apply
+/// when `prevSeqId <= seq <= seqId`; a later start means the snapshot is too old). `Ok(true)` when the book went
+/// live, `Ok(false)` when the update was already in the snapshot.
+///
+/// A sequence reset (`seqId < prevSeqId`, after maintenance) makes numbers from before and after it
+/// incomparable, so the snapshot's time decides: a snapshot taken at or after the reset message is of the new
+/// sequence (the message is in it, or the next update bridges it as usual); an older one bridges only a reset
+/// whose `prevSeqId` is its own `seqId`, and is otherwise too old.
 fn bridge(
     book: &mut InstrumentBook,
-    seq: i64,
+    (seq, ts_ms): (i64, Option<u64>),
     bids: &[RawLevel],
     asks: &[RawLevel],
     header: BookHeader,
@@ -474,18 +479,18 @@ fn bridge(
     let (Some(update_seq), Some(prev)) = (header.seq_id, header.prev_seq_id) else {
         return Err(ResyncReason::BadUpdate);
     };
-    if update_seq < prev {
-        return Err(ResyncReason::SnapshotTooOld); // the venue reset its sequence: the snapshot is of the old one
-    }
-    if update_seq <= seq {
-        if update_seq == seq {
-            go_live(book, seq); // ends exactly at the snapshot (a keep-alive, or an update it already holds)
+    let reset = update_seq < prev;
+    let after_reset = reset && ts_ms.zip(header.ts_ms).is_some_and(|(snapshot, update)| snapshot >= update);
+    if reset && !after_reset {
+        if prev != seq {
+            return Err(ResyncReason::SnapshotTooOld);
         }
-        return Ok(false);
-    }
-    if prev > seq {
+    } else if update_seq < seq {
+        return Ok(false); // already in the snapshot
+    } else if (reset && update_seq != seq) || (!reset && prev > seq) {
         return Err(ResyncReason::SnapshotTooOld);
     }
+    // `prevSeqId <= seq <= seqId`: applying levels the snapshot may already hold sets the same sizes again.
     book.tracked.book.apply(bids, asks).map_err(|_| ResyncReason::BadUpdate)?;
     go_live(book, update_seq);
     Ok(true)
@@ -506,10 +511,13 @@ fn buffer(
     asks: &[RawLevel],
     recv: perpspread_core::feed::RecvTime,
 ) {
-    if book.buffer.len() >= MAX_BUFFERED {
-        book.buffer.remove(0);
+    if header.seq_id.zip(header.prev_seq_id).is_some_and(|(seq, prev)| seq < prev) {
+        book.buffer.clear(); // a sequence reset: nothing before it can be bridged with a later snapshot
     }
-    book.buffer.push(Buffered { header, bids: bids.to_vec(), asks: asks.to_vec(), recv });
+    if book.buffer.len() >= MAX_BUFFERED {
+        book.buffer.pop_front();
+    }
+    book.buffer.push_back(Buffered { header, bids: bids.to_vec(), asks: asks.to_vec(), recv });
 }
 
 /// Reads a REST order book response `{"code","msg","data":[{asks,bids,ts,seqId}]}`.
@@ -550,7 +558,7 @@ fn new_book(depth: usize) -> InstrumentBook {
         last_seq: None,
         checksum: ChecksumCache::default(),
         seed: Seed::Waiting { first_ns: None, requested: false },
-        buffer: Vec::new(),
+        buffer: std::collections::VecDeque::new(),
     }
 }
 
@@ -666,6 +674,10 @@ impl Feed for OkxFeed {
         self.books.slot_or_insert(inst_id, || new_book(depth))
     }
 
+    fn repairs_over_rest(&self) -> bool {
+        self.ws_snapshots == Some(false)
+    }
+
     fn invalidate(&mut self, slot: u32, reason: ResyncReason) {
         if let Some(book) = self.books.get_mut(slot) {
             book.tracked.invalidate(reason);
@@ -758,10 +770,10 @@ mod tests {
         assert_eq!(at(&mut feed, &book_msg("update", "[]", r#"[["101","7","0","1"]]"#, 0, 14, 13), 2_200), [BUFFERED]);
         assert_eq!(feed.ws_snapshots(), Some(false));
         assert_eq!(feed.book(SLOT).unwrap().state, BookState::Syncing);
-        // The snapshot is at seqId 12: updates 11 and 12 are in it, 13 bridges (12 <= 12 < 13), 14 chains.
+        // The snapshot is at seqId 12: update 11 is in it, 12 ends at it (live), 13 and 14 chain.
         let (result, events) = rest(&mut feed, r#"[["100","2","0","1"]]"#, r#"[["101","3","0","1"]]"#, 12);
         result.unwrap();
-        assert_eq!(events, [UPDATED, UPDATED]);
+        assert_eq!(events, [UPDATED, UPDATED, UPDATED]);
         let tracked = feed.book(SLOT).unwrap();
         assert_eq!((tracked.state, tracked.sequence), (BookState::Live, Some(14)));
         let levels = |side| tracked.book.levels(side).map(|l| tracked.book.qty_of(l).to_string()).collect::<Vec<_>>();
@@ -786,9 +798,9 @@ mod tests {
         assert_eq!(events, [NEEDED]);
         let tracked = feed.book(SLOT).unwrap();
         assert_eq!((tracked.state, tracked.stats.sequence_gaps), (BookState::Resyncing, 1));
-        // The next snapshot covers the buffer: 21 and 22 are in it; live at 22.
+        // The next snapshot covers the buffer: 21 is in it, 22 ends at it: live at 22.
         let (_, events) = rest(&mut feed, r#"[["100","1","0","1"]]"#, r#"[["101","3","0","1"]]"#, 22);
-        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(events, [UPDATED]);
         assert_eq!(feed.book(SLOT).unwrap().state, BookState::Live);
         assert_eq!(at(&mut feed, &book_msg("update", "[]", r#"[["102","1","0","1"]]"#, 0, 23, 22), 2_600), [UPDATED]);
         // Once the venue is known to send no snapshots, a broken book asks for REST at once (no resubscription).
@@ -799,6 +811,44 @@ mod tests {
         let url = "/api/v5/market/books?instId=BTC-USDT-SWAP&sz=400";
         let frame = Frame { source: Source::Rest { url }, data: refused, recv: RecvTime::default() };
         assert!(matches!(feed.on_frame(frame, &mut events), Err(FrameError::Venue { code, .. }) if code == "51001"));
+    }
+
+    /// A sequence reset (maintenance) while the book waits for its REST snapshot: what came before the reset is
+    /// useless, and the snapshot's time tells which sequence it belongs to.
+    #[test]
+    fn a_sequence_reset_while_seeding_over_rest() {
+        let msg = |bids: &str, seq: i64, prev: i64, ts: u64| {
+            format!(
+                r#"{{"arg":{{"channel":"books","instId":"BTC-USDT-SWAP"}},"action":"update","data":[{{"asks":[],"bids":{bids},"ts":"{ts}","checksum":0,"seqId":{seq},"prevSeqId":{prev}}}]}}"#
+            )
+        };
+        let rest_at = |feed: &mut OkxFeed, seq: i64, ts: u64| {
+            let mut events = Vec::new();
+            let body = format!(
+                r#"{{"code":"0","msg":"","data":[{{"asks":[["101","1","0","1"]],"bids":[["100","1","0","1"]],"ts":"{ts}","seqId":{seq}}}]}}"#
+            );
+            let url = "/api/v5/market/books?instId=BTC-USDT-SWAP&sz=400";
+            let frame = Frame { source: Source::Rest { url }, data: &body, recv: RecvTime::default() };
+            feed.on_frame(frame, &mut events).unwrap();
+            events
+        };
+        let mut feed = OkxFeed::default();
+        feed.track("BTC-USDT-SWAP");
+        at(&mut feed, &msg(r#"[["99","1","0","1"]]"#, 1000, 999, 1_000), 0);
+        // The reset: seqId 3 after 1000. Then 4.
+        at(&mut feed, &msg(r#"[["98","1","0","1"]]"#, 3, 1000, 2_000), 100);
+        assert_eq!(at(&mut feed, &msg(r#"[["97","1","0","1"]]"#, 4, 3, 3_000), 2_500), [BUFFERED, NEEDED]);
+        // A snapshot of the old sequence (taken before the reset, seqId 990): too old, fetched again.
+        assert_eq!(rest_at(&mut feed, 990, 1_500), [NEEDED]);
+        assert_eq!(feed.book(SLOT).unwrap().state, BookState::Resyncing);
+        // A snapshot of the new sequence at seqId 3, taken after the reset: the reset ends at it, 4 chains.
+        assert_eq!(rest_at(&mut feed, 3, 2_500), [UPDATED, UPDATED]);
+        let tracked = feed.book(SLOT).unwrap();
+        assert_eq!((tracked.state, tracked.sequence), (BookState::Live, Some(4)));
+        let bids: Vec<String> =
+            tracked.book.levels(perpspread_core::Side::Bid).map(|l| tracked.book.price_of(l).to_string()).collect();
+        assert_eq!(bids, ["100", "98", "97"], "nothing from before the reset (99) was applied");
+        assert_eq!(at(&mut feed, &msg("[]", 5, 4, 3_100), 2_600), [UPDATED]);
     }
 
     #[test]

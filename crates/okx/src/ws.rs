@@ -44,6 +44,11 @@ pub struct OkxWs {
     pub stall_timeout: Duration,
     /// Subscribe/unsubscribe requests allowed per connection per hour ([`REQUESTS_PER_HOUR`]).
     pub requests_per_hour: u32,
+    /// How long a healthy `books` subscription may be quiet: an unchanged book gets a keep-alive about every
+    /// 60 s.
+    pub quiet_books: Duration,
+    /// How long a healthy `funding-rate` subscription may be quiet: OKX pushes it every 30 to 90 s.
+    pub quiet_funding: Duration,
     /// Shared by every connection made with these settings (OKX counts connection attempts per IP).
     connects: Arc<RateLimiter>,
 }
@@ -58,6 +63,8 @@ impl OkxWs {
             heartbeat_after: Duration::from_secs(25),
             stall_timeout: Duration::from_secs(30),
             requests_per_hour: REQUESTS_PER_HOUR,
+            quiet_books: Duration::from_secs(90),
+            quiet_funding: Duration::from_secs(120),
             connects: Arc::new(connect_limiter()),
         }
     }
@@ -96,6 +103,12 @@ impl WsVenue for OkxWs {
     }
     fn symbols_per_connection(&self) -> usize {
         BOOKS_PER_CONNECTION
+    }
+    fn normal_quiet(&self, kind: StreamKind) -> Duration {
+        match kind {
+            StreamKind::Book => self.quiet_books,
+            StreamKind::Funding => self.quiet_funding,
+        }
     }
     fn subscribe(&self, symbols: &[String]) -> Vec<String> {
         self.requests("subscribe", symbols)

@@ -32,7 +32,7 @@ async fn fetches_account_fees_with_a_valid_signature() {
     let good =
         Credentials { api_key: Secret::new("key"), secret: Secret::new(SECRET), passphrase: Some(Secret::new("pass")) };
     let fees = okx.swap_fees(&good).await.unwrap();
-    assert!((fees.taker_bp(None).unwrap() - 5.0).abs() < 1e-9);
+    assert!((fees.taker_bp(None, false).unwrap() - 5.0).abs() < 1e-9);
     assert!((fees.taker_usdc_bp.unwrap() - 4.0).abs() < 1e-9);
     let bad = Credentials { secret: Secret::new("wrong"), ..good };
     let error = okx.swap_fees(&bad).await.unwrap_err().to_string();

@@ -168,6 +168,9 @@ struct Connection {
     commands: mpsc::Sender<WsCommand>,
     /// When the current session connected (`None` while disconnected).
     connected_at: Option<Instant>,
+    /// When the first session connected: silence is measured from here (or the last message), not from the
+    /// latest reconnect, so a stream that never delivers stays silent across stall reconnects.
+    first_connected: Option<Instant>,
     watches: Vec<KindWatch>,
 }
 
@@ -200,7 +203,8 @@ pub struct Live {
     resync_timeout: Duration,
     silence_timeout: Duration,
     health: StreamHealth,
-    not_live_since: HashMap<(Venue, u32), Instant>,
+    /// Since when each book is not live, and how often the watchdog restarted it meanwhile.
+    not_live_since: HashMap<(Venue, u32), (Instant, u32)>,
 }
 
 /// What sees the live loop's progress. A closure `FnMut(&Pipeline, Venue, &[FeedEvent], RecvTime)` is one
@@ -322,6 +326,7 @@ impl Live {
                 symbols: chunk.to_vec(),
                 commands,
                 connected_at: None,
+                first_connected: None,
                 watches,
             });
             tokio::spawn(run_connection(
@@ -350,6 +355,7 @@ impl Live {
                 self.stats.connects += 1;
                 let connection = &mut self.connections[connection as usize];
                 connection.connected_at = Some(Instant::now());
+                connection.first_connected.get_or_insert(Instant::now());
                 tracing::info!(venue = %connection.venue, route = connection.protocol.route(), "websocket connected");
             }
             WsEvent::Disconnected { connection, reason } => {
@@ -397,6 +403,7 @@ impl Live {
             if (watch.kind == StreamKind::Book && book) || (watch.kind == StreamKind::Funding && funding) {
                 watch.last_seen = Some(now);
                 if let Some(since) = watch.silent_since.take() {
+                    watch.next_repair = now;
                     tracing::info!(
                         venue = %connection.venue,
                         stream = %watch.kind,
@@ -416,12 +423,13 @@ impl Live {
     /// Finds subscribed streams that delivered nothing for the silence timeout, reports them and repairs
     /// them: a resubscribe first, then reconnects with doubling waits.
     fn watch_silence(&mut self, now: Instant) {
-        let timeout = self.silence_timeout;
+        let configured = self.silence_timeout;
         let mut silent = Vec::new();
         for (id, connection) in self.connections.iter_mut().enumerate() {
-            let Some(connected_at) = connection.connected_at else {
+            let (Some(_), Some(first_connected)) = (connection.connected_at, connection.first_connected) else {
                 // Reconnecting: a silent stream stays reported until it delivers again.
                 for watch in connection.watches.iter().filter(|w| w.silent_since.is_some()) {
+                    let timeout = configured.max(connection.protocol.normal_quiet(watch.kind));
                     let silent_for =
                         watch.silent_since.map_or(timeout, |at| now.saturating_duration_since(at) + timeout);
                     silent.push(SilentStream {
@@ -437,8 +445,8 @@ impl Live {
             };
             let mut command = None;
             for watch in &mut connection.watches {
-                let since = watch.last_seen.map_or(connected_at, |seen| seen.max(connected_at));
-                let quiet = now.saturating_duration_since(since);
+                let timeout = configured.max(connection.protocol.normal_quiet(watch.kind));
+                let quiet = now.saturating_duration_since(watch.last_seen.unwrap_or(first_connected));
                 if quiet < timeout && watch.silent_since.is_none() {
                     continue;
                 }
@@ -462,11 +470,12 @@ impl Live {
                     let wait = timeout.saturating_mul(1 << (watch.repairs - 1).min(5));
                     watch.next_repair = now + wait;
                     // The first repair resubscribes; later ones reconnect, which also resubscribes everything.
-                    command = Some(if watch.repairs == 1 {
-                        WsCommand::Resubscribe(connection.symbols.clone())
-                    } else {
-                        WsCommand::Reconnect
-                    });
+                    // (A reconnect, asked by one kind, wins over a resubscribe asked by another.)
+                    if watch.repairs == 1 && command.is_none() {
+                        command = Some(WsCommand::Resubscribe(connection.symbols.clone()));
+                    } else if watch.repairs > 1 {
+                        command = Some(WsCommand::Reconnect);
+                    }
                 }
                 let silent_for = watch.silent_since.map_or(quiet, |at| now.saturating_duration_since(at) + timeout);
                 silent.push(SilentStream {
@@ -504,10 +513,13 @@ impl Live {
             Err(error) => {
                 self.stats.snapshot_failures += 1;
                 tracing::warn!(%venue, symbol, "depth snapshot failed: {error}");
-                // Reset the book so the next update asks for a snapshot again.
+                // Reset the book so the next update asks for a snapshot again, unless it went live meanwhile
+                // (a WebSocket snapshot, or a reconnect's).
                 let feed = self.pipeline.feed_mut(venue);
                 let slot = feed.track(&symbol);
-                feed.invalidate(slot, ResyncReason::SnapshotFailed);
+                if feed.book(slot).is_none_or(|b| b.state != perpspread_core::BookState::Live) {
+                    feed.invalidate(slot, ResyncReason::SnapshotFailed);
+                }
             }
         }
     }
@@ -558,6 +570,9 @@ impl Live {
 
     /// Restarts books that have not been `Live` for longer than the resync timeout: a new REST snapshot
     /// where the venue's books are seeded over REST, and a resubscription.
+    ///
+    /// A book that keeps failing is restarted at doubling intervals (up to 32 × the timeout), so one refused or
+    /// delisted instrument cannot spend a connection's subscription budget.
     fn watchdog(&mut self) {
         let now = Instant::now();
         let mut restart: HashMap<usize, Vec<String>> = HashMap::new();
@@ -569,11 +584,11 @@ impl Live {
                     self.not_live_since.remove(&(venue, slot));
                     continue;
                 }
-                let since = self.not_live_since.entry((venue, slot)).or_insert(now);
-                if now.duration_since(*since) < self.resync_timeout {
+                let (since, restarts) = self.not_live_since.entry((venue, slot)).or_insert((now, 0));
+                if now.duration_since(*since) < self.resync_timeout.saturating_mul(1 << (*restarts).min(5)) {
                     continue;
                 }
-                *since = now;
+                (*since, *restarts) = (now, *restarts + 1);
                 let Some(symbol) = feed.symbol(slot) else { continue };
                 if let Some(&id) = self.owner.get(&(venue, symbol.to_owned())) {
                     restart.entry(id).or_default().push(symbol.to_owned());
@@ -583,12 +598,18 @@ impl Live {
         for (id, symbols) in restart {
             self.stats.watchdog_restarts += symbols.len() as u64;
             let venue = self.connections[id].venue;
-            tracing::warn!(%venue, connection = id, ?symbols, "books not live for too long: resubscribing");
-            if self.venues.get(&venue).is_some_and(|v| v.resync == ResyncPolicy::RestSnapshot) {
+            let over_rest = self.venues.get(&venue).is_some_and(|v| v.resync == ResyncPolicy::RestSnapshot)
+                || self.pipeline.feed(venue).repairs_over_rest();
+            if over_rest {
                 for symbol in &symbols {
                     self.fetch_snapshot(venue, symbol.clone());
                 }
             }
+            if self.pipeline.feed(venue).repairs_over_rest() {
+                tracing::warn!(%venue, connection = id, ?symbols, "books not live for too long: new REST snapshots");
+                continue; // resubscribing brings no snapshot from this venue
+            }
+            tracing::warn!(%venue, connection = id, ?symbols, "books not live for too long: resubscribing");
             if self.connections[id].commands.try_send(WsCommand::Resubscribe(symbols)).is_err() {
                 tracing::warn!(connection = id, "resubscribe not sent: connection busy");
             }

@@ -171,7 +171,7 @@ pub async fn apply_account_fees(
                 let (mut by_group, mut by_account, mut configured) = (0, 0, 0);
                 for leg in pairs.iter_mut().flat_map(|p| p.legs.iter_mut()).filter(|l| l.venue == Venue::Okx) {
                     let grouped = fees.groups.iter().any(|g| Some(g.group_id.as_str()) == leg.fee_group.as_deref());
-                    match fees.taker_bp(leg.fee_group.as_deref()) {
+                    match fees.taker_bp(leg.fee_group.as_deref(), leg.settle == "USDC") {
                         Some(bp) if grouped => (leg.taker_fee_bp, by_group) = (Some(bp), by_group + 1),
                         Some(bp) => (leg.taker_fee_bp, by_account) = (Some(bp), by_account + 1),
                         None => configured += 1,
@@ -219,7 +219,8 @@ pub async fn apply_account_fees(
             counts
         })
         .into_iter()
-        .max_by_key(|(_, count)| *count)
+        // The most frequent rate; among equally frequent ones the highest (fees never understated).
+        .max_by(|(a, na), (b, nb)| na.cmp(nb).then(a.total_cmp(b)))
         .map(|(bp, _)| bp);
     let mut assumed = 0;
     for leg in pairs.iter_mut().flat_map(|p| p.legs.iter_mut()).filter(|l| l.venue == Venue::Binance) {

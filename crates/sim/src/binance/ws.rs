@@ -124,6 +124,11 @@ fn open(shared: Arc<Shared>, ws: WebSocketUpgrade, streams: String, combined: bo
                 }
             }
         }
+        let max = config.binance_max_streams_per_connection as usize;
+        if session.streams.len() > max {
+            shared.limits.violated(Venue::Binance, format!("more than {max} streams on one connection"));
+            session.streams.truncate(max);
+        }
         drive(socket, Arc::clone(&shared), session, options, Vec::new()).await;
     })
 }
