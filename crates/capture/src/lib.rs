@@ -29,6 +29,19 @@ pub enum CaptureError {
     Extension { path: String },
     #[error("{path} line {line}: {message}")]
     Line { path: String, line: u64, message: String },
+    /// The file ends in the middle of a record (a recording killed before it could close the file): everything
+    /// before the cut is whole.
+    #[error(
+        "{path} ends in the middle of line {line} ({detail}): the recording was cut short; everything before was read"
+    )]
+    CutShort { path: String, line: u64, detail: String },
+}
+
+impl CaptureError {
+    /// Whether the capture merely ends early (a killed recording), as opposed to damage in the middle.
+    pub fn is_cut_short(&self) -> bool {
+        matches!(self, CaptureError::CutShort { .. })
+    }
 }
 
 /// Origin of a record.
@@ -186,10 +199,18 @@ impl CaptureReader {
     fn next_line_into(&mut self, record: &mut Record) -> Result<bool, CaptureError> {
         loop {
             self.line.clear();
-            let read = self.input.read_line(&mut self.line).map_err(|error| CaptureError::Line {
-                path: self.path.clone(),
-                line: self.line_no + 1,
-                message: format!("cannot read ({error}); the file may be truncated or not a capture"),
+            let read = self.input.read_line(&mut self.line).map_err(|error| match error.kind() {
+                // zstd: the last frame is incomplete.
+                io::ErrorKind::UnexpectedEof => CaptureError::CutShort {
+                    path: self.path.clone(),
+                    line: self.line_no + 1,
+                    detail: error.to_string(),
+                },
+                _ => CaptureError::Line {
+                    path: self.path.clone(),
+                    line: self.line_no + 1,
+                    message: format!("cannot read ({error}); the file may be truncated or not a capture"),
+                },
             })?;
             if read == 0 {
                 return Ok(false);
@@ -199,10 +220,11 @@ impl CaptureReader {
             if text.is_empty() {
                 continue;
             }
-            parse_line(text, record).map_err(|message| CaptureError::Line {
-                path: self.path.clone(),
-                line: self.line_no,
-                message,
+            // A last line without its newline that does not parse was cut mid-write.
+            let unterminated = !self.line.ends_with('\n');
+            parse_line(text, record).map_err(|message| match unterminated {
+                true => CaptureError::CutShort { path: self.path.clone(), line: self.line_no, detail: message },
+                false => CaptureError::Line { path: self.path.clone(), line: self.line_no, message },
             })?;
             return Ok(true);
         }
@@ -269,6 +291,9 @@ pub struct Rotation {
     pub max_age: Option<Duration>,
 }
 
+/// zstd compression level of captures.
+const ZSTD_LEVEL: i32 = 3;
+
 enum Sink {
     Plain(BufWriter<File>),
     Zstd(zstd::stream::write::Encoder<'static, BufWriter<File>>),
@@ -301,6 +326,8 @@ pub struct CaptureWriter {
     records: u64,
     total_bytes: u64,
     line: Vec<u8>,
+    /// Records written since the zstd frame was last closed.
+    frame_open: bool,
     parts: Vec<PathBuf>,
 }
 
@@ -339,6 +366,7 @@ impl CaptureWriter {
             records: 0,
             total_bytes: 0,
             line: Vec::with_capacity(1 << 12),
+            frame_open: false,
             parts: Vec::new(),
         };
         writer.open_part(replace)?;
@@ -368,20 +396,39 @@ impl CaptureWriter {
         self.line.clear();
         serde_json::to_writer(&mut self.line, &record).map_err(|e| self.io_error(io::Error::other(e)))?;
         self.line.push(b'\n');
-        let sink = self.sink.as_mut().expect("sink is open between parts");
+        let Some(sink) = self.sink.as_mut() else {
+            return Err(self.io_error(io::Error::other("the capture file could not be reopened after an error")));
+        };
         if let Err(error) = sink.writer().write_all(&self.line) {
             return Err(self.io_error(error));
         }
+        self.frame_open = true;
         self.bytes += self.line.len() as u64;
         self.total_bytes += self.line.len() as u64;
         self.records += 1;
         Ok(())
     }
 
-    /// Pushes everything written so far to the file (a zstd block boundary for compressed files).
+    /// Pushes everything written so far to the file. A zstd capture closes its frame here and starts the next
+    /// (a file of several frames reads as one): a recording killed later is whole up to this point, so calling
+    /// this every second bounds what a SIGKILL loses to about a second.
     pub fn flush(&mut self) -> Result<(), CaptureError> {
-        let result = self.sink.as_mut().map_or(Ok(()), |s| s.writer().flush());
-        result.map_err(|e| self.io_error(e))
+        let result = match self.sink.take() {
+            Some(Sink::Zstd(encoder)) if self.frame_open => encoder.finish().and_then(|mut file| {
+                file.flush()?;
+                Ok(Sink::Zstd(zstd::stream::write::Encoder::new(file, ZSTD_LEVEL)?))
+            }),
+            Some(mut sink) => sink.writer().flush().map(|()| sink),
+            None => return Ok(()),
+        };
+        self.frame_open = false;
+        match result {
+            Ok(sink) => {
+                self.sink = Some(sink);
+                Ok(())
+            }
+            Err(error) => Err(self.io_error(error)),
+        }
     }
 
     /// Flushes and closes the current file cleanly (completes the zstd frame).
@@ -425,7 +472,7 @@ impl CaptureWriter {
         };
         let buffered = BufWriter::with_capacity(1 << 16, file);
         self.sink = Some(if is_zstd(&path) {
-            let encoder = zstd::stream::write::Encoder::new(buffered, 3).map_err(|e| self.io_error(e))?;
+            let encoder = zstd::stream::write::Encoder::new(buffered, ZSTD_LEVEL).map_err(|e| self.io_error(e))?;
             Sink::Zstd(encoder)
         } else {
             Sink::Plain(buffered)

@@ -132,14 +132,29 @@ fn unreachable_redis_and_port_in_use() {
 fn damaged_captures() {
     let dir = tempfile::tempdir().unwrap();
     let source = format!("{}/../../fixtures/real/okx_books_btc-usdt_2022-05-13.jsonl", env!("CARGO_MANIFEST_DIR"));
-    // A truncated zstd capture: what was readable is replayed and reported, then exit 2 with the reason.
+    // A zstd capture cut mid-frame (a killed recording) is whole up to the cut: replayed with a warning, exit 0;
+    // and so is a plain one cut mid-line.
     let text = std::fs::read(&source).unwrap();
     let compressed = zstd_compress(&text);
     let truncated = dir.path().join("cut.jsonl.zst");
     std::fs::write(&truncated, &compressed[..compressed.len() * 2 / 3]).unwrap();
-    assert_user_error(&["replay", truncated.to_str().unwrap()], "damaged");
-    // `report` gives the statistics of what was readable, and says the capture is damaged.
-    let (code, stderr) = perpspread(&["report", truncated.to_str().unwrap()]);
+    let cut_plain = dir.path().join("cut.jsonl");
+    std::fs::write(&cut_plain, &text[..text.len() * 2 / 3]).unwrap();
+    for cut in [&truncated, &cut_plain] {
+        for command in ["replay", "report"] {
+            let (code, stderr) = perpspread(&[command, cut.to_str().unwrap()]);
+            assert_eq!(code, Some(0), "{command} {}: {stderr}", cut.display());
+            assert!(stderr.contains("cut short; everything before was read"), "{stderr}");
+        }
+    }
+    // Damage in the middle is not a cut: replay exits 2, report warns.
+    let text = String::from_utf8(text).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.insert(5, "{\"ts_ns\": garbage");
+    let damaged = dir.path().join("damaged.jsonl");
+    std::fs::write(&damaged, lines.join("\n") + "\n").unwrap();
+    assert_user_error(&["replay", damaged.to_str().unwrap()], "damaged");
+    let (code, stderr) = perpspread(&["report", damaged.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("is damaged, reported up to the damage"), "{stderr}");
     let empty = dir.path().join("empty.jsonl.zst");

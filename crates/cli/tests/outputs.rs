@@ -227,3 +227,42 @@ async fn reconnects_and_stalls_reach_metrics_and_health() {
     let _ = monitor.wait();
     sim.shutdown().await;
 }
+
+/// A `record --out x.jsonl.zst` killed with SIGKILL loses at most about a second (a zstd frame is closed every
+/// second), and the cut capture replays with a warning and exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_zstd_recording_loses_about_a_second() {
+    use perpspread_capture::{CaptureReader, Record};
+    let sim = perpspread_sim::start(perpspread_sim::SimConfig { tick_ms: 50, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("killed.jsonl.zst");
+    let mut record = Command::new(env!("CARGO_BIN_EXE_perpspread"))
+        .args(["record", "--top", "5", "--out", out.to_str().unwrap()])
+        .args(["--okx-rest", &sim.okx_rest_url, "--okx-ws", &sim.okx_ws_url])
+        .args(["--binance-rest", &sim.binance_rest_url, "--binance-ws", &sim.binance_ws_url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    record.kill().unwrap(); // SIGKILL: nothing gets to close the file
+    let killed_ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    record.wait().unwrap();
+    let mut reader = CaptureReader::open(&out).unwrap();
+    let (mut records, mut last_ns, mut record_buf) = (0u64, 0u64, Record::default());
+    let end = loop {
+        match reader.next_into(&mut record_buf) {
+            Ok(true) => (records, last_ns) = (records + 1, record_buf.ts_ns),
+            Ok(false) => break None,
+            Err(error) => break Some(error),
+        }
+    };
+    assert!(end.as_ref().is_none_or(|e| e.is_cut_short()), "{end:?}");
+    assert!(records > 100, "{records} records");
+    let lost_ms = killed_ns.saturating_sub(last_ns) / 1_000_000;
+    assert!(lost_ms < 1_600, "the last record kept is {lost_ms} ms older than the kill");
+    let replay =
+        Command::new(env!("CARGO_BIN_EXE_perpspread")).args(["replay", out.to_str().unwrap()]).output().unwrap();
+    assert_eq!(replay.status.code(), Some(0), "{}", String::from_utf8_lossy(&replay.stderr));
+    sim.shutdown().await;
+}

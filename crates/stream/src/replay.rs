@@ -74,6 +74,9 @@ pub struct ReplayReport {
     pub unknown_venue: u64,
     /// Set when the capture ended with an unreadable (e.g. truncated) line.
     pub error: Option<String>,
+    /// The capture merely ends in the middle of a record (a recording that was killed): everything before the
+    /// cut was replayed, and nothing is damaged.
+    pub cut_short: bool,
     /// With the engine: pairs found in the capture's instrument lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pairs: Option<usize>,
@@ -132,13 +135,17 @@ pub fn replay_with(
     let mut events = Vec::new();
     let mut closed = Vec::new();
     let mut last_ns = 0;
+    let mut cut_short = false;
     let error = loop {
         match reader.next_into(&mut record) {
             Ok(true) => records += 1,
             Ok(false) => break None,
             // A damaged tail (e.g. a truncated file) keeps what was replayed; a file that is not a
             // capture at all is an error.
-            Err(error) if records > 0 => break Some(error.to_string()),
+            Err(error) if records > 0 => {
+                cut_short = error.is_cut_short();
+                break Some(error.to_string());
+            }
             Err(error) => return Err(error),
         }
         let Ok(venue) = record.venue.parse::<Venue>() else {
@@ -164,6 +171,7 @@ pub fn replay_with(
         observe(&pipeline, venue);
     };
     let mut report = report(&pipeline, unknown_venue, error);
+    report.cut_short = cut_short;
     if let Some(mut signals) = signals {
         signals.engine.shutdown(last_ns, &mut events);
         closed.extend(events.drain(..).filter(|e| e.event == EventKind::Closed));
@@ -234,7 +242,16 @@ fn report(pipeline: &Pipeline, unknown_venue: u64, error: Option<String>) -> Rep
         }
     }
     let stats = pipeline.stats();
-    ReplayReport { books, stats, unknown_venue, error, pairs: None, opportunities_opened: None, opportunities: None }
+    ReplayReport {
+        books,
+        stats,
+        unknown_venue,
+        error,
+        cut_short: false,
+        pairs: None,
+        opportunities_opened: None,
+        opportunities: None,
+    }
 }
 
 /// Sleeps so that records are handed over at the recorded pace (scaled).

@@ -133,6 +133,11 @@ pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<(
     }
     if let Some(error) = &report.error {
         out.flush()?;
+        if report.cut_short {
+            // A killed recording: what it holds is whole, so this is a finished replay, not a failure.
+            eprintln!("warning: {error}");
+            return Ok(());
+        }
         return Err(UserError(format!("capture damaged, replayed up to the damage: {error}")).into());
     }
     Ok(())

@@ -76,9 +76,13 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
                     ))
                     .into());
                 }
-                if let Some(error) = &replayed.error {
+                match &replayed.error {
+                    Some(error) if replayed.cut_short => eprintln!("warning: {error}"),
                     // The statistics still cover what was readable; say that the rest is missing.
-                    eprintln!("warning: {} is damaged, reported up to the damage: {error}", capture.display());
+                    Some(error) => {
+                        eprintln!("warning: {} is damaged, reported up to the damage: {error}", capture.display())
+                    }
+                    None => {}
                 }
                 if replayed.pairs.is_none() {
                     eprintln!(
