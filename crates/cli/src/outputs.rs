@@ -84,6 +84,14 @@ impl Outputs {
         })
     }
 
+    /// Reports the recording's failure, if it fails, in `/healthz` and `perpspread_recording_failed`.
+    pub fn watch_recording(&self, recorder: &perpspread_stream::Recorder) {
+        if let Some(metrics) = &self.metrics {
+            let recorder = recorder.clone();
+            metrics.watch_recording(Box::new(move || recorder.failure()));
+        }
+    }
+
     /// Reports the live layer's silent streams in `/healthz` and `perpspread_stream_silent`.
     pub fn watch_streams(&self, health: &perpspread_core::health::StreamHealth) {
         if let Some(metrics) = &self.metrics {

@@ -266,3 +266,80 @@ async fn a_killed_zstd_recording_loses_about_a_second() {
     assert_eq!(replay.status.code(), Some(0), "{}", String::from_utf8_lossy(&replay.stderr));
     sim.shutdown().await;
 }
+
+/// Runs the binary with files limited to `max_bytes` (RLIMIT_FSIZE, SIGXFSZ ignored): a write past the limit
+/// fails with EFBIG as on a full disk.
+fn with_file_limit(command: &mut Command, max_bytes: u64) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit and signal are async-signal-safe and touch only the child being spawned.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit { rlim_cur: max_bytes, rlim_max: max_bytes };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        })
+    }
+}
+
+/// A recording that cannot be written: `record` stops at once with exit 1 and one line; `monitor --record`
+/// keeps watching but raises the alarm (one error, `perpspread_recording_failed`, `/healthz` not ready).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_record_and_alarms_monitor() {
+    let sim = perpspread_sim::start(perpspread_sim::SimConfig { tick_ms: 50, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let endpoints = |command: &mut Command| {
+        command.args(["--okx-rest", &sim.okx_rest_url, "--okx-ws", &sim.okx_ws_url]).args([
+            "--binance-rest",
+            &sim.binance_rest_url,
+            "--binance-ws",
+            &sim.binance_ws_url,
+        ]);
+    };
+    let out = dir.path().join("full.jsonl");
+    let mut record = Command::new(env!("CARGO_BIN_EXE_perpspread"));
+    record.args(["record", "--top", "5", "--duration-s", "60", "--out", out.to_str().unwrap()]);
+    endpoints(&mut record);
+    let started = Instant::now();
+    let output = tokio::task::block_in_place(|| with_file_limit(&mut record, 256 << 10).output().unwrap());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20), "stopped at once, not at --duration-s");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("ERROR") || l.starts_with("error:")).collect();
+    assert!(errors.len() <= 2, "one logged error and the exit line, no flood: {errors:#?}");
+    assert!(
+        stderr.lines().last().is_some_and(|l| l.starts_with("error:") && l.contains("recording failed")),
+        "{stderr}"
+    );
+
+    let metrics_port = free_port();
+    let mut monitor = Command::new(env!("CARGO_BIN_EXE_perpspread"));
+    monitor
+        .args(["monitor", "--json", "--top", "5", "--duration-s", "12"])
+        .args(["--record", dir.path().join("monitor.jsonl").to_str().unwrap()])
+        .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    endpoints(&mut monitor);
+    let child = with_file_limit(&mut monitor, 256 << 10).spawn().unwrap();
+    tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let health = http_get(metrics_port, "/healthz").unwrap_or_default();
+            if health.contains(" 503 ") && health.contains("recording failed") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no recording alarm in /healthz: {health}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let text = http_get(metrics_port, "/metrics").unwrap_or_default();
+        assert!(text.contains("perpspread_recording_failed 1"), "{text}");
+    });
+    let output = tokio::task::block_in_place(|| child.wait_with_output().unwrap());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "monitor watched on: {stderr}");
+    assert_eq!(stderr.matches("recording failed").count(), 1, "one error, no flood: {stderr}");
+    sim.shutdown().await;
+}

@@ -38,6 +38,7 @@
 //! | `perpspread_opportunity_duration_seconds` | histogram | |
 //! | `perpspread_opportunity_peak_net_bp` | histogram | |
 //! | `perpspread_best_net_bp` | gauge | pair, direction — only the current top N pairs |
+//! | `perpspread_recording_failed` | gauge | 1 once `monitor --record` could not write its capture (disk full) |
 //! | `perpspread_stream_silent` | gauge | venue, stream (`book`/`funding`) — 1 while a subscribed stream delivers nothing |
 //! | `perpspread_redis_*` | counter/gauge | see [`Metrics::observe_redis`] |
 //!
@@ -300,7 +301,6 @@ impl BookHealth {
 }
 
 /// State shared with the HTTP server.
-#[derive(Debug)]
 struct Shared {
     config: HealthConfig,
     books: Mutex<[Vec<BookHealth>; 2]>,
@@ -313,6 +313,17 @@ struct Shared {
     ageing: Mutex<Option<(u64, u64, Instant)>>,
     /// `perpspread_books{venue,state}`, recounted at every scrape.
     state_counts: Mutex<Vec<[Gauge; 4]>>,
+    /// Why the recording (`monitor --record`) failed, asked at every scrape.
+    recording: Mutex<Option<RecordingStatus>>,
+}
+
+/// Tells why a recording failed (`None` while it is fine).
+pub type RecordingStatus = Box<dyn Fn() -> Option<String> + Send + Sync>;
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -409,7 +420,9 @@ impl Shared {
                 )
             })
             .collect();
+        let recording = self.recording_failure();
         let reason = match last {
+            _ if recording.is_some() => recording.unwrap_or_default(),
             _ if !stalled.is_empty() => stalled.join("; "),
             _ if !silent_streams.is_empty() => silent_streams
                 .iter()
@@ -436,6 +449,10 @@ impl Shared {
             _ => String::new(),
         };
         Health { ready: reason.is_empty(), reason, books: total, live, not_live, silent_streams }
+    }
+
+    fn recording_failure(&self) -> Option<String> {
+        self.recording.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|status| status())
     }
 
     fn silent_streams(&self) -> Vec<SilentStream> {
@@ -486,6 +503,7 @@ impl Metrics {
             streams: Mutex::new(None),
             ageing: Mutex::new(None),
             state_counts: Mutex::new(Vec::new()),
+            recording: Mutex::new(None),
         });
         let registered = metrics::with_local_recorder(&recorder, register_fixed);
         *shared.state_counts.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -547,6 +565,12 @@ impl Metrics {
         });
         tracing::info!(%local_addr, "serving /metrics and /healthz");
         Ok(MetricsServer { local_addr, stop: Some(stop_tx), task: Some(task) })
+    }
+
+    /// Reports a failed recording (`status` says why) in `/healthz` (not ready) and
+    /// `perpspread_recording_failed`.
+    pub fn watch_recording(&self, status: RecordingStatus) {
+        *self.shared.recording.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
     }
 
     /// Reports the silent streams published to `health` (in `/healthz` and `perpspread_stream_silent`).
@@ -1010,6 +1034,9 @@ fn render(handle: &PrometheusHandle, shared: &Shared) -> String {
         ));
     }
     drop(top);
+    out.push_str("# HELP perpspread_recording_failed 1 when the capture being recorded could not be written\n");
+    out.push_str("# TYPE perpspread_recording_failed gauge\n");
+    out.push_str(&format!("perpspread_recording_failed {}\n", u8::from(shared.recording_failure().is_some())));
     // Rendered at every scrape from what the live layer last published, so a silent stream shows even
     // when no frame arrives at all.
     let silent = shared.silent_streams();

@@ -98,6 +98,9 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let mut events: Vec<OpportunityEvent> = Vec::new();
     let mut outputs = crate::outputs::Outputs::start(&args.outputs).await?;
     outputs.watch_streams(&live.health);
+    if let Some(recorder) = &recorder {
+        outputs.watch_recording(recorder);
+    }
     let final_state = if interactive {
         crate::tui::run(live, shutdown, signals, &mut outputs).await?
     } else {

@@ -57,8 +57,20 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let pairs = super::select_pairs(&venues, &universe, &args.symbols, args.top, Some("USDT")).await?;
     let live = live_config(config, &pairs, venues, Some(recorder.clone()), &config.monitor);
     tracing::info!(pairs = pairs.len(), out = %args.out.display(), "recording");
-    let result =
-        run_live(live, super::shutdown_signal(args.duration_s.map(Duration::from_secs)), |_, _, _, _| {}).await;
+    // A recording that cannot be written (a full disk) ends the command: there is no point streaming on.
+    let stop = {
+        let recorder = recorder.clone();
+        async move {
+            tokio::select! {
+                () = super::shutdown_signal(args.duration_s.map(Duration::from_secs)) => {}
+                () = recorder.failed() => {}
+            }
+        }
+    };
+    let result = run_live(live, stop, |_, _, _, _| {}).await;
+    if let Some(failure) = recorder.failure() {
+        anyhow::bail!("{} not complete: {failure}", args.out.display());
+    }
     let records = recorder.finish()?;
     eprintln!(
         "recorded {records} records from {} pairs to {} ({} messages, {} resyncs requested, {} reconnects)",
