@@ -261,3 +261,25 @@ async fn an_oversized_message_is_a_fault_of_its_connection() {
     assert_eq!(live.stats.disconnects.get("oversized").copied(), Some(1), "{:?}", live.stats.disconnects);
     assert!(all_live(&live), "books back after the reconnect");
 }
+
+/// A burst splits a Binance diff into many small events; like the venue's own events, each must leave a real
+/// (uncrossed) book, so none of them makes the client resync as `crossed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_bursts_never_cross_the_book() {
+    let symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"];
+    let faults = (0..20u64)
+        .map(|i| Fault {
+            at_ms: Some(1_500 + i * 150),
+            kind: FaultKind::Burst { venue: Venue::Binance, symbol: symbols[i as usize % 5].into(), messages: 200 },
+        })
+        .collect();
+    let sim = perpspread_sim::start(SimConfig { faults, ..fast_sim() }).await.unwrap();
+    let (_, live) = common::connect(&sim, None, common::Timing::Fast).await;
+    let (live, _, _) = run(live, 5.5).await;
+    let feed = live.pipeline.feed(Venue::Binance);
+    for slot in 0..feed.slots() {
+        let stats = feed.book(slot).unwrap().stats;
+        assert_eq!(stats.crossed, 0, "{} {stats:?}", feed.symbol(slot).unwrap());
+    }
+    assert!(all_live(&live));
+}

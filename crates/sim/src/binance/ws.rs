@@ -413,7 +413,11 @@ impl BinanceSession {
             return;
         };
         let last = stream.last_id;
-        let changes: Vec<((u8, i64), i64)> = std::mem::take(&mut stream.pending).into_iter().collect();
+        let mut changes: Vec<((u8, i64), i64)> = std::mem::take(&mut stream.pending).into_iter().collect();
+        // Deletions first: every piece of a burst then leaves a subset of the final book's levels, which is
+        // never crossed — as every real Binance event is a real book state (pieces in price order could cross
+        // the book for a moment, which the venue never does).
+        changes.sort_by_key(|&(_, qty)| qty != 0);
         let (name, symbol) = (stream.name.clone(), stream.symbol.clone());
         let owed = self.faults.take_burst(&symbol) as usize;
         let ids = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
