@@ -108,3 +108,40 @@ pub fn live_config(
     live.recorder = recorder;
     live
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perpspread_core::health::StreamKind;
+
+    /// What `monitor` and `record` stream with the embedded configuration: Binance books on `/public` and
+    /// funding on `/market` of the configured base, OKX books and funding on one route; every book has a REST
+    /// snapshot source.
+    #[test]
+    fn the_products_live_configuration_routes_each_stream() {
+        let config = Config::load(None).unwrap();
+        let venues = RestVenues::from_config(&config).unwrap();
+        let key = perpspread_core::PairKey::new("BTC", "USDT");
+        let okx = perpspread_okx::symbols::instrument_from(&serde_json::from_str(
+            r#"{"instId":"BTC-USDT-SWAP","instType":"SWAP","ctType":"linear","ctVal":"0.01","ctValCcy":"BTC","tickSz":"0.1","lotSz":"1","state":"live"}"#,
+        ).unwrap()).unwrap();
+        let binance = perpspread_core::Instrument { symbol: "BTCUSDT".into(), venue: Venue::Binance, ..okx.clone() };
+        let pair = Pair { key, legs: [okx, binance] };
+        let live = live_config(&config, &[pair], venues, None, &config.monitor);
+        let binance = live.venues.iter().find(|v| v.venue == Venue::Binance).unwrap();
+        let routes: Vec<(String, Vec<StreamKind>)> =
+            binance.routes.iter().map(|r| (r.url(), r.stream_kinds())).collect();
+        assert_eq!(
+            routes,
+            [
+                ("wss://fstream.binance.com/public/stream".to_owned(), vec![StreamKind::Book]),
+                ("wss://fstream.binance.com/market/stream".to_owned(), vec![StreamKind::Funding]),
+            ]
+        );
+        let okx = live.venues.iter().find(|v| v.venue == Venue::Okx).unwrap();
+        assert_eq!(okx.routes.len(), 1);
+        assert_eq!(okx.routes[0].stream_kinds(), [StreamKind::Book, StreamKind::Funding]);
+        assert!(live.venues.iter().all(|v| v.snapshots.is_some()));
+        assert_eq!(live.silence_timeout, Duration::from_secs(30));
+    }
+}
