@@ -174,6 +174,28 @@ struct Connection {
     watches: Vec<KindWatch>,
 }
 
+impl KindWatch {
+    /// The report of this silent stream: silent for the time since it was found silent plus the timeout that
+    /// found it, or `quiet` when longer.
+    fn report(
+        &self,
+        (venue, url, id): (Venue, &str, usize),
+        now: Instant,
+        timeout: Duration,
+        quiet: Duration,
+    ) -> SilentStream {
+        let since_found = self.silent_since.map_or(Duration::ZERO, |at| now.saturating_duration_since(at) + timeout);
+        SilentStream {
+            venue,
+            stream: self.kind,
+            url: url.to_owned(),
+            connection: id as u32,
+            silent_for: since_found.max(quiet),
+            repairs: self.repairs,
+        }
+    }
+}
+
 /// A snapshot fetch result, handed back to the live loop.
 struct Snapshot {
     venue: Venue,
@@ -426,20 +448,13 @@ impl Live {
         let configured = self.silence_timeout;
         let mut silent = Vec::new();
         for (id, connection) in self.connections.iter_mut().enumerate() {
+            let url = redact_url(&connection.protocol.url()).into_owned();
+            let at = (connection.venue, url.as_str(), id);
             let (Some(_), Some(first_connected)) = (connection.connected_at, connection.first_connected) else {
                 // Reconnecting: a silent stream stays reported until it delivers again.
                 for watch in connection.watches.iter().filter(|w| w.silent_since.is_some()) {
                     let timeout = configured.max(connection.protocol.normal_quiet(watch.kind));
-                    let silent_for =
-                        watch.silent_since.map_or(timeout, |at| now.saturating_duration_since(at) + timeout);
-                    silent.push(SilentStream {
-                        venue: connection.venue,
-                        stream: watch.kind,
-                        url: redact_url(&connection.protocol.url()).into_owned(),
-                        connection: id as u32,
-                        silent_for,
-                        repairs: watch.repairs,
-                    });
+                    silent.push(watch.report(at, now, timeout, Duration::ZERO));
                 }
                 continue;
             };
@@ -456,12 +471,11 @@ impl Live {
                     tracing::warn!(
                         venue = %connection.venue,
                         stream = %watch.kind,
-                        url = %redact_url(&connection.protocol.url()),
-                        "{} {} stream silent for {:.0} s on {} although subscribed (misrouted, muted, or needs a login?): repairing",
+                        url = %url,
+                        "{} {} stream silent for {:.0} s on {url} although subscribed (misrouted, muted, or needs a login?): repairing",
                         connection.venue,
                         watch.kind,
                         quiet.as_secs_f64(),
-                        redact_url(&connection.protocol.url())
                     );
                 }
                 if now >= watch.next_repair {
@@ -477,15 +491,7 @@ impl Live {
                         command = Some(WsCommand::Reconnect);
                     }
                 }
-                let silent_for = watch.silent_since.map_or(quiet, |at| now.saturating_duration_since(at) + timeout);
-                silent.push(SilentStream {
-                    venue: connection.venue,
-                    stream: watch.kind,
-                    url: redact_url(&connection.protocol.url()).into_owned(),
-                    connection: id as u32,
-                    silent_for: silent_for.max(quiet),
-                    repairs: watch.repairs,
-                });
+                silent.push(watch.report(at, now, timeout, quiet));
             }
             if let Some(command) = command {
                 if connection.commands.try_send(command).is_err() {
