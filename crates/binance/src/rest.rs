@@ -114,9 +114,31 @@ impl MarketRest for BinanceRest {
         Ok(self.fetch("/fapi/v1/ticker/24hr", 40, parse_activity).await?.0)
     }
 
+    /// Funding with each symbol's interval: `fundingInfo` lists the symbols whose interval was adjusted (4 h,
+    /// 1 h); the others fund every [`DEFAULT_FUNDING_HOURS`]. Without `fundingInfo` the interval stays unknown
+    /// (no carry is shown rather than a wrong one).
     async fn funding(&self, instruments: &[&Instrument]) -> Result<HashMap<String, Funding>, RestError> {
-        let (mut all, _) = self.fetch("/fapi/v1/premiumIndex", 10, parse_premium_index).await?;
-        Ok(instruments.iter().filter_map(|i| all.remove(&i.symbol).map(|f| (i.symbol.clone(), f))).collect())
+        let (premium, info) = tokio::join!(
+            self.fetch("/fapi/v1/premiumIndex", 10, parse_premium_index),
+            self.fetch("/fapi/v1/fundingInfo", 1, parse_funding_info),
+        );
+        let (mut all, _) = premium?;
+        let intervals = match info {
+            Ok((known, _)) => Some(known),
+            Err(error) => {
+                tracing::warn!("Binance fundingInfo unavailable, funding intervals unknown: {error}");
+                None
+            }
+        };
+        Ok(instruments
+            .iter()
+            .filter_map(|i| {
+                let mut funding = all.remove(&i.symbol)?;
+                funding.interval_hours =
+                    intervals.as_ref().map(|known| known.get(&i.symbol).copied().unwrap_or(DEFAULT_FUNDING_HOURS));
+                Some((i.symbol.clone(), funding))
+            })
+            .collect())
     }
 }
 

@@ -31,6 +31,7 @@ pub struct Config {
     pub okx: VenueConfig,
     pub binance: VenueConfig,
     pub fees: FeesConfig,
+    pub funding: FundingConfig,
     pub rest: RestSettings,
     pub scan: ScanConfig,
     pub monitor: MonitorConfig,
@@ -119,6 +120,29 @@ pub struct VenueConfig {
 #[serde(deny_unknown_fields)]
 pub struct FeesConfig {
     pub count_exit: bool,
+}
+
+/// Funding carry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FundingConfig {
+    /// Holding horizon of the carry, hours (flag `--horizon`).
+    pub horizon_h: f64,
+}
+
+impl FundingConfig {
+    /// Checks the horizon: positive, at most a year.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.horizon_h > 0.0 && self.horizon_h <= 24.0 * 365.0) {
+            return Err(invalid("funding.horizon_h", number(self.horizon_h), "between 0 and 8760 hours"));
+        }
+        Ok(())
+    }
+
+    /// The horizon in ms.
+    pub fn horizon_ms(&self) -> u64 {
+        (self.horizon_h * 3_600_000.0).round() as u64
+    }
 }
 
 /// REST client behaviour.
@@ -254,6 +278,7 @@ impl Config {
             return Err(invalid("binance.weight_per_minute", 0, "must be positive"));
         }
         self.scan.validate()?;
+        self.funding.validate()?;
         self.monitor.validate()
     }
 

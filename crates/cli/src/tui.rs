@@ -213,7 +213,7 @@ impl Dashboard {
         row.max_size_quote = first.map(|q| q.max_size_quote);
         row.net_bp = (0..sizes).map(|s| quotes[best_direction * sizes + s].as_ref().map(|q| q.net_bp)).collect();
         let legs = if best_direction == 0 { (0, 1) } else { (1, 0) };
-        row.carry_bp = engine.funding_carry_bp(index, legs);
+        row.carry_bp = engine.funding_carry_bp(index, legs, perpspread_net::rest::unix_ns() / 1_000_000);
         let now_ms = perpspread_net::rest::unix_ns() / 1_000_000;
         row.next_funding_min = engine
             .funding(index)

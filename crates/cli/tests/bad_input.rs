@@ -36,6 +36,8 @@ fn bad_flags_and_config_exit_2_with_one_line() {
     assert_bad_config("scan", "[scan]\nsize_usd = -10\n", "positive");
     assert_bad_config("scan", "[scan]\nbinance_depth = 5000\n", "scan.binance_depth");
     assert_bad_config("scan", "[nope]\nx = 1\n", "nope");
+    assert_bad_config("monitor", "[funding]\nhorizon_h = 0\n", "funding.horizon_h");
+    assert_user_error(&["monitor", "--horizon", "0"], "horizon");
     assert_user_error(&["scan", "--okx-rest", "ftp://x"], "okx.rest_url");
     assert_user_error(&["monitor", "--metrics-addr", "not-an-address"], "not-an-address");
     assert_user_error(&["monitor", "--shard", "0/3"], "shard");

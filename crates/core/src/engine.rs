@@ -15,6 +15,8 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::funding::FundingSchedule;
+
 use crate::feed::{receive_delay_ms, BookState, RecvTime, TrackedBook};
 use crate::fees::FeeModel;
 use crate::instrument::Venue;
@@ -37,8 +39,10 @@ pub struct EngineConfig {
     pub max_latency_ms: f64,
     /// At most one `updated` event per opportunity per this interval, ns.
     pub update_interval_ns: u64,
-    /// Add the funding carry to the net spread.
+    /// Add the funding carry over the horizon to the net spread.
     pub include_funding: bool,
+    /// Holding horizon of the funding carry, ms (see [`crate::funding`]).
+    pub funding_horizon_ms: u64,
 }
 
 impl Default for EngineConfig {
@@ -56,6 +60,7 @@ impl Default for EngineConfig {
             max_latency_ms: 1_000.0,
             update_interval_ns: 1_000_000_000,
             include_funding: false,
+            funding_horizon_ms: 24 * 3_600_000,
         }
     }
 }
@@ -95,6 +100,13 @@ pub struct LegFunding {
     pub next_funding_ms: Option<u64>,
     /// Hours between fundings.
     pub interval_hours: Option<u32>,
+}
+
+impl LegFunding {
+    /// The leg's settlement schedule, when its interval and next time are known.
+    pub fn schedule(&self) -> Option<FundingSchedule> {
+        Some(FundingSchedule { rate: self.rate, interval_hours: self.interval_hours?, next_ms: self.next_funding_ms? })
+    }
 }
 
 /// Latest evaluation of one (direction, size).
@@ -232,6 +244,8 @@ struct PairState {
     quotes: Vec<Option<Quote>>,
     open: Vec<Option<Opportunity>>,
     funding: [Option<LegFunding>; 2],
+    /// Carry of each direction over the horizon, and until when it holds (Unix ms).
+    carry: Option<(u64, [Option<f64>; 2])>,
     suppressed: Option<Suppression>,
     latency_ms: [Option<f64>; 2],
 }
@@ -350,13 +364,38 @@ impl Engine {
                 funding.interval_hours = state.funding[leg].and_then(|f| f.interval_hours);
             }
             state.funding[leg] = Some(funding);
+            state.carry = None;
         }
     }
 
-    /// Carry received at the next funding for a direction, bp: short leg's rate − long leg's rate.
-    pub fn funding_carry_bp(&self, pair: usize, (buy, sell): (usize, usize)) -> Option<f64> {
+    /// Carry of a direction (long the `buy` leg, short the `sell` leg) over the funding horizon at `now_ms`,
+    /// bp: each leg's settlements on its own schedule, current rates assumed to persist ([`crate::funding`]).
+    /// `None` until both legs' rates, intervals and next settlement times are known.
+    pub fn funding_carry_bp(&self, pair: usize, (buy, sell): (usize, usize), now_ms: u64) -> Option<f64> {
         let funding = &self.states[pair].funding;
-        Some((funding[sell]?.rate - funding[buy]?.rate) * 10_000.0)
+        let (long, short) = (funding[buy]?.schedule()?, funding[sell]?.schedule()?);
+        Some(crate::funding::carry_bp(&long, &short, now_ms, self.config.funding_horizon_ms))
+    }
+
+    /// [`Engine::funding_carry_bp`] of both directions, kept until a settlement leaves or enters the window
+    /// (the evaluation path asks on every book update).
+    fn carry_at(&mut self, pair: usize, now_ms: u64) -> [Option<f64>; 2] {
+        if let Some((until, carry)) = self.states[pair].carry {
+            if now_ms < until {
+                return carry;
+            }
+        }
+        let horizon = self.config.funding_horizon_ms;
+        let until = self.states[pair]
+            .funding
+            .iter()
+            .filter_map(|f| f.and_then(|f| f.schedule()))
+            .map(|s| s.window_changes_at(now_ms, horizon))
+            .min()
+            .unwrap_or(u64::MAX);
+        let carry = DIRECTIONS.map(|direction| self.funding_carry_bp(pair, direction, now_ms));
+        self.states[pair].carry = Some((until, carry));
+        carry
     }
 
     /// Re-evaluates `pair` after one of its books changed; appends lifecycle events to `out`.
@@ -373,6 +412,7 @@ impl Engine {
             return;
         }
         self.states[pair].suppressed = None;
+        let carries = self.carry_at(pair, now.wall_ns / 1_000_000);
         let age_ns = books.iter().map(|b| now.mono_ns.saturating_sub(b.recv.mono_ns)).max().unwrap_or(0);
         let legs: [LegBook<'_>; 2] =
             std::array::from_fn(|leg| LegBook { instrument: &self.pairs[pair].legs[leg], book: &books[leg].book });
@@ -392,7 +432,7 @@ impl Engine {
                 (legs[sell], units[sell]),
                 &self.config.fees,
             );
-            let carry = self.funding_carry_bp(pair, (buy, sell));
+            let carry = carries[d];
             let extra = if self.config.include_funding { carry.unwrap_or(0.0) } else { 0.0 };
             let max = calc.max_size(self.config.open_bp - extra);
             for (size_index, size) in sizes.iter().enumerate() {
@@ -741,10 +781,14 @@ mod tests {
     fn funding_carry_and_shutdown() {
         let mut cfg = config();
         cfg.include_funding = true;
+        cfg.funding_horizon_ms = 3_600_000;
         let mut engine = Engine::new(cfg, vec![pair()]);
-        engine.set_funding(0, 0, LegFunding { rate: 0.0001, ..Default::default() });
-        engine.set_funding(0, 1, LegFunding { rate: 0.0004, ..Default::default() });
-        assert!((engine.funding_carry_bp(0, (0, 1)).unwrap() - 3.0).abs() < 1e-9);
+        // Both legs fund every 8 h, next in an hour; over a 1 h horizon each settles once: 4 − 1 = 3 bp.
+        let next = Some(100_000 + 3_600_000);
+        engine.set_funding(0, 0, LegFunding { rate: 0.0001, next_funding_ms: next, interval_hours: Some(8) });
+        assert_eq!(engine.funding_carry_bp(0, (0, 1), 100_000), None, "one leg's schedule is not known yet");
+        engine.set_funding(0, 1, LegFunding { rate: 0.0004, next_funding_ms: next, interval_hours: Some(8) });
+        assert!((engine.funding_carry_bp(0, (0, 1), 100_000).unwrap() - 3.0).abs() < 1e-9);
         let mut out = Vec::new();
         // Gross 18 bp → net -2 bp, +3 bp carry = +1 bp: opens only because funding is included.
         let okx = tracked("9990", "10000", "1000", 100 * S);

@@ -9,6 +9,7 @@ pub mod book;
 pub mod engine;
 pub mod feed;
 pub mod fees;
+pub mod funding;
 pub mod health;
 pub mod instrument;
 pub mod num;

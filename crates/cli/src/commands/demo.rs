@@ -41,6 +41,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
         json: args.json,
         record: args.record,
         include_funding: false,
+        horizon: None,
         duration_s: args.duration_s,
         shard: None,
         outputs: args.outputs,

@@ -36,9 +36,12 @@ pub struct Args {
     /// Also record every received frame to this capture file.
     #[arg(long)]
     pub record: Option<PathBuf>,
-    /// Add the funding carry to the net spread.
+    /// Add the funding carry over the holding horizon to the net spread.
     #[arg(long)]
     pub include_funding: bool,
+    /// Holding horizon of the funding carry, hours (default from config: funding.horizon_h = 24).
+    #[arg(long, value_parser = parse_horizon)]
+    pub horizon: Option<f64>,
     /// Stop after this many seconds (default: until Ctrl-C / SIGTERM / `q`).
     #[arg(long, value_parser = crate::commands::at_least_one)]
     pub duration_s: Option<u64>,
@@ -162,6 +165,18 @@ pub fn engine_config(config: &Config, args: &Args) -> EngineConfig {
         max_latency_ms: monitor.max_latency_ms,
         update_interval_ns: monitor.update_interval_ms.saturating_mul(1_000_000),
         include_funding: monitor.include_funding || args.include_funding,
+        funding_horizon_ms: match args.horizon {
+            Some(hours) => (hours * 3_600_000.0).round() as u64,
+            None => config.funding.horizon_ms(),
+        },
+    }
+}
+
+/// A holding horizon in hours: positive, at most a year.
+fn parse_horizon(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(hours) if hours > 0.0 && hours <= 24.0 * 365.0 => Ok(hours),
+        _ => Err(format!("{text:?} is not a horizon in hours between 0 and 8760")),
     }
 }
 

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use futures::StreamExt;
+use perpspread_core::funding::FundingSchedule;
 use perpspread_core::spread::{mid_per_base, LegBook, NotExecutable, SizeTarget, SpreadCalculator};
 use perpspread_core::{FeeModel, Instrument, Pair, Venue};
 use perpspread_net::{Funding, MarketRest, RestBook, RestError};
@@ -83,7 +84,8 @@ pub struct ScanRow {
     pub buy_funding_bp: Option<f64>,
     #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub sell_funding_bp: Option<f64>,
-    /// Funding the position would receive at the next funding, bp (short leg's rate − long leg's rate).
+    /// Funding the position would receive over the funding horizon (`funding.horizon_h`), bp: each leg's
+    /// settlements on its own schedule, current rates assumed to persist.
     #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub funding_carry_bp: Option<f64>,
     /// REST round trip of each venue's book request, ms.
@@ -106,7 +108,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let universe = super::fetch_universe(&venues).await?;
     let mut pairs = super::select_pairs(&venues, &universe, &args.symbols, scan.top, None).await?;
     super::apply_account_fees(config, &venues, &mut pairs).await?;
-    let rows = scan_pairs(&venues, &pairs, &scan, &config.fee_model()).await;
+    let rows = scan_pairs(&venues, &pairs, &scan, &config.fee_model(), config.funding.horizon_ms()).await;
     let mut out = std::io::stdout().lock();
     if args.json {
         for row in &rows {
@@ -169,7 +171,13 @@ async fn fetch_funding(venues: &RestVenues, pairs: &[Pair]) -> HashMap<(Venue, S
 }
 
 /// Fetches books for every pair (bounded concurrency) and evaluates both directions.
-pub async fn scan_pairs(venues: &RestVenues, pairs: &[Pair], scan: &ScanConfig, fees: &FeeModel) -> Vec<ScanRow> {
+pub async fn scan_pairs(
+    venues: &RestVenues,
+    pairs: &[Pair],
+    scan: &ScanConfig,
+    fees: &FeeModel,
+    horizon_ms: u64,
+) -> Vec<ScanRow> {
     let books = futures::stream::iter(pairs.iter())
         .map(|pair| async move {
             let (a, b) = tokio::join!(fetch_book(venues, &pair.legs[0], scan), fetch_book(venues, &pair.legs[1], scan));
@@ -187,7 +195,8 @@ pub async fn scan_pairs(venues: &RestVenues, pairs: &[Pair], scan: &ScanConfig, 
             (Ok(a), Ok(b)) => {
                 let books = [(&pair.legs[0], &a), (&pair.legs[1], &b)];
                 for (buy, sell) in [(0, 1), (1, 0)] {
-                    rows.push(evaluate(pair, books[buy], books[sell], target, scan.min_net_bp, fees, &funding));
+                    let at = (&funding, horizon_ms);
+                    rows.push(evaluate(pair, books[buy], books[sell], target, scan.min_net_bp, fees, at));
                 }
             }
             (a, b) => {
@@ -213,7 +222,7 @@ fn evaluate(
     target: SizeTarget,
     threshold_bp: f64,
     fees: &FeeModel,
-    funding: &HashMap<(Venue, String), Funding>,
+    (funding, horizon_ms): (&HashMap<(Venue, String), Funding>, u64),
 ) -> ScanRow {
     let buy = LegBook { instrument: buy_leg, book: &buy_book.book };
     let sell = LegBook { instrument: sell_leg, book: &sell_book.book };
@@ -222,6 +231,14 @@ fn evaluate(
         funding.get(&(leg.venue, leg.symbol.clone())).and_then(|f| f.rate.to_f64()).map(|r| r * 10_000.0)
     };
     let (buy_funding_bp, sell_funding_bp) = (rate_bp(buy_leg), rate_bp(sell_leg));
+    let schedule = |leg: &Instrument| {
+        let f = funding.get(&(leg.venue, leg.symbol.clone()))?;
+        Some(FundingSchedule { rate: f.rate.to_f64()?, interval_hours: f.interval_hours?, next_ms: f.next_funding_ms? })
+    };
+    let now_ms = perpspread_net::rest::unix_ns() / 1_000_000;
+    let funding_carry_bp = schedule(buy_leg)
+        .zip(schedule(sell_leg))
+        .map(|(long, short)| perpspread_core::funding::carry_bp(&long, &short, now_ms, horizon_ms));
     let mut row = ScanRow {
         pair: pair.key.to_string(),
         direction: calc.direction().label(),
@@ -244,7 +261,7 @@ fn evaluate(
         max_size_depth_limited: None,
         buy_funding_bp,
         sell_funding_bp,
-        funding_carry_bp: buy_funding_bp.zip(sell_funding_bp).map(|(long, short)| short - long),
+        funding_carry_bp,
         buy_latency_ms: Some(ms(buy_book.latency)),
         sell_latency_ms: Some(ms(sell_book.latency)),
         error: None,
