@@ -61,6 +61,8 @@ enum Command {
     Instruments(commands::instruments::Args),
     /// One-shot REST scan of executable spreads, sorted by net bp.
     Scan(commands::scan::Args),
+    /// One-shot ranking of cross-venue funding trades by carry over a holding horizon, net of the round trip.
+    Funding(commands::funding::Args),
     /// Stream live books (verified, resynced) and record every frame to a capture file.
     Record(commands::record::Args),
     /// Replay a capture through the parsers, books and integrity checks; report every book.
@@ -177,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Monitor(args) => commands::monitor::run(&config, args).await,
         Command::Instruments(args) => commands::instruments::run(&config, args).await,
         Command::Scan(args) => commands::scan::run(&config, args).await,
+        Command::Funding(args) => commands::funding::run(&config, args).await,
         Command::Record(args) => commands::record::run(&config, args).await,
         Command::Demo(args) => commands::demo::run(config, args).await,
         Command::Replay(args) => commands::replay::run(&config, args).await,

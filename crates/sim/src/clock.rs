@@ -18,7 +18,13 @@ pub const FUNDING_INTERVAL_MS: u64 = 8 * 3_600_000;
 
 /// The next funding time strictly after `now_ms`.
 pub fn next_funding_ms(now_ms: u64) -> u64 {
-    (now_ms / FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+    next_funding_every(now_ms, 8)
+}
+
+/// The next settlement strictly after `now_ms` of a schedule every `hours` from 00:00 UTC.
+pub fn next_funding_every(now_ms: u64, hours: u32) -> u64 {
+    let interval = u64::from(hours.max(1)) * 3_600_000;
+    (now_ms / interval + 1) * interval
 }
 
 #[cfg(test)]

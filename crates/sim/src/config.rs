@@ -184,9 +184,15 @@ pub struct SimPair {
     /// 24 h traded notional in quote currency (drives tickers).
     #[serde(default = "default_volume")]
     pub volume_24h_quote: f64,
-    /// Funding rate per 8 h, as a fraction.
+    /// Funding rate per settlement, as a fraction.
     #[serde(default = "default_funding")]
     pub funding_rate: f64,
+    /// Hours between OKX settlements of this pair (8, 4, 2 or 1).
+    #[serde(default = "default_funding_hours")]
+    pub okx_funding_hours: u32,
+    /// Hours between Binance settlements of this pair (8, 4 or 1; other than 8 is listed by `fundingInfo`).
+    #[serde(default = "default_funding_hours")]
+    pub binance_funding_hours: u32,
     /// Half of each venue's quoted spread, in basis points.
     #[serde(default = "default_half_spread")]
     pub half_spread_bp: f64,
@@ -202,6 +208,9 @@ fn default_volume() -> f64 {
 }
 fn default_funding() -> f64 {
     0.0001
+}
+fn default_funding_hours() -> u32 {
+    8
 }
 fn default_half_spread() -> f64 {
     1.0
@@ -229,6 +238,11 @@ impl SimPair {
         let fail = |m: &str| Err(SimError::Config(format!("{}/{}: {m}", self.base, self.quote)));
         if !(self.start_price > 0.0 && self.start_price.is_finite()) {
             return fail("start_price must be positive");
+        }
+        for hours in [self.okx_funding_hours, self.binance_funding_hours] {
+            if ![1, 2, 4, 8].contains(&hours) {
+                return fail("funding hours must be 1, 2, 4 or 8");
+            }
         }
         if !(self.half_spread_bp > 0.0 && self.half_spread_bp < 10_000.0) {
             return fail("half_spread_bp must be between 0 and 10000 (exclusive)");
@@ -490,6 +504,8 @@ impl SimPair {
             level_notional,
             volume_24h_quote,
             funding_rate: default_funding(),
+            okx_funding_hours: default_funding_hours(),
+            binance_funding_hours: default_funding_hours(),
             half_spread_bp: default_half_spread(),
             okx: None,
             binance: None,

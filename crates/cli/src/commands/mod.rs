@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod funding;
 pub mod instruments;
 pub mod monitor;
 pub mod record;

@@ -173,7 +173,7 @@ pub fn engine_config(config: &Config, args: &Args) -> EngineConfig {
 }
 
 /// A holding horizon in hours: positive, at most a year.
-fn parse_horizon(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_horizon(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(hours) if hours > 0.0 && hours <= 24.0 * 365.0 => Ok(hours),
         _ => Err(format!("{text:?} is not a horizon in hours between 0 and 8760")),

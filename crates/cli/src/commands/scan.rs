@@ -156,7 +156,8 @@ async fn fetch_book(venues: &RestVenues, leg: &Instrument, scan: &ScanConfig) ->
     }
 }
 
-async fn fetch_funding(venues: &RestVenues, pairs: &[Pair]) -> HashMap<(Venue, String), Funding> {
+/// Funding of every leg of `pairs` (a venue that cannot answer leaves its legs out, with a warning).
+pub(crate) async fn fetch_funding(venues: &RestVenues, pairs: &[Pair]) -> HashMap<(Venue, String), Funding> {
     let legs = |venue: Venue| pairs.iter().filter_map(move |p| p.leg(venue)).collect::<Vec<_>>();
     let (okx_legs, binance_legs) = (legs(Venue::Okx), legs(Venue::Binance));
     let (okx, binance) = tokio::join!(venues.okx.funding(&okx_legs), venues.binance.funding(&binance_legs));

@@ -15,7 +15,7 @@ use perpspread_core::{Side, Venue};
 use serde_json::{json, Value};
 
 use crate::binance::weight::{request_weight, Admission, WeightLimits};
-use crate::clock::{next_funding_ms, unix_ms, FUNDING_INTERVAL_MS};
+use crate::clock::{next_funding_every, unix_ms, FUNDING_INTERVAL_MS};
 use crate::faults::lock;
 use crate::http::{fault_endpoint, json as json_response, params};
 use crate::model::{Market, PairState, VenueBook};
@@ -34,7 +34,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/fapi/v1/ticker/bookTicker", get(book_ticker))
         .route("/fapi/v1/ticker/24hr", get(ticker_24hr))
         .route("/fapi/v1/premiumIndex", get(premium_index))
-        .route("/fapi/v1/fundingInfo", get(|| async { json_response(StatusCode::OK, "[]".into()) }))
+        .route("/fapi/v1/fundingInfo", get(funding_info))
         .route("/fapi/v1/time", get(server_time))
         .route("/fapi/v1/commissionRate", get(commission_rate))
         .route("/fapi/v1/ping", get(|| async { json_response(StatusCode::OK, "{}".into()) }))
@@ -189,6 +189,27 @@ async fn commission_rate(
             r#"{{"symbol":"{symbol}","makerCommissionRate":"0.000200","takerCommissionRate":"{taker}","rpiCommissionRate":"0"}}"#
         ),
     )
+}
+
+/// `GET /fapi/v1/fundingInfo`: only the symbols whose funding interval was adjusted (not 8 h), as Binance lists.
+async fn funding_info(State(shared): State<Arc<Shared>>) -> Response {
+    let items: Vec<Value> = shared.with_market(|m| {
+        m.pairs()
+            .iter()
+            .filter(|p| p.spec.binance_funding_hours != 8)
+            .filter_map(|p| {
+                let book = p.binance.as_ref()?;
+                Some(json!({
+                    "symbol": book.meta.symbol(),
+                    "adjustedFundingRateCap": "0.02000000",
+                    "adjustedFundingRateFloor": "-0.02000000",
+                    "fundingIntervalHours": p.spec.binance_funding_hours,
+                    "disclaimer": false,
+                }))
+            })
+            .collect()
+    });
+    json_response(StatusCode::OK, serde_json::to_string(&items).unwrap_or_else(|_| "[]".into()))
 }
 
 async fn server_time(State(shared): State<Arc<Shared>>) -> Response {
@@ -366,7 +387,7 @@ async fn ticker_24hr(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery)
 /// One `premiumIndex` item (also the body of the `@markPrice` stream).
 pub fn premium_index_json(market: &Market, pair: &PairState, book: &VenueBook) -> String {
     let now = market.now_ms();
-    let next = next_funding_ms(now);
+    let next = next_funding_every(now, pair.spec.binance_funding_hours);
     let dp8 = |v: f64| f64_str(v * book.meta.price_mult, 8, false);
     json!({
         "symbol": book.meta.symbol(),

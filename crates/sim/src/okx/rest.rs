@@ -15,7 +15,7 @@ use perpspread_core::{ContractKind, Side, Venue};
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
-use crate::clock::{next_funding_ms, FUNDING_INTERVAL_MS};
+use crate::clock::{next_funding_every, FUNDING_INTERVAL_MS};
 use crate::faults::lock;
 use crate::http::{fault_endpoint, json, params};
 use crate::model::{Market, PairState, VenueBook, OKX_DEPTH};
@@ -351,7 +351,8 @@ pub fn funding_rate_of(pair: &PairState, period: u64) -> f64 {
 
 /// One entry of `GET /api/v5/public/funding-rate` and the `funding-rate` channel.
 pub fn funding_json(now_ms: u64, pair: &PairState, book: &VenueBook) -> String {
-    let funding_time = next_funding_ms(now_ms);
+    let interval_ms = u64::from(pair.spec.okx_funding_hours) * 3_600_000;
+    let funding_time = next_funding_every(now_ms, pair.spec.okx_funding_hours);
     let rate = f64_str(funding_rate_of(pair, funding_time / FUNDING_INTERVAL_MS), 10, true);
     format!(
         concat!(
@@ -363,7 +364,7 @@ pub fn funding_json(now_ms: u64, pair: &PairState, book: &VenueBook) -> String {
         rate = rate,
         ft = funding_time,
         id = book.meta.symbol(),
-        nft = funding_time + FUNDING_INTERVAL_MS,
+        nft = funding_time + interval_ms,
         ts = now_ms
     )
 }
