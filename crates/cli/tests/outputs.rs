@@ -203,6 +203,12 @@ async fn reconnects_and_stalls_reach_metrics_and_health() {
         let connects = || series(&scrape("/metrics"), "perpspread_connects_total").unwrap_or(0.0);
         wait_for("three connections counted", 5, &|| connects() >= 3.0);
         let connects = connects();
+        // Funding per leg and per direction (the simulator: about 1 bp every 8 h on both venues).
+        let text = scrape("/metrics");
+        let per_hour = series(&text, r#"perpspread_funding_rate_per_hour_bp{venue="okx",pair="BTC/USDT"}"#).unwrap();
+        assert!((0.1..0.15).contains(&per_hour), "{per_hour}");
+        assert!(series(&text, r#"perpspread_funding_apr_diff_pct{pair="BTC/USDT",direction="buy_okx_sell_binance"}"#)
+            .is_some());
         sim.inject(FaultKind::DropConnection { venue: Venue::Okx, close_frame: true });
         wait_for("the drop counted", 10, &|| {
             let text = scrape("/metrics");

@@ -357,11 +357,22 @@ impl Engine {
         self.states[pair].funding
     }
 
-    /// Sets a leg's funding (leg index as in `pair.legs`); an unknown interval keeps the one known before.
+    /// Sets a leg's funding (leg index as in `pair.legs`). A message without an interval (Binance's mark price)
+    /// keeps the one known before — unless its next settlement time moved on by a whole number of hours other
+    /// than that interval: the venue changed the interval (as Binance and OKX do in volatile markets), and the
+    /// step is the new one.
     pub fn set_funding(&mut self, pair: usize, leg: usize, mut funding: LegFunding) {
         if let Some(state) = self.states.get_mut(pair) {
             if funding.interval_hours.is_none() {
-                funding.interval_hours = state.funding[leg].and_then(|f| f.interval_hours);
+                let before = state.funding[leg];
+                funding.interval_hours = before.and_then(|f| f.interval_hours);
+                let step_ms = funding
+                    .next_funding_ms
+                    .zip(before.and_then(|f| f.next_funding_ms))
+                    .map(|(n, p)| n.saturating_sub(p));
+                if let Some(step) = step_ms.filter(|s| *s > 0 && s % 3_600_000 == 0 && *s <= 8 * 3_600_000) {
+                    funding.interval_hours = Some((step / 3_600_000) as u32);
+                }
             }
             state.funding[leg] = Some(funding);
             state.carry = None;
@@ -775,6 +786,20 @@ mod tests {
         let stats = engine.stats();
         assert_eq!((stats.suppressed_not_live, stats.suppressed_stale, stats.suppressed_latency), (1, 1, 1));
         assert_eq!(engine.suppression(0), Some(Suppression::Latency));
+    }
+
+    /// Binance's mark price carries the next settlement time but no interval: a step of the next time that
+    /// differs from the known interval is the venue changing it.
+    #[test]
+    fn a_changed_funding_interval_is_followed_from_the_next_settlement_times() {
+        let mut engine = Engine::new(config(), vec![pair()]);
+        let h = 3_600_000;
+        engine.set_funding(0, 1, LegFunding { rate: 0.0001, next_funding_ms: Some(8 * h), interval_hours: Some(8) });
+        engine.set_funding(0, 1, LegFunding { rate: 0.0002, next_funding_ms: Some(8 * h), interval_hours: None });
+        assert_eq!(engine.funding(0)[1].unwrap().interval_hours, Some(8), "same settlement: interval kept");
+        // The 08:00 settlement passed and the next one is 12:00: the symbol now funds every 4 h.
+        engine.set_funding(0, 1, LegFunding { rate: 0.0002, next_funding_ms: Some(12 * h), interval_hours: None });
+        assert_eq!(engine.funding(0)[1].unwrap().interval_hours, Some(4));
     }
 
     #[test]

@@ -39,6 +39,8 @@
 //! | `perpspread_opportunity_peak_net_bp` | histogram | |
 //! | `perpspread_best_net_bp` | gauge | pair, direction — only the current top N pairs |
 //! | `perpspread_recording_failed` | gauge | 1 once `monitor --record` could not write its capture (disk full) |
+//! | `perpspread_funding_rate_per_hour_bp` | gauge | venue, pair — each leg's current rate per hour, bp |
+//! | `perpspread_funding_apr_diff_pct` | gauge | pair, direction — short leg's minus long leg's APR, % |
 //! | `perpspread_stream_silent` | gauge | venue, stream (`book`/`funding`) — 1 while a subscribed stream delivers nothing |
 //! | `perpspread_redis_*` | counter/gauge | see [`Metrics::observe_redis`] |
 //!
@@ -315,6 +317,17 @@ struct Shared {
     state_counts: Mutex<Vec<[Gauge; 4]>>,
     /// Why the recording (`monitor --record`) failed, asked at every scrape.
     recording: Mutex<Option<RecordingStatus>>,
+    /// Funding of each pair's legs, as last observed (rendered at each scrape).
+    funding: Mutex<Vec<FundingEntry>>,
+}
+
+/// One pair's funding as exported: each leg's rate per hour and the APR difference of each direction.
+#[derive(Debug, Clone)]
+struct FundingEntry {
+    pair: String,
+    legs: [(Venue, Option<f64>); 2],
+    /// (direction label, short − long APR %).
+    apr_diff: [(&'static str, Option<f64>); 2],
 }
 
 /// Tells why a recording failed (`None` while it is fine).
@@ -504,6 +517,7 @@ impl Metrics {
             ageing: Mutex::new(None),
             state_counts: Mutex::new(Vec::new()),
             recording: Mutex::new(None),
+            funding: Mutex::new(Vec::new()),
         });
         let registered = metrics::with_local_recorder(&recorder, register_fixed);
         *shared.state_counts.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -795,6 +809,26 @@ impl Metrics {
             .map(|&(pair, d, net_bp)| TopEntry { pair: pairs[pair].key.to_string(), direction: DIRECTIONS[d], net_bp })
             .collect();
         *self.shared.top.lock().unwrap_or_else(|e| e.into_inner()) = top;
+        let funding = pairs
+            .iter()
+            .enumerate()
+            .map(|(index, pair)| {
+                let schedules = engine.funding(index).map(|f| f.and_then(|f| f.schedule()));
+                let apr_diff = |(buy, sell): (usize, usize)| {
+                    let (long, short) = (schedules[buy]?, schedules[sell]?);
+                    Some(perpspread_core::funding::apr_diff_pct(&long, &short))
+                };
+                FundingEntry {
+                    pair: pair.key.to_string(),
+                    legs: [0, 1].map(|leg| (pair.legs[leg].venue, schedules[leg].map(|s| s.bp_per_hour()))),
+                    // A direction's label names the venue bought (long) first.
+                    apr_diff: [(0, 1), (1, 0)].map(|(buy, sell)| {
+                        (DIRECTIONS[usize::from(pair.legs[buy].venue != Venue::Okx)], apr_diff((buy, sell)))
+                    }),
+                }
+            })
+            .collect();
+        *self.shared.funding.lock().unwrap_or_else(|e| e.into_inner()) = funding;
     }
 
     /// Periodic: connection counters (`LiveStats::connects`, `LiveStats::disconnects` by cause).
@@ -1034,6 +1068,28 @@ fn render(handle: &PrometheusHandle, shared: &Shared) -> String {
         ));
     }
     drop(top);
+    let funding = shared.funding.lock().unwrap_or_else(|e| e.into_inner());
+    out.push_str("# HELP perpspread_funding_rate_per_hour_bp Each leg's current funding rate per hour, bp (its rate / interval)\n");
+    out.push_str("# TYPE perpspread_funding_rate_per_hour_bp gauge\n");
+    for entry in funding.iter() {
+        for (venue, rate) in entry.legs.iter().filter_map(|(v, r)| Some((v, (*r)?))) {
+            let pair = escape_label(&entry.pair);
+            out.push_str(&format!("perpspread_funding_rate_per_hour_bp{{venue=\"{venue}\",pair=\"{pair}\"}} {rate}\n"));
+        }
+    }
+    out.push_str(
+        "# HELP perpspread_funding_apr_diff_pct Short leg's minus long leg's annualised funding, %, per direction\n",
+    );
+    out.push_str("# TYPE perpspread_funding_apr_diff_pct gauge\n");
+    for entry in funding.iter() {
+        for (direction, diff) in entry.apr_diff.iter().filter_map(|(d, v)| Some((d, (*v)?))) {
+            let pair = escape_label(&entry.pair);
+            out.push_str(&format!(
+                "perpspread_funding_apr_diff_pct{{pair=\"{pair}\",direction=\"{direction}\"}} {diff}\n"
+            ));
+        }
+    }
+    drop(funding);
     out.push_str("# HELP perpspread_recording_failed 1 when the capture being recorded could not be written\n");
     out.push_str("# TYPE perpspread_recording_failed gauge\n");
     out.push_str(&format!("perpspread_recording_failed {}\n", u8::from(shared.recording_failure().is_some())));
