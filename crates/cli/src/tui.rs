@@ -46,6 +46,30 @@ pub struct PairRow {
     /// Minutes until the sooner of the two legs' next funding.
     pub next_funding_min: Option<f64>,
     pub suppressed: Option<&'static str>,
+    /// The best funding trade of the pair (direction with the highest carry net of the round trip).
+    pub funding: Option<FundingRow>,
+}
+
+/// The funding view of a pair: the direction whose carry over the horizon, net of its round trip at the first
+/// size, is highest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FundingRow {
+    pub direction: String,
+    /// Long leg's then short leg's: rate bp per settlement, interval h, minutes to the next settlement, APR %.
+    pub rate_bp: [f64; 2],
+    pub interval_h: [u32; 2],
+    pub next_min: [f64; 2],
+    pub apr_pct: [f64; 2],
+    pub round_trip_bp: f64,
+    pub trade: perpspread_core::funding::FundingTrade,
+}
+
+/// Which table the dashboard shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    #[default]
+    Spreads,
+    Funding,
 }
 
 impl PairRow {
@@ -100,6 +124,10 @@ pub struct Dashboard {
     pub streams: perpspread_core::health::StreamHealth,
     /// What protects the books, e.g. `okx seqId chain (checksum 0)`, refreshed once a second.
     pub protection: String,
+    /// Spreads or funding (key `v`).
+    pub view: View,
+    /// Holding horizon of the funding view, h.
+    pub horizon_h: f64,
 }
 
 impl Dashboard {
@@ -146,6 +174,8 @@ impl Dashboard {
             now_ns: 0,
             streams: Default::default(),
             protection: String::new(),
+            view: View::default(),
+            horizon_h: engine.config().funding_horizon_ms as f64 / 3_600_000.0,
         }
     }
 
@@ -213,8 +243,9 @@ impl Dashboard {
         row.max_size_quote = first.map(|q| q.max_size_quote);
         row.net_bp = (0..sizes).map(|s| quotes[best_direction * sizes + s].as_ref().map(|q| q.net_bp)).collect();
         let legs = if best_direction == 0 { (0, 1) } else { (1, 0) };
-        row.carry_bp = engine.funding_carry_bp(index, legs, perpspread_net::rest::unix_ns() / 1_000_000);
         let now_ms = perpspread_net::rest::unix_ns() / 1_000_000;
+        row.carry_bp = engine.funding_carry_bp(index, legs, now_ms);
+        row.funding = best_funding_trade(engine, index, now_ms);
         row.next_funding_min = engine
             .funding(index)
             .iter()
@@ -257,10 +288,45 @@ impl Dashboard {
                 }
             }
             KeyCode::Char('f') => self.only_positive = !self.only_positive,
+            KeyCode::Char('v') => {
+                self.view = match self.view {
+                    View::Spreads => View::Funding,
+                    View::Funding => View::Spreads,
+                }
+            }
             _ => {}
         }
         false
     }
+}
+
+/// The pair's funding trade with the highest carry net of its round trip at the first size, when both legs'
+/// schedules and both directions' quotes are known.
+fn best_funding_trade(engine: &perpspread_core::engine::Engine, index: usize, now_ms: u64) -> Option<FundingRow> {
+    use perpspread_core::funding::{round_trip_bp, trade};
+    let pair = &engine.pairs()[index];
+    let schedules = engine.funding(index).map(|f| f.and_then(|f| f.schedule()));
+    let quotes = engine.quotes(index);
+    let sizes = engine.config().sizes.len();
+    let fees = &engine.config().fees;
+    let taker = fees.instrument_taker_bp(&pair.legs[0]) + fees.instrument_taker_bp(&pair.legs[1]);
+    let gross = |direction: usize| quotes[direction * sizes].as_ref().map(|q| q.gross_bp);
+    let round_trip = round_trip_bp(gross(0)?, gross(1)?, taker);
+    [(0usize, 1usize), (1, 0)]
+        .into_iter()
+        .filter_map(|(long, short)| {
+            let (l, s) = (schedules[long]?, schedules[short]?);
+            Some(FundingRow {
+                direction: format!("{}→{}", pair.legs[long].venue, pair.legs[short].venue),
+                rate_bp: [l.rate * 10_000.0, s.rate * 10_000.0],
+                interval_h: [l.interval_hours, s.interval_hours],
+                next_min: [l, s].map(|x| x.next_ms.saturating_sub(now_ms) as f64 / 60_000.0),
+                apr_pct: [l.apr_pct(), s.apr_pct()],
+                round_trip_bp: round_trip,
+                trade: trade(&l, &s, round_trip, now_ms, engine.config().funding_horizon_ms),
+            })
+        })
+        .max_by(|a, b| a.trade.net_carry_bp.total_cmp(&b.trade.net_carry_bp))
 }
 
 /// A delay as shown to the user: `6.1 ms`, or `n/a` when no message carried an exchange time.
@@ -282,12 +348,8 @@ fn state_label(state: Option<BookState>) -> &'static str {
     }
 }
 
-/// Draws the dashboard.
-pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
-    let [table_area, open_area, closed_area, status_area] =
-        Layout::vertical([Constraint::Min(6), Constraint::Length(8), Constraint::Length(7), Constraint::Length(1)])
-            .areas(frame.area());
-
+/// The spreads table: header and rows with their style.
+fn spread_table(dashboard: &Dashboard) -> (Vec<String>, Vec<(Vec<String>, Style)>) {
     let mut header = vec![
         "PAIR".to_owned(),
         "BID/ASK leg1 (quote/base)".into(),
@@ -303,7 +365,7 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
         "BOOKS".into(),
         "LAT ms".into(),
     ]);
-    let rows: Vec<(Vec<String>, Style)> = dashboard
+    let rows = dashboard
         .sorted_rows()
         .into_iter()
         .map(|r| {
@@ -330,6 +392,85 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
             (cells, style)
         })
         .collect();
+    (header, rows)
+}
+
+/// The funding table: each pair's best funding trade over the horizon, net of its round trip at the first size,
+/// best first.
+fn funding_table(dashboard: &Dashboard) -> (Vec<String>, Vec<(Vec<String>, Style)>) {
+    let header = [
+        "PAIR",
+        "LONG→SHORT",
+        "RATE long/short bp",
+        "EVERY long/short h",
+        "NEXT long/short min",
+        "APR long/short %",
+        "APR DIFF %",
+        "ROUND TRIP bp",
+        "CARRY bp",
+        "NET bp",
+        "BREAK-EVEN h",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rows: Vec<&PairRow> = dashboard.rows.iter().collect();
+    let net = |r: &PairRow| r.funding.as_ref().map_or(f64::NEG_INFINITY, |f| f.trade.net_carry_bp);
+    rows.sort_by(|a, b| net(b).total_cmp(&net(a)));
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            let cells = match &r.funding {
+                Some(f) => vec![
+                    r.pair.clone(),
+                    f.direction.clone(),
+                    format!("{:.3}/{:.3}", f.rate_bp[0], f.rate_bp[1]),
+                    format!("{}/{}", f.interval_h[0], f.interval_h[1]),
+                    format!("{:.0}/{:.0}", f.next_min[0], f.next_min[1]),
+                    format!("{:.2}/{:.2}", f.apr_pct[0], f.apr_pct[1]),
+                    format!("{:.2}", f.trade.apr_diff_pct),
+                    format!("{:.2}", f.round_trip_bp),
+                    format!("{:.2}", f.trade.carry_bp),
+                    format!("{:.2}", f.trade.net_carry_bp),
+                    opt(f.trade.break_even_h, 1),
+                ],
+                None => {
+                    let mut cells = vec![r.pair.clone(), "(funding or quotes not known yet)".into()];
+                    cells.resize(11, "-".into());
+                    cells
+                }
+            };
+            let positive = r.funding.as_ref().is_some_and(|f| f.trade.net_carry_bp > 0.0);
+            let style = if positive {
+                Style::default().fg(Color::Green).add_modifier(Modifier::BOLD)
+            } else {
+                Style::default()
+            };
+            (cells, style)
+        })
+        .collect();
+    (header, rows)
+}
+
+/// Draws the dashboard.
+pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
+    let [table_area, open_area, closed_area, status_area] =
+        Layout::vertical([Constraint::Min(6), Constraint::Length(8), Constraint::Length(7), Constraint::Length(1)])
+            .areas(frame.area());
+
+    let (header, rows, title) = match dashboard.view {
+        View::Spreads => {
+            let (header, rows) = spread_table(dashboard);
+            (header, rows, " executable spreads, net of taker fees on every leg (best direction) ".to_owned())
+        }
+        View::Funding => {
+            let (header, rows) = funding_table(dashboard);
+            let title = format!(
+                " funding trades: carry over {} h (each leg on its own schedule, current rates persisting), net of the round trip at the first size ",
+                dashboard.horizon_h
+            );
+            (header, rows, title)
+        }
+    };
     // Size columns to their content so no figure is ever cut.
     let widths: Vec<Constraint> = (0..header.len())
         .map(|i| {
@@ -338,12 +479,9 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
         })
         .collect();
     let rows = rows.into_iter().map(|(cells, style)| Row::new(cells).style(style));
-    let table =
-        Table::new(rows, widths).header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD))).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" executable spreads, net of taker fees on every leg (best direction) "),
-        );
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+        .block(Block::default().borders(Borders::ALL).title(title));
     frame.render_widget(table, table_area);
 
     let open_lines: Vec<Line> = dashboard
@@ -396,7 +534,7 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
 
     let uptime = dashboard.started.elapsed().as_secs();
     let status = format!(
-        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | {} | min delay okx {}, binance {} | up {:02}:{:02}:{:02} | sort: {}{}{} | q quit · p pause · s sort · f filter",
+        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | {} | min delay okx {}, binance {} | up {:02}:{:02}:{:02} | sort: {}{}{} | q quit · p pause · s sort · f filter · v view",
         dashboard.rate,
         dashboard.messages,
         dashboard.resyncs,
@@ -600,6 +738,38 @@ mod tests {
         assert!(board.on_key(KeyCode::Char('q')));
         assert!(!board.on_key(KeyCode::Char('s')));
         assert_eq!(board.sort, SortBy::Pair);
+    }
+
+    #[test]
+    fn the_funding_view_shows_the_best_trade_of_each_pair() {
+        use perpspread_core::funding::{round_trip_bp, trade, FundingSchedule};
+        let mut board = Dashboard::new(&signals());
+        let h = 3_600_000;
+        let (long, short) = (
+            FundingSchedule { rate: 0.0001, interval_hours: 8, next_ms: 10 * h },
+            FundingSchedule { rate: 0.0001, interval_hours: 4, next_ms: 10 * h },
+        );
+        let round_trip = round_trip_bp(-1.0, -1.0, 10.0);
+        board.rows[0].funding = Some(FundingRow {
+            direction: "okx→binance".into(),
+            rate_bp: [1.0, 1.0],
+            interval_h: [8, 4],
+            next_min: [60.0, 60.0],
+            apr_pct: [long.apr_pct(), short.apr_pct()],
+            round_trip_bp: round_trip,
+            trade: trade(&long, &short, round_trip, 9 * h, 72 * h),
+        });
+        assert!(!board.on_key(KeyCode::Char('v')));
+        assert_eq!(board.view, View::Funding);
+        let mut terminal = Terminal::new(TestBackend::new(220, 30)).unwrap();
+        terminal.draw(|frame| render(frame, &board)).unwrap();
+        let screen: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+        // 72 h: the 4-hourly short settles 18 times, the 8-hourly long 9: 9 bp carry, round trip 22 bp.
+        for expected in ["funding trades", "okx→binance", "8/4", "10.95/21.90", "22.00", "9.00", "-13.00", "v view"] {
+            assert!(screen.contains(expected), "missing {expected:?} in\n{screen}");
+        }
+        board.on_key(KeyCode::Char('v'));
+        assert_eq!(board.view, View::Spreads);
     }
 
     #[test]

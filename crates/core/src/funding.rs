@@ -111,6 +111,40 @@ pub fn break_even_hours(
     None
 }
 
+/// The cost of opening and closing a position at a size, bp of notional: the entry's and the exit's gross spreads
+/// (buy the long leg and sell the short one; later the reverse — each walked through the books, negative when
+/// paying the spread) plus a taker fee on each of the four trades (`taker_bp` = the two legs' rates together).
+pub fn round_trip_bp(entry_gross_bp: f64, exit_gross_bp: f64, taker_bp: f64) -> f64 {
+    -(entry_gross_bp + exit_gross_bp) + 2.0 * taker_bp
+}
+
+/// What holding long `long` and short `short` over a horizon earns after its round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FundingTrade {
+    pub carry_bp: f64,
+    pub net_carry_bp: f64,
+    /// Hours until the carry covers the round trip (`None`: not within a year).
+    pub break_even_h: Option<f64>,
+    pub apr_diff_pct: f64,
+}
+
+/// [`FundingTrade`] of a direction with a round trip of `round_trip_bp`.
+pub fn trade(
+    long: &FundingSchedule,
+    short: &FundingSchedule,
+    round_trip_bp: f64,
+    now_ms: u64,
+    horizon_ms: u64,
+) -> FundingTrade {
+    let carry_bp = carry_bp(long, short, now_ms, horizon_ms);
+    FundingTrade {
+        carry_bp,
+        net_carry_bp: carry_bp - round_trip_bp,
+        break_even_h: break_even_hours(long, short, now_ms, round_trip_bp, 24 * 365),
+        apr_diff_pct: apr_diff_pct(long, short),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +189,18 @@ mod tests {
         assert_eq!(break_even_hours(&eight, &hourly, NOW, 5.0, 72), Some(13.5));
         // The other way round never pays.
         assert_eq!(break_even_hours(&hourly, &eight, NOW, 5.0, 72), None);
+    }
+
+    /// A round trip pays both spreads and four taker fees; the trade nets the carry against it.
+    #[test]
+    fn a_trade_nets_the_carry_against_its_round_trip() {
+        // Entry gross −1.5 bp, exit gross −2.5 bp, taker 5 + 4 bp: 4 + 18 = 22 bp.
+        assert!(close(round_trip_bp(-1.5, -2.5, 9.0), 22.0));
+        let (okx, binance) = (leg(1.0, 8, H), leg(1.0, 4, H));
+        let t = trade(&okx, &binance, 2.0, NOW, 24 * H);
+        assert!(close(t.carry_bp, 3.0) && close(t.net_carry_bp, 1.0) && close(t.apr_diff_pct, 10.95));
+        // Short 4-hourly (1 bp at +1, +5, +9 …), long 8-hourly (−1 at +1, +9 …): +1 bp net per 8 h, 2 bp at +13 h.
+        assert_eq!(t.break_even_h, Some(13.0));
     }
 
     /// The carry over a moving window changes only when a settlement leaves it or enters it.

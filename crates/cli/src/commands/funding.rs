@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use perpspread_core::funding::{apr_diff_pct, break_even_hours, carry_bp, FundingSchedule};
+use perpspread_core::funding::{apr_diff_pct, carry_bp, round_trip_bp, trade, FundingSchedule};
 use perpspread_core::{FeeModel, Instrument, Pair, Venue};
 use perpspread_net::Funding;
 use rust_decimal::prelude::ToPrimitive;
@@ -41,9 +41,6 @@ pub struct Args {
     #[arg(long)]
     json: bool,
 }
-
-/// Longest time looked at for a break-even, hours (a year).
-const MAX_BREAK_EVEN_HOURS: u32 = 24 * 365;
 
 /// One funding trade: long `long_venue`, short `short_venue`.
 #[derive(Debug, Clone, Serialize)]
@@ -133,9 +130,9 @@ pub fn rank(
         .flat_map(|pair| [(&pair.legs[0], &pair.legs[1]), (&pair.legs[1], &pair.legs[0])].map(|legs| (pair, legs)))
         .map(|(pair, (long, short))| {
             // Entry buys the long leg and sells the short one; exit does the reverse.
-            let spreads = gross(long, short).zip(gross(short, long));
-            let taker = 2.0 * (fees.instrument_taker_bp(long) + fees.instrument_taker_bp(short));
-            let cost = spreads.map(|(entry, exit)| -(entry + exit) + taker);
+            let taker = fees.instrument_taker_bp(long) + fees.instrument_taker_bp(short);
+            let cost =
+                gross(long, short).zip(gross(short, long)).map(|(entry, exit)| round_trip_bp(entry, exit, taker));
             row(pair, (long, short), funding, cost, now_ms, horizon_h)
         })
         .collect();
@@ -164,6 +161,7 @@ fn row(
     let both = long_schedule.zip(short_schedule);
     let horizon_ms = (horizon_h * 3_600_000.0).round() as u64;
     let carry = both.map(|(l, s)| carry_bp(&l, &s, now_ms, horizon_ms));
+    let traded = both.zip(cost).map(|((l, s), k)| trade(&l, &s, k, now_ms, horizon_ms));
     let rate_bp = |f: Option<&Funding>| f.and_then(|f| f.rate.to_f64()).map(|r| r * 10_000.0);
     let next_min =
         |f: Option<&Funding>| f.and_then(|f| f.next_funding_ms).map(|t| t.saturating_sub(now_ms) as f64 / 60_000.0);
@@ -191,8 +189,8 @@ fn row(
         round_trip_cost_bp: cost,
         horizon_h,
         carry_bp: carry,
-        net_carry_bp: carry.zip(cost).map(|(c, k)| c - k),
-        break_even_h: both.zip(cost).and_then(|((l, s), k)| break_even_hours(&l, &s, now_ms, k, MAX_BREAK_EVEN_HOURS)),
+        net_carry_bp: traded.map(|t| t.net_carry_bp),
+        break_even_h: traded.and_then(|t| t.break_even_h),
         note,
     }
 }
