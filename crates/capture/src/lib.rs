@@ -200,8 +200,8 @@ impl CaptureReader {
         loop {
             self.line.clear();
             let read = self.input.read_line(&mut self.line).map_err(|error| match error.kind() {
-                // zstd: the last frame is incomplete.
-                io::ErrorKind::UnexpectedEof => CaptureError::CutShort {
+                // zstd: the last frame is incomplete (only the last part of a recording may end early).
+                io::ErrorKind::UnexpectedEof if self.next_parts.is_empty() => CaptureError::CutShort {
                     path: self.path.clone(),
                     line: self.line_no + 1,
                     detail: error.to_string(),
@@ -221,7 +221,7 @@ impl CaptureReader {
                 continue;
             }
             // A last line without its newline that does not parse was cut mid-write.
-            let unterminated = !self.line.ends_with('\n');
+            let unterminated = !self.line.ends_with('\n') && self.next_parts.is_empty();
             parse_line(text, record).map_err(|message| match unterminated {
                 true => CaptureError::CutShort { path: self.path.clone(), line: self.line_no, detail: message },
                 false => CaptureError::Line { path: self.path.clone(), line: self.line_no, message },
@@ -502,7 +502,7 @@ pub fn zstd_reader(bytes: &[u8]) -> std::io::Result<Box<dyn BufRead + Send>> {
 
 /// Whether a path names a zstd-compressed capture.
 pub fn is_zstd(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "zst")
+    path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("zst"))
 }
 
 /// Highest part number tried when rotating past existing files.
@@ -591,6 +591,33 @@ mod tests {
             url: if i.is_multiple_of(3) { Some("/fapi/v1/depth?symbol=BTCUSDT&limit=1000") } else { None },
             data: "{\"arg\":{\"channel\":\"books\"},\"data\":[\"a\\\"b\"]}",
         }
+    }
+
+    /// Only the last part of a recording may merely end early; a cut inside an earlier part is damage. A name in
+    /// capitals is still zstd.
+    #[test]
+    fn a_cut_counts_only_at_the_end_of_the_last_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = serde_json::to_string(&sample(1)).unwrap();
+        let cut = format!("{line}\n{}", &line[..line.len() / 2]);
+        let (first, second) = (dir.path().join("r.jsonl"), dir.path().join("r.0001.jsonl"));
+        std::fs::write(&first, &cut).unwrap();
+        std::fs::write(&second, format!("{line}\n")).unwrap();
+        let read_all = |parts: &[PathBuf]| {
+            let mut reader = CaptureReader::open_parts(parts).unwrap();
+            let mut record = Record::default();
+            loop {
+                match reader.next_into(&mut record) {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(error) => return Some(error),
+                }
+            }
+        };
+        assert!(read_all(&[first.clone()]).is_some_and(|e| e.is_cut_short()), "alone, the part is cut short");
+        let error = read_all(&[first, second]).expect("an error");
+        assert!(!error.is_cut_short(), "a later part follows: {error}");
+        assert!(is_zstd(Path::new("X.JSONL.ZST")) && !is_zstd(Path::new("x.jsonl")));
     }
 
     fn round_trip(name: &str) {

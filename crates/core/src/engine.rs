@@ -370,7 +370,11 @@ impl Engine {
                     .next_funding_ms
                     .zip(before.and_then(|f| f.next_funding_ms))
                     .map(|(n, p)| n.saturating_sub(p));
-                if let Some(step) = step_ms.filter(|s| *s > 0 && s % 3_600_000 == 0 && *s <= 8 * 3_600_000) {
+                // A step that is a whole multiple of the known interval is settlements missed (a gap in the
+                // stream), not a change.
+                let known_ms = funding.interval_hours.map_or(0, |h| u64::from(h) * 3_600_000);
+                let changed = |s: &u64| *s > 0 && s.is_multiple_of(3_600_000) && *s <= 8 * 3_600_000;
+                if let Some(step) = step_ms.filter(changed).filter(|s| known_ms == 0 || !s.is_multiple_of(known_ms)) {
                     funding.interval_hours = Some((step / 3_600_000) as u32);
                 }
             }
@@ -799,6 +803,9 @@ mod tests {
         assert_eq!(engine.funding(0)[1].unwrap().interval_hours, Some(8), "same settlement: interval kept");
         // The 08:00 settlement passed and the next one is 12:00: the symbol now funds every 4 h.
         engine.set_funding(0, 1, LegFunding { rate: 0.0002, next_funding_ms: Some(12 * h), interval_hours: None });
+        assert_eq!(engine.funding(0)[1].unwrap().interval_hours, Some(4));
+        // Two settlements missed (a gap in the stream): 8 h later is twice the 4 h interval, not a change.
+        engine.set_funding(0, 1, LegFunding { rate: 0.0002, next_funding_ms: Some(20 * h), interval_hours: None });
         assert_eq!(engine.funding(0)[1].unwrap().interval_hours, Some(4));
     }
 

@@ -26,7 +26,15 @@ pub use rest::{RestClient, RestConfig, RestError, RestResponse};
 pub fn redact_url(url: &str) -> std::borrow::Cow<'_, str> {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.into() };
     let authority_end = url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
-    let Some(at) = url[scheme_end..authority_end].rfind('@').map(|i| scheme_end + i) else { return url.into() };
+    // An '@' after a '/', '?' or '#' may still end a password that holds one of them unencoded (base64 has '/'):
+    // when a ':' comes before it, everything up to that '@' is treated as user info — too much hidden rather
+    // than a secret shown.
+    let rest = &url[scheme_end..];
+    let at = rest[..authority_end - scheme_end]
+        .rfind('@')
+        .or_else(|| rest.rfind('@').filter(|at| rest[..*at].contains(':')))
+        .map(|i| scheme_end + i);
+    let Some(at) = at else { return url.into() };
     let userinfo = &url[scheme_end..at];
     let shown = match userinfo.split_once(':') {
         Some((user, _password)) => format!("{user}:***"),
@@ -50,6 +58,9 @@ mod redact_tests {
         assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
         assert_eq!(redact_url("https://www.okx.com/api?x=a@b"), "https://www.okx.com/api?x=a@b");
         assert_eq!(redact_url("not a url"), "not a url");
+        // A base64 password with '/' in it, unencoded.
+        let shown = redact_url("rediss://default:ab/cd+ef==@redis.example.com:6380/0");
+        assert!(!shown.contains("ab/cd") && shown.ends_with("@redis.example.com:6380/0"), "{shown}");
     }
 }
 

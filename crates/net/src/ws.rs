@@ -311,13 +311,14 @@ async fn session(
                 }
                 Some(WsCommand::Reconnect) => return Outcome::Lost(Disconnect::Requested),
                 Some(WsCommand::Resubscribe(list)) => {
-                    // A request already waiting in the outbox is not queued (or counted) twice.
-                    let frames: Vec<String> = venue
-                        .unsubscribe(&list)
-                        .into_iter()
-                        .chain(venue.subscribe(&list))
-                        .filter(|frame| !outbox.contains(frame))
-                        .collect();
+                    // A resubscription whose frames all wait in the outbox already is not queued (or counted)
+                    // twice; otherwise all its frames go, in order (dropping some would break unsubscribe/
+                    // subscribe pairs).
+                    let frames: Vec<String> =
+                        venue.unsubscribe(&list).into_iter().chain(venue.subscribe(&list)).collect();
+                    if frames.iter().all(|frame| outbox.contains(frame)) {
+                        continue;
+                    }
                     if !requests.allows(frames.len()) {
                         tracing::warn!(venue = %venue.venue(), connection, "subscription request budget spent: reconnecting to resubscribe");
                         let _ = socket.close(None).await;

@@ -480,7 +480,12 @@ fn bridge(
         return Err(ResyncReason::BadUpdate);
     };
     let reset = update_seq < prev;
-    let after_reset = reset && ts_ms.zip(header.ts_ms).is_some_and(|(snapshot, update)| snapshot >= update);
+    // Taken at the same millisecond, the numbers decide: a snapshot at or past the reset's `prevSeqId` is of the
+    // old sequence.
+    let after_reset = reset
+        && ts_ms
+            .zip(header.ts_ms)
+            .is_some_and(|(snapshot, update)| snapshot > update || (snapshot == update && seq < prev));
     if reset && !after_reset {
         if prev != seq {
             return Err(ResyncReason::SnapshotTooOld);

@@ -280,6 +280,8 @@ struct BookHealth {
     /// The state as last shown (aged: a `Live` book not updated for the maximum age is `Stale`).
     state: BookState,
     since: Instant,
+    /// Since when the book is not `Live` (stale, syncing or resyncing alike), while it is not.
+    down_since: Option<Instant>,
     /// The feed's own state and the receive time of its last update, as last observed: enough to age the
     /// book at any later scrape without the feed.
     raw: BookState,
@@ -292,15 +294,37 @@ impl BookHealth {
     /// `perpspread_book_state` gauge in step.
     fn age(&mut self, now_mono_ns: u64, max_age_ns: u64, now: Instant) {
         let state = self.raw.aged(now_mono_ns.saturating_sub(self.updated_mono_ns), max_age_ns);
-        if state != self.state {
-            self.state = state;
-            self.since = now;
-        }
+        self.show(state, now);
         if let Some(gauge) = &self.gauge {
             gauge.set(state_code(state));
         }
     }
+
+    /// Shows `state` from `now` on (`since` moves only when the state changes; `down_since` only when the
+    /// book goes from live to anything else, or back).
+    fn show(&mut self, state: BookState, now: Instant) {
+        if state != self.state {
+            self.state = state;
+            self.since = now;
+        }
+        match state {
+            BookState::Live => self.down_since = None,
+            _ => {
+                self.down_since.get_or_insert(now);
+            }
+        }
+    }
+
+    /// How long the book has not been live.
+    fn down_for(&self, now: Instant) -> Duration {
+        self.down_since.map_or(Duration::ZERO, |at| now.saturating_duration_since(at))
+    }
 }
+
+/// A venue with fewer books than this is judged stalled only after [`FEW_BOOKS_QUIET`]: a quiet market may leave
+/// one or two books without an update for a minute (an unchanged OKX book gets a keep-alive every ~60 s).
+const FEW_BOOKS: usize = 3;
+const FEW_BOOKS_QUIET: Duration = Duration::from_secs(90);
 
 /// State shared with the HTTP server.
 struct Shared {
@@ -399,10 +423,12 @@ impl Shared {
             let age = now.saturating_duration_since(book.since);
             let ok = match book.state {
                 BookState::Live => true,
-                // A quiet market leaves a book stale without anything wrong in the process; a stalled
-                // connection is caught by its heartbeat and shows as resyncing.
+                // A quiet market leaves a book stale without anything wrong in the process (a whole venue
+                // stale is judged below).
                 BookState::Stale => true,
-                BookState::Syncing | BookState::Resyncing => age < self.config.resync_grace,
+                // The grace runs from when the book stopped being live, not from its last change of state
+                // (stale, then resyncing after the stall timeout, is one outage).
+                BookState::Syncing | BookState::Resyncing => book.down_for(now) < self.config.resync_grace,
             };
             if book.state == BookState::Live {
                 live += 1;
@@ -417,19 +443,27 @@ impl Shared {
             failing += usize::from(!ok);
         }
         let silent_streams = self.silent_streams();
-        // One quiet book is a quiet market; every book of a venue stale at once is a stalled feed.
+        // One quiet book is a quiet market; no book of a venue live, with one stale among them, is a stalled
+        // feed (or, for a venue of one or two books, after a quiet minute and a half).
         let stalled: Vec<String> = books
             .iter()
+            .map(|venue_books| venue_books.iter().filter(|b| !b.symbol.is_empty()).collect::<Vec<_>>())
             .filter(|venue_books| !venue_books.is_empty())
-            .filter(|venue_books| venue_books.iter().all(|b| b.state == BookState::Stale))
+            .filter(|venue_books| {
+                let down = venue_books.iter().map(|b| b.down_for(now)).min().unwrap_or_default();
+                venue_books.iter().all(|b| b.state != BookState::Live)
+                    && venue_books
+                        .iter()
+                        .any(|b| b.state == BookState::Stale || b.down_for(now) >= self.config.resync_grace)
+                    && (venue_books.len() >= FEW_BOOKS || down >= FEW_BOOKS_QUIET)
+            })
             .map(|venue_books| {
-                let quiet =
-                    venue_books.iter().map(|b| now.saturating_duration_since(b.since)).min().unwrap_or_default();
+                let down = venue_books.iter().map(|b| b.down_for(now)).min().unwrap_or_default();
                 format!(
-                    "every {} book stale ({} books, for {:.0} s): feed stalled?",
+                    "no {} book live ({} books, for {:.0} s): feed stalled?",
                     venue_books[0].venue,
                     venue_books.len(),
-                    quiet.as_secs_f64()
+                    down.as_secs_f64()
                 )
             })
             .collect();
@@ -747,6 +781,7 @@ impl Metrics {
                     symbol: String::new(),
                     state: BookState::Syncing,
                     since: now,
+                    down_since: Some(now),
                     raw: BookState::Syncing,
                     updated_mono_ns: 0,
                     gauge: None,
@@ -755,12 +790,9 @@ impl Metrics {
             let entry = &mut books[index];
             if entry.symbol != symbol {
                 entry.symbol = symbol.to_owned();
-                entry.state = state;
-                entry.since = now;
-            } else if entry.state != state {
-                entry.state = state;
-                entry.since = now;
+                (entry.state, entry.since, entry.down_since) = (state, now, Some(now));
             }
+            entry.show(state, now);
             (entry.raw, entry.updated_mono_ns, entry.gauge) = (book.state, book.recv.mono_ns, gauge);
         }
         drop(health);

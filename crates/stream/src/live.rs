@@ -133,7 +133,8 @@ pub struct LiveStats {
     /// Pipeline counters.
     #[serde(flatten)]
     pub pipeline: PipelineStats,
-    /// Disconnects by cause (`closed`, `stalled`, `connect_failed`, `lifetime`, `requested`, `request_budget`).
+    /// Disconnects by cause (`closed`, `stalled`, `connect_failed`, `lifetime`, `requested`, `request_budget`,
+    /// `oversized`).
     pub disconnects: HashMap<String, u64>,
     pub connects: u64,
     /// REST snapshots fetched / failed.
@@ -195,6 +196,9 @@ impl KindWatch {
         }
     }
 }
+
+/// How long a new session may take to deliver its first message of a kind before silence is reported.
+const CONNECT_GRACE: Duration = Duration::from_secs(10);
 
 /// A snapshot fetch result, handed back to the live loop.
 struct Snapshot {
@@ -298,8 +302,7 @@ pub async fn run_live_observed<O: LiveObserver>(
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
-            Some(event) = ws_rx.recv() => live.on_ws(event, &mut observer),
-            Some(snapshot) = snapshot_rx.recv() => live.on_snapshot(snapshot, &mut observer),
+            // Before the frames: a backlog must not hold back health, metrics and the recorder's flush.
             _ = flush.tick() => {
                 if let Some(recorder) = &live.recorder {
                     recorder.flush();
@@ -307,6 +310,8 @@ pub async fn run_live_observed<O: LiveObserver>(
                 live.stats.pipeline = live.pipeline.stats();
                 observer.on_tick(&live.pipeline, &live.stats);
             }
+            Some(event) = ws_rx.recv() => live.on_ws(event, &mut observer),
+            Some(snapshot) = snapshot_rx.recv() => live.on_snapshot(snapshot, &mut observer),
             _ = watchdog.tick() => {
                 live.watchdog();
                 live.watch_silence(Instant::now());
@@ -384,8 +389,8 @@ impl Live {
                 *self.stats.disconnects.entry(reason.label().to_owned()).or_default() += 1;
                 let Connection { venue, symbols, protocol, connected_at, .. } =
                     &mut self.connections[connection as usize];
-                *connected_at = None;
-                if !protocol.carries_books() {
+                // A failed connection attempt after a loss breaks nothing more: count the books once.
+                if connected_at.take().is_none() || !protocol.carries_books() {
                     return;
                 }
                 let venue = *venue;
@@ -450,7 +455,8 @@ impl Live {
         for (id, connection) in self.connections.iter_mut().enumerate() {
             let url = redact_url(&connection.protocol.url()).into_owned();
             let at = (connection.venue, url.as_str(), id);
-            let (Some(_), Some(first_connected)) = (connection.connected_at, connection.first_connected) else {
+            let connected_at = connection.connected_at;
+            let (Some(_), Some(first_connected)) = (connected_at, connection.first_connected) else {
                 // Reconnecting: a silent stream stays reported until it delivers again.
                 for watch in connection.watches.iter().filter(|w| w.silent_since.is_some()) {
                     let timeout = configured.max(connection.protocol.normal_quiet(watch.kind));
@@ -462,7 +468,10 @@ impl Live {
             for watch in &mut connection.watches {
                 let timeout = configured.max(connection.protocol.normal_quiet(watch.kind));
                 let quiet = now.saturating_duration_since(watch.last_seen.unwrap_or(first_connected));
-                if quiet < timeout && watch.silent_since.is_none() {
+                // A new session gets time for its first push before a stream is called silent.
+                let settling =
+                    connected_at.is_some_and(|at| now.saturating_duration_since(at) < CONNECT_GRACE.min(timeout));
+                if (quiet < timeout || settling) && watch.silent_since.is_none() {
                     continue;
                 }
                 if watch.silent_since.is_none() {
@@ -581,7 +590,7 @@ impl Live {
     /// delisted instrument cannot spend a connection's subscription budget.
     fn watchdog(&mut self) {
         let now = Instant::now();
-        let mut restart: HashMap<usize, Vec<String>> = HashMap::new();
+        let mut restart: HashMap<usize, Vec<(String, u32)>> = HashMap::new();
         for venue in Venue::ALL {
             let feed = self.pipeline.feed(venue);
             for slot in 0..feed.slots() {
@@ -597,23 +606,29 @@ impl Live {
                 (*since, *restarts) = (now, *restarts + 1);
                 let Some(symbol) = feed.symbol(slot) else { continue };
                 if let Some(&id) = self.owner.get(&(venue, symbol.to_owned())) {
-                    restart.entry(id).or_default().push(symbol.to_owned());
+                    restart.entry(id).or_default().push((symbol.to_owned(), *restarts));
                 }
             }
         }
-        for (id, symbols) in restart {
-            self.stats.watchdog_restarts += symbols.len() as u64;
+        for (id, restarts) in restart {
+            self.stats.watchdog_restarts += restarts.len() as u64;
             let venue = self.connections[id].venue;
-            let over_rest = self.venues.get(&venue).is_some_and(|v| v.resync == ResyncPolicy::RestSnapshot)
-                || self.pipeline.feed(venue).repairs_over_rest();
-            if over_rest {
-                for symbol in &symbols {
+            let rest_policy = self.venues.get(&venue).is_some_and(|v| v.resync == ResyncPolicy::RestSnapshot);
+            let repairs_over_rest = self.pipeline.feed(venue).repairs_over_rest();
+            if rest_policy || repairs_over_rest {
+                for (symbol, _) in &restarts {
                     self.fetch_snapshot(venue, symbol.clone());
                 }
             }
-            if self.pipeline.feed(venue).repairs_over_rest() {
-                tracing::warn!(%venue, connection = id, ?symbols, "books not live for too long: new REST snapshots");
-                continue; // resubscribing brings no snapshot from this venue
+            // Where the venue sends no snapshots a REST snapshot repairs a book, unless its subscription itself
+            // was lost (no update to bridge with): every other restart resubscribes too.
+            let symbols: Vec<String> = restarts
+                .into_iter()
+                .filter(|(_, count)| !repairs_over_rest || count % 2 == 0)
+                .map(|(symbol, _)| symbol)
+                .collect();
+            if symbols.is_empty() {
+                continue;
             }
             tracing::warn!(%venue, connection = id, ?symbols, "books not live for too long: resubscribing");
             if self.connections[id].commands.try_send(WsCommand::Resubscribe(symbols)).is_err() {

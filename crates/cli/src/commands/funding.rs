@@ -95,10 +95,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let mut pairs = super::select_pairs(&venues, &universe, &args.symbols, top, None).await?;
     super::apply_account_fees(config, &venues, &mut pairs).await?;
     let fees = config.fee_model();
-    let (spreads, funding) = tokio::join!(
-        super::scan::scan_pairs(&venues, &pairs, &scan, &fees, horizon_ms),
-        super::scan::fetch_funding(&venues, &pairs)
-    );
+    let funding = super::scan::fetch_funding(&venues, &pairs).await;
+    let spreads = super::scan::scan_pairs_with(&venues, &pairs, &scan, &fees, (&funding, horizon_ms)).await;
     let now_ms = perpspread_net::rest::unix_ns() / 1_000_000;
     let rows = rank(&pairs, &spreads, &funding, &fees, now_ms, horizon_h);
     let mut out = std::io::stdout().lock();

@@ -179,13 +179,25 @@ pub async fn scan_pairs(
     fees: &FeeModel,
     horizon_ms: u64,
 ) -> Vec<ScanRow> {
+    let funding = fetch_funding(venues, pairs).await;
+    scan_pairs_with(venues, pairs, scan, fees, (&funding, horizon_ms)).await
+}
+
+/// [`scan_pairs`] with the legs' funding already fetched.
+pub async fn scan_pairs_with(
+    venues: &RestVenues,
+    pairs: &[Pair],
+    scan: &ScanConfig,
+    fees: &FeeModel,
+    (funding, horizon_ms): (&HashMap<(Venue, String), Funding>, u64),
+) -> Vec<ScanRow> {
     let books = futures::stream::iter(pairs.iter())
         .map(|pair| async move {
             let (a, b) = tokio::join!(fetch_book(venues, &pair.legs[0], scan), fetch_book(venues, &pair.legs[1], scan));
             (pair, a, b)
         })
         .buffer_unordered(scan.concurrency);
-    let (books, funding) = tokio::join!(books.collect::<Vec<_>>(), fetch_funding(venues, pairs));
+    let books = books.collect::<Vec<_>>().await;
     let target = match (scan.size_base, scan.size_usd) {
         (Some(base), _) => SizeTarget::Base(base),
         (None, quote) => SizeTarget::Quote(quote.unwrap_or_default()),
@@ -196,7 +208,7 @@ pub async fn scan_pairs(
             (Ok(a), Ok(b)) => {
                 let books = [(&pair.legs[0], &a), (&pair.legs[1], &b)];
                 for (buy, sell) in [(0, 1), (1, 0)] {
-                    let at = (&funding, horizon_ms);
+                    let at = (funding, horizon_ms);
                     rows.push(evaluate(pair, books[buy], books[sell], target, scan.min_net_bp, fees, at));
                 }
             }
