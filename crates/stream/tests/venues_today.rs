@@ -212,8 +212,10 @@ fn gaps(sim_pairs: usize, every_ms: u64) -> Vec<Fault> {
 
 async fn whole_universe(sim: &SimHandle, seconds: f64, requests_per_hour: Option<u32>) -> Live {
     let (universe, mut live) = common::connect(sim, None, common::Timing::Fast).await;
-    assert_eq!(universe.pairs.len(), 80);
-    live.snapshot_depth = 500; // weight 10: 160 Binance snapshots fit the 2400-a-minute budget
+    assert_eq!(universe.pairs.len(), sim.config().pairs.len());
+    // Weight 5 (limit 100) or 10 (limit 500) a snapshot: every initial and storm snapshot fits the
+    // 2400-a-minute budget.
+    live.snapshot_depth = if universe.pairs.len() > 100 { 100 } else { 500 };
     if let Some(requests) = requests_per_hour {
         let okx = live.venue_mut(Venue::Okx).unwrap();
         let mut ws = perpspread_okx::ws::OkxWs::new(&sim.okx_ws_url);
@@ -236,6 +238,20 @@ async fn the_whole_universe_and_a_resync_storm_stay_within_every_limit() {
     assert_eq!(live.stats.connects, 4 + 2, "{:?}", live.stats);
     assert!(live.stats.pipeline.resync_requests >= 100, "a storm: {:?}", live.stats.pipeline);
     assert!(all_live(&live), "every book recovered");
+}
+
+/// The size of the real common universe (about 260 USDT pairs listed on both venues): 11 OKX connections opened
+/// within the per-IP rate, Binance books and funding on two connections each, a storm on 60 OKX books; no limit
+/// broken, every book live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_sized_universe_stays_within_every_limit() {
+    let faults = gaps(60, 30).into_iter().filter(|f| f.kind.venue() == Venue::Okx).collect();
+    let config = SimConfig { pairs: many_pairs(260), faults, tick_ms: 250, ..fast_sim() };
+    let sim = perpspread_sim::start(config).await.unwrap();
+    let live = whole_universe(&sim, 10.0, None).await;
+    assert!(sim.limit_violations().is_empty(), "{:?}", sim.limit_violations());
+    assert_eq!(live.stats.connects, 11 + 2 + 2, "{:?}", live.stats);
+    assert!(all_live(&live), "every book live");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
