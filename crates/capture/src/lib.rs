@@ -614,7 +614,10 @@ mod tests {
                 }
             }
         };
-        assert!(read_all(&[first.clone()]).is_some_and(|e| e.is_cut_short()), "alone, the part is cut short");
+        assert!(
+            read_all(std::slice::from_ref(&first)).is_some_and(|e| e.is_cut_short()),
+            "alone, the part is cut short"
+        );
         let error = read_all(&[first, second]).expect("an error");
         assert!(!error.is_cut_short(), "a later part follows: {error}");
         assert!(is_zstd(Path::new("X.JSONL.ZST")) && !is_zstd(Path::new("x.jsonl")));
