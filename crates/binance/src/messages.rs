@@ -132,4 +132,17 @@ pub struct FundingInfoMsg<'a> {
     pub symbol: &'a str,
     #[serde(default)]
     pub funding_interval_hours: Option<u32>,
+    #[serde(default)]
+    pub adjusted_funding_rate_cap: Option<&'a str>,
+    #[serde(default)]
+    pub adjusted_funding_rate_floor: Option<&'a str>,
+}
+
+/// One entry of `GET /fapi/v1/fundingRate` (settled funding history).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FundingRateMsg<'a> {
+    pub symbol: &'a str,
+    pub funding_rate: &'a str,
+    pub funding_time: u64,
 }

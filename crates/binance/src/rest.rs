@@ -123,7 +123,7 @@ impl MarketRest for BinanceRest {
             self.fetch("/fapi/v1/fundingInfo", 1, parse_funding_info),
         );
         let (mut all, _) = premium?;
-        let intervals = match info {
+        let adjusted = match info {
             Ok((known, _)) => Some(known),
             Err(error) => {
                 tracing::warn!("Binance fundingInfo unavailable, funding intervals unknown: {error}");
@@ -134,11 +134,33 @@ impl MarketRest for BinanceRest {
             .iter()
             .filter_map(|i| {
                 let mut funding = all.remove(&i.symbol)?;
-                funding.interval_hours =
-                    intervals.as_ref().map(|known| known.get(&i.symbol).copied().unwrap_or(DEFAULT_FUNDING_HOURS));
+                if let Some(adjusted) = &adjusted {
+                    let info = adjusted.get(&i.symbol);
+                    funding.interval_hours = Some(info.and_then(|f| f.interval_hours).unwrap_or(DEFAULT_FUNDING_HOURS));
+                    (funding.cap, funding.floor) = info.map_or((None, None), |f| (f.cap, f.floor));
+                }
                 Some((i.symbol.clone(), funding))
             })
             .collect())
+    }
+}
+
+impl BinanceRest {
+    /// The last settled funding rate of each symbol, with its settlement time (Unix ms), from
+    /// `GET /fapi/v1/fundingRate?symbol=…&limit=1` (one request each, sharing a 500-per-5-minutes IP limit:
+    /// meant for the few rows a command shows). Symbols whose request fails are left out.
+    pub async fn last_settled(&self, symbols: &[&str]) -> HashMap<String, (Decimal, u64)> {
+        let requests = symbols.iter().map(|symbol| async move {
+            let path = format!("/fapi/v1/fundingRate?symbol={symbol}&limit=1");
+            match self.fetch(&path, 1, parse_funding_history).await {
+                Ok((mut history, _)) => history.pop().map(|last| ((*symbol).to_owned(), last)),
+                Err(error) => {
+                    tracing::warn!("Binance settled funding of {symbol} unavailable: {error}");
+                    None
+                }
+            }
+        });
+        futures::future::join_all(requests).await.into_iter().flatten().collect()
     }
 }
 
@@ -196,10 +218,49 @@ pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, String> 
 /// Funding interval of symbols not listed by `fundingInfo`, hours.
 pub const DEFAULT_FUNDING_HOURS: u32 = 8;
 
-/// Parses `GET /fapi/v1/fundingInfo` into the adjusted funding intervals, hours per symbol.
-pub fn parse_funding_info(body: &[u8]) -> Result<HashMap<String, u32>, String> {
+/// What `GET /fapi/v1/fundingInfo` says of one adjusted symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FundingInfo {
+    pub interval_hours: Option<u32>,
+    pub cap: Option<Decimal>,
+    pub floor: Option<Decimal>,
+}
+
+/// Parses `GET /fapi/v1/fundingInfo`: the symbols whose funding interval, cap or floor was adjusted.
+pub fn parse_funding_info(body: &[u8]) -> Result<HashMap<String, FundingInfo>, String> {
     let entries: Vec<crate::messages::FundingInfoMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    Ok(entries.into_iter().filter_map(|e| Some((e.symbol.to_owned(), e.funding_interval_hours?))).collect())
+    let rate = |field: &str, symbol: &str, text: Option<&str>| -> Result<Option<Decimal>, String> {
+        text.map(|t| t.parse::<Decimal>().map_err(|_| format!("{field} {t:?} of {symbol} is not a decimal")))
+            .transpose()
+    };
+    entries
+        .into_iter()
+        .map(|e| {
+            let info = FundingInfo {
+                interval_hours: e.funding_interval_hours,
+                cap: rate("adjustedFundingRateCap", e.symbol, e.adjusted_funding_rate_cap)?,
+                floor: rate("adjustedFundingRateFloor", e.symbol, e.adjusted_funding_rate_floor)?,
+            };
+            Ok((e.symbol.to_owned(), info))
+        })
+        .collect()
+}
+
+/// Parses `GET /fapi/v1/fundingRate` into `(rate, settlement time ms)`, oldest first.
+pub fn parse_funding_history(body: &[u8]) -> Result<Vec<(Decimal, u64)>, String> {
+    let entries: Vec<crate::messages::FundingRateMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut history = entries
+        .into_iter()
+        .map(|e| {
+            let rate = e
+                .funding_rate
+                .parse::<Decimal>()
+                .map_err(|_| format!("fundingRate {:?} is not a decimal", e.funding_rate))?;
+            Ok((rate, e.funding_time))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    history.sort_by_key(|(_, t)| *t);
+    Ok(history)
 }
 
 /// Parses `GET /fapi/v1/premiumIndex` into funding per symbol.
@@ -215,12 +276,7 @@ pub fn parse_premium_index(body: &[u8]) -> Result<HashMap<String, Funding>, Stri
                 .map_err(|_| format!("lastFundingRate {:?} of {} is not a decimal", m.last_funding_rate, m.symbol))?;
             Ok((
                 m.symbol.to_owned(),
-                Funding {
-                    rate,
-                    next_rate: None,
-                    next_funding_ms: m.next_funding_time.filter(|t| *t > 0),
-                    interval_hours: None,
-                },
+                Funding { next_funding_ms: m.next_funding_time.filter(|t| *t > 0), ..Funding::with_rate(rate) },
             ))
         })
         .collect()
@@ -288,11 +344,29 @@ mod tests {
 
     #[test]
     fn funding_info_intervals() {
+        // The response example of "Get Funding Rate Info" (Binance USDⓈ-M docs, December 2026).
         let body = br#"[{"symbol":"BLZUSDT","adjustedFundingRateCap":"0.02500000","adjustedFundingRateFloor":"-0.02500000","fundingIntervalHours":4,"disclaimer":false}]"#;
-        let intervals = parse_funding_info(body).unwrap();
-        assert_eq!(intervals.get("BLZUSDT"), Some(&4));
+        let info = parse_funding_info(body).unwrap();
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(
+            info.get("BLZUSDT"),
+            Some(&FundingInfo { interval_hours: Some(4), cap: Some(d("0.025")), floor: Some(d("-0.025")) })
+        );
         assert!(parse_funding_info(b"[]").unwrap().is_empty());
         assert!(parse_funding_info(b"{").is_err());
+        assert!(parse_funding_info(br#"[{"symbol":"X","adjustedFundingRateCap":"lots"}]"#).unwrap_err().contains("X"));
+    }
+
+    #[test]
+    fn funding_history_is_sorted_oldest_first() {
+        // "Get Funding Rate History" response shape (Binance USDⓈ-M docs, December 2026).
+        let body = br#"[{"symbol":"BTCUSDT","fundingRate":"-0.03750000","fundingTime":1570636800000,"markPrice":"34287.54619963"},{"symbol":"BTCUSDT","fundingRate":"0.00010000","fundingTime":1570608000000,"markPrice":"34287.54619963"}]"#;
+        let history = parse_funding_history(body).unwrap();
+        assert_eq!(
+            history,
+            vec![("0.0001".parse().unwrap(), 1570608000000), ("-0.0375".parse().unwrap(), 1570636800000)]
+        );
+        assert!(parse_funding_history(br#"[{"symbol":"X","fundingRate":"?","fundingTime":1}]"#).is_err());
     }
 
     #[test]

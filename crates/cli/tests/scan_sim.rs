@@ -192,6 +192,14 @@ async fn funding_ranks_trades_by_carry_net_of_the_round_trip() {
         }
     }
     assert!((break_even - expected.unwrap()).abs() < 0.02, "{break_even} vs {expected:?}");
+    // The last settled rate of each leg (OKX settFundingRate, Binance's funding history): the configured 4 bp
+    // within the simulator's ±10 % wobble; no rate is at its cap.
+    for leg in ["long", "short"] {
+        let last = f(short_binance, &format!("{leg}_last_settled_bp"));
+        assert!((3.6..=4.4).contains(&last), "{leg}: {short_binance}");
+        assert_eq!(short_binance[format!("{leg}_at_limit")], false);
+    }
+    assert_eq!((f(short_binance, "short_cap_bp"), f(short_binance, "short_floor_bp")), (200.0, -200.0));
     // Ranked by net carry, best first.
     let nets: Vec<f64> = rows.iter().map(|r| f(r, "net_carry_bp")).collect();
     assert!(nets.windows(2).all(|w| w[0] >= w[1]), "{nets:?}");

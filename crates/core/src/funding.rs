@@ -145,6 +145,36 @@ pub fn trade(
     }
 }
 
+/// A settlement seen in a stream of funding messages.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Settlement {
+    /// When it settled, Unix ms.
+    pub time_ms: u64,
+    /// The rate settled, fraction: the last rate announced for that settlement before it happened.
+    pub rate: f64,
+}
+
+/// Finds settlements in one leg's funding messages: a settlement at `T` has happened when a message's
+/// next funding time moves past `T`, and it settled at the last rate announced for `T` (venues fix the rate
+/// at the settlement from the same premium, so this is the settled rate to within the last minute's change).
+/// A leg seen only after its settlement, or whose message announcing `T` was never seen, yields nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SettlementWatch {
+    pending: Option<Settlement>,
+}
+
+impl SettlementWatch {
+    /// Feeds one message (`rate` announced for the settlement at `next_ms`); returns the settlement it
+    /// shows to have happened, if any.
+    pub fn observe(&mut self, rate: f64, next_ms: u64) -> Option<Settlement> {
+        let settled = self.pending.filter(|pending| next_ms > pending.time_ms);
+        if self.pending.is_none_or(|pending| next_ms >= pending.time_ms) {
+            self.pending = Some(Settlement { time_ms: next_ms, rate });
+        }
+        settled
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +258,20 @@ mod tests {
         // Both legs settling together count together for the break-even.
         assert_eq!(break_even_hours(&leg(1.0, 8, H), &leg(3.0, 8, H), NOW, 2.0, 24), Some(1.0));
         assert_eq!(break_even_hours(&leg(1.0, 8, H), &leg(3.0, 8, H), NOW, 0.0, 24), Some(0.0));
+    }
+
+    /// A settlement is the last rate announced before the next funding time moves on; repeated or older
+    /// messages change nothing.
+    #[test]
+    fn settlements_are_seen_when_the_next_time_moves_on() {
+        let mut watch = SettlementWatch::default();
+        assert_eq!(watch.observe(0.0001, 8 * H), None);
+        assert_eq!(watch.observe(0.0002, 8 * H), None, "the rate for 8 h is updated");
+        assert_eq!(watch.observe(0.0003, 4 * H), None, "an older message is ignored");
+        let settled = watch.observe(0.0005, 12 * H);
+        assert_eq!(settled, Some(Settlement { time_ms: 8 * H, rate: 0.0002 }));
+        assert_eq!(watch.observe(0.0005, 12 * H), None);
+        // A skipped settlement (a gap in the messages) still shows the last one announced.
+        assert_eq!(watch.observe(0.0001, 20 * H), Some(Settlement { time_ms: 12 * H, rate: 0.0005 }));
     }
 }

@@ -94,6 +94,32 @@ pub struct Funding {
     pub next_funding_ms: Option<u64>,
     /// Hours between fundings, when known.
     pub interval_hours: Option<u32>,
+    /// Highest and lowest rate the venue allows for this instrument, fractions (OKX `maxFundingRate` /
+    /// `minFundingRate`; Binance `fundingInfo` caps of adjusted symbols), when published.
+    pub cap: Option<Decimal>,
+    pub floor: Option<Decimal>,
+    /// Rate of the last settlement, fraction (OKX `settFundingRate`; Binance `/fapi/v1/fundingRate`), when known.
+    pub last_settled_rate: Option<Decimal>,
+}
+
+impl Funding {
+    /// Funding with a rate and nothing else known.
+    pub fn with_rate(rate: Decimal) -> Self {
+        Funding {
+            rate,
+            next_rate: None,
+            next_funding_ms: None,
+            interval_hours: None,
+            cap: None,
+            floor: None,
+            last_settled_rate: None,
+        }
+    }
+
+    /// Whether the current rate sits at the venue's cap or floor (a clamped rate says little about the premium).
+    pub fn at_limit(&self) -> bool {
+        self.cap.is_some_and(|cap| self.rate >= cap) || self.floor.is_some_and(|floor| self.rate <= floor)
+    }
 }
 
 /// 24-hour activity of one instrument, used to rank pairs by liquidity.

@@ -108,6 +108,14 @@ pub struct FundingMsg<'a> {
     /// Settlement time of the period after, Unix ms.
     #[serde(default)]
     pub next_funding_time: &'a str,
+    /// Highest and lowest rate allowed.
+    #[serde(default)]
+    pub max_funding_rate: &'a str,
+    #[serde(default)]
+    pub min_funding_rate: &'a str,
+    /// The rate of the settlement under way (`settState` `processing`) or of the last one (`settled`).
+    #[serde(default)]
+    pub sett_funding_rate: &'a str,
 }
 
 /// One entry of `GET /api/v5/public/mark-price`.

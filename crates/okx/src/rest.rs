@@ -218,15 +218,21 @@ pub fn funding_from(msg: &FundingMsg<'_>) -> Result<Funding, String> {
         (Some(a), Some(b)) if b > a => Some(((b - a) / 3_600_000) as u32),
         _ => None,
     };
+    let optional = |field: &str, text: &str| -> Result<Option<Decimal>, String> {
+        if text.is_empty() {
+            Ok(None)
+        } else {
+            decimal(field, text).map(Some)
+        }
+    };
     Ok(Funding {
         rate: decimal("fundingRate", msg.funding_rate)?,
-        next_rate: if msg.next_funding_rate.is_empty() {
-            None
-        } else {
-            Some(decimal("nextFundingRate", msg.next_funding_rate)?)
-        },
+        next_rate: optional("nextFundingRate", msg.next_funding_rate)?,
         next_funding_ms,
         interval_hours,
+        cap: optional("maxFundingRate", msg.max_funding_rate)?,
+        floor: optional("minFundingRate", msg.min_funding_rate)?,
+        last_settled_rate: optional("settFundingRate", msg.sett_funding_rate)?,
     })
 }
 
@@ -279,11 +285,21 @@ mod tests {
 
     #[test]
     fn funding_docs_shape() {
-        let body = br#"{"code":"0","msg":"","data":[{"instType":"SWAP","instId":"BTC-USDT-SWAP","fundingRate":"0.0001","nextFundingRate":"","fundingTime":"1704067200000","nextFundingTime":"1704096000000"}]}"#;
+        // The response example of "Get funding rate" (OKX v5 docs, December 2026), trimmed to the fields read.
+        let body = br#"{"code":"0","msg":"","data":[{"formulaType":"noRate","fundingRate":"0.0000792386885340","fundingTime":"1703088000000","impactValue":"","instId":"BTC-USDT-SWAP","instType":"SWAP","interestRate":"","maxFundingRate":"0.00375","method":"current_period","minFundingRate":"-0.00375","nextFundingRate":"","nextFundingTime":"1703116800000","premium":"0.0000578386885340","settFundingRate":"0.0000691508560252","settState":"settled","ts":"1703070685309"}]}"#;
         let funding = parse_funding(body).unwrap();
-        assert_eq!(funding.rate, "0.0001".parse::<Decimal>().unwrap());
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(funding.rate, d("0.0000792386885340"));
         assert_eq!(funding.next_rate, None);
         assert_eq!(funding.interval_hours, Some(8));
+        assert_eq!((funding.cap, funding.floor), (Some(d("0.00375")), Some(d("-0.00375"))));
+        assert_eq!(funding.last_settled_rate, Some(d("0.0000691508560252")));
+        assert!(!funding.at_limit());
+        let capped = br#"{"code":"0","msg":"","data":[{"instId":"X-USDT-SWAP","fundingRate":"-0.00375","minFundingRate":"-0.00375","maxFundingRate":"0.00375","fundingTime":"1","nextFundingTime":"3600001"}]}"#;
+        let capped = parse_funding(capped).unwrap();
+        assert!(capped.at_limit() && capped.last_settled_rate.is_none() && capped.interval_hours == Some(1));
+        let bad = br#"{"code":"0","msg":"","data":[{"instId":"X","fundingRate":"0","maxFundingRate":"high"}]}"#;
+        assert!(parse_funding(bad).unwrap_err().contains("maxFundingRate"));
     }
 
     #[test]

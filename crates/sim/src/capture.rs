@@ -18,11 +18,11 @@ use std::path::Path;
 use perpspread_core::{Side, Venue};
 
 use crate::binance::rest::{depth_body, exchange_info_body};
-use crate::binance::ws::{book_ticker_event, diff_event};
+use crate::binance::ws::{book_ticker_event, diff_event, mark_price_event};
 use crate::config::SimConfig;
 use crate::model::{BookDelta, Market};
 use crate::okx::rest::instruments_body;
-use crate::okx::ws::{snapshot_frame, update_frame};
+use crate::okx::ws::{funding_frame, snapshot_frame, update_frame};
 use crate::SimError;
 
 /// Exchange time of the first generated record, Unix ms.
@@ -62,17 +62,35 @@ pub struct CaptureOptions {
     pub tick_ms: u64,
     /// Also write Binance `@bookTicker` events when a step moves the best bid or offer.
     pub book_ticker: bool,
+    /// Write each instrument's funding (OKX `funding-rate`, Binance `@markPrice@1s`) every this many steps.
+    pub funding_every_steps: Option<u64>,
+    /// Funding time runs this many times faster than exchange time (see `SimConfig::funding_clock_speed`), so
+    /// a short capture crosses settlements.
+    pub funding_clock_speed: u64,
 }
 
 impl Default for CaptureOptions {
     fn default() -> Self {
-        CaptureOptions { messages: 100_000, instruments: 5, seed: 1, tick_ms: 100, book_ticker: false }
+        CaptureOptions {
+            messages: 100_000,
+            instruments: 5,
+            seed: 1,
+            tick_ms: 100,
+            book_ticker: false,
+            funding_every_steps: None,
+            funding_clock_speed: 1,
+        }
     }
 }
 
 /// Writes a capture of the default universe's market model as described by `options`.
 pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<CaptureStats, SimError> {
-    let mut config = SimConfig { seed: options.seed, tick_ms: options.tick_ms, ..SimConfig::default() };
+    let mut config = SimConfig {
+        seed: options.seed,
+        tick_ms: options.tick_ms,
+        funding_clock_speed: options.funding_clock_speed,
+        ..SimConfig::default()
+    };
     config.pairs.retain(|p| p.is_cross_listed());
     config.pairs.truncate(options.instruments.max(1));
     let mut market = Market::new(&config, EPOCH_MS)?;
@@ -119,6 +137,9 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
                 writer.record(&mut ts_ns, Venue::Binance, None, &frame);
             }
         }
+        if options.funding_every_steps.is_some_and(|every| steps % every.max(1) == 1 % every.max(1)) {
+            write_funding(&mut writer, &mut ts_ns, &market, &mut frame);
+        }
         if steps == 1 {
             for book in market.books(Venue::Binance) {
                 let url = format!("/fapi/v1/depth?symbol={}&limit=1000", book.meta.symbol());
@@ -133,6 +154,21 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
     writer.out.finish().map_err(capture)?;
     let (book_updates, changed_levels) = (writer.book_updates, writer.changed_levels);
     Ok(CaptureStats { records, steps, bytes, book_updates, changed_levels })
+}
+
+/// Every instrument's funding push on both venues.
+fn write_funding(writer: &mut Writer, ts_ns: &mut u64, market: &Market, frame: &mut String) {
+    for pair in market.pairs() {
+        if let Some(book) = &pair.okx {
+            writer.record(ts_ns, Venue::Okx, None, &funding_frame(market, pair, book));
+        }
+        if let Some(event) = pair.binance.as_ref().and_then(|b| mark_price_event(market, b.meta.symbol())) {
+            let symbol = pair.binance.as_ref().map(|b| b.meta.symbol().to_ascii_lowercase()).unwrap_or_default();
+            frame.clear();
+            frame.push_str(&format!(r#"{{"stream":"{symbol}@markPrice@1s","data":{event}}}"#));
+            writer.record(ts_ns, Venue::Binance, None, frame);
+        }
+    }
 }
 
 /// A combined-stream `@depth@100ms` frame for one step's delta.

@@ -13,14 +13,6 @@ pub fn unix_ms() -> u64 {
     unix_ns() / 1_000_000
 }
 
-/// Funding settles every 8 hours at 00:00, 08:00 and 16:00 UTC.
-pub const FUNDING_INTERVAL_MS: u64 = 8 * 3_600_000;
-
-/// The next funding time strictly after `now_ms`.
-pub fn next_funding_ms(now_ms: u64) -> u64 {
-    next_funding_every(now_ms, 8)
-}
-
 /// The next settlement strictly after `now_ms` of a schedule every `hours` from 00:00 UTC.
 pub fn next_funding_every(now_ms: u64, hours: u32) -> u64 {
     let interval = u64::from(hours.max(1)) * 3_600_000;
@@ -31,7 +23,7 @@ pub fn next_funding_every(now_ms: u64, hours: u32) -> u64 {
 mod tests {
     #[test]
     fn funding_boundaries() {
-        assert_eq!(super::next_funding_ms(0), 28_800_000);
-        assert_eq!(super::next_funding_ms(28_800_000), 57_600_000);
+        assert_eq!(super::next_funding_every(0, 8), 28_800_000);
+        assert_eq!(super::next_funding_every(28_800_000, 8), 57_600_000);
     }
 }

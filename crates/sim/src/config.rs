@@ -70,6 +70,9 @@ pub struct SimConfig {
     pub binance_max_lifetime_ms: u64,
     /// Interval between `funding-rate` / `markPrice` pushes.
     pub funding_push_interval_ms: u64,
+    /// How much faster than the exchange clock funding time runs (1: real time; 3600: an hour a second, so
+    /// tests cross several settlements in seconds). Funding times and rates follow this clock; books do not.
+    pub funding_clock_speed: u64,
     /// Faults to inject at given times after start.
     pub faults: Vec<Fault>,
 }
@@ -104,6 +107,7 @@ impl Default for SimConfig {
             binance_pong_timeout_ms: 600_000,
             binance_max_lifetime_ms: 24 * 3_600_000,
             funding_push_interval_ms: 10_000,
+            funding_clock_speed: 1,
             faults: Vec::new(),
         }
     }
@@ -132,6 +136,7 @@ impl SimConfig {
             ("binance_pong_timeout_ms", self.binance_pong_timeout_ms),
             ("binance_max_lifetime_ms", self.binance_max_lifetime_ms),
             ("funding_push_interval_ms", self.funding_push_interval_ms),
+            ("funding_clock_speed", self.funding_clock_speed),
             ("binance_weight_limit_per_min", u64::from(self.binance_weight_limit_per_min)),
             ("okx_requests_per_hour", u64::from(self.okx_requests_per_hour)),
             ("okx_connects_per_second", u64::from(self.okx_connects_per_second)),
@@ -209,6 +214,9 @@ fn default_volume() -> f64 {
 fn default_funding() -> f64 {
     0.0001
 }
+/// Funding intervals the venues use, hours.
+pub const FUNDING_HOURS: [u32; 4] = [1, 2, 4, 8];
+
 fn default_funding_hours() -> u32 {
     8
 }
@@ -217,6 +225,14 @@ fn default_half_spread() -> f64 {
 }
 
 impl SimPair {
+    /// Hours between settlements on `venue`.
+    pub fn funding_hours(&self, venue: Venue) -> u32 {
+        match venue {
+            Venue::Okx => self.okx_funding_hours,
+            Venue::Binance => self.binance_funding_hours,
+        }
+    }
+
     /// The normalized key, e.g. `BTC/USDT`.
     pub fn key(&self) -> PairKey {
         PairKey::new(&self.base, &self.quote)
@@ -240,7 +256,7 @@ impl SimPair {
             return fail("start_price must be positive");
         }
         for hours in [self.okx_funding_hours, self.binance_funding_hours] {
-            if ![1, 2, 4, 8].contains(&hours) {
+            if !FUNDING_HOURS.contains(&hours) {
                 return fail("funding hours must be 1, 2, 4 or 8");
             }
         }

@@ -366,7 +366,27 @@ pub struct PairState {
     pub binance: Option<VenueBook>,
 }
 
+/// One venue's funding of one pair at an instant of the funding clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FundingTruth {
+    /// Rate announced for the next settlement, fraction.
+    pub rate: f64,
+    /// Next settlement, Unix ms (funding clock).
+    pub next_ms: u64,
+    pub interval_hours: u32,
+    /// Rate and time of the last settlement.
+    pub last_settled: (f64, u64),
+}
+
 impl PairState {
+    /// The rate settled at `settlement_ms`: the configured rate plus a small wobble that changes every hour,
+    /// the same on both venues.
+    pub fn rate_at(&self, settlement_ms: u64) -> f64 {
+        let hour = settlement_ms / 3_600_000;
+        let wobble = ((hour.wrapping_mul(2_654_435_761) % 1000) as f64 / 1000.0 - 0.5) * 0.2;
+        self.spec.funding_rate * (1.0 + wobble)
+    }
+
     /// The book on `venue`, if listed there.
     pub fn venue(&self, venue: Venue) -> Option<&VenueBook> {
         match venue {
@@ -408,6 +428,8 @@ pub struct Market {
     tick_ms: u64,
     /// Fair-price standard deviation per step, as a fraction.
     step_sigma: f64,
+    /// Funding time runs this many times faster than exchange time.
+    funding_speed: u64,
 }
 
 impl Market {
@@ -459,6 +481,7 @@ impl Market {
             epoch_ms,
             tick_ms: config.tick_ms,
             step_sigma: config.volatility_bp_per_s / 1e4 * dt_s.sqrt(),
+            funding_speed: config.funding_clock_speed.max(1),
         };
         market.quote_all();
         Ok(market)
@@ -477,6 +500,43 @@ impl Market {
     /// Exchange time of step 0, Unix ms.
     pub fn epoch_ms(&self) -> u64 {
         self.epoch_ms
+    }
+
+    /// The funding clock, Unix ms: exchange time, sped up by `funding_clock_speed` from step 0.
+    pub fn funding_now_ms(&self) -> u64 {
+        self.epoch_ms + (self.now_ms() - self.epoch_ms).saturating_mul(self.funding_speed)
+    }
+
+    /// The funding of `pair` on `venue` now: the one source of every funding figure both venues publish.
+    pub fn funding(&self, pair: &PairState, venue: Venue) -> FundingTruth {
+        let hours = pair.spec.funding_hours(venue);
+        let interval_ms = u64::from(hours) * 3_600_000;
+        let next_ms = crate::clock::next_funding_every(self.funding_now_ms(), hours);
+        let last_ms = next_ms - interval_ms;
+        FundingTruth {
+            rate: pair.rate_at(next_ms),
+            next_ms,
+            interval_hours: hours,
+            last_settled: (pair.rate_at(last_ms), last_ms),
+        }
+    }
+
+    /// Changes the funding interval of `symbol` on `venue` (venues do this in volatile markets); the next
+    /// settlement follows the new schedule at once.
+    pub fn set_funding_hours(&mut self, venue: Venue, symbol: &str, hours: u32) -> Result<(), SimError> {
+        if !crate::config::FUNDING_HOURS.contains(&hours) {
+            return Err(SimError::Config(format!("funding hours must be 1, 2, 4 or 8, not {hours}")));
+        }
+        let index = *self
+            .index
+            .get(&(venue, symbol.to_owned()))
+            .ok_or_else(|| SimError::Config(format!("{symbol} is not listed on {venue}")))?;
+        let spec = &mut self.pairs[index].spec;
+        match venue {
+            Venue::Okx => spec.okx_funding_hours = hours,
+            Venue::Binance => spec.binance_funding_hours = hours,
+        }
+        Ok(())
     }
 
     /// Model step length in ms.

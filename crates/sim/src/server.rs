@@ -153,6 +153,11 @@ impl SimHandle {
         self.with_market(|m| m.book(venue, symbol).map(|b| (b.book.clone(), b.seq)))
     }
 
+    /// Changes the funding interval of `symbol` on `venue` from now on (see [`Market::set_funding_hours`]).
+    pub fn set_funding_hours(&self, venue: Venue, symbol: &str, hours: u32) -> Result<(), SimError> {
+        lock(&self.shared.market).set_funding_hours(venue, symbol, hours)
+    }
+
     /// Every documented venue limit a client broke so far (connections, subscriptions, message rates).
     pub fn limit_violations(&self) -> Vec<String> {
         self.shared.limits.violations()

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod plot;
 pub mod redis;
 pub mod report;
+pub mod settled;
 pub mod shard;
 pub mod snapshot;
 mod time;

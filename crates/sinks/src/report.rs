@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 
 use perpspread_core::engine::OpportunityEvent;
 use perpspread_core::feed::{receive_delay_ms, Feed, FeedEvent};
+
+use crate::settled::RealisedFunding;
 use perpspread_core::Venue;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -245,6 +247,10 @@ pub struct Report {
     /// All groups together, by hour of day (all 24 hours).
     pub by_hour: Vec<HourStats>,
     pub book_health: Option<BookHealthReport>,
+    /// Funding settled inside the replayed captures, both directions of each pair (empty without captures
+    /// or funding messages).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub realised_funding: Vec<RealisedFunding>,
 }
 
 /// Errors of `report`.
@@ -358,12 +364,19 @@ impl Report {
             groups: out,
             by_hour: full,
             book_health: None,
+            realised_funding: Vec::new(),
         }
     }
 
     /// Adds book-health figures (from a replay).
     pub fn with_book_health(mut self, health: BookHealthReport) -> Report {
         self.book_health = Some(health);
+        self
+    }
+
+    /// Adds the funding settled during the replayed captures.
+    pub fn with_realised_funding(mut self, realised: Vec<RealisedFunding>) -> Report {
+        self.realised_funding = realised;
         self
     }
 
@@ -470,6 +483,24 @@ impl Report {
                     format!("{:.1}", v.latency_ms.p50),
                     format!("{:.1}", v.latency_ms.p90),
                     format!("{:.1}", v.latency_ms.p99),
+                ]);
+            }
+            table(&mut out, &rows);
+        }
+        if !self.realised_funding.is_empty() {
+            out.push_str("\nfunding settled during the capture (bp of notional; carry = short received − long paid)\n");
+            let mut rows =
+                vec![["pair", "long→short", "settlements long/short", "long paid bp", "short received bp", "carry bp"]
+                    .map(str::to_owned)
+                    .to_vec()];
+            for f in &self.realised_funding {
+                rows.push(vec![
+                    f.pair.clone(),
+                    format!("{}→{}", f.long_venue, f.short_venue),
+                    format!("{}/{}", f.long_settlements, f.short_settlements),
+                    format!("{:.3}", f.long_paid_bp),
+                    format!("{:.3}", f.short_received_bp),
+                    format!("{:.3}", f.carry_bp),
                 ]);
             }
             table(&mut out, &rows);

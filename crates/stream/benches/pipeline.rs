@@ -30,8 +30,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let wanted = |label: &str| label.contains(only.as_str());
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("liquid.jsonl");
-    let options =
-        perpspread_sim::CaptureOptions { messages: 150_000, instruments: 9, seed: 1, tick_ms: 10, book_ticker: true };
+    let options = perpspread_sim::CaptureOptions {
+        messages: 150_000,
+        instruments: 9,
+        seed: 1,
+        tick_ms: 10,
+        book_ticker: true,
+        ..Default::default()
+    };
     if wanted("simulator liquid mix (10 ms step)") {
         perpspread_sim::generate_capture(&path, &options)?;
         let capture = InMemoryCapture::load(&path)?;

@@ -80,6 +80,9 @@ pub struct ReplayReport {
     /// With the engine: pairs found in the capture's instrument lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pairs: Option<usize>,
+    /// With the engine: those pairs.
+    #[serde(skip)]
+    pub pair_list: Vec<perpspread_core::Pair>,
     /// With the engine: opportunities opened.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opportunities_opened: Option<u64>,
@@ -176,6 +179,7 @@ pub fn replay_with(
         signals.engine.shutdown(last_ns, &mut events);
         closed.extend(events.drain(..).filter(|e| e.event == EventKind::Closed));
         report.pairs = Some(signals.engine.pairs().len());
+        report.pair_list = signals.engine.pairs().to_vec();
         report.opportunities_opened = Some(signals.engine.stats().opened);
         report.opportunities = Some(closed);
     }
@@ -249,6 +253,7 @@ fn report(pipeline: &Pipeline, unknown_venue: u64, error: Option<String>) -> Rep
         error,
         cut_short: false,
         pairs: None,
+        pair_list: Vec::new(),
         opportunities_opened: None,
         opportunities: None,
     }

@@ -7,8 +7,14 @@ use perpspread_stream::InMemoryCapture;
 fn a_generated_capture_passes_through_books_and_engine() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    let options =
-        perpspread_sim::CaptureOptions { messages: 3_000, instruments: 3, seed: 7, tick_ms: 10, book_ticker: true };
+    let options = perpspread_sim::CaptureOptions {
+        messages: 3_000,
+        instruments: 3,
+        seed: 7,
+        tick_ms: 10,
+        book_ticker: true,
+        ..Default::default()
+    };
     let stats = perpspread_sim::generate_capture(&path, &options).unwrap();
     let capture = InMemoryCapture::load(&path).unwrap();
     assert_eq!(capture.records.len() as u64, stats.records);

@@ -269,6 +269,7 @@ fn bench(args: Args) -> anyhow::Result<()> {
                 seed: 1,
                 tick_ms: args.tick_ms,
                 book_ticker: true,
+                ..Default::default()
             };
             let stats = perpspread_sim::generate_capture(&path, &options).map_err(|e| UserError(e.to_string()))?;
             let secs = started.elapsed().as_secs_f64();

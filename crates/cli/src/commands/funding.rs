@@ -53,6 +53,17 @@ pub struct FundingRow {
     /// Each leg's current (predicted) rate, bp per settlement.
     pub long_rate_bp: Option<f64>,
     pub short_rate_bp: Option<f64>,
+    /// Whether a leg's rate sits at its venue's cap or floor (clamped: the premium may be larger).
+    pub long_at_limit: bool,
+    pub short_at_limit: bool,
+    /// Each leg's cap and floor, bp per settlement, where the venue publishes them.
+    pub long_cap_bp: Option<f64>,
+    pub long_floor_bp: Option<f64>,
+    pub short_cap_bp: Option<f64>,
+    pub short_floor_bp: Option<f64>,
+    /// Rate of each leg's last settlement, bp (what was actually paid, as opposed to the prediction).
+    pub long_last_settled_bp: Option<f64>,
+    pub short_last_settled_bp: Option<f64>,
     pub long_interval_h: Option<u32>,
     pub short_interval_h: Option<u32>,
     /// Minutes to each leg's next settlement.
@@ -95,7 +106,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let mut pairs = super::select_pairs(&venues, &universe, &args.symbols, top, None).await?;
     super::apply_account_fees(config, &venues, &mut pairs).await?;
     let fees = config.fee_model();
-    let funding = super::scan::fetch_funding(&venues, &pairs).await;
+    let mut funding = super::scan::fetch_funding(&venues, &pairs).await;
+    add_binance_settled(&venues, &pairs, &mut funding).await;
     let spreads = super::scan::scan_pairs_with(&venues, &pairs, &scan, &fees, (&funding, horizon_ms)).await;
     let now_ms = perpspread_net::rest::unix_ns() / 1_000_000;
     let rows = rank(&pairs, &spreads, &funding, &fees, now_ms, horizon_h);
@@ -109,6 +121,16 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Binance publishes the last settled rate only in its funding history: one request per shown leg.
+async fn add_binance_settled(venues: &RestVenues, pairs: &[Pair], funding: &mut HashMap<(Venue, String), Funding>) {
+    let symbols: Vec<&str> = pairs.iter().filter_map(|p| p.leg(Venue::Binance)).map(|l| l.symbol.as_str()).collect();
+    for (symbol, (rate, _)) in venues.binance.last_settled(&symbols).await {
+        if let Some(f) = funding.get_mut(&(Venue::Binance, symbol)) {
+            f.last_settled_rate = Some(rate);
+        }
+    }
 }
 
 /// Both directions of every pair, best net carry first (rows missing a figure last).
@@ -160,7 +182,8 @@ fn row(
     let horizon_ms = (horizon_h * 3_600_000.0).round() as u64;
     let carry = both.map(|(l, s)| carry_bp(&l, &s, now_ms, horizon_ms));
     let traded = both.zip(cost).map(|((l, s), k)| trade(&l, &s, k, now_ms, horizon_ms));
-    let rate_bp = |f: Option<&Funding>| f.and_then(|f| f.rate.to_f64()).map(|r| r * 10_000.0);
+    let bp = |d: Option<Decimal>| d.and_then(|d| d.to_f64()).map(|r| r * 10_000.0);
+    let rate_bp = |f: Option<&Funding>| bp(f.map(|f| f.rate));
     let next_min =
         |f: Option<&Funding>| f.and_then(|f| f.next_funding_ms).map(|t| t.saturating_sub(now_ms) as f64 / 60_000.0);
     let note = match (long_funding, short_funding, both, cost) {
@@ -177,6 +200,14 @@ fn row(
         short_symbol: short.symbol.clone(),
         long_rate_bp: rate_bp(long_funding),
         short_rate_bp: rate_bp(short_funding),
+        long_at_limit: long_funding.is_some_and(Funding::at_limit),
+        short_at_limit: short_funding.is_some_and(Funding::at_limit),
+        long_cap_bp: bp(long_funding.and_then(|f| f.cap)),
+        long_floor_bp: bp(long_funding.and_then(|f| f.floor)),
+        short_cap_bp: bp(short_funding.and_then(|f| f.cap)),
+        short_floor_bp: bp(short_funding.and_then(|f| f.floor)),
+        long_last_settled_bp: bp(long_funding.and_then(|f| f.last_settled_rate)),
+        short_last_settled_bp: bp(short_funding.and_then(|f| f.last_settled_rate)),
         long_interval_h: long_funding.and_then(|f| f.interval_hours),
         short_interval_h: short_funding.and_then(|f| f.interval_hours),
         long_next_min: next_min(long_funding),
@@ -198,6 +229,7 @@ fn render(rows: &[FundingRow], horizon_h: f64) -> String {
         "PAIR",
         "LONG→SHORT",
         "RATE long/short bp",
+        "LAST long/short bp",
         "EVERY long/short h",
         "NEXT long/short min",
         "APR long/short %",
@@ -214,7 +246,14 @@ fn render(rows: &[FundingRow], horizon_h: f64) -> String {
         table.row(vec![
             r.pair.clone(),
             format!("{}→{}", r.long_venue, r.short_venue),
-            format!("{}/{}", num(r.long_rate_bp, 3), num(r.short_rate_bp, 3)),
+            format!(
+                "{}{}/{}{}",
+                num(r.long_rate_bp, 3),
+                if r.long_at_limit { "*" } else { "" },
+                num(r.short_rate_bp, 3),
+                if r.short_at_limit { "*" } else { "" }
+            ),
+            format!("{}/{}", num(r.long_last_settled_bp, 3), num(r.short_last_settled_bp, 3)),
             format!("{}/{}", int(r.long_interval_h), int(r.short_interval_h)),
             format!("{}/{}", num(r.long_next_min, 0), num(r.short_next_min, 0)),
             format!("{}/{}", num(r.long_apr_pct, 2), num(r.short_apr_pct, 2)),
@@ -228,7 +267,8 @@ fn render(rows: &[FundingRow], horizon_h: f64) -> String {
     }
     format!(
         "{}carry over {horizon_h} h, each leg on its own schedule, current rates assumed to persist; round trip = entry and \
-         exit spreads at the size + four taker fees; net = carry − round trip\n",
+         exit spreads at the size + four taker fees; net = carry − round trip; RATE is the predicted rate of the next settlement \
+         (* = at the venue's cap or floor), LAST the last settled one\n",
         table.render()
     )
 }

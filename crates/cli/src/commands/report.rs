@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use perpspread_core::engine::EventKind;
 use perpspread_core::Venue;
 use perpspread_sinks::report::HealthCollector;
+use perpspread_sinks::settled::SettledFunding;
 use perpspread_sinks::{OpportunityRecord, Report, ReportOptions};
 use perpspread_stream::{replay_with, ReplayOptions};
 
@@ -61,12 +62,15 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || -> anyhow::Result<(Report, Option<Vec<OpportunityRecord>>)> {
             let mut events = Vec::new();
             let mut health = HealthCollector::default();
+            let mut settled = SettledFunding::new();
+            let mut realised = Vec::new();
             let mut finals = Vec::new();
             for parts in perpspread_capture::group_parts(&captures) {
                 let capture = &parts[0];
                 let replay_options = ReplayOptions { engine: Some(engine.clone()), ..ReplayOptions::default() };
                 let (replayed, pipeline) = replay_with(&parts, &replay_options, |pipeline, venue| {
                     health.on_events(venue, pipeline.feed(venue), pipeline.last_events());
+                    settled.on_events(venue, pipeline.feed(venue), pipeline.last_events());
                 })
                 .map_err(|e| UserError(e.to_string()))?;
                 if replayed.is_empty() {
@@ -90,6 +94,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
                         capture.display()
                     );
                 }
+                realised.extend(settled.realised(&replayed.pair_list));
+                settled = SettledFunding::new();
                 events.extend(
                     replayed.opportunities.unwrap_or_default().into_iter().filter(|e| e.event == EventKind::Closed),
                 );
@@ -99,7 +105,9 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
                 finals.iter().flat_map(|p| Venue::ALL.map(|v| p.feed(v))).collect();
             let records: Vec<OpportunityRecord> =
                 events.iter().filter_map(OpportunityRecord::from_closed_event).collect();
-            let report = Report::from_records(&records, None, &options).with_book_health(health.finish(&feeds));
+            let report = Report::from_records(&records, None, &options)
+                .with_book_health(health.finish(&feeds))
+                .with_realised_funding(realised);
             Ok((report, Some(records)))
         })
         .await??

@@ -51,6 +51,14 @@ pub struct Args {
     /// Also write Binance `@bookTicker` events into the generated capture.
     #[arg(long, requires = "generate_capture")]
     book_ticker: bool,
+    /// Also write every instrument's funding (OKX `funding-rate`, Binance `@markPrice@1s`) into the generated
+    /// capture every N model steps.
+    #[arg(long, requires = "generate_capture")]
+    funding_every_steps: Option<u64>,
+    /// Funding time runs this many times faster than the market (e.g. 3600: an hour a second), so a capture or
+    /// a test crosses settlements quickly (default from the scenario: funding_clock_speed = 1).
+    #[arg(long)]
+    funding_clock_speed: Option<u64>,
 }
 
 /// Runs the command.
@@ -63,6 +71,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         None => SimConfig::default(),
     };
+    if let Some(speed) = args.funding_clock_speed {
+        if speed == 0 {
+            return Err(UserError("--funding-clock-speed must be at least 1".into()).into());
+        }
+        config.funding_clock_speed = speed;
+    }
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
@@ -84,6 +98,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             seed: config.seed,
             tick_ms: args.tick_ms,
             book_ticker: args.book_ticker,
+            funding_every_steps: args.funding_every_steps.filter(|n| *n > 0),
+            funding_clock_speed: config.funding_clock_speed,
         };
         let path = path.clone();
         let stats = tokio::task::spawn_blocking(move || perpspread_sim::generate_capture(&path, &options))

@@ -15,11 +15,11 @@ use perpspread_core::{Side, Venue};
 use serde_json::{json, Value};
 
 use crate::binance::weight::{request_weight, Admission, WeightLimits};
-use crate::clock::{next_funding_every, unix_ms, FUNDING_INTERVAL_MS};
+use crate::clock::unix_ms;
 use crate::faults::lock;
 use crate::http::{fault_endpoint, json as json_response, params};
 use crate::model::{Market, PairState, VenueBook};
-use crate::okx::rest::{funding_rate_of, mark_price};
+use crate::okx::rest::mark_price;
 use crate::render::{f64_str, level_pairs, write_levels};
 use crate::server::Shared;
 
@@ -35,6 +35,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/fapi/v1/ticker/24hr", get(ticker_24hr))
         .route("/fapi/v1/premiumIndex", get(premium_index))
         .route("/fapi/v1/fundingInfo", get(funding_info))
+        .route("/fapi/v1/fundingRate", get(funding_rate_history))
         .route("/fapi/v1/time", get(server_time))
         .route("/fapi/v1/commissionRate", get(commission_rate))
         .route("/fapi/v1/ping", get(|| async { json_response(StatusCode::OK, "{}".into()) }))
@@ -212,6 +213,39 @@ async fn funding_info(State(shared): State<Arc<Shared>>) -> Response {
     json_response(StatusCode::OK, serde_json::to_string(&items).unwrap_or_else(|_| "[]".into()))
 }
 
+/// `GET /fapi/v1/fundingRate?symbol=…&limit=…`: the last `limit` settlements (default 100, at most 1000),
+/// oldest first, on the symbol's current schedule.
+async fn funding_rate_history(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
+    let query = params(raw.as_deref());
+    let limit = query.get("limit").and_then(|l| l.parse::<u64>().ok()).unwrap_or(100).clamp(1, 1000);
+    let Some(symbol) = query.get("symbol") else {
+        return error(StatusCode::BAD_REQUEST, -1102, "Mandatory parameter 'symbol' was not sent.");
+    };
+    let items = shared.with_market(|m| {
+        let pair = m.pair_of(Venue::Binance, symbol)?;
+        let funding = m.funding(pair, Venue::Binance);
+        let step = u64::from(funding.interval_hours) * 3_600_000;
+        let last = funding.last_settled.1;
+        let items: Vec<Value> = (0..limit)
+            .rev()
+            .filter_map(|k| last.checked_sub(k * step))
+            .map(|time| {
+                json!({
+                    "symbol": symbol,
+                    "fundingRate": f64_str(pair.rate_at(time), 8, false),
+                    "fundingTime": time,
+                    "markPrice": f64_str(mark_price(pair), 8, false),
+                })
+            })
+            .collect();
+        Some(items)
+    });
+    match items {
+        Some(items) => json_response(StatusCode::OK, serde_json::to_string(&items).unwrap_or_else(|_| "[]".into())),
+        None => invalid_symbol(),
+    }
+}
+
 async fn server_time(State(shared): State<Arc<Shared>>) -> Response {
     let now = shared.with_market(Market::now_ms);
     json_response(StatusCode::OK, format!(r#"{{"serverTime":{now}}}"#))
@@ -387,16 +421,16 @@ async fn ticker_24hr(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery)
 /// One `premiumIndex` item (also the body of the `@markPrice` stream).
 pub fn premium_index_json(market: &Market, pair: &PairState, book: &VenueBook) -> String {
     let now = market.now_ms();
-    let next = next_funding_every(now, pair.spec.binance_funding_hours);
+    let funding = market.funding(pair, Venue::Binance);
     let dp8 = |v: f64| f64_str(v * book.meta.price_mult, 8, false);
     json!({
         "symbol": book.meta.symbol(),
         "markPrice": dp8(mark_price(pair)),
         "indexPrice": dp8(pair.fair),
         "estimatedSettlePrice": dp8(pair.fair * (1.0 + 0.00001)),
-        "lastFundingRate": f64_str(funding_rate_of(pair, next / FUNDING_INTERVAL_MS), 8, false),
+        "lastFundingRate": f64_str(funding.rate, 8, false),
         "interestRate": "0.00010000",
-        "nextFundingTime": next,
+        "nextFundingTime": funding.next_ms,
         "time": now,
     })
     .to_string()

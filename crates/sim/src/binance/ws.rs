@@ -503,7 +503,7 @@ pub fn book_ticker_event(meta: &BookMeta, seq: u64, bid: Level, ask: Level, now:
 }
 
 /// A `markPriceUpdate` event.
-fn mark_price_event(market: &Market, symbol: &str) -> Option<String> {
+pub fn mark_price_event(market: &Market, symbol: &str) -> Option<String> {
     let pair = market.pair_of(Venue::Binance, symbol)?;
     let book = pair.binance.as_ref()?;
     let index: Value = serde_json::from_str(&premium_index_json(market, pair, book)).ok()?;

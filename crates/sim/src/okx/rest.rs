@@ -15,7 +15,6 @@ use perpspread_core::{ContractKind, Side, Venue};
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
-use crate::clock::{next_funding_every, FUNDING_INTERVAL_MS};
 use crate::faults::lock;
 use crate::http::{fault_endpoint, json, params};
 use crate::model::{Market, PairState, VenueBook, OKX_DEPTH};
@@ -343,36 +342,31 @@ async fn tickers(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> 
     ok(&items)
 }
 
-/// The funding rate of the current period: the configured rate plus a small deterministic wobble.
-pub fn funding_rate_of(pair: &PairState, period: u64) -> f64 {
-    let wobble = ((period.wrapping_mul(2_654_435_761) % 1000) as f64 / 1000.0 - 0.5) * 0.2;
-    pair.spec.funding_rate * (1.0 + wobble)
-}
-
-/// One entry of `GET /api/v5/public/funding-rate` and the `funding-rate` channel.
-pub fn funding_json(now_ms: u64, pair: &PairState, book: &VenueBook) -> String {
-    let interval_ms = u64::from(pair.spec.okx_funding_hours) * 3_600_000;
-    let funding_time = next_funding_every(now_ms, pair.spec.okx_funding_hours);
-    let rate = f64_str(funding_rate_of(pair, funding_time / FUNDING_INTERVAL_MS), 10, true);
+/// One entry of `GET /api/v5/public/funding-rate` and the `funding-rate` channel (fields as documented in
+/// December 2026: `settFundingRate` is the last settlement's rate once `settState` is `settled`).
+pub fn funding_json(market: &Market, pair: &PairState, book: &VenueBook) -> String {
+    let funding = market.funding(pair, Venue::Okx);
+    let rate = |r: f64| f64_str(r, 10, true);
     format!(
         concat!(
             r#"{{"formulaType":"withRate","fundingRate":"{rate}","fundingTime":"{ft}","impactValue":"20000","#,
             r#""instId":"{id}","instType":"SWAP","interestRate":"0.0001","maxFundingRate":"0.0075","method":"current_period","#,
             r#""minFundingRate":"-0.0075","nextFundingRate":"","nextFundingTime":"{nft}","premium":"0.0000621","#,
-            r#""settFundingRate":"{rate}","settState":"settled","ts":"{ts}"}}"#
+            r#""settFundingRate":"{settled}","settState":"settled","ts":"{ts}"}}"#
         ),
-        rate = rate,
-        ft = funding_time,
+        rate = rate(funding.rate),
+        settled = rate(funding.last_settled.0),
+        ft = funding.next_ms,
         id = book.meta.symbol(),
-        nft = funding_time + interval_ms,
-        ts = now_ms
+        nft = funding.next_ms + u64::from(funding.interval_hours) * 3_600_000,
+        ts = market.now_ms()
     )
 }
 
 /// `GET /api/v5/public/funding-rate?instId=…`.
 async fn funding_rate(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
     let query = params(raw.as_deref());
-    match with_inst(&shared, &query, |m, pair, book| funding_json(m.now_ms(), pair, book)) {
+    match with_inst(&shared, &query, funding_json) {
         Ok(item) => ok(&item),
         Err(e) => e.response(),
     }

@@ -18,7 +18,7 @@ use perpspread_core::{Level, Side, Venue};
 use serde::Deserialize;
 
 use crate::faults::{lock, FaultKind};
-use crate::model::{BookDelta, BookMeta, Market, VenueBook};
+use crate::model::{BookDelta, BookMeta, Market, PairState, VenueBook};
 use crate::okx::rest::{funding_json, ticker_json};
 use crate::render::{change_pairs, level_pairs, write_levels};
 use crate::server::{Shared, StepEvent};
@@ -348,10 +348,16 @@ fn data_frame(market: &Market, sub: &Sub) -> Option<String> {
     let book = pair.okx.as_ref()?;
     let item = match sub.channel {
         Channel::Tickers => ticker_json(market, pair, book),
-        Channel::FundingRate => funding_json(market.now_ms(), pair, book),
+        Channel::FundingRate => funding_json(market, pair, book),
         _ => return None,
     };
     Some(format!(r#"{{"arg":{{"channel":"{}","instId":"{}"}},"data":[{item}]}}"#, sub.channel.name(), sub.inst_id))
+}
+
+/// A `funding-rate` channel push of one instrument.
+pub fn funding_frame(market: &Market, pair: &PairState, book: &VenueBook) -> String {
+    let item = funding_json(market, pair, book);
+    format!(r#"{{"arg":{{"channel":"funding-rate","instId":"{}"}},"data":[{item}]}}"#, book.meta.symbol())
 }
 
 fn arg_prefix(out: &mut String, channel: &str, meta: &BookMeta) {
