@@ -128,6 +128,9 @@ pub struct FeesConfig {
 pub struct FundingConfig {
     /// Holding horizon of the carry, hours (flag `--horizon`).
     pub horizon_h: f64,
+    /// `monitor` re-reads every leg's funding over REST this often, minutes (and at once when a stream shows
+    /// that a leg's interval changed); 0 = only at start.
+    pub refresh_min: f64,
 }
 
 impl FundingConfig {
@@ -136,12 +139,20 @@ impl FundingConfig {
         if !(self.horizon_h > 0.0 && self.horizon_h <= 24.0 * 365.0) {
             return Err(invalid("funding.horizon_h", number(self.horizon_h), "between 0 and 8760 hours"));
         }
+        if !(self.refresh_min >= 0.0 && self.refresh_min <= 24.0 * 60.0) {
+            return Err(invalid("funding.refresh_min", number(self.refresh_min), "between 0 and 1440 minutes"));
+        }
         Ok(())
     }
 
     /// The horizon in ms.
     pub fn horizon_ms(&self) -> u64 {
         (self.horizon_h * 3_600_000.0).round() as u64
+    }
+
+    /// How often `monitor` re-reads funding (`None`: only at start).
+    pub fn refresh_every(&self) -> Option<std::time::Duration> {
+        (self.refresh_min > 0.0).then(|| std::time::Duration::from_secs_f64(self.refresh_min * 60.0))
     }
 }
 

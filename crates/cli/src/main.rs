@@ -1,6 +1,7 @@
 //! `perpspread`: cross-exchange executable spreads on perpetual swaps (OKX v5 and Binance USDⓈ-M).
 
 mod commands;
+mod funding_refresh;
 mod outputs;
 mod table;
 mod tui;

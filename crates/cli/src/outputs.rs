@@ -208,6 +208,7 @@ pub struct MonitorObserver<'a, S> {
     pub outputs: &'a mut Outputs,
     pub events: Vec<OpportunityEvent>,
     show: S,
+    funding: Option<crate::funding_refresh::FundingRefresh>,
 }
 
 impl<'a, S> MonitorObserver<'a, S>
@@ -216,7 +217,13 @@ where
 {
     /// An observer presenting the opportunity events with `show` (which empties the list it is given).
     pub fn new(signals: &'a mut Signals, outputs: &'a mut Outputs, show: S) -> Self {
-        MonitorObserver { signals, outputs, events: Vec::new(), show }
+        MonitorObserver { signals, outputs, events: Vec::new(), show, funding: None }
+    }
+
+    /// Also keeps the engine's funding current with `refresh` (applied once a second).
+    pub fn with_funding_refresh(mut self, refresh: Option<crate::funding_refresh::FundingRefresh>) -> Self {
+        self.funding = refresh;
+        self
     }
 }
 
@@ -237,6 +244,9 @@ where
     }
 
     fn on_tick(&mut self, pipeline: &Pipeline, stats: &LiveStats) {
+        if let Some(refresh) = self.funding.as_mut() {
+            refresh.apply(&mut self.signals.engine);
+        }
         self.outputs.on_tick(pipeline, self.signals, stats);
     }
 }

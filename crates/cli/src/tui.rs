@@ -602,6 +602,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     mut signals: Signals,
     outputs: &mut crate::outputs::Outputs,
+    funding: Option<crate::funding_refresh::FundingRefresh>,
 ) -> anyhow::Result<(Live, Signals)> {
     let mut board = Dashboard::new(&signals);
     board.streams = config.health.clone();
@@ -624,7 +625,8 @@ pub async fn run(
             board.update(pipeline, signals, events);
         }
         events.clear();
-    });
+    })
+    .with_funding_refresh(funding);
     let live = run_live_observed(config, combined, observer).await;
     let mut events = Vec::new();
     signals.engine.shutdown(perpspread_net::rest::unix_ns(), &mut events);

@@ -84,6 +84,31 @@ fn demo_feeds_redis_files_and_metrics() {
     let entries: usize = String::from_utf8_lossy(&xlen.stdout).trim().parse().unwrap();
     assert_eq!(entries, stdout.lines().count());
 
+    // Spread snapshots carry each leg's funding and the horizon carry of their direction, in Redis and in files.
+    let latest = Command::new("redis-cli")
+        .args(["-p", &redis_port.to_string(), "XREVRANGE", "perpspread:spreads:BTC/USDT", "+", "-", "COUNT", "1"])
+        .output()
+        .unwrap();
+    let latest = String::from_utf8_lossy(&latest.stdout);
+    for field in ["funding_horizon_h", "buy_funding_bp_per_h", "sell_funding_bp_per_h", "funding_carry_bp"] {
+        assert!(latest.contains(field), "{field} in {latest}");
+    }
+    let spreads = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("spreads-"))
+        .expect("spreads file");
+    let rows = perpspread_sinks::files::read_snapshots_parquet(&spreads).unwrap();
+    let funded: Vec<_> = rows.iter().filter(|r| r.funding_carry_bp.is_some()).collect();
+    assert!(!funded.is_empty(), "no snapshot row with a funding carry");
+    for row in funded {
+        let (buy, sell) = (row.buy_funding_bp_per_h.unwrap(), row.sell_funding_bp_per_h.unwrap());
+        // Both simulated legs fund every 8 h at about the same rate: over 24 h the carry is three settlements of
+        // each, i.e. (sell − buy) per hour × 24, to within the rates' rounding.
+        assert_eq!(row.funding_horizon_h, 24.0);
+        assert!((row.funding_carry_bp.unwrap() - (sell - buy) * 24.0).abs() < 1e-6, "{row:?}");
+    }
+
     // Files: closed cleanly and readable by `report`.
     let files: Vec<_> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().path()).collect();
     let opportunities =

@@ -260,6 +260,8 @@ pub struct EngineStats {
     pub suppressed_latency: u64,
     pub opened: u64,
     pub closed: u64,
+    /// Funding intervals found to have changed in the streams (the next settlement moved by a new step).
+    pub funding_interval_changes: u64,
 }
 
 /// The spread engine over a fixed list of pairs.
@@ -376,6 +378,7 @@ impl Engine {
                 let changed = |s: &u64| *s > 0 && s.is_multiple_of(3_600_000) && *s <= 8 * 3_600_000;
                 if let Some(step) = step_ms.filter(changed).filter(|s| known_ms == 0 || !s.is_multiple_of(known_ms)) {
                     funding.interval_hours = Some((step / 3_600_000) as u32);
+                    self.stats.funding_interval_changes += u64::from(known_ms != 0);
                 }
             }
             state.funding[leg] = Some(funding);
@@ -804,9 +807,11 @@ mod tests {
         // The 08:00 settlement passed and the next one is 12:00: the symbol now funds every 4 h.
         engine.set_funding(0, 1, LegFunding { rate: 0.0002, next_funding_ms: Some(12 * h), interval_hours: None });
         assert_eq!(engine.funding(0)[1].unwrap().interval_hours, Some(4));
+        assert_eq!(engine.stats().funding_interval_changes, 1, "counted, so that monitor re-reads fundingInfo");
         // Two settlements missed (a gap in the stream): 8 h later is twice the 4 h interval, not a change.
         engine.set_funding(0, 1, LegFunding { rate: 0.0002, next_funding_ms: Some(20 * h), interval_hours: None });
         assert_eq!(engine.funding(0)[1].unwrap().interval_hours, Some(4));
+        assert_eq!(engine.stats().funding_interval_changes, 1);
     }
 
     #[test]

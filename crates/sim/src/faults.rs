@@ -136,6 +136,14 @@ pub enum FaultKind {
         symbol: String,
         messages: u32,
     },
+    /// Change the funding interval of `symbol` to `hours` (1, 2, 4 or 8), as venues do in volatile markets:
+    /// REST, `fundingInfo` and the funding streams follow the new schedule from then on.
+    FundingInterval {
+        #[serde(with = "venue_serde")]
+        venue: Venue,
+        symbol: String,
+        hours: u32,
+    },
 }
 
 impl FaultKind {
@@ -155,7 +163,8 @@ impl FaultKind {
             | FaultKind::RefuseSubscription { venue, .. }
             | FaultKind::Mute { venue, .. }
             | FaultKind::Oversized { venue, .. }
-            | FaultKind::Burst { venue, .. } => *venue,
+            | FaultKind::Burst { venue, .. }
+            | FaultKind::FundingInterval { venue, .. } => *venue,
         }
     }
 
@@ -163,7 +172,10 @@ impl FaultKind {
     pub fn is_ws(&self) -> bool {
         !matches!(
             self,
-            FaultKind::RestStatus { .. } | FaultKind::SlowRest { .. } | FaultKind::RefuseSubscription { .. }
+            FaultKind::RestStatus { .. }
+                | FaultKind::SlowRest { .. }
+                | FaultKind::RefuseSubscription { .. }
+                | FaultKind::FundingInterval { .. }
         )
     }
 }
@@ -241,6 +253,8 @@ impl FaultBoard {
             FaultKind::RestStatus { status, count, .. } => lock(&self.rest)[venue].status = Some((*status, *count)),
             FaultKind::SlowRest { delay_ms, count, .. } => lock(&self.rest)[venue].slow = Some((*delay_ms, *count)),
             FaultKind::RefuseSubscription { count, .. } => self.refuse[venue].store(*count, Ordering::SeqCst),
+            // Applied to the market by the server; logged here like every fault.
+            FaultKind::FundingInterval { .. } => {}
             _ => {
                 // No receiver simply means no open connection to fault.
                 let _ = self.ws[venue].send(Arc::new(kind));

@@ -96,17 +96,28 @@ impl Shared {
     pub fn schedule(self: &Arc<Self>, fault: Fault) {
         let delay = fault.at_ms.map(|at| (self.started_ms + at).saturating_sub(unix_ms())).unwrap_or(0);
         if delay == 0 {
-            self.faults.inject(fault.kind);
+            self.inject(fault.kind);
             return;
         }
         let shared = Arc::clone(self);
         let mut shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(delay)) => shared.faults.inject(fault.kind),
+                _ = tokio::time::sleep(Duration::from_millis(delay)) => shared.inject(fault.kind),
                 _ = shutdown.changed() => {}
             }
         });
+    }
+
+    /// Injects a fault now: a change of the market itself (a funding interval) is applied to the model, the
+    /// rest goes to the fault board.
+    pub fn inject(&self, kind: FaultKind) {
+        if let FaultKind::FundingInterval { venue, symbol, hours } = &kind {
+            if let Err(error) = lock(&self.market).set_funding_hours(*venue, symbol, *hours) {
+                tracing::warn!("funding interval change not applied: {error}");
+            }
+        }
+        self.faults.inject(kind);
     }
 
     /// Runs `f` on the market under its lock.
@@ -135,7 +146,7 @@ pub struct SimHandle {
 impl SimHandle {
     /// Injects a fault immediately.
     pub fn inject(&self, kind: FaultKind) {
-        self.shared.faults.inject(kind);
+        self.shared.inject(kind);
     }
 
     /// Injects a fault now or at its `at_ms` after start.
@@ -153,7 +164,8 @@ impl SimHandle {
         self.with_market(|m| m.book(venue, symbol).map(|b| (b.book.clone(), b.seq)))
     }
 
-    /// Changes the funding interval of `symbol` on `venue` from now on (see [`Market::set_funding_hours`]).
+    /// Changes the funding interval of `symbol` on `venue` from now on (see [`Market::set_funding_hours`]; the
+    /// same as injecting [`FaultKind::FundingInterval`], which reports a bad symbol as an error here).
     pub fn set_funding_hours(&self, venue: Venue, symbol: &str, hours: u32) -> Result<(), SimError> {
         lock(&self.shared.market).set_funding_hours(venue, symbol, hours)
     }

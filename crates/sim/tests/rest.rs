@@ -272,3 +272,38 @@ async fn rest_faults_via_handle_and_http() {
     assert_eq!(bad.status().as_u16(), 400);
     sim.shutdown().await;
 }
+
+/// A funding interval changed mid-run (POST /_sim/fault): `fundingInfo` lists the symbol with its new interval,
+/// `premiumIndex` and the funding history follow the new schedule, and OKX's funding-rate shows it in
+/// `nextFundingTime − fundingTime`.
+#[tokio::test]
+async fn funding_intervals_change_mid_run() {
+    let sim = perpspread_sim::start(frozen()).await.unwrap();
+    let (binance, okx) = (&sim.binance_rest_url, &sim.okx_rest_url);
+    let (_, _, body) = get(&format!("{binance}/fapi/v1/fundingInfo")).await;
+    assert!(!perpspread_binance::rest::parse_funding_info(&body).unwrap().contains_key("ETHUSDT"), "8 h: unlisted");
+    let client = reqwest::Client::new();
+    for (url, fault) in [
+        (binance, r#"{"kind":"funding_interval","venue":"binance","symbol":"ETHUSDT","hours":4}"#),
+        (okx, r#"{"kind":"funding_interval","venue":"okx","symbol":"ETH-USDT-SWAP","hours":2}"#),
+    ] {
+        let response = client.post(format!("{url}/_sim/fault")).body(fault).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    let (_, _, body) = get(&format!("{binance}/fapi/v1/fundingInfo")).await;
+    let info = perpspread_binance::rest::parse_funding_info(&body).unwrap();
+    assert_eq!(info["ETHUSDT"].interval_hours, Some(4));
+    let (_, _, body) = get(&format!("{binance}/fapi/v1/premiumIndex?symbol=ETHUSDT")).await;
+    let next = perpspread_binance::rest::parse_premium_index(&body).unwrap()["ETHUSDT"].next_funding_ms.unwrap();
+    assert_eq!(next % (4 * 3_600_000), 0);
+    let (_, _, body) = get(&format!("{binance}/fapi/v1/fundingRate?symbol=ETHUSDT&limit=3")).await;
+    let history = perpspread_binance::rest::parse_funding_history(&body).unwrap();
+    let times: Vec<u64> = history.iter().map(|(_, t)| *t).collect();
+    assert_eq!(times, [next - 12 * 3_600_000, next - 8 * 3_600_000, next - 4 * 3_600_000]);
+    let (_, _, body) = get(&format!("{okx}/api/v5/public/funding-rate?instId=ETH-USDT-SWAP")).await;
+    assert_eq!(perpspread_okx::rest::parse_funding(&body).unwrap().interval_hours, Some(2));
+    let (status, _, _) = get(&format!("{binance}/fapi/v1/fundingRate?symbol=NOPEUSDT")).await;
+    assert_eq!(status, 400);
+    assert!(sim.set_funding_hours(Venue::Okx, "ETH-USDT-SWAP", 3).is_err(), "3 h is no venue's interval");
+    sim.shutdown().await;
+}

@@ -174,6 +174,10 @@ pub const SNAPSHOT_COLUMNS: &[Column] = &[
     col("net_bp", F, true),
     col("max_size_base", F, true),
     col("max_size_quote", F, true),
+    col("buy_funding_bp_per_h", F, true),
+    col("sell_funding_bp_per_h", F, true),
+    col("funding_carry_bp", F, true),
+    col("funding_horizon_h", F, false),
 ];
 
 /// A cell value.
@@ -368,6 +372,10 @@ pub struct SnapshotRecord {
     pub net_bp: Option<f64>,
     pub max_size_base: Option<f64>,
     pub max_size_quote: Option<f64>,
+    pub buy_funding_bp_per_h: Option<f64>,
+    pub sell_funding_bp_per_h: Option<f64>,
+    pub funding_carry_bp: Option<f64>,
+    pub funding_horizon_h: f64,
 }
 
 impl SnapshotRecord {
@@ -395,6 +403,10 @@ impl SnapshotRecord {
             net_bp: None,
             max_size_base: None,
             max_size_quote: None,
+            buy_funding_bp_per_h: None,
+            sell_funding_bp_per_h: None,
+            funding_carry_bp: None,
+            funding_horizon_h: snapshot.funding_horizon_h,
         };
         if snapshot.quotes.is_empty() {
             return vec![base];
@@ -414,6 +426,9 @@ impl SnapshotRecord {
                 net_bp: Some(q.net_bp),
                 max_size_base: dec(q.max_size_base),
                 max_size_quote: Some(q.max_size_quote),
+                buy_funding_bp_per_h: q.buy_funding_bp_per_h,
+                sell_funding_bp_per_h: q.sell_funding_bp_per_h,
+                funding_carry_bp: q.funding_carry_bp,
                 ..base.clone()
             })
             .collect()
@@ -441,6 +456,10 @@ impl SnapshotRecord {
             Cell::F(self.net_bp),
             Cell::F(self.max_size_base),
             Cell::F(self.max_size_quote),
+            Cell::F(self.buy_funding_bp_per_h),
+            Cell::F(self.sell_funding_bp_per_h),
+            Cell::F(self.funding_carry_bp),
+            Cell::F(Some(self.funding_horizon_h)),
         ]
     }
 
@@ -467,6 +486,10 @@ impl SnapshotRecord {
             net_bp: r.opt_f64("net_bp")?,
             max_size_base: r.opt_f64("max_size_base")?,
             max_size_quote: r.opt_f64("max_size_quote")?,
+            buy_funding_bp_per_h: r.opt_f64("buy_funding_bp_per_h")?,
+            sell_funding_bp_per_h: r.opt_f64("sell_funding_bp_per_h")?,
+            funding_carry_bp: r.opt_f64("funding_carry_bp")?,
+            funding_horizon_h: r.f64("funding_horizon_h")?,
         })
     }
 }

@@ -822,6 +822,10 @@ mod tests {
             net_bp: Some(net),
             max_size_base: None,
             max_size_quote: None,
+            buy_funding_bp_per_h: None,
+            sell_funding_bp_per_h: None,
+            funding_carry_bp: None,
+            funding_horizon_h: 24.0,
         };
         let (a, b) = ("buy_okx_sell_binance", "buy_binance_sell_okx");
         let rows = vec![row(1, a, 1.0), row(1, b, -30.0), row(2, a, -1.0), row(2, b, -30.0)];

@@ -38,6 +38,15 @@ pub struct SnapshotQuote {
     pub max_size_base: Decimal,
     #[serde(serialize_with = "perpspread_core::num::serialize_shown")]
     pub max_size_quote: f64,
+    /// Funding of the legs, bp per hour at their current rates (`None` until known).
+    #[serde(default, serialize_with = "perpspread_core::num::serialize_shown_opt")]
+    pub buy_funding_bp_per_h: Option<f64>,
+    #[serde(default, serialize_with = "perpspread_core::num::serialize_shown_opt")]
+    pub sell_funding_bp_per_h: Option<f64>,
+    /// Funding received over the holding horizon by holding this direction (long the buy leg, short the
+    /// sell leg), bp: each leg's settlements on its own schedule (see `perpspread_core::funding`).
+    #[serde(default, serialize_with = "perpspread_core::num::serialize_shown_opt")]
+    pub funding_carry_bp: Option<f64>,
 }
 
 /// A pair's top of book and executable spreads at `ts_ns`.
@@ -68,6 +77,9 @@ pub struct SpreadSnapshot {
     pub max_size_quote: Option<f64>,
     /// The engine guard suppressing this pair (`not_live`, `stale`, `crossed`, `latency`), if any.
     pub suppressed: Option<String>,
+    /// Holding horizon of the quotes' `funding_carry_bp`, hours.
+    #[serde(default)]
+    pub funding_horizon_h: f64,
     /// Every executable (direction, size), in engine order.
     pub quotes: Vec<SnapshotQuote>,
 }
@@ -95,8 +107,13 @@ impl SpreadSnapshot {
             max_size_base: None,
             max_size_quote: None,
             suppressed: engine.suppression(pair).map(|s| s.label().to_owned()),
+            funding_horizon_h: engine.config().funding_horizon_ms as f64 / 3_600_000.0,
             quotes: Vec::new(),
         };
+        let funding = engine.funding(pair);
+        let leg_of = |venue: Venue| p.legs.iter().position(|leg| leg.venue == venue);
+        let per_hour = |leg: Option<usize>| leg.and_then(|l| funding[l]?.schedule()).map(|s| s.bp_per_hour());
+        let now_ms = ts_ns / 1_000_000;
         for (leg, book) in p.legs.iter().zip(books) {
             let Some(book) = book.filter(|b| b.state == BookState::Live) else {
                 continue;
@@ -121,6 +138,11 @@ impl SpreadSnapshot {
                 net_bp: quote.net_bp,
                 max_size_base: quote.max_size_base,
                 max_size_quote: quote.max_size_quote,
+                buy_funding_bp_per_h: per_hour(leg_of(quote.direction.buy)),
+                sell_funding_bp_per_h: per_hour(leg_of(quote.direction.sell)),
+                funding_carry_bp: leg_of(quote.direction.buy)
+                    .zip(leg_of(quote.direction.sell))
+                    .and_then(|legs| engine.funding_carry_bp(pair, legs, now_ms)),
             });
             if best.is_none_or(|b| quote.net_bp > b.net_bp) {
                 best = Some(quote);

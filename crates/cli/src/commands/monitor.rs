@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perpspread_capture::Rotation;
-use perpspread_core::engine::{Engine, EngineConfig, LegFunding, OpportunityEvent};
+use perpspread_core::engine::{Engine, EngineConfig, OpportunityEvent};
 use perpspread_core::spread::SizeTarget;
 use perpspread_core::{Pair, Venue};
-use perpspread_net::Funding;
 use perpspread_stream::{run_live_observed, Recorder, Signals};
-use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{Config, MonitorConfig};
+use crate::funding_refresh::FundingRefresh;
 use crate::outputs::MonitorObserver;
 use crate::venues::RestVenues;
 use crate::UserError;
@@ -85,6 +84,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     super::apply_account_fees(config, &venues, &mut pairs).await?;
     let mut engine = Engine::new(engine_config(config, &args), pairs.clone());
     load_funding(&venues, &pairs, &mut engine).await;
+    let refresh = match config.funding.refresh_every() {
+        Some(every) => Some(FundingRefresh::start(RestVenues::from_config(config)?, pairs.clone(), every)),
+        None => None,
+    };
     let mut signals = Signals::new(engine);
     let live = super::record::live_config(config, &pairs, venues, recorder.clone(), &config.monitor);
     // Stops on Ctrl-C, SIGTERM, `--duration-s`, or when whoever reads the JSON lines goes away (`| head`).
@@ -105,14 +108,15 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         outputs.watch_recording(recorder);
     }
     let final_state = if interactive {
-        crate::tui::run(live, shutdown, signals, &mut outputs).await?
+        crate::tui::run(live, shutdown, signals, &mut outputs, refresh).await?
     } else {
         let mut out = std::io::stdout().lock();
         let observer = MonitorObserver::new(&mut signals, &mut outputs, |_, _, events| {
             if emit(&mut out, events).is_err() {
                 stdout_closed.notify_one();
             }
-        });
+        })
+        .with_funding_refresh(refresh);
         let result = run_live_observed(live, shutdown, observer).await;
         signals.engine.shutdown(perpspread_net::rest::unix_ns(), &mut events);
         outputs.on_events(&events);
@@ -182,30 +186,8 @@ pub(crate) fn parse_horizon(text: &str) -> Result<f64, String> {
 
 /// Loads current funding of every leg (best effort: a failure only leaves the carry blank).
 pub async fn load_funding(venues: &RestVenues, pairs: &[Pair], engine: &mut Engine) {
-    use perpspread_net::MarketRest;
-    let legs = |venue: Venue| pairs.iter().filter_map(move |p| p.leg(venue)).collect::<Vec<_>>();
-    let (okx_legs, binance_legs) = (legs(Venue::Okx), legs(Venue::Binance));
-    let (okx, binance) = tokio::join!(venues.okx.funding(&okx_legs), venues.binance.funding(&binance_legs));
-    let mut all = std::collections::HashMap::new();
-    for (venue, result) in [(Venue::Okx, okx), (Venue::Binance, binance)] {
-        match result {
-            Ok(map) => all.extend(map.into_iter().map(|(s, f)| ((venue, s), f))),
-            Err(error) => tracing::warn!("funding rates unavailable: {error}"),
-        }
-    }
-    for (index, pair) in pairs.iter().enumerate() {
-        for (leg_index, leg) in pair.legs.iter().enumerate() {
-            if let Some(funding) = all.get(&(leg.venue, leg.symbol.clone())) {
-                engine.set_funding(index, leg_index, leg_funding(funding));
-            }
-        }
-    }
-}
-
-fn leg_funding(funding: &Funding) -> LegFunding {
-    LegFunding {
-        rate: funding.rate.to_f64().unwrap_or(0.0),
-        next_funding_ms: funding.next_funding_ms,
-        interval_hours: funding.interval_hours,
+    let funding = super::scan::fetch_funding(venues, pairs).await;
+    for (pair, leg, funding) in crate::funding_refresh::leg_updates(pairs, &funding) {
+        engine.set_funding(pair, leg, funding);
     }
 }
