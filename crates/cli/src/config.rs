@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use perpspread_core::FeeModel;
+use perpspread_core::{FeeModel, Venue};
 use perpspread_net::RestConfig;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -295,7 +295,9 @@ impl Config {
 
     /// Fee model from the venues' taker fees.
     pub fn fee_model(&self) -> FeeModel {
-        FeeModel::new(self.okx.taker_fee_bp, self.binance.taker_fee_bp, self.fees.count_exit)
+        FeeModel::uniform(5.0, self.fees.count_exit)
+            .with_taker_bp(Venue::Okx, self.okx.taker_fee_bp)
+            .with_taker_bp(Venue::Binance, self.binance.taker_fee_bp)
     }
 
     /// REST client settings for a base URL.

@@ -339,13 +339,7 @@ fn opt(value: Option<f64>, digits: usize) -> String {
 }
 
 fn state_label(state: Option<BookState>) -> &'static str {
-    match state {
-        Some(BookState::Live) => "live",
-        Some(BookState::Syncing) => "sync",
-        Some(BookState::Stale) => "stale",
-        Some(BookState::Resyncing) => "resync",
-        None => "-",
-    }
+    state.map_or("-", BookState::as_str)
 }
 
 /// The spreads table: header and rows with their style.

@@ -20,7 +20,7 @@ fn replay_json_reports_every_book() {
     assert_eq!(book["instrument"], "BTC-USDT");
     assert_eq!(book["checksums_verified"], 98);
     assert_eq!(book["checksum_failures"], 0);
-    assert_eq!(book["state"], "Live");
+    assert_eq!(book["state"], "live");
     assert_eq!(book["best_bid"], "30236.1");
     assert_eq!(book["best_ask"], "30236.2");
 }
@@ -40,7 +40,7 @@ fn a_rotated_recording_replays_as_one() {
     assert_eq!((report["messages"].as_u64(), report["error"].as_str()), (Some(198), None));
     let book = &report["books"][0];
     assert_eq!((book["checksums_verified"].as_u64(), book["checksum_failures"].as_u64()), (Some(98), Some(0)));
-    assert_eq!((book["state"].as_str(), book["best_bid"].as_str()), (Some("Live"), Some("30236.1")));
+    assert_eq!((book["state"].as_str(), book["best_bid"].as_str()), (Some("live"), Some("30236.1")));
     // Two recordings are not one.
     let other = fixture("binance_usdm_depth_sushi-akro_2021-07-22.jsonl");
     let output = perpspread(&["replay", base.to_str().unwrap(), &other]);

@@ -128,8 +128,7 @@ pub struct Quote {
 }
 
 /// Why an opportunity ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CloseReason {
     /// Net fell below the close threshold.
     BelowThreshold,
@@ -141,16 +140,55 @@ pub enum CloseReason {
     Shutdown,
 }
 
-/// Flat label, as files and the dashboard show it: `below_threshold`, `not_executable`, `guard:not_live`, …,
-/// `shutdown`.
+impl CloseReason {
+    /// Every reason, in the order of [`CloseReason::index`].
+    pub const ALL: [CloseReason; 7] = [
+        CloseReason::BelowThreshold,
+        CloseReason::NotExecutable,
+        CloseReason::Guard(Suppression::NotLive),
+        CloseReason::Guard(Suppression::Stale),
+        CloseReason::Guard(Suppression::Crossed),
+        CloseReason::Guard(Suppression::Latency),
+        CloseReason::Shutdown,
+    ];
+
+    /// The one spelling of the reason in every output (JSON, files, metrics, dashboard): `below_threshold`,
+    /// `not_executable`, `guard_not_live`, `guard_stale`, `guard_crossed`, `guard_latency`, `shutdown`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::BelowThreshold => "below_threshold",
+            CloseReason::NotExecutable => "not_executable",
+            CloseReason::Guard(Suppression::NotLive) => "guard_not_live",
+            CloseReason::Guard(Suppression::Stale) => "guard_stale",
+            CloseReason::Guard(Suppression::Crossed) => "guard_crossed",
+            CloseReason::Guard(Suppression::Latency) => "guard_latency",
+            CloseReason::Shutdown => "shutdown",
+        }
+    }
+
+    /// Position in [`CloseReason::ALL`].
+    pub const fn index(self) -> usize {
+        match self {
+            CloseReason::BelowThreshold => 0,
+            CloseReason::NotExecutable => 1,
+            CloseReason::Guard(Suppression::NotLive) => 2,
+            CloseReason::Guard(Suppression::Stale) => 3,
+            CloseReason::Guard(Suppression::Crossed) => 4,
+            CloseReason::Guard(Suppression::Latency) => 5,
+            CloseReason::Shutdown => 6,
+        }
+    }
+}
+
 impl std::fmt::Display for CloseReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CloseReason::BelowThreshold => f.write_str("below_threshold"),
-            CloseReason::NotExecutable => f.write_str("not_executable"),
-            CloseReason::Guard(reason) => write!(f, "guard:{}", reason.label()),
-            CloseReason::Shutdown => f.write_str("shutdown"),
-        }
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for CloseReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -169,7 +207,7 @@ pub enum EventKind {
 pub struct Opportunity {
     pub id: u64,
     pub pair: String,
-    pub direction: String,
+    pub direction: Direction,
     pub buy_venue: Venue,
     pub sell_venue: Venue,
     pub buy_symbol: String,
@@ -538,7 +576,7 @@ impl Engine {
                 let mut opportunity = Opportunity {
                     id: self.next_id,
                     pair: p.key.to_string(),
-                    direction: q.direction.label(),
+                    direction: q.direction,
                     buy_venue: p.legs[buy].venue,
                     sell_venue: p.legs[sell].venue,
                     buy_symbol: p.legs[buy].symbol.clone(),
@@ -780,7 +818,8 @@ mod tests {
         syncing.state = BookState::Resyncing;
         engine.on_update(0, [&okx, &syncing], now, &mut out);
         assert_eq!(out[0].opportunity.close_reason, Some(CloseReason::Guard(Suppression::NotLive)));
-        assert_eq!(CloseReason::Guard(Suppression::NotLive).to_string(), "guard:not_live");
+        assert_eq!(CloseReason::Guard(Suppression::NotLive).to_string(), "guard_not_live");
+        assert_eq!(serde_json::to_string(&Some(CloseReason::Shutdown)).unwrap(), "\"shutdown\"");
         // Never opens from a stale or slow book.
         out.clear();
         let later = RecvTime { wall_ns: 110 * S, mono_ns: 110 * S };

@@ -36,8 +36,14 @@ pub struct Frame<'a> {
     pub recv: RecvTime,
 }
 
+impl Serialize for BookState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// Lifecycle of a local book. Signals may only be taken from `Live` books.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BookState {
     /// Subscribed, waiting for the first snapshot (or for the REST snapshot to bridge).
     Syncing,
@@ -51,6 +57,16 @@ pub enum BookState {
 }
 
 impl BookState {
+    /// The one spelling of the state in every output: `syncing`, `live`, `stale`, `resyncing`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BookState::Syncing => "syncing",
+            BookState::Live => "live",
+            BookState::Stale => "stale",
+            BookState::Resyncing => "resyncing",
+        }
+    }
+
     /// The state as seen `age_ns` after the book's last applied update: a `Live` book that has not been
     /// updated for longer than `max_age_ns` is `Stale` (still in sequence, but possibly outdated).
     pub fn aged(self, age_ns: u64, max_age_ns: u64) -> BookState {
@@ -196,7 +212,7 @@ pub enum FrameError {
 }
 
 /// A venue's sans-IO feed handler.
-pub trait Feed {
+pub trait Feed: std::fmt::Debug + Send {
     /// The venue whose messages this handler reads.
     fn venue(&self) -> Venue;
     /// Processes one frame, appending what happened to `events`.

@@ -1,11 +1,12 @@
 //! Trading fees in basis points (1 bp = 0.01 % = 0.0001).
 
-use crate::instrument::{Instrument, Venue};
+use crate::instrument::Instrument;
+use crate::venue::{Venue, VenueMap};
 
 /// Taker fees per venue and whether closing the position is charged as well.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FeeModel {
-    taker_bp: [f64; 2],
+    taker_bp: VenueMap<f64>,
     /// When true (the default) a round trip is charged: opening both legs and closing both legs,
     /// i.e. four taker fees. When false only the two opening legs are charged.
     pub count_exit: bool,
@@ -13,19 +14,30 @@ pub struct FeeModel {
 
 impl Default for FeeModel {
     fn default() -> Self {
-        FeeModel { taker_bp: [5.0, 5.0], count_exit: true }
+        FeeModel::uniform(5.0, true)
     }
 }
 
 impl FeeModel {
     /// Builds a model from per-venue taker fees in bp.
-    pub fn new(okx_taker_bp: f64, binance_taker_bp: f64, count_exit: bool) -> Self {
-        FeeModel { taker_bp: [okx_taker_bp, binance_taker_bp], count_exit }
+    pub fn new(taker_bp: VenueMap<f64>, count_exit: bool) -> Self {
+        FeeModel { taker_bp, count_exit }
+    }
+
+    /// The same taker fee on every venue, bp.
+    pub fn uniform(taker_bp: f64, count_exit: bool) -> Self {
+        FeeModel { taker_bp: VenueMap::from_fn(|_| taker_bp), count_exit }
+    }
+
+    /// This model with `venue`'s taker fee set to `bp`.
+    pub fn with_taker_bp(mut self, venue: Venue, bp: f64) -> Self {
+        self.taker_bp[venue] = bp;
+        self
     }
 
     /// Taker fee of one venue, in bp of traded notional.
     pub fn taker_bp(&self, venue: Venue) -> f64 {
-        self.taker_bp[venue_index(venue)]
+        self.taker_bp[venue]
     }
 
     /// Total fees of the trade, in bp of notional: buy leg + sell leg, doubled when the exit is counted.
@@ -52,22 +64,15 @@ impl FeeModel {
     }
 }
 
-fn venue_index(venue: Venue) -> usize {
-    match venue {
-        Venue::Okx => 0,
-        Venue::Binance => 1,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn round_trip_counts_four_legs() {
-        let fees = FeeModel::new(5.0, 4.5, true);
+        let fees = FeeModel::uniform(5.0, true).with_taker_bp(Venue::Binance, 4.5);
         assert_eq!(fees.total_bp(Venue::Okx, Venue::Binance), 19.0);
-        let entry_only = FeeModel::new(5.0, 4.5, false);
+        let entry_only = FeeModel { count_exit: false, ..fees };
         assert_eq!(entry_only.total_bp(Venue::Binance, Venue::Okx), 9.5);
         assert_eq!(FeeModel::default().total_bp(Venue::Okx, Venue::Binance), 20.0);
     }
@@ -91,7 +96,7 @@ mod tests {
                 Decimal::ONE,
             )
         };
-        let fees = FeeModel::new(5.0, 4.5, true);
+        let fees = FeeModel::uniform(5.0, true).with_taker_bp(Venue::Binance, 4.5);
         let (okx, binance) = (instrument(Venue::Okx, Some(2.0)), instrument(Venue::Binance, None));
         assert_eq!(fees.instrument_taker_bp(&okx), 2.0);
         assert_eq!(fees.instrument_taker_bp(&binance), 4.5);

@@ -5,44 +5,7 @@ use serde::Serialize;
 use std::fmt;
 
 use crate::num::decimals_of;
-
-/// A trading venue perpspread speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Venue {
-    Okx,
-    Binance,
-}
-
-impl Venue {
-    /// Every supported venue, in display order.
-    pub const ALL: [Venue; 2] = [Venue::Okx, Venue::Binance];
-
-    /// Lower-case name used in output, config and capture files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Venue::Okx => "okx",
-            Venue::Binance => "binance",
-        }
-    }
-}
-
-impl fmt::Display for Venue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Venue {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "okx" => Ok(Venue::Okx),
-            "binance" => Ok(Venue::Binance),
-            other => Err(format!("unknown venue {other:?} (expected okx or binance)")),
-        }
-    }
-}
+pub use crate::venue::Venue;
 
 /// How a contract's value relates to its base asset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -15,11 +15,13 @@ pub mod instrument;
 pub mod num;
 pub mod spread;
 pub mod universe;
+pub mod venue;
 pub mod wire;
 
 pub use book::{BookError, Level, OrderBook, Side};
 pub use feed::{BookState, Feed, FeedEvent, Frame, RecvTime, TrackedBook};
 pub use fees::FeeModel;
-pub use instrument::{ContractKind, Instrument, PairKey, Venue};
+pub use instrument::{ContractKind, Instrument, PairKey};
 pub use num::{Dec64, NumError};
 pub use universe::{Pair, Skipped, Universe};
+pub use venue::{Direction, Venue, VenueMap};

@@ -21,6 +21,7 @@ use crate::fees::FeeModel;
 use crate::instrument::{Instrument, Venue};
 use crate::num::POW10;
 use crate::universe::Pair;
+pub use crate::venue::Direction;
 
 /// How large a trade to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -155,20 +156,6 @@ impl PreparedSize {
             SizeTarget::Base(base) => PreparedSize::Steps((base / step.base).floor().to_i64().unwrap_or(0)),
             SizeTarget::Quote(quote) => PreparedSize::Quote(quote.to_f64().unwrap_or(0.0)),
         }
-    }
-}
-
-/// Which venue buys and which sells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub struct Direction {
-    pub buy: Venue,
-    pub sell: Venue,
-}
-
-impl Direction {
-    /// `buy_okx_sell_binance` style label.
-    pub fn label(&self) -> String {
-        format!("buy_{}_sell_{}", self.buy, self.sell)
     }
 }
 
@@ -581,7 +568,7 @@ mod tests {
         let okx = book(&[("0.0000099", "5")], &[("0.0000100", "2"), ("0.0000101", "2")]);
         // Binance bids at 0.0102 USDT per 1000 PEPE (= 0.0000102 per PEPE), 30 000 units (30M PEPE).
         let binance = book(&[("0.0102", "30000"), ("0.0098", "100000")], &[("0.0105", "1")]);
-        let fees = FeeModel::new(5.0, 5.0, true);
+        let fees = FeeModel::uniform(5.0, true);
         let calc = SpreadCalculator::new(
             &pair,
             LegBook { instrument: &pair.legs[0], book: &okx },
@@ -634,7 +621,7 @@ mod tests {
             let (mut buy, mut sell) = (OrderBook::new(0, 0, 400), OrderBook::new(0, 0, 400));
             buy.load_snapshot([], levels(&asks)).unwrap();
             sell.load_snapshot(levels(&bids), []).unwrap();
-            let fees = FeeModel::new(2.0, 3.0, true);
+            let fees = FeeModel::uniform(2.0, true).with_taker_bp(Venue::Binance, 3.0);
             let calc = SpreadCalculator::new(
                 &pair,
                 LegBook { instrument: &pair.legs[0], book: &buy },
@@ -713,7 +700,7 @@ mod tests {
         let okx = book(&[("9990", "100")], &[("10000", "100"), ("10010", "1000")]);
         // Binance bids: 1.5 BTC at 10040, 5 BTC at 10015.
         let binance = book(&[("10040", "1.5"), ("10015", "5")], &[("10050", "1")]);
-        let fees = FeeModel::new(5.0, 5.0, true);
+        let fees = FeeModel::uniform(5.0, true);
         let calc = SpreadCalculator::new(
             &pair,
             LegBook { instrument: &pair.legs[0], book: &okx },
@@ -752,7 +739,7 @@ mod tests {
         // A threshold no size meets gives zero.
         assert_eq!(calc.max_size(100.0).size_base, Decimal::ZERO);
         // Entry-only fees: 10 bp.
-        let entry_only = FeeModel::new(5.0, 5.0, false);
+        let entry_only = FeeModel::uniform(5.0, false);
         let calc2 = SpreadCalculator::new(
             &pair,
             LegBook { instrument: &pair.legs[0], book: &okx },

@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn round_trip_keeps_order_and_types() {
-        let json = r#"{"event":"opened","id":7,"pair":"BTC/USDT","size_base":"0.10","net_bp":-1.5,"closed_ns":null,"size_target":{"unit":"quote","amount":"1000"},"close_reason":{"guard":"stale"},"buy_symbol":"1000PEPEUSDT","ok":true,"note":"a \"quoted\" text"}"#;
+        let json = r#"{"event":"opened","id":7,"pair":"BTC/USDT","size_base":"0.10","net_bp":-1.5,"closed_ns":null,"size_target":{"unit":"quote","amount":"1000"},"close_reason":"guard_stale","buy_symbol":"1000PEPEUSDT","ok":true,"note":"a \"quoted\" text"}"#;
         let fields = flatten_json(json).unwrap();
         let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(

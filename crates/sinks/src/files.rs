@@ -117,7 +117,7 @@ const fn col(name: &'static str, kind: ColumnKind, nullable: bool) -> Column {
 use ColumnKind::{Float64 as F, Int64 as I, TimestampNs as T, Utf8 as S};
 
 /// Columns of `opportunities-*` files (the opportunity JSON fields, `size_target` split in two and
-/// `close_reason` as a label: `below_threshold`, `not_executable`, `guard:<reason>`, `shutdown`).
+/// `close_reason` as its label: `below_threshold`, `not_executable`, `guard_<reason>`, `shutdown`).
 pub const OPPORTUNITY_COLUMNS: &[Column] = &[
     col("id", I, false),
     col("pair", S, false),
@@ -235,7 +235,7 @@ impl OpportunityRecord {
         OpportunityRecord {
             id: o.id,
             pair: o.pair.clone(),
-            direction: o.direction.clone(),
+            direction: o.direction.label(),
             buy_venue: o.buy_venue.as_str().to_owned(),
             sell_venue: o.sell_venue.as_str().to_owned(),
             buy_symbol: o.buy_symbol.clone(),
@@ -262,7 +262,7 @@ impl OpportunityRecord {
             open_latency_sell_ms: o.open_latency_sell_ms,
             funding_carry_bp: o.funding_carry_bp,
             confidence: o.confidence,
-            close_reason: o.close_reason.map(|reason| reason.to_string()),
+            close_reason: o.close_reason.map(|reason| reason.as_str().to_owned()),
         }
     }
 

@@ -62,7 +62,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, 
 use perpspread_core::engine::{CloseReason, Engine, EventKind, OpportunityEvent, Suppression};
 use perpspread_core::feed::{receive_delay_ms, BookState, Feed, FeedEvent, FrameError, RecvTime, ResyncReason, Source};
 use perpspread_core::health::{SilentStream, StreamHealth, StreamKind};
-use perpspread_core::Venue;
+use perpspread_core::{Direction, Venue, VenueMap};
 use serde::Serialize;
 
 use crate::redis::RedisStats;
@@ -150,23 +150,6 @@ const RESYNC_REASONS: [ResyncReason; 7] = [
     ResyncReason::SnapshotFailed,
 ];
 const STATES: [BookState; 4] = [BookState::Syncing, BookState::Live, BookState::Stale, BookState::Resyncing];
-const DIRECTIONS: [&str; 2] = ["buy_okx_sell_binance", "buy_binance_sell_okx"];
-const CLOSE_REASONS: [&str; 7] = [
-    "below_threshold",
-    "not_executable",
-    "guard_not_live",
-    "guard_stale",
-    "guard_crossed",
-    "guard_latency",
-    "shutdown",
-];
-
-fn venue_index(venue: Venue) -> usize {
-    match venue {
-        Venue::Okx => 0,
-        Venue::Binance => 1,
-    }
-}
 
 fn resync_label(reason: ResyncReason) -> &'static str {
     match reason {
@@ -186,12 +169,7 @@ fn resync_index(reason: ResyncReason) -> usize {
 
 /// Snake-case label of a book state.
 pub fn state_label(state: BookState) -> &'static str {
-    match state {
-        BookState::Syncing => "syncing",
-        BookState::Live => "live",
-        BookState::Stale => "stale",
-        BookState::Resyncing => "resyncing",
-    }
+    state.as_str()
 }
 
 /// Value of `perpspread_book_state`.
@@ -209,15 +187,7 @@ fn state_index(state: BookState) -> usize {
 }
 
 fn close_index(reason: Option<CloseReason>) -> usize {
-    match reason {
-        Some(CloseReason::BelowThreshold) | None => 0,
-        Some(CloseReason::NotExecutable) => 1,
-        Some(CloseReason::Guard(Suppression::NotLive)) => 2,
-        Some(CloseReason::Guard(Suppression::Stale)) => 3,
-        Some(CloseReason::Guard(Suppression::Crossed)) => 4,
-        Some(CloseReason::Guard(Suppression::Latency)) => 5,
-        Some(CloseReason::Shutdown) => 6,
-    }
+    reason.unwrap_or(CloseReason::BelowThreshold).index()
 }
 
 /// Handles of one venue.
@@ -329,7 +299,7 @@ const FEW_BOOKS_QUIET: Duration = Duration::from_secs(90);
 /// State shared with the HTTP server.
 struct Shared {
     config: HealthConfig,
-    books: Mutex<[Vec<BookHealth>; 2]>,
+    books: Mutex<VenueMap<Vec<BookHealth>>>,
     last_observed: Mutex<Option<Instant>>,
     top: Mutex<Vec<TopEntry>>,
     /// Silent streams, as the live layer publishes them (read at every scrape).
@@ -517,7 +487,7 @@ pub struct Metrics {
     /// Every series registered at start.
     fixed: Fixed,
     reconnects: Vec<(String, Counter)>,
-    ranking: Vec<(usize, usize, f64)>,
+    ranking: Vec<(usize, Direction, f64)>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -544,7 +514,7 @@ impl Metrics {
         let handle = recorder.handle();
         let shared = Arc::new(Shared {
             config: config.health,
-            books: Mutex::new([Vec::new(), Vec::new()]),
+            books: Mutex::new(VenueMap::default()),
             last_observed: Mutex::new(None),
             top: Mutex::new(Vec::new()),
             streams: Mutex::new(None),
@@ -555,7 +525,7 @@ impl Metrics {
         });
         let registered = metrics::with_local_recorder(&recorder, register_fixed);
         *shared.state_counts.lock().unwrap_or_else(|e| e.into_inner()) =
-            registered.venues.iter().map(|v| v.books.clone()).collect();
+            registered.venues.values().map(|v| v.books.clone()).collect();
         let recorder = if config.install_global {
             metrics::set_global_recorder(recorder).map_err(|_| MetricsError::AlreadyInstalled)?;
             None
@@ -643,7 +613,7 @@ impl Metrics {
 
     /// Counts one received frame: message and bytes by venue and channel, and its parse error if any.
     pub fn on_frame(&self, venue: Venue, source: Source<'_>, bytes: usize, error: Option<&FrameError>) {
-        let v = &self.fixed.venues[venue_index(venue)];
+        let v = &self.fixed.venues[venue];
         let channel = match source {
             Source::Ws => 0,
             Source::Rest { .. } => 1,
@@ -662,7 +632,7 @@ impl Metrics {
             FrameError::Unknown(_) => 1,
             FrameError::Venue { .. } => 2,
         };
-        self.fixed.venues[venue_index(venue)].parse_errors[kind].increment(1);
+        self.fixed.venues[venue].parse_errors[kind].increment(1);
     }
 
     /// Per-frame book events: exchange→receive latency of every updated book, resync requests by reason,
@@ -672,7 +642,7 @@ impl Metrics {
             return;
         }
         let now = Instant::now();
-        let v = &mut self.fixed.venues[venue_index(venue)];
+        let v = &mut self.fixed.venues[venue];
         for event in events {
             match *event {
                 FeedEvent::BookUpdated { slot } => {
@@ -706,18 +676,24 @@ impl Metrics {
 
     /// Local receive → engine evaluated, ns (measure around `Signals::on_events`).
     pub fn observe_signal_latency(&self, venue: Venue, ns: u64) {
-        self.fixed.venues[venue_index(venue)].signal_latency.record(ns as f64 / 1e6);
+        self.fixed.venues[venue].signal_latency.record(ns as f64 / 1e6);
     }
 
     /// Counts an opportunity event (opened, closed by reason; duration and peak of closed ones).
     pub fn on_opportunity(&self, event: &OpportunityEvent) {
         let o = &event.opportunity;
-        let direction = usize::from(o.buy_venue != Venue::Okx);
+        let direction = Direction::new(o.buy_venue, o.sell_venue).index();
         match event.event {
-            EventKind::Opened => self.fixed.opened[direction].increment(1),
+            EventKind::Opened => {
+                if let Some(opened) = &self.fixed.opened[direction] {
+                    opened.increment(1);
+                }
+            }
             EventKind::Updated => {}
             EventKind::Closed => {
-                self.fixed.closed[direction][close_index(o.close_reason)].increment(1);
+                if let Some(closed) = &self.fixed.closed[direction] {
+                    closed[close_index(o.close_reason)].increment(1);
+                }
                 self.fixed.duration.record(o.duration_ms / 1e3);
                 self.fixed.peak.record(o.peak_net_bp);
             }
@@ -734,7 +710,7 @@ impl Metrics {
     /// [`Metrics::observe_feed`] at a given instant.
     pub fn observe_feed_at(&mut self, feed: &dyn Feed, age: BookAge, now: Instant) {
         let venue = feed.venue();
-        let vi = venue_index(venue);
+        let vi = venue;
         let slots = feed.slots();
         let mut totals = [0u64; 5];
         let mut by_state = [0u64; 4];
@@ -830,7 +806,7 @@ impl Metrics {
                 .filter(|q| q.net_bp.is_finite())
                 .max_by(|a, b| a.net_bp.total_cmp(&b.net_bp));
             if let Some(q) = best {
-                self.ranking.push((pair, usize::from(q.direction.buy != Venue::Okx), q.net_bp));
+                self.ranking.push((pair, q.direction, q.net_bp));
             }
         }
         self.ranking.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
@@ -838,7 +814,7 @@ impl Metrics {
         let top = self
             .ranking
             .iter()
-            .map(|&(pair, d, net_bp)| TopEntry { pair: pairs[pair].key.to_string(), direction: DIRECTIONS[d], net_bp })
+            .map(|&(pair, d, net_bp)| TopEntry { pair: pairs[pair].key.to_string(), direction: d.as_str(), net_bp })
             .collect();
         *self.shared.top.lock().unwrap_or_else(|e| e.into_inner()) = top;
         let funding = pairs
@@ -855,7 +831,7 @@ impl Metrics {
                     legs: [0, 1].map(|leg| (pair.legs[leg].venue, schedules[leg].map(|s| s.bp_per_hour()))),
                     // A direction's label names the venue bought (long) first.
                     apr_diff: [(0, 1), (1, 0)].map(|(buy, sell)| {
-                        (DIRECTIONS[usize::from(pair.legs[buy].venue != Venue::Okx)], apr_diff((buy, sell)))
+                        (Direction::new(pair.legs[buy].venue, pair.legs[sell].venue).as_str(), apr_diff((buy, sell)))
                     }),
                 }
             })
@@ -926,18 +902,28 @@ impl VenueMetrics {
 
 /// Series registered once at start.
 struct Fixed {
-    venues: [VenueMetrics; 2],
+    venues: VenueMap<VenueMetrics>,
     connects: Counter,
     evaluations: Counter,
     suppressions: [Counter; 4],
-    opened: [Counter; 2],
-    closed: [[Counter; 7]; 2],
+    /// By [`Direction::index`] (`None` for same-venue indexes).
+    opened: Vec<Option<Counter>>,
+    closed: Vec<Option<[Counter; 7]>>,
     open: Gauge,
     duration: Histogram,
     peak: Histogram,
     redis: [Counter; 3],
     redis_buffered: Gauge,
     redis_connected: Gauge,
+}
+
+/// One `T` per cross-venue direction, indexed by [`Direction::index`].
+fn by_direction<T>(mut f: impl FnMut(Direction) -> T) -> Vec<Option<T>> {
+    let mut table: Vec<Option<T>> = (0..Direction::INDEXES).map(|_| None).collect();
+    for direction in Direction::all() {
+        table[direction.index()] = Some(f(direction));
+    }
+    table
 }
 
 fn register_fixed() -> Fixed {
@@ -1014,13 +1000,15 @@ fn register_fixed() -> Fixed {
         }
     };
     Fixed {
-        venues: [venue(Venue::Okx), venue(Venue::Binance)],
+        venues: VenueMap::from_fn(venue),
         connects: counter!("perpspread_connects_total"),
         evaluations: counter!("perpspread_evaluations_total"),
         suppressions: Suppression::ALL.map(|s| counter!("perpspread_suppressions_total", "reason" => s.label())),
-        opened: DIRECTIONS.map(|d| counter!("perpspread_opportunities_opened_total", "direction" => d)),
-        closed: DIRECTIONS.map(|d| {
-            CLOSE_REASONS.map(|r| counter!("perpspread_opportunities_closed_total", "direction" => d, "reason" => r))
+        opened: by_direction(|d| counter!("perpspread_opportunities_opened_total", "direction" => d.as_str())),
+        closed: by_direction(|d| {
+            CloseReason::ALL.map(|r| {
+                counter!("perpspread_opportunities_closed_total", "direction" => d.as_str(), "reason" => r.as_str())
+            })
         }),
         open: gauge!("perpspread_opportunities_open"),
         duration: histogram!("perpspread_opportunity_duration_seconds"),

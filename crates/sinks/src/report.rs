@@ -25,7 +25,7 @@ use perpspread_core::engine::OpportunityEvent;
 use perpspread_core::feed::{receive_delay_ms, Feed, FeedEvent};
 
 use crate::settled::RealisedFunding;
-use perpspread_core::Venue;
+use perpspread_core::{Venue, VenueMap};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -136,8 +136,8 @@ pub struct BookHealthReport {
 /// replay's observer with `pipeline.last_events()`, then [`HealthCollector::finish`] with the feeds).
 #[derive(Debug)]
 pub struct HealthCollector {
-    latency: [Vec<f32>; 2],
-    seen: [u64; 2],
+    latency: VenueMap<Vec<f32>>,
+    seen: VenueMap<u64>,
     rng: SmallRng,
 }
 
@@ -146,7 +146,7 @@ const MAX_SAMPLES: usize = 2_000_000;
 
 impl Default for HealthCollector {
     fn default() -> Self {
-        HealthCollector { latency: [Vec::new(), Vec::new()], seen: [0; 2], rng: SmallRng::seed_from_u64(6) }
+        HealthCollector { latency: VenueMap::default(), seen: VenueMap::default(), rng: SmallRng::seed_from_u64(6) }
     }
 }
 
@@ -158,7 +158,7 @@ impl HealthCollector {
 
     /// Records the exchange → receive latency of every book updated by a frame.
     pub fn on_events(&mut self, venue: Venue, feed: &dyn Feed, events: &[FeedEvent]) {
-        let v = usize::from(venue != Venue::Okx);
+        let v = venue;
         for event in events {
             let FeedEvent::BookUpdated { slot } = *event else {
                 continue;
@@ -187,7 +187,7 @@ impl HealthCollector {
         let mut venues = Vec::new();
         for feed in feeds {
             let venue = feed.venue();
-            let v = usize::from(venue != Venue::Okx);
+            let v = venue;
             let mut health = VenueHealth {
                 venue,
                 books: 0,

@@ -2,7 +2,7 @@
 
 use perpspread_binance::feed::BinanceFeed;
 use perpspread_core::feed::{ClockOffset, Feed, FeedEvent, Frame, FrameError};
-use perpspread_core::Venue;
+use perpspread_core::{Venue, VenueMap};
 use perpspread_okx::feed::OkxFeed;
 use serde::Serialize;
 
@@ -20,14 +20,13 @@ pub struct PipelineStats {
     pub snapshot_requests: u64,
 }
 
-/// Both venues' feed handlers behind one entry point.
+/// Every venue's feed handler behind one entry point.
 #[derive(Debug)]
 pub struct Pipeline {
-    pub okx: OkxFeed,
-    pub binance: BinanceFeed,
+    feeds: VenueMap<Box<dyn Feed>>,
     events: Vec<FeedEvent>,
     stats: PipelineStats,
-    clocks: [ClockOffset; 2],
+    clocks: VenueMap<ClockOffset>,
     last_frame: LastFrame,
 }
 
@@ -46,14 +45,12 @@ pub struct LastFrame {
 
 impl Default for Pipeline {
     fn default() -> Self {
-        Pipeline {
-            okx: OkxFeed::default(),
-            binance: BinanceFeed::default(),
-            events: Vec::new(),
-            stats: PipelineStats::default(),
-            clocks: [ClockOffset::new(60_000_000_000); 2],
-            last_frame: LastFrame::default(),
-        }
+        Pipeline::with_feeds(VenueMap::from_fn(|venue| -> Box<dyn Feed> {
+            match venue {
+                Venue::Okx => Box::new(OkxFeed::default()),
+                Venue::Binance => Box::new(BinanceFeed::default()),
+            }
+        }))
     }
 }
 
@@ -63,6 +60,17 @@ impl Pipeline {
         Self::default()
     }
 
+    /// A pipeline over the given feed handlers (one per venue).
+    pub fn with_feeds(feeds: VenueMap<Box<dyn Feed>>) -> Self {
+        Pipeline {
+            feeds,
+            events: Vec::new(),
+            stats: PipelineStats::default(),
+            clocks: VenueMap::from_fn(|_| ClockOffset::new(60_000_000_000)),
+            last_frame: LastFrame::default(),
+        }
+    }
+
     /// Processes one frame of `venue`; returns what happened (valid until the next call).
     pub fn on_frame(&mut self, venue: Venue, frame: Frame<'_>) -> Result<&[FeedEvent], FrameError> {
         self.events.clear();
@@ -70,15 +78,9 @@ impl Pipeline {
         self.last_frame.bytes = frame.data.len();
         self.last_frame.rest = matches!(frame.source, perpspread_core::feed::Source::Rest { .. });
         self.last_frame.error = None;
-        let result = match venue {
-            Venue::Okx => self.okx.on_frame(frame, &mut self.events),
-            Venue::Binance => self.binance.on_frame(frame, &mut self.events),
-        };
-        let clock = &mut self.clocks[venue_index(venue)];
-        let feed: &dyn Feed = match venue {
-            Venue::Okx => &self.okx,
-            Venue::Binance => &self.binance,
-        };
+        let result = self.feeds[venue].on_frame(frame, &mut self.events);
+        let clock = &mut self.clocks[venue];
+        let feed = &*self.feeds[venue];
         let mut book = false;
         for event in &self.events {
             book |= event.is_book();
@@ -121,34 +123,21 @@ impl Pipeline {
 
     /// The handler of a venue.
     pub fn feed(&self, venue: Venue) -> &dyn Feed {
-        match venue {
-            Venue::Okx => &self.okx,
-            Venue::Binance => &self.binance,
-        }
+        &*self.feeds[venue]
     }
 
     /// The handler of a venue, mutably (to track or invalidate books).
     pub fn feed_mut(&mut self, venue: Venue) -> &mut dyn Feed {
-        match venue {
-            Venue::Okx => &mut self.okx,
-            Venue::Binance => &mut self.binance,
-        }
+        &mut *self.feeds[venue]
     }
 
     /// Clock estimate of a venue from its book messages (see [`ClockOffset`]).
     pub fn clock(&self, venue: Venue) -> &ClockOffset {
-        &self.clocks[venue_index(venue)]
+        &self.clocks[venue]
     }
 
     /// Counters so far.
     pub fn stats(&self) -> PipelineStats {
         self.stats
-    }
-}
-
-fn venue_index(venue: Venue) -> usize {
-    match venue {
-        Venue::Okx => 0,
-        Venue::Binance => 1,
     }
 }

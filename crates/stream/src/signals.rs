@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use perpspread_core::engine::{Engine, LegFunding, OpportunityEvent};
 use perpspread_core::feed::{FeedEvent, RecvTime};
-use perpspread_core::Venue;
+use perpspread_core::{Venue, VenueMap};
 
 use crate::pipeline::Pipeline;
 
@@ -15,7 +15,7 @@ pub struct Signals {
     /// The pair each venue symbol belongs to (an instrument is in at most one pair).
     by_symbol: HashMap<(Venue, String), usize>,
     /// Cached `by_symbol` lookups per venue and slot (resolved once per slot).
-    by_slot: [Vec<Option<Option<usize>>>; 2],
+    by_slot: VenueMap<Vec<Option<Option<usize>>>>,
     /// Pairs evaluated by the last `on_events` call.
     touched: Vec<usize>,
     /// Book slot of each pair's legs, resolved once (slots never move once assigned).
@@ -32,7 +32,7 @@ impl Signals {
             }
         }
         let leg_slots = vec![[None; 2]; engine.pairs().len()];
-        Signals { engine, by_symbol, by_slot: [Vec::new(), Vec::new()], touched: Vec::new(), leg_slots }
+        Signals { engine, by_symbol, by_slot: VenueMap::default(), touched: Vec::new(), leg_slots }
     }
 
     /// Evaluates every pair whose book changed or broke in `events`; appends opportunity events to `out`.
@@ -88,7 +88,7 @@ impl Signals {
     }
 
     fn pair_of(&mut self, pipeline: &Pipeline, venue: Venue, slot: u32) -> Option<usize> {
-        let cache = &mut self.by_slot[venue_index(venue)];
+        let cache = &mut self.by_slot[venue];
         let index = slot as usize;
         if cache.len() <= index {
             cache.resize(index + 1, None);
@@ -97,12 +97,5 @@ impl Signals {
             let symbol = pipeline.feed(venue).symbol(slot).unwrap_or_default();
             self.by_symbol.get(&(venue, symbol.to_owned())).copied()
         })
-    }
-}
-
-fn venue_index(venue: Venue) -> usize {
-    match venue {
-        Venue::Okx => 0,
-        Venue::Binance => 1,
     }
 }

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 /// The parts of an opportunity that must be identical between live and replay.
 fn key(event: &OpportunityEvent) -> (u64, String, String, u64, Option<u64>, String) {
     let o = &event.opportunity;
-    (o.id, o.pair.clone(), o.direction.clone(), o.opened_ns, o.closed_ns, format!("{:.9}", o.peak_net_bp))
+    (o.id, o.pair.clone(), o.direction.label(), o.opened_ns, o.closed_ns, format!("{:.9}", o.peak_net_bp))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -74,7 +74,7 @@ pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<(
             table.row(vec![
                 book.venue.to_string(),
                 book.instrument.clone(),
-                format!("{:?}", book.state),
+                book.state.as_str().to_owned(),
                 book.updates_applied.to_string(),
                 book.checksums_verified.to_string(),
                 book.checksums_absent.to_string(),
