@@ -1,4 +1,5 @@
-//! The normalized instrument universe: which contracts on two venues are the same market.
+//! The normalized instrument universe: which contracts on different venues are the same market. A contract
+//! listed on `n` venues gives `n·(n−1)/2` pairs (BTC/USDT on OKX×Binance, OKX×Bybit, Binance×Bybit).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// The same linear perpetual on two venues (`legs[0].venue < legs[1].venue`).
+/// The same linear perpetual on two venues (`legs[0].venue < legs[1].venue`, in [`Venue::ALL`] order).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pair {
     pub key: PairKey,
@@ -23,6 +24,11 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// `BTC/USDT:okx-binance`: the contract and its two venues (several pairs share a contract).
+    pub fn id(&self) -> String {
+        format!("{}:{}-{}", self.key, self.legs[0].venue, self.legs[1].venue)
+    }
+
     /// The leg listed on `venue`, if any.
     pub fn leg(&self, venue: Venue) -> Option<&Instrument> {
         self.legs.iter().find(|leg| leg.venue == venue)
@@ -60,26 +66,31 @@ impl Universe {
         let mut pairs = Vec::new();
         for (key, mut group) in by_key {
             group.sort_by(|a, b| a.venue.cmp(&b.venue).then(a.symbol.cmp(&b.symbol)));
-            let venues: Vec<Venue> = group.iter().map(|i| i.venue).collect();
-            let distinct = {
-                let mut v = venues.clone();
-                v.dedup();
-                v
-            };
-            if distinct.len() == 2 && group.len() == 2 {
-                let second = group.pop().expect("two instruments");
-                let first = group.pop().expect("two instruments");
-                pairs.push(Pair { key, legs: [first, second] });
-            } else if distinct.len() == 1 && group.len() == 1 {
-                let other = Venue::ALL.into_iter().find(|v| *v != venues[0]);
-                let reason = match other {
-                    Some(other) => format!("no {key} linear perpetual on {other}"),
-                    None => format!("no other venue lists {key}"),
-                };
-                unpaired.push(skip(&group[0], &reason));
-            } else {
-                for instrument in &group {
-                    unpaired.push(skip(instrument, &format!("ambiguous: {} instruments map to {key}", group.len())));
+            // A venue listing two instruments for one contract cannot be paired on it: which one is meant?
+            let mut listings: Vec<Instrument> = Vec::new();
+            for venue in Venue::ALL {
+                let on_venue: Vec<&Instrument> = group.iter().filter(|i| i.venue == venue).collect();
+                match on_venue.as_slice() {
+                    [] => {}
+                    [one] => listings.push((*one).clone()),
+                    many => {
+                        for instrument in many {
+                            let reason = format!("ambiguous: {} instruments on {venue} map to {key}", many.len());
+                            unpaired.push(skip(instrument, &reason));
+                        }
+                    }
+                }
+            }
+            group.clear();
+            if listings.len() == 1 {
+                let listed = listings[0].venue;
+                let others: Vec<&str> = Venue::ALL.iter().filter(|v| **v != listed).map(|v| v.as_str()).collect();
+                unpaired.push(skip(&listings[0], &format!("no {key} linear perpetual on {}", others.join(" or "))));
+                continue;
+            }
+            for (i, first) in listings.iter().enumerate() {
+                for second in &listings[i + 1..] {
+                    pairs.push(Pair { key: key.clone(), legs: [first.clone(), second.clone()] });
                 }
             }
         }
@@ -87,11 +98,18 @@ impl Universe {
         Universe { pairs, unpaired }
     }
 
-    /// Finds a pair by base asset (`"BTC"`), normalized key (`"BTC/USDT"`) or either venue symbol.
+    /// The first pair [`Universe::find_all`] finds.
     pub fn find(&self, query: &str) -> Option<&Pair> {
+        self.find_all(query).next()
+    }
+
+    /// Every pair of a base asset (`"BTC"`, USDT-quoted), a normalized key (`"BTC/USDT"`), a pair id
+    /// (`"BTC/USDT:okx-binance"`) or a venue symbol (`"BTCUSDT"`: each pair with that leg).
+    pub fn find_all<'a>(&'a self, query: &str) -> impl Iterator<Item = &'a Pair> + 'a {
         let wanted = query.trim().to_ascii_uppercase();
-        self.pairs.iter().find(|pair| {
+        self.pairs.iter().filter(move |pair| {
             pair.key.to_string() == wanted
+                || pair.id().eq_ignore_ascii_case(&wanted)
                 || (pair.key.base == wanted && pair.key.quote == "USDT")
                 || pair.legs.iter().any(|leg| leg.symbol.eq_ignore_ascii_case(&wanted))
         })

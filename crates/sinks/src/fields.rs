@@ -33,7 +33,6 @@ pub const STRING_FIELDS: &[&str] = &[
     "sell_symbol",
     "size_base",
     "max_size_base",
-    "best_direction",
 ];
 
 /// Why a value could not be encoded or decoded.

@@ -129,8 +129,8 @@ fn spread_series(
         Some(rows) => {
             let mut best: BTreeMap<(String, u64), f64> = BTreeMap::new();
             for row in rows.iter().filter(|r| r.pair == pair) {
-                if let (Some(direction), Some(net)) = (&row.direction, row.net_bp) {
-                    let entry = best.entry((direction.clone(), row.ts_ns)).or_insert(f64::NEG_INFINITY);
+                if let Some(net) = row.net_bp {
+                    let entry = best.entry((row.direction.clone(), row.ts_ns)).or_insert(f64::NEG_INFINITY);
                     *entry = entry.max(net);
                 }
             }

@@ -678,7 +678,8 @@ fn snapshot_positive_shares(rows: &[SnapshotRecord]) -> Shares {
     let mut directions: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
     for row in rows {
         let best = snapshots.entry((row.pair.as_str(), row.ts_ns)).or_default();
-        if let (Some(direction), Some(net)) = (row.direction.as_deref(), row.net_bp) {
+        if let Some(net) = row.net_bp {
+            let direction = row.direction.as_str();
             let entry = best.entry(direction).or_insert(f64::NEG_INFINITY);
             *entry = entry.max(net);
             directions.entry(row.pair.as_str()).or_default().insert(direction);
@@ -804,14 +805,18 @@ mod tests {
         let row = |ts: u64, direction: &str, net: f64| SnapshotRecord {
             ts_ns: ts,
             pair: "BTC/USDT".into(),
-            okx_bid: None,
-            okx_ask: None,
-            binance_bid: None,
-            binance_ask: None,
-            best_direction: None,
-            best_net_bp: None,
+            direction: direction.into(),
+            buy_venue: String::new(),
+            sell_venue: String::new(),
+            buy_symbol: String::new(),
+            sell_symbol: String::new(),
+            buy_ask: None,
+            sell_bid: None,
             suppressed: None,
-            direction: Some(direction.into()),
+            buy_funding_bp_per_h: None,
+            sell_funding_bp_per_h: None,
+            funding_carry_bp: None,
+            funding_horizon_h: 24.0,
             size_index: Some(0),
             size_base: None,
             size_quote: None,
@@ -822,10 +827,6 @@ mod tests {
             net_bp: Some(net),
             max_size_base: None,
             max_size_quote: None,
-            buy_funding_bp_per_h: None,
-            sell_funding_bp_per_h: None,
-            funding_carry_bp: None,
-            funding_horizon_h: 24.0,
         };
         let (a, b) = ("buy_okx_sell_binance", "buy_binance_sell_okx");
         let rows = vec![row(1, a, 1.0), row(1, b, -30.0), row(2, a, -1.0), row(2, b, -30.0)];

@@ -55,13 +55,19 @@ fn samples_top_of_book_from_feeds_at_a_fixed_rate() {
     let mut out = Vec::new();
     assert!(sampler.sample(&engine, feed, last, &mut out));
     assert!(!sampler.sample(&engine, feed, last + 1_000, &mut out), "not due again within the interval");
-    assert_eq!(out.len(), 1);
-    let snapshot = &out[0];
-    assert_eq!((snapshot.pair.as_str(), snapshot.ts_ns), ("BTC/USDT", last));
-    let (bid, ask) = (snapshot.okx_bid.unwrap(), snapshot.okx_ask.unwrap());
-    assert!(bid < ask && bid > 20_000.0 && ask < 40_000.0, "{snapshot:?}");
-    assert_eq!((snapshot.binance_bid, snapshot.binance_ask), (None, None), "no Binance book");
-    assert!(snapshot.quotes.is_empty() && snapshot.best_net_bp.is_none());
-    assert!(sampler.sample(&engine, feed, last + 1_000_000_000, &mut out));
+    // One snapshot per direction, legs named by role: OKX is the buy leg of the first, the sell leg of the second.
     assert_eq!(out.len(), 2);
+    let (buy_okx, sell_okx) = (&out[0], &out[1]);
+    assert_eq!((buy_okx.pair.as_str(), buy_okx.ts_ns), ("BTC/USDT", last));
+    assert_eq!(buy_okx.direction.as_str(), "buy_okx_sell_binance");
+    assert_eq!((buy_okx.buy_venue, buy_okx.sell_venue), (Venue::Okx, Venue::Binance));
+    assert_eq!(sell_okx.direction.as_str(), "buy_binance_sell_okx");
+    let (ask, bid) = (buy_okx.buy_ask.unwrap(), sell_okx.sell_bid.unwrap());
+    assert!(bid < ask && bid > 20_000.0 && ask < 40_000.0, "{buy_okx:?}");
+    assert_eq!((buy_okx.sell_bid, sell_okx.buy_ask), (None, None), "no Binance book");
+    assert!(out.iter().all(|s| s.quotes.is_empty() && s.best_net_bp().is_none()));
+    let json = serde_json::to_value(buy_okx).unwrap();
+    assert!(json.as_object().unwrap().keys().all(|k| !k.contains("okx") && !k.contains("binance")), "{json}");
+    assert!(sampler.sample(&engine, feed, last + 1_000_000_000, &mut out));
+    assert_eq!(out.len(), 4);
 }

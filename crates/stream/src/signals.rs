@@ -12,10 +12,12 @@ use crate::pipeline::Pipeline;
 #[derive(Debug)]
 pub struct Signals {
     pub engine: Engine,
-    /// The pair each venue symbol belongs to (an instrument is in at most one pair).
-    by_symbol: HashMap<(Venue, String), usize>,
-    /// Cached `by_symbol` lookups per venue and slot (resolved once per slot).
-    by_slot: VenueMap<Vec<Option<Option<usize>>>>,
+    /// The pairs each venue symbol belongs to (with three venues, BTCUSDT on Binance is a leg of two pairs).
+    by_symbol: HashMap<(Venue, String), Vec<usize>>,
+    /// Cached `by_symbol` lookups per venue and slot (resolved once per slot): a range of `slot_pairs`.
+    by_slot: VenueMap<Vec<Option<(u32, u32)>>>,
+    /// The pair lists of the cached slots, back to back.
+    slot_pairs: Vec<usize>,
     /// Pairs evaluated by the last `on_events` call.
     touched: Vec<usize>,
     /// Book slot of each pair's legs, resolved once (slots never move once assigned).
@@ -25,14 +27,21 @@ pub struct Signals {
 impl Signals {
     /// Wraps an engine.
     pub fn new(engine: Engine) -> Self {
-        let mut by_symbol = HashMap::new();
+        let mut by_symbol: HashMap<(Venue, String), Vec<usize>> = HashMap::new();
         for (index, pair) in engine.pairs().iter().enumerate() {
             for leg in &pair.legs {
-                by_symbol.insert((leg.venue, leg.symbol.clone()), index);
+                by_symbol.entry((leg.venue, leg.symbol.clone())).or_default().push(index);
             }
         }
         let leg_slots = vec![[None; 2]; engine.pairs().len()];
-        Signals { engine, by_symbol, by_slot: VenueMap::default(), touched: Vec::new(), leg_slots }
+        Signals {
+            engine,
+            by_symbol,
+            by_slot: VenueMap::default(),
+            slot_pairs: Vec::new(),
+            touched: Vec::new(),
+            leg_slots,
+        }
     }
 
     /// Evaluates every pair whose book changed or broke in `events`; appends opportunity events to `out`.
@@ -49,7 +58,9 @@ impl Signals {
             let slot = match *event {
                 FeedEvent::BookUpdated { slot } | FeedEvent::Resync { slot, .. } => slot,
                 FeedEvent::Funding { slot, rate, next_funding_ms, interval_hours } => {
-                    if let Some(pair) = self.pair_of(pipeline, venue, slot) {
+                    let (start, end) = self.pairs_of(pipeline, venue, slot);
+                    for k in start..end {
+                        let pair = self.slot_pairs[k as usize];
                         let legs = &self.engine.pairs()[pair].legs;
                         if let Some(leg) = legs.iter().position(|l| l.venue == venue) {
                             let funding = LegFunding { rate, next_funding_ms, interval_hours };
@@ -60,7 +71,9 @@ impl Signals {
                 }
                 _ => continue,
             };
-            if let Some(pair) = self.pair_of(pipeline, venue, slot) {
+            let (start, end) = self.pairs_of(pipeline, venue, slot);
+            for k in start..end {
+                let pair = self.slot_pairs[k as usize];
                 self.evaluate(pipeline, pair, recv, out);
                 self.touched.push(pair);
             }
@@ -87,15 +100,22 @@ impl Signals {
         }
     }
 
-    fn pair_of(&mut self, pipeline: &Pipeline, venue: Venue, slot: u32) -> Option<usize> {
+    /// The pairs with a leg in `slot` of `venue`, as a range of `slot_pairs` (looked up once per slot).
+    fn pairs_of(&mut self, pipeline: &Pipeline, venue: Venue, slot: u32) -> (u32, u32) {
         let cache = &mut self.by_slot[venue];
         let index = slot as usize;
         if cache.len() <= index {
             cache.resize(index + 1, None);
         }
-        *cache[index].get_or_insert_with(|| {
-            let symbol = pipeline.feed(venue).symbol(slot).unwrap_or_default();
-            self.by_symbol.get(&(venue, symbol.to_owned())).copied()
-        })
+        if let Some(range) = cache[index] {
+            return range;
+        }
+        let symbol = pipeline.feed(venue).symbol(slot).unwrap_or_default();
+        let pairs = self.by_symbol.get(&(venue, symbol.to_owned())).map_or(&[][..], Vec::as_slice);
+        let start = self.slot_pairs.len() as u32;
+        self.slot_pairs.extend_from_slice(pairs);
+        let range = (start, self.slot_pairs.len() as u32);
+        cache[index] = Some(range);
+        range
     }
 }

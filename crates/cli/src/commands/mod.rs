@@ -70,15 +70,20 @@ async fn select_pairs(
         let mut pairs = Vec::new();
         let mut unknown = Vec::new();
         for symbol in symbols.iter().filter(|s| !s.trim().is_empty()) {
-            match universe.find(symbol) {
-                Some(pair) if !pairs.contains(pair) => pairs.push(pair.clone()),
-                Some(_) => {}
-                None => unknown.push(symbol.as_str()),
+            let mut found = false;
+            for pair in universe.find_all(symbol) {
+                found = true;
+                if !pairs.contains(pair) {
+                    pairs.push(pair.clone());
+                }
+            }
+            if !found {
+                unknown.push(symbol.as_str());
             }
         }
         if !unknown.is_empty() {
             return Err(UserError(format!(
-                "unknown symbol(s) {}: not a pair listed on both venues (see `perpspread instruments --all`)",
+                "unknown symbol(s) {}: not a pair listed on two venues (see `perpspread instruments --all`)",
                 unknown.join(", ")
             ))
             .into());

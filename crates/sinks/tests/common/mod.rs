@@ -79,7 +79,7 @@ pub fn scenario(steps: u64) -> Scenario {
             let binance_bid = if phase < open_for { bid } else { "10000" };
             let binance = tracked(binance_bid, "10040", "10", now);
             engine.on_update(index, [&okx, &binance], recv, &mut events);
-            snapshots.push(SpreadSnapshot::capture(&engine, index, [Some(&okx), Some(&binance)], now).unwrap());
+            snapshots.extend(SpreadSnapshot::capture(&engine, index, [Some(&okx), Some(&binance)], now).unwrap());
         }
     }
     engine.shutdown(START_NS + steps * S, &mut events);
