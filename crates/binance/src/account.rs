@@ -3,6 +3,7 @@
 use perpspread_net::auth::{hmac_sha256, Credentials};
 use perpspread_net::rest::{unix_ns, RestError, SignedRequest};
 use serde::Deserialize;
+use std::collections::HashMap;
 
 use crate::BinanceRest;
 
@@ -48,6 +49,73 @@ impl BinanceRest {
         let response = self.client().get_signed(&path, self.weight_limiter(), 20, &sign).await?;
         parse_commission(&response.body).map_err(|m| self.client().decode_error(&path, m))
     }
+}
+
+/// Symbols whose commission is read one by one (weight 20 each, from the 2400-a-minute budget); the others take
+/// the rate most of those have.
+pub const COMMISSION_LOOKUPS: usize = 40;
+
+/// The account's taker fee of each instrument, bp, keyed by symbol: read per symbol for the first
+/// [`COMMISSION_LOOKUPS`] symbols (sorted), and for the others the rate most of those have (the highest of equally
+/// common ones: fees are never understated); logs how many were read and assumed.
+pub async fn taker_fees(
+    rest: &BinanceRest,
+    credentials: &Credentials,
+    instruments: &[perpspread_core::Instrument],
+) -> Result<HashMap<String, f64>, RestError> {
+    let mut symbols: Vec<&str> = instruments.iter().map(|i| i.symbol.as_str()).collect();
+    symbols.sort_unstable();
+    symbols.dedup();
+    let looked_up = &symbols[..symbols.len().min(COMMISSION_LOOKUPS)];
+    let results = futures::future::join_all(looked_up.iter().map(|symbol| rest.commission(credentials, symbol))).await;
+    let mut rates = HashMap::new();
+    let mut last_error = None;
+    for (symbol, result) in looked_up.iter().zip(results) {
+        match result {
+            Ok(fees) => {
+                rates.insert((*symbol).to_owned(), fees.taker_bp);
+            }
+            Err(error) => {
+                tracing::warn!(symbol, "Binance commission unavailable, keeping the configured rate: {error}");
+                last_error = Some(error);
+            }
+        }
+    }
+    if rates.is_empty() {
+        if let Some(error) = last_error {
+            return Err(error);
+        }
+    }
+    let common = most_common_rate(rates.values().copied());
+    let mut assumed = 0;
+    if let Some(bp) = common {
+        for symbol in symbols.iter().filter(|s| !looked_up.contains(s)) {
+            rates.insert((*symbol).to_owned(), bp);
+            assumed += 1;
+        }
+    }
+    tracing::info!(
+        "Binance account taker fees: read for {} of {} symbols{}",
+        rates.len() - assumed,
+        symbols.len(),
+        match common {
+            Some(bp) if assumed > 0 => format!("; {assumed} others assumed at the most common rate, {bp} bp"),
+            _ => String::new(),
+        }
+    );
+    Ok(rates)
+}
+
+/// The most frequent rate; among equally frequent ones the highest.
+fn most_common_rate(rates: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut counts: Vec<(f64, usize)> = Vec::new();
+    for bp in rates {
+        match counts.iter_mut().find(|(rate, _)| *rate == bp) {
+            Some(entry) => entry.1 += 1,
+            None => counts.push((bp, 1)),
+        }
+    }
+    counts.into_iter().max_by(|(a, na), (b, nb)| na.cmp(nb).then(a.total_cmp(b))).map(|(bp, _)| bp)
 }
 
 /// Parses a commissionRate response.

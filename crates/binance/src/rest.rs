@@ -4,9 +4,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use perpspread_core::{Instrument, Venue};
+use perpspread_net::auth::Credentials;
 use perpspread_net::limiter::RateLimiter;
+use perpspread_net::rest::ResponseObserver;
 use perpspread_net::rest::{RestClient, RestConfig, RestError, Verdict};
-use perpspread_net::{book_from_levels, Activity, Funding, Listing, MarketRest, RestBook};
+use perpspread_net::venue::{BoxFuture, VenueRest};
+use perpspread_net::{book_from_levels, Activity, Funding, Listing, RawSnapshot, RestBook};
 use rust_decimal::Decimal;
 
 use crate::messages::{DepthMsg, ErrorMsg, OneOrMany, PremiumIndexMsg, Ticker24hMsg};
@@ -66,26 +69,11 @@ impl BinanceRest {
 impl BinanceRest {
     /// Fetches a raw depth snapshot body for the streaming book sync; returns the request path too. The
     /// response is not reported to the recorder: the live loop records it when it processes it.
-    pub async fn depth_snapshot(
-        &self,
-        symbol: &str,
-        depth: usize,
-    ) -> Result<(String, perpspread_net::RestResponse), RestError> {
+    pub async fn depth_snapshot(&self, symbol: &str, depth: usize) -> Result<RawSnapshot, RestError> {
         let (limit, weight) = depth_limit(depth);
         let path = format!("/fapi/v1/depth?symbol={symbol}&limit={limit}");
         let response = self.client.get_unobserved(&path, &self.weight, weight).await?;
         Ok((path, response))
-    }
-}
-
-impl perpspread_net::SnapshotSource for BinanceRest {
-    fn snapshot<'a>(
-        &'a self,
-        symbol: &'a str,
-        depth: usize,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<perpspread_net::RawSnapshot, RestError>> + Send + 'a>>
-    {
-        Box::pin(self.depth_snapshot(symbol, depth))
     }
 }
 
@@ -94,30 +82,77 @@ pub fn depth_limit(depth: usize) -> (usize, u32) {
     DEPTH_WEIGHTS.iter().copied().find(|(limit, _)| *limit >= depth).unwrap_or(DEPTH_WEIGHTS[DEPTH_WEIGHTS.len() - 1])
 }
 
-impl MarketRest for BinanceRest {
+impl VenueRest for BinanceRest {
     fn venue(&self) -> Venue {
         Venue::Binance
     }
 
-    async fn instruments(&self) -> Result<Listing, RestError> {
-        Ok(self.fetch("/fapi/v1/exchangeInfo", 1, crate::symbols::parse_exchange_info).await?.0)
+    fn instruments(&self) -> BoxFuture<'_, Result<Listing, RestError>> {
+        Box::pin(
+            async move { Ok(self.fetch("/fapi/v1/exchangeInfo", 1, crate::symbols::parse_exchange_info).await?.0) },
+        )
     }
 
-    async fn book(&self, instrument: &Instrument, depth: usize) -> Result<RestBook, RestError> {
-        let (limit, weight) = depth_limit(depth);
-        let path = format!("/fapi/v1/depth?symbol={}&limit={limit}", instrument.symbol);
-        let (book, latency) = self.fetch(&path, weight, |body| parse_depth(body, instrument, limit)).await?;
-        Ok(RestBook { latency, ..book })
+    fn book<'a>(&'a self, instrument: &'a Instrument, depth: usize) -> BoxFuture<'a, Result<RestBook, RestError>> {
+        Box::pin(async move {
+            let (limit, weight) = depth_limit(depth);
+            let path = format!("/fapi/v1/depth?symbol={}&limit={limit}", instrument.symbol);
+            let (book, latency) = self.fetch(&path, weight, |body| parse_depth(body, instrument, limit)).await?;
+            Ok(RestBook { latency, ..book })
+        })
     }
 
-    async fn activity(&self) -> Result<HashMap<String, Activity>, RestError> {
-        Ok(self.fetch("/fapi/v1/ticker/24hr", 40, parse_activity).await?.0)
+    fn activity(&self) -> BoxFuture<'_, Result<HashMap<String, Activity>, RestError>> {
+        Box::pin(async move { Ok(self.fetch("/fapi/v1/ticker/24hr", 40, parse_activity).await?.0) })
     }
 
     /// Funding with each symbol's interval: `fundingInfo` lists the symbols whose interval was adjusted (4 h,
     /// 1 h); the others fund every [`DEFAULT_FUNDING_HOURS`]. Without `fundingInfo` the interval stays unknown
     /// (no carry is shown rather than a wrong one).
-    async fn funding(&self, instruments: &[&Instrument]) -> Result<HashMap<String, Funding>, RestError> {
+    fn funding<'a>(
+        &'a self,
+        instruments: &'a [&'a Instrument],
+    ) -> BoxFuture<'a, Result<HashMap<String, Funding>, RestError>> {
+        Box::pin(self.funding_of(instruments))
+    }
+
+    /// From `GET /fapi/v1/fundingRate?symbol=…&limit=1` (one request each, sharing a 500-per-5-minutes IP limit:
+    /// meant for the few rows a command shows). Symbols whose request fails are left out.
+    fn last_settled<'a>(&'a self, symbols: &'a [&'a str]) -> BoxFuture<'a, HashMap<String, (Decimal, u64)>> {
+        Box::pin(async move {
+            let requests = symbols.iter().map(|symbol| async move {
+                let path = format!("/fapi/v1/fundingRate?symbol={symbol}&limit=1");
+                match self.fetch(&path, 1, parse_funding_history).await {
+                    Ok((mut history, _)) => history.pop().map(|last| ((*symbol).to_owned(), last)),
+                    Err(error) => {
+                        tracing::warn!("Binance settled funding of {symbol} unavailable: {error}");
+                        None
+                    }
+                }
+            });
+            futures::future::join_all(requests).await.into_iter().flatten().collect()
+        })
+    }
+
+    fn snapshot<'a>(&'a self, symbol: &'a str, depth: usize) -> BoxFuture<'a, Result<RawSnapshot, RestError>> {
+        Box::pin(self.depth_snapshot(symbol, depth))
+    }
+
+    fn account_taker_fees<'a>(
+        &'a self,
+        credentials: &'a Credentials,
+        instruments: &'a [Instrument],
+    ) -> BoxFuture<'a, Result<HashMap<String, f64>, RestError>> {
+        Box::pin(crate::account::taker_fees(self, credentials, instruments))
+    }
+
+    fn observe(&mut self, observer: std::sync::Arc<dyn ResponseObserver>) {
+        self.client = self.client.clone().with_observer(observer);
+    }
+}
+
+impl BinanceRest {
+    async fn funding_of(&self, instruments: &[&Instrument]) -> Result<HashMap<String, Funding>, RestError> {
         let (premium, info) = tokio::join!(
             self.fetch("/fapi/v1/premiumIndex", 10, parse_premium_index),
             self.fetch("/fapi/v1/fundingInfo", 1, parse_funding_info),
@@ -142,25 +177,6 @@ impl MarketRest for BinanceRest {
                 Some((i.symbol.clone(), funding))
             })
             .collect())
-    }
-}
-
-impl BinanceRest {
-    /// The last settled funding rate of each symbol, with its settlement time (Unix ms), from
-    /// `GET /fapi/v1/fundingRate?symbol=…&limit=1` (one request each, sharing a 500-per-5-minutes IP limit:
-    /// meant for the few rows a command shows). Symbols whose request fails are left out.
-    pub async fn last_settled(&self, symbols: &[&str]) -> HashMap<String, (Decimal, u64)> {
-        let requests = symbols.iter().map(|symbol| async move {
-            let path = format!("/fapi/v1/fundingRate?symbol={symbol}&limit=1");
-            match self.fetch(&path, 1, parse_funding_history).await {
-                Ok((mut history, _)) => history.pop().map(|last| ((*symbol).to_owned(), last)),
-                Err(error) => {
-                    tracing::warn!("Binance settled funding of {symbol} unavailable: {error}");
-                    None
-                }
-            }
-        });
-        futures::future::join_all(requests).await.into_iter().flatten().collect()
     }
 }
 

@@ -19,17 +19,17 @@ pub enum ConfigError {
     #[error("invalid config {origin}: {error}")]
     Parse { origin: String, error: String },
     #[error("invalid setting {key} = {value}: {why}")]
-    Invalid { key: &'static str, value: String, why: &'static str },
+    Invalid { key: String, value: String, why: String },
     #[error("invalid setting {key} = {value}: not a valid URL ({error})")]
-    Url { key: &'static str, value: String, error: url::ParseError },
+    Url { key: String, value: String, error: url::ParseError },
 }
 
 /// Everything perpspread can be configured with.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    pub okx: VenueConfig,
-    pub binance: VenueConfig,
+    /// `[venues.<name>]`: each venue's endpoints, fees and options, by venue name.
+    pub venues: std::collections::BTreeMap<String, VenueConfig>,
     pub fees: FeesConfig,
     pub funding: FundingConfig,
     pub rest: RestSettings,
@@ -38,6 +38,9 @@ pub struct Config {
     /// API key file (`--keys`, `PERPSPREAD_KEYS_FILE`); never part of the TOML config.
     #[serde(skip)]
     pub keys_file: Option<std::path::PathBuf>,
+    /// Venues to use (`--venues`); `None` = every configured venue.
+    #[serde(skip)]
+    pub only_venues: Option<Vec<Venue>>,
 }
 
 /// Defaults of `perpspread monitor`.
@@ -52,8 +55,6 @@ pub struct MonitorConfig {
     pub max_latency_ms: f64,
     pub update_interval_ms: u64,
     pub include_funding: bool,
-    pub okx_book_channel: String,
-    pub binance_depth_speed: String,
     pub silence_timeout_s: u64,
 }
 
@@ -87,16 +88,6 @@ impl MonitorConfig {
         if !(self.max_latency_ms > 0.0 && self.max_latency_ms.is_finite()) {
             return Err(invalid("monitor.max_latency_ms", number(self.max_latency_ms), "the guard must be positive"));
         }
-        if !matches!(self.okx_book_channel.as_str(), "books" | "books5" | "bbo-tbt") {
-            return Err(invalid("monitor.okx_book_channel", &self.okx_book_channel, "use books, books5 or bbo-tbt"));
-        }
-        if !perpspread_binance::ws::DEPTH_SPEEDS.contains(&self.binance_depth_speed.as_str()) {
-            return Err(invalid(
-                "monitor.binance_depth_speed",
-                &self.binance_depth_speed,
-                "use @100ms, @500ms or \"\" (250 ms), the speeds Binance documents",
-            ));
-        }
         if self.silence_timeout_s == 0 {
             return Err(invalid("monitor.silence_timeout_s", 0, "a stream needs time to deliver"));
         }
@@ -104,15 +95,18 @@ impl MonitorConfig {
     }
 }
 
-/// Endpoints and fees of one venue.
+/// `[venues.<name>]`: endpoints, fees and the venue's own options.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct VenueConfig {
     pub rest_url: String,
     pub ws_url: String,
+    /// Taker fee without API keys, bp.
     pub taker_fee_bp: f64,
-    #[serde(default)]
-    pub weight_per_minute: Option<u32>,
+    /// Levels a side a REST book fetch asks for (`scan`; clamped to what the venue serves).
+    pub book_depth: usize,
+    /// Anything else: the venue's own settings, checked by its adapter.
+    #[serde(flatten)]
+    pub options: toml::Table,
 }
 
 /// How fees are counted.
@@ -174,8 +168,6 @@ pub struct ScanConfig {
     #[serde(default)]
     pub size_base: Option<Decimal>,
     pub min_net_bp: f64,
-    pub okx_depth: usize,
-    pub binance_depth: usize,
     pub concurrency: usize,
 }
 
@@ -247,37 +239,60 @@ impl Config {
         })
     }
 
-    /// Applies `PERPSPREAD_*` endpoint overrides.
+    /// Applies `PERPSPREAD_<VENUE>_REST` / `_WS` endpoint overrides (e.g. `PERPSPREAD_OKX_REST`).
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
-        for (key, slot) in [
-            ("PERPSPREAD_OKX_REST", &mut self.okx.rest_url),
-            ("PERPSPREAD_OKX_WS", &mut self.okx.ws_url),
-            ("PERPSPREAD_BINANCE_REST", &mut self.binance.rest_url),
-            ("PERPSPREAD_BINANCE_WS", &mut self.binance.ws_url),
-        ] {
-            if let Some(value) = var(key).filter(|v| !v.trim().is_empty()) {
-                *slot = value;
+        for (name, venue) in &mut self.venues {
+            let prefix = format!("PERPSPREAD_{}", name.to_ascii_uppercase());
+            for (suffix, slot) in [("REST", &mut venue.rest_url), ("WS", &mut venue.ws_url)] {
+                if let Some(value) = var(&format!("{prefix}_{suffix}")).filter(|v| !v.trim().is_empty()) {
+                    *slot = value;
+                }
             }
         }
     }
 
     /// Checks values a user could get wrong.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (key, fee) in
-            [("okx.taker_fee_bp", self.okx.taker_fee_bp), ("binance.taker_fee_bp", self.binance.taker_fee_bp)]
-        {
-            if !(0.0..=1000.0).contains(&fee) {
-                return Err(invalid(key, number(fee), "a fee must be between 0 and 1000 bp"));
+        if self.venues.is_empty() {
+            return Err(invalid("venues", "none", "configure at least two venues"));
+        }
+        for (name, venue) in &self.venues {
+            let key = |field: &str| format!("venues.{name}.{field}");
+            let adapter = perpspread_venues::adapter(name.parse::<Venue>().map_err(|why| ConfigError::Invalid {
+                key: format!("venues.{name}"),
+                value: "…".into(),
+                why,
+            })?);
+            if !(0.0..=1000.0).contains(&venue.taker_fee_bp) {
+                return Err(invalid(
+                    key("taker_fee_bp"),
+                    number(venue.taker_fee_bp),
+                    "a fee must be between 0 and 1000 bp",
+                ));
             }
+            check_url(key("rest_url"), &venue.rest_url, &["http", "https"], "an http:// or https:// URL")?;
+            check_url(key("ws_url"), &venue.ws_url, &["ws", "wss"], "a ws:// or wss:// URL")?;
+            let max = adapter.max_book_depth();
+            if !(1..=max).contains(&venue.book_depth) {
+                return Err(ConfigError::Invalid {
+                    key: key("book_depth"),
+                    value: venue.book_depth.to_string(),
+                    why: format!("{name} serves 1 to {max} levels per side"),
+                });
+            }
+            adapter.check_options(&venue.settings().options).map_err(|why| ConfigError::Invalid {
+                key: format!("venues.{name}"),
+                value: "…".into(),
+                why,
+            })?;
         }
-        for (key, url) in [("okx.rest_url", &self.okx.rest_url), ("binance.rest_url", &self.binance.rest_url)] {
-            check_url(key, url, &["http", "https"], "an http:// or https:// URL")?;
-        }
-        for (key, url) in [("okx.ws_url", &self.okx.ws_url), ("binance.ws_url", &self.binance.ws_url)] {
-            check_url(key, url, &["ws", "wss"], "a ws:// or wss:// URL")?;
-        }
-        if self.okx.weight_per_minute.is_some() {
-            return Err(invalid("okx.weight_per_minute", "set", "only Binance has a request-weight budget"));
+        if let Some(only) = &self.only_venues {
+            if let Some(missing) = only.iter().find(|v| !self.venues.contains_key(v.as_str())) {
+                return Err(invalid("--venues", missing, "not configured: add a [venues.<name>] section"));
+            }
+            if only.len() < 2 {
+                return Err(invalid("--venues", only.len(), "a spread needs at least two venues"));
+            }
         }
         if self.rest.max_attempts == 0 {
             return Err(invalid("rest.max_attempts", 0, "at least one attempt is needed"));
@@ -285,19 +300,39 @@ impl Config {
         if self.rest.timeout_s == 0 {
             return Err(invalid("rest.timeout_s", 0, "must be at least 1 s"));
         }
-        if self.binance.weight_per_minute == Some(0) {
-            return Err(invalid("binance.weight_per_minute", 0, "must be positive"));
-        }
         self.scan.validate()?;
         self.funding.validate()?;
         self.monitor.validate()
     }
 
+    /// The venues to use, in [`Venue::ALL`] order, with their settings.
+    pub fn enabled_venues(&self) -> Vec<(Venue, &VenueConfig)> {
+        Venue::ALL
+            .into_iter()
+            .filter(|v| self.only_venues.as_ref().is_none_or(|only| only.contains(v)))
+            .filter_map(|v| Some((v, self.venues.get(v.as_str())?)))
+            .collect()
+    }
+
+    /// The settings of `venue`, to change (an error when it is not configured).
+    pub fn venue_mut(&mut self, venue: Venue) -> Result<&mut VenueConfig, ConfigError> {
+        self.venues.get_mut(venue.as_str()).ok_or_else(|| {
+            invalid(format!("venues.{venue}"), "missing", "not configured: add a [venues.<name>] section")
+        })
+    }
+
+    /// The settings of `venue`, if configured.
+    pub fn venue(&self, venue: Venue) -> Option<&VenueConfig> {
+        self.venues.get(venue.as_str())
+    }
+
     /// Fee model from the venues' taker fees.
     pub fn fee_model(&self) -> FeeModel {
-        FeeModel::uniform(5.0, self.fees.count_exit)
-            .with_taker_bp(Venue::Okx, self.okx.taker_fee_bp)
-            .with_taker_bp(Venue::Binance, self.binance.taker_fee_bp)
+        let mut model = FeeModel::uniform(5.0, self.fees.count_exit);
+        for (venue, settings) in self.enabled_venues() {
+            model = model.with_taker_bp(venue, settings.taker_fee_bp);
+        }
+        model
     }
 
     /// REST client settings for a base URL.
@@ -306,6 +341,19 @@ impl Config {
             timeout: Duration::from_secs(self.rest.timeout_s),
             max_attempts: self.rest.max_attempts,
             ..RestConfig::new(base_url)
+        }
+    }
+}
+
+impl VenueConfig {
+    /// What the venue's adapter is given.
+    pub fn settings(&self) -> perpspread_net::venue::VenueSettings {
+        let options = serde_json::to_value(&self.options).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default();
+        perpspread_net::venue::VenueSettings {
+            rest_url: self.rest_url.clone(),
+            ws_url: self.ws_url.clone(),
+            book_depth: self.book_depth,
+            options,
         }
     }
 }
@@ -333,12 +381,6 @@ impl ScanConfig {
         if self.concurrency == 0 {
             return Err(invalid("scan.concurrency", 0, "must be at least 1"));
         }
-        if !(1..=400).contains(&self.okx_depth) {
-            return Err(invalid("scan.okx_depth", self.okx_depth, "OKX serves 1 to 400 levels per side"));
-        }
-        if !(5..=1000).contains(&self.binance_depth) {
-            return Err(invalid("scan.binance_depth", self.binance_depth, "Binance serves 5 to 1000 levels per side"));
-        }
         if !self.min_net_bp.is_finite() {
             return Err(invalid("scan.min_net_bp", self.min_net_bp, "must be a finite number"));
         }
@@ -346,8 +388,8 @@ impl ScanConfig {
     }
 }
 
-fn invalid(key: &'static str, value: impl std::fmt::Display, why: &'static str) -> ConfigError {
-    ConfigError::Invalid { key, value: value.to_string(), why }
+fn invalid(key: impl Into<String>, value: impl std::fmt::Display, why: &str) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), value: value.to_string(), why: why.to_owned() }
 }
 
 /// A number as shown in an error: huge or tiny magnitudes in exponent form, not hundreds of digits.
@@ -360,9 +402,10 @@ fn number(value: f64) -> String {
 }
 
 /// Checks that `url` parses, has one of `schemes` and names a host.
-fn check_url(key: &'static str, url: &str, schemes: &[&str], what: &'static str) -> Result<(), ConfigError> {
+fn check_url(key: String, url: &str, schemes: &[&str], what: &str) -> Result<(), ConfigError> {
     let shown = perpspread_net::redact_url(url);
-    let parsed = url::Url::parse(url).map_err(|error| ConfigError::Url { key, value: shown.to_string(), error })?;
+    let parsed =
+        url::Url::parse(url).map_err(|error| ConfigError::Url { key: key.clone(), value: shown.to_string(), error })?;
     if !schemes.contains(&parsed.scheme()) || parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid(key, shown, what));
     }
@@ -390,32 +433,43 @@ mod tests {
     fn embedded_defaults_are_valid() {
         let config = Config::load(None).unwrap();
         assert_eq!(config.scan.top, 20);
-        assert_eq!(config.okx.taker_fee_bp, 5.0);
+        assert_eq!(config.venue(Venue::Okx).unwrap().taker_fee_bp, 5.0);
+        assert_eq!(config.enabled_venues().len(), Venue::COUNT);
         assert_eq!(config.fee_model().total_bp(perpspread_core::Venue::Okx, perpspread_core::Venue::Binance), 20.0);
     }
 
     #[test]
     fn file_overrides_then_env() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        writeln!(file, "[okx]\ntaker_fee_bp = 2.0\n[scan]\ntop = 3").unwrap();
+        writeln!(file, "[venues.okx]\ntaker_fee_bp = 2.0\n[scan]\ntop = 3").unwrap();
         let mut config = Config::load(Some(file.path())).unwrap();
-        assert_eq!(config.okx.taker_fee_bp, 2.0);
-        assert_eq!(config.binance.taker_fee_bp, 5.0);
+        assert_eq!(config.venue(Venue::Okx).unwrap().taker_fee_bp, 2.0);
+        assert_eq!(config.venue(Venue::Binance).unwrap().taker_fee_bp, 5.0);
+        assert_eq!(config.fee_model().taker_bp(Venue::Okx), 2.0);
         assert_eq!(config.scan.top, 3);
         config.apply_env(|k| (k == "PERPSPREAD_OKX_REST").then(|| "http://127.0.0.1:1".to_owned()));
-        assert_eq!(config.okx.rest_url, "http://127.0.0.1:1");
+        assert_eq!(config.venue(Venue::Okx).unwrap().rest_url, "http://127.0.0.1:1");
     }
 
     #[test]
     fn bad_files_give_clear_errors() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        writeln!(file, "[okx]\ntaker_fee_bps = 2.0").unwrap();
+        writeln!(file, "[venues.okx]\ntaker_fee_bps = 2.0").unwrap();
         let err = Config::load(Some(file.path())).unwrap_err().to_string();
-        assert!(err.contains("taker_fee_bps"), "{err}");
+        assert!(err.contains("venues.okx") && err.contains("taker_fee_bps"), "{err}");
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        writeln!(file, "[okx]\ntaker_fee_bp = -1.0").unwrap();
+        writeln!(file, "[venues.okx]\ntaker_fee_bp = -1.0").unwrap();
         let err = Config::load(Some(file.path())).unwrap_err().to_string();
-        assert!(err.contains("okx.taker_fee_bp"), "{err}");
+        assert!(err.contains("venues.okx.taker_fee_bp"), "{err}");
+        for (text, key) in [
+            ("[venues.binance]\ndepth_speed = \"@0ms\"", "depth_speed"),
+            ("[venues.okx]\nbook_channel = \"books50\"", "book_channel"),
+            ("[venues.okx]\nbook_depth = 1000", "venues.okx.book_depth"),
+            ("[venues.kraken]\nrest_url = \"https://x\"", "venues.kraken"),
+        ] {
+            let err = Config::parse(text, "f.toml").unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
         let err = Config::load(Some(Path::new("/nonexistent/x.toml"))).unwrap_err().to_string();
         assert!(err.contains("cannot read"), "{err}");
         let mut file = tempfile::NamedTempFile::new().unwrap();
@@ -425,8 +479,8 @@ mod tests {
 
     #[test]
     fn wrong_types_name_their_key() {
-        let err = Config::parse("[okx]\ntaker_fee_bp = \"five\"", "f.toml").unwrap_err().to_string();
-        assert!(err.contains("f.toml: okx.taker_fee_bp: invalid type: string \"five\""), "{err}");
+        let err = Config::parse("[venues.okx]\ntaker_fee_bp = \"five\"", "f.toml").unwrap_err().to_string();
+        assert!(err.contains("f.toml: venues.okx") && err.contains("invalid type: string \"five\""), "{err}");
         let err = Config::parse("[monitor]\nsizes_usd = [1000, \"x\"]", "f.toml").unwrap_err().to_string();
         assert!(err.contains("monitor.sizes_usd[1]: "), "{err}");
         let err = Config::parse("[monitr]\ntop = 3", "f.toml").unwrap_err().to_string();

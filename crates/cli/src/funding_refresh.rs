@@ -106,8 +106,7 @@ mod tests {
     async fn funding_is_re_read_on_schedule_and_when_an_interval_changes() {
         let sim = perpspread_sim::start(perpspread_sim::SimConfig::default()).await.unwrap();
         let mut config = Config::load(None).unwrap();
-        config.okx.rest_url = sim.okx_rest_url.clone();
-        config.binance.rest_url = sim.binance_rest_url.clone();
+        crate::commands::sim::point_at(&mut config, &sim);
         let venues = RestVenues::from_config(&config).unwrap();
         let universe = crate::commands::fetch_universe(&venues).await.unwrap();
         let pair = universe.find("BTC").unwrap().clone();

@@ -21,20 +21,17 @@ struct Cli {
     /// TOML config file overriding the embedded defaults (see config/default.toml).
     #[arg(long, global = true, env = "PERPSPREAD_CONFIG")]
     config: Option<PathBuf>,
-    /// OKX REST base URL (e.g. a simulator's http://127.0.0.1:PORT).
-    #[arg(long, global = true)]
-    okx_rest: Option<String>,
-    /// OKX public WebSocket URL.
-    #[arg(long, global = true)]
-    okx_ws: Option<String>,
-    /// Binance USDⓈ-M REST base URL.
-    #[arg(long, global = true)]
-    binance_rest: Option<String>,
-    /// Binance USDⓈ-M WebSocket URL.
-    #[arg(long, global = true)]
-    binance_ws: Option<String>,
+    /// Venues to use, e.g. `okx,binance` (default: every venue configured in `[venues.<name>]`).
+    #[arg(long, global = true, value_delimiter = ',')]
+    venues: Vec<perpspread_core::Venue>,
+    /// A venue's REST base URL, as `<venue>=<url>` (e.g. a simulator's `okx=http://127.0.0.1:PORT`); repeatable.
+    #[arg(long, global = true, value_parser = parse_endpoint)]
+    rest: Vec<(perpspread_core::Venue, String)>,
+    /// A venue's WebSocket URL, as `<venue>=<url>`; repeatable.
+    #[arg(long, global = true, value_parser = parse_endpoint)]
+    ws: Vec<(perpspread_core::Venue, String)>,
     /// TOML file with API keys (`[okx] api_key, secret, passphrase`, `[binance] api_key, secret`) used only to
-    /// read the account's real fee rates; env PERPSPREAD_{OKX,BINANCE}_API_{KEY,SECRET}[,_PASSPHRASE] also work.
+    /// read the account's real fee rates; env PERPSPREAD_<VENUE>_API_{KEY,SECRET}[,_PASSPHRASE] also work.
     #[arg(long, global = true, env = "PERPSPREAD_KEYS_FILE")]
     keys: Option<PathBuf>,
     /// More logs on stderr (-v info, -vv debug); RUST_LOG overrides.
@@ -166,11 +163,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tail(args) => return commands::tail::run(args).await,
         _ => {}
     }
-    let endpoint_flag = [&cli.okx_rest, &cli.okx_ws, &cli.binance_rest, &cli.binance_ws].iter().any(|f| f.is_some());
+    let endpoint_flag = !cli.rest.is_empty() || !cli.ws.is_empty();
     if matches!(cli.command, Command::Demo(_)) && endpoint_flag {
         return Err(UserError(
-            "demo always watches its built-in simulator: drop --okx-rest/--okx-ws/--binance-rest/--binance-ws \
-             (or run `perpspread sim` and point `monitor` at it)"
+            "demo always watches its built-in simulator: drop --rest/--ws (or run `perpspread sim` and point \
+             `monitor` at it)"
                 .into(),
         )
         .into());
@@ -192,19 +189,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
     // Flags override the environment: checked once they are applied.
     let mut config = Config::read(cli.config.as_deref())?;
-    for (flag, slot) in [
-        (&cli.okx_rest, &mut config.okx.rest_url),
-        (&cli.okx_ws, &mut config.okx.ws_url),
-        (&cli.binance_rest, &mut config.binance.rest_url),
-        (&cli.binance_ws, &mut config.binance.ws_url),
-    ] {
-        if let Some(value) = flag {
-            *slot = value.clone();
-        }
+    for (venue, url) in &cli.rest {
+        config.venue_mut(*venue)?.rest_url = url.clone();
+    }
+    for (venue, url) in &cli.ws {
+        config.venue_mut(*venue)?.ws_url = url.clone();
     }
     config.keys_file = cli.keys.clone();
+    config.only_venues = (!cli.venues.is_empty()).then(|| cli.venues.clone());
     config.validate()?;
     Ok(config)
+}
+
+/// `<venue>=<url>`.
+fn parse_endpoint(text: &str) -> Result<(perpspread_core::Venue, String), String> {
+    let (venue, url) = text.split_once('=').ok_or_else(|| format!("{text:?}: expected <venue>=<url>"))?;
+    Ok((venue.parse()?, url.to_owned()))
 }
 
 fn init_logging(verbose: u8) {

@@ -34,11 +34,13 @@ fn bad_flags_and_config_exit_2_with_one_line() {
         "close_threshold_bp",
     );
     assert_bad_config("scan", "[scan]\nsize_usd = -10\n", "positive");
-    assert_bad_config("scan", "[scan]\nbinance_depth = 5000\n", "scan.binance_depth");
+    assert_bad_config("scan", "[venues.binance]\nbook_depth = 5000\n", "venues.binance.book_depth");
     assert_bad_config("scan", "[nope]\nx = 1\n", "nope");
     assert_bad_config("monitor", "[funding]\nhorizon_h = 0\n", "funding.horizon_h");
     assert_user_error(&["monitor", "--horizon", "0"], "horizon");
-    assert_user_error(&["scan", "--okx-rest", "ftp://x"], "okx.rest_url");
+    assert_user_error(&["scan", "--rest", "okx=ftp://x"], "venues.okx.rest_url");
+    assert_user_error(&["scan", "--rest", "kraken=http://x"], "unknown venue");
+    assert_user_error(&["scan", "--venues", "okx"], "at least two venues");
     assert_user_error(&["monitor", "--metrics-addr", "not-an-address"], "not-an-address");
     assert_user_error(&["monitor", "--shard", "0/3"], "shard");
     // Flag errors from the parser itself are one line too, pointing at the right help.
@@ -66,24 +68,28 @@ fn bad_flags_and_config_exit_2_with_one_line() {
 #[test]
 fn malformed_endpoints_bounds_and_conflicting_flags_exit_2() {
     // Endpoints are parsed as URLs up front (they used to fail later, retried, with exit 1 or never).
-    assert_user_error(&["instruments", "--okx-rest", "http://"], "okx.rest_url = http://: not a valid URL");
-    assert_user_error(&["instruments", "--okx-rest", "http://127.0.0.1:99999"], "invalid port number");
-    assert_user_error(&["monitor", "--binance-ws", "ws://exa mple/stream"], "binance.ws_url");
+    assert_user_error(&["instruments", "--rest", "okx=http://"], "venues.okx.rest_url = http://: not a valid URL");
+    assert_user_error(&["instruments", "--rest", "okx=http://127.0.0.1:99999"], "invalid port number");
+    assert_user_error(&["monitor", "--ws", "binance=ws://exa mple/stream"], "venues.binance.ws_url");
     // A flag replaces the environment's value before anything is checked.
     let output = Command::new(env!("CARGO_BIN_EXE_perpspread"))
-        .args(["instruments", "--okx-rest", "ftp://x"])
+        .args(["instruments", "--rest", "okx=ftp://x"])
         .env("PERPSPREAD_OKX_REST", "http://")
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("okx.rest_url = ftp://x"));
-    assert_bad_config("instruments", "[binance]\nrest_url = \"http://exa mple.com\"\n", "binance.rest_url");
+    assert_bad_config(
+        "instruments",
+        "[venues.binance]\nrest_url = \"http://exa mple.com\"\n",
+        "venues.binance.rest_url",
+    );
     // NaN and out-of-range numbers name their key and value.
     assert_bad_config("instruments", "[monitor]\nmax_latency_ms = nan\n", "monitor.max_latency_ms = NaN");
     assert_bad_config("instruments", "[monitor]\nmax_latency_ms = -5\n", "monitor.max_latency_ms = -5");
-    assert_bad_config("instruments", "[binance]\ntaker_fee_bp = 1e308\n", "= 1e308: a fee");
-    assert_bad_config("instruments", "[okx]\nweight_per_minute = 100\n", "okx.weight_per_minute");
+    assert_bad_config("instruments", "[venues.binance]\ntaker_fee_bp = 1e308\n", "= 1e308: a fee");
+    assert_bad_config("instruments", "[venues.okx]\nweight_per_minute = 100\n", "unknown setting weight_per_minute");
     // Flags that would be ignored, or make a run pointless or endless.
-    assert_user_error(&["demo", "--okx-rest", "http://127.0.0.1:1"], "built-in simulator");
+    assert_user_error(&["demo", "--rest", "okx=http://127.0.0.1:1"], "built-in simulator");
     assert_user_error(&["demo", "--out-format", "csv"], "--out-dir");
     assert_user_error(&["sim", "--messages", "10"], "--generate-capture");
     assert_user_error(&["bench", "--loopback-s", "2", "--capture", "x.jsonl"], "cannot be used with");
@@ -104,7 +110,7 @@ fn recording_never_overwrites_a_capture() {
     let kept = dir.path().join("kept.jsonl");
     std::fs::write(&kept, "recorded earlier\n").unwrap();
     for command in [["record", "--out"], ["monitor", "--record"]] {
-        let args = [command[0], command[1], kept.to_str().unwrap(), "--okx-rest", "http://127.0.0.1:1"];
+        let args = [command[0], command[1], kept.to_str().unwrap(), "--rest", "okx=http://127.0.0.1:1"];
         assert_user_error(&args, "already exists");
     }
     assert_eq!(std::fs::read_to_string(&kept).unwrap(), "recorded earlier\n");
@@ -119,7 +125,7 @@ fn unreachable_redis_and_port_in_use() {
         vec!["demo", "--json", "--duration-s", "1", "--redis", "redis://:WRONGPASS@127.0.0.1:1"],
         vec!["demo", "--json", "--duration-s", "1", "--redis", "rediss://user:WRONGPASS@127.0.0.1:1/0"],
         vec!["tail", "--redis", "redis://:WRONGPASS@127.0.0.1:1"],
-        vec!["scan", "--okx-rest", "ftp://user:WRONGPASS@x"],
+        vec!["scan", "--rest", "okx=ftp://user:WRONGPASS@x"],
     ] {
         let (code, stderr) = perpspread(&args);
         assert_eq!(code, Some(2), "{args:?}: {stderr}");

@@ -5,6 +5,17 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// `--rest <venue>=<url> --ws <venue>=<url>` for every venue of the simulator.
+fn sim_flags(sim: &perpspread_sim::SimHandle) -> Vec<String> {
+    perpspread_core::Venue::ALL
+        .into_iter()
+        .flat_map(|venue| {
+            let (rest, ws) = sim.endpoints(venue);
+            ["--rest".to_owned(), format!("{venue}={rest}"), "--ws".to_owned(), format!("{venue}={ws}")]
+        })
+        .collect()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -207,8 +218,7 @@ async fn reconnects_and_stalls_reach_metrics_and_health() {
     let metrics_port = free_port();
     let mut monitor = Command::new(env!("CARGO_BIN_EXE_perpspread"))
         .args(["monitor", "--json", "--all", "--duration-s", "120"])
-        .args(["--okx-rest", &sim.okx_rest_url, "--okx-ws", &sim.okx_ws_url])
-        .args(["--binance-rest", &sim.binance_rest_url, "--binance-ws", &sim.binance_ws_url])
+        .args(sim_flags(&sim))
         .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -271,8 +281,7 @@ async fn a_killed_zstd_recording_loses_about_a_second() {
     let out = dir.path().join("killed.jsonl.zst");
     let mut record = Command::new(env!("CARGO_BIN_EXE_perpspread"))
         .args(["record", "--top", "5", "--out", out.to_str().unwrap()])
-        .args(["--okx-rest", &sim.okx_rest_url, "--okx-ws", &sim.okx_ws_url])
-        .args(["--binance-rest", &sim.binance_rest_url, "--binance-ws", &sim.binance_ws_url])
+        .args(sim_flags(&sim))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -331,12 +340,7 @@ async fn a_full_disk_stops_record_and_alarms_monitor() {
     let sim = perpspread_sim::start(perpspread_sim::SimConfig { tick_ms: 50, ..Default::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let endpoints = |command: &mut Command| {
-        command.args(["--okx-rest", &sim.okx_rest_url, "--okx-ws", &sim.okx_ws_url]).args([
-            "--binance-rest",
-            &sim.binance_rest_url,
-            "--binance-ws",
-            &sim.binance_ws_url,
-        ]);
+        command.args(sim_flags(&sim));
     };
     let out = dir.path().join("full.jsonl");
     let mut record = Command::new(env!("CARGO_BIN_EXE_perpspread"));

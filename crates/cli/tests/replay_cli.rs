@@ -65,6 +65,6 @@ fn bad_input_exits_2_with_one_clear_line() {
 
     let output = perpspread(&["replay", "--speed", "fast", &fixture("okx_books_btc-usdt_2022-05-13.jsonl")]);
     assert_eq!(output.status.code(), Some(2));
-    let output = perpspread(&["scan", "--size-usd", "-5", "--okx-rest", "http://127.0.0.1:9"]);
+    let output = perpspread(&["scan", "--size-usd", "-5", "--rest", "okx=http://127.0.0.1:9"]);
     assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
 }

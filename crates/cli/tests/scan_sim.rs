@@ -22,7 +22,12 @@ async fn sim() -> SimHandle {
 fn run(sim: &SimHandle, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_perpspread"))
         .args(args)
-        .args(["--okx-rest", &sim.okx_rest_url, "--binance-rest", &sim.binance_rest_url])
+        .args([
+            "--rest".to_owned(),
+            format!("okx={}", sim.okx_rest_url),
+            "--rest".to_owned(),
+            format!("binance={}", sim.binance_rest_url),
+        ])
         .output()
         .expect("binary runs")
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::Path;
 
 use hmac::{Hmac, Mac};
+use perpspread_core::{Venue, VenueMap};
 use sha2::Sha256;
 
 /// A secret string whose `Debug` and `Display` print `<redacted>`.
@@ -39,7 +40,7 @@ impl fmt::Display for Secret {
 pub struct Credentials {
     pub api_key: Secret,
     pub secret: Secret,
-    /// OKX only.
+    /// For venues that issue one with the key (OKX).
     pub passphrase: Option<Secret>,
 }
 
@@ -61,32 +62,26 @@ struct KeyFileVenue {
     passphrase: Option<String>,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct KeyFile {
-    okx: Option<KeyFileVenue>,
-    binance: Option<KeyFileVenue>,
-}
+/// A key file: one `[<venue>]` table per venue.
+type KeyFile = std::collections::BTreeMap<String, KeyFileVenue>;
 
-/// Credentials of both venues, either of which may be absent.
+/// Credentials per venue, any of which may be absent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VenueCredentials {
-    pub okx: Option<Credentials>,
-    pub binance: Option<Credentials>,
-}
+pub struct VenueCredentials(VenueMap<Option<Credentials>>);
 
 impl VenueCredentials {
-    /// Reads `PERPSPREAD_OKX_API_KEY` / `_SECRET` / `_PASSPHRASE` and `PERPSPREAD_BINANCE_API_KEY` / `_SECRET`
-    /// through `var`, then a TOML key file (`[okx] api_key, secret, passphrase` / `[binance] api_key, secret`)
+    /// Reads `PERPSPREAD_<VENUE>_API_KEY` / `_API_SECRET` / `_API_PASSPHRASE` (e.g. `PERPSPREAD_OKX_API_KEY`)
+    /// through `var`, then a TOML key file (`[okx] api_key, secret, passphrase`, `[binance] api_key, secret`, …)
     /// for venues the environment did not provide.
     pub fn load(var: impl Fn(&str) -> Option<String>, file: Option<&Path>) -> Result<Self, CredentialsError> {
-        let env = |venue: &str, with_passphrase: bool| {
-            let key = var(&format!("PERPSPREAD_{venue}_API_KEY")).filter(|v| !v.is_empty())?;
-            let secret = var(&format!("PERPSPREAD_{venue}_API_SECRET")).filter(|v| !v.is_empty())?;
-            let passphrase = if with_passphrase { var(&format!("PERPSPREAD_{venue}_API_PASSPHRASE")) } else { None };
+        let env = |venue: Venue| {
+            let prefix = format!("PERPSPREAD_{}", venue.as_str().to_ascii_uppercase());
+            let key = var(&format!("{prefix}_API_KEY")).filter(|v| !v.is_empty())?;
+            let secret = var(&format!("{prefix}_API_SECRET")).filter(|v| !v.is_empty())?;
+            let passphrase = var(&format!("{prefix}_API_PASSPHRASE")).filter(|v| !v.is_empty());
             Some(Credentials { api_key: Secret(key), secret: Secret(secret), passphrase: passphrase.map(Secret) })
         };
-        let mut loaded = VenueCredentials { okx: env("OKX", true), binance: env("BINANCE", false) };
+        let mut loaded = VenueCredentials(VenueMap::from_fn(env));
         if let Some(path) = file {
             let name = path.display().to_string();
             let text =
@@ -97,16 +92,28 @@ impl VenueCredentials {
                 );
             }
             let parsed: KeyFile = toml::from_str(&text)
-                .map_err(|e| CredentialsError::Invalid { path: name, message: e.message().to_owned() })?;
-            let convert = |v: KeyFileVenue| Credentials {
-                api_key: Secret(v.api_key),
-                secret: Secret(v.secret),
-                passphrase: v.passphrase.map(Secret),
-            };
-            loaded.okx = loaded.okx.or(parsed.okx.map(convert));
-            loaded.binance = loaded.binance.or(parsed.binance.map(convert));
+                .map_err(|e| CredentialsError::Invalid { path: name.clone(), message: e.message().to_owned() })?;
+            for (section, keys) in parsed {
+                let venue = section.parse::<Venue>().map_err(|message| CredentialsError::Invalid {
+                    path: name.clone(),
+                    message: format!("[{section}]: {message}"),
+                })?;
+                let slot = &mut loaded.0[venue];
+                if slot.is_none() {
+                    *slot = Some(Credentials {
+                        api_key: Secret(keys.api_key),
+                        secret: Secret(keys.secret),
+                        passphrase: keys.passphrase.map(Secret),
+                    });
+                }
+            }
         }
         Ok(loaded)
+    }
+
+    /// The credentials of `venue`, if any.
+    pub fn get(&self, venue: Venue) -> Option<&Credentials> {
+        self.0[venue].as_ref()
     }
 }
 
@@ -170,9 +177,12 @@ mod tests {
             _ => None,
         };
         let loaded = VenueCredentials::load(env, Some(&file.0)).unwrap();
-        assert_eq!(loaded.binance.unwrap().api_key.expose(), "env-key");
-        let okx = loaded.okx.unwrap();
+        assert_eq!(loaded.get(Venue::Binance).unwrap().api_key.expose(), "env-key");
+        let okx = loaded.get(Venue::Okx).unwrap().clone();
         assert_eq!((okx.api_key.expose(), okx.passphrase.unwrap().expose()), ("file-key", "p"));
+        std::fs::write(&file.0, "[kraken]\napi_key = \"k\"\nsecret = \"s\"").unwrap();
+        let error = VenueCredentials::load(|_| None, Some(&file.0)).unwrap_err().to_string();
+        assert!(error.contains("[kraken]") && error.contains("unknown venue"), "{error}");
         assert!(VenueCredentials::load(|_| None, Some(Path::new("/nonexistent/keys.toml"))).is_err());
         std::fs::write(&file.0, "[okx]\napi_key = 1").unwrap();
         let error = VenueCredentials::load(|_| None, Some(&file.0)).unwrap_err().to_string();

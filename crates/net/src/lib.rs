@@ -2,20 +2,19 @@
 //!
 //! * [`rest::RestClient`]: HTTP GET with per-venue rate limiting ([`limiter::RateLimiter`]), retries with
 //!   capped exponential backoff and jitter, and the server's back-off hints (HTTP 429/418, `Retry-After`).
-//! * [`MarketRest`]: the shape every venue's REST market-data adapter has, so the CLI and engine are
-//!   written once for all venues.
+//! * [`venue`]: the adapter every venue provides ([`venue::VenueAdapter`], [`venue::VenueRest`]), so the CLI,
+//!   the live loop and replay are written once for all venues.
 
 pub mod auth;
 pub mod backoff;
 pub mod limiter;
 pub mod rest;
+pub mod venue;
 pub mod ws;
 
-use std::collections::HashMap;
-use std::future::Future;
 use std::time::Duration;
 
-use perpspread_core::{Instrument, OrderBook, Skipped, Venue};
+use perpspread_core::{Instrument, OrderBook, Skipped};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -129,37 +128,9 @@ pub struct Activity {
     pub quote_volume_24h: f64,
 }
 
-/// REST market data every venue adapter provides.
-pub trait MarketRest: Send + Sync {
-    /// The venue served.
-    fn venue(&self) -> Venue;
-    /// Perpetual swaps listed by the venue.
-    fn instruments(&self) -> impl Future<Output = Result<Listing, RestError>> + Send;
-    /// An order book snapshot of up to `depth` levels a side.
-    fn book(&self, instrument: &Instrument, depth: usize) -> impl Future<Output = Result<RestBook, RestError>> + Send;
-    /// 24 h activity of every perpetual, keyed by venue symbol.
-    fn activity(&self) -> impl Future<Output = Result<HashMap<String, Activity>, RestError>> + Send;
-    /// Funding of the given instruments, keyed by venue symbol.
-    fn funding(
-        &self,
-        instruments: &[&Instrument],
-    ) -> impl Future<Output = Result<HashMap<String, Funding>, RestError>> + Send;
-}
-
 /// A fetched REST order-book snapshot: the request's path and query (how the feed handler recognises it) and
 /// the raw response, to be fed through the pipeline like any frame (and recorded).
 pub type RawSnapshot = (String, RestResponse);
-
-/// REST order-book snapshots that seed or repair a streamed book (Binance always; OKX when the WebSocket
-/// sends no initial snapshot). Object-safe, so the live layer holds one per venue.
-pub trait SnapshotSource: Send + Sync {
-    /// The snapshot of `symbol` with up to `depth` levels a side (clamped to what the venue serves).
-    fn snapshot<'a>(
-        &'a self,
-        symbol: &'a str,
-        depth: usize,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<RawSnapshot, RestError>> + Send + 'a>>;
-}
 
 /// Builds a book for `instrument` from `(price, size)` strings as the venue sent them.
 pub fn book_from_levels<'a>(

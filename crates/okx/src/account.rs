@@ -125,6 +125,35 @@ impl OkxRest {
     }
 }
 
+/// The account's taker fee of each instrument, bp, keyed by instId: by its fee group (`feeGroup` by `groupId`),
+/// else the deprecated account-wide rate (USDC-margined swaps: `takerUSDC`); logs how many got which.
+pub async fn taker_fees(
+    rest: &OkxRest,
+    credentials: &Credentials,
+    instruments: &[perpspread_core::Instrument],
+) -> Result<std::collections::HashMap<String, f64>, RestError> {
+    let fees = rest.swap_fees(credentials).await?;
+    let (mut by_group, mut by_account) = (0, 0);
+    let mut rates = std::collections::HashMap::new();
+    for instrument in instruments {
+        let grouped = fees.groups.iter().any(|g| Some(g.group_id.as_str()) == instrument.fee_group.as_deref());
+        if let Some(bp) = fees.taker_bp(instrument.fee_group.as_deref(), instrument.settle == "USDC") {
+            if grouped {
+                by_group += 1;
+            } else {
+                by_account += 1;
+            }
+            rates.insert(instrument.symbol.clone(), bp);
+        }
+    }
+    tracing::info!(
+        "OKX account taker fees: {by_group} instruments by fee group, {by_account} by the deprecated account-wide \
+         rate, {} keep the configured rate",
+        instruments.len() - rates.len()
+    );
+    Ok(rates)
+}
+
 /// Parses a trade-fee response. OKX reports commissions as negative rates (a rebate is positive).
 pub fn parse_trade_fee(body: &[u8]) -> Result<SwapFees, String> {
     let envelope: Envelope<Vec<TradeFeeMsg>> = serde_json::from_slice(body).map_err(|e| e.to_string())?;

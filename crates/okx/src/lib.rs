@@ -5,6 +5,7 @@
 //! listed but never paired with linear contracts.
 
 pub mod account;
+pub mod adapter;
 pub mod checksum;
 pub mod feed;
 pub mod messages;
@@ -12,4 +13,5 @@ pub mod rest;
 pub mod symbols;
 pub mod ws;
 
+pub use adapter::OkxAdapter;
 pub use rest::{OkxRest, DEFAULT_REST_URL};

@@ -4,9 +4,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use perpspread_core::{Instrument, Venue};
+use perpspread_net::auth::Credentials;
 use perpspread_net::limiter::RateLimiter;
+use perpspread_net::rest::ResponseObserver;
 use perpspread_net::rest::{RestClient, RestConfig, RestError, Verdict};
-use perpspread_net::{book_from_levels, Activity, Funding, Listing, MarketRest, RestBook};
+use perpspread_net::venue::{BoxFuture, VenueRest};
+use perpspread_net::{book_from_levels, Activity, Funding, Listing, RawSnapshot, RestBook};
 use rust_decimal::Decimal;
 
 use crate::messages::{BookMsg, Envelope, FundingMsg, Status, TickerMsg};
@@ -86,54 +89,71 @@ impl OkxRest {
     /// streamed `books` book (OKX "How to manage a local order book correctly": the buffered updates are
     /// bridged by `prevSeqId <= seqId(snapshot) < seqId`). Not reported to the observer: the live layer
     /// records it when it processes it.
-    pub async fn book_snapshot(&self, inst_id: &str, depth: usize) -> Result<perpspread_net::RawSnapshot, RestError> {
+    pub async fn book_snapshot(&self, inst_id: &str, depth: usize) -> Result<RawSnapshot, RestError> {
         let path = format!("/api/v5/market/books?instId={inst_id}&sz={}", depth.clamp(1, MAX_REST_DEPTH));
         let response = self.client.get_unobserved(&path, &self.books_limit, 1).await?;
         Ok((path, response))
     }
 }
 
-impl perpspread_net::SnapshotSource for OkxRest {
-    fn snapshot<'a>(
-        &'a self,
-        symbol: &'a str,
-        depth: usize,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<perpspread_net::RawSnapshot, RestError>> + Send + 'a>>
-    {
-        Box::pin(self.book_snapshot(symbol, depth))
-    }
-}
-
-impl MarketRest for OkxRest {
+impl VenueRest for OkxRest {
     fn venue(&self) -> Venue {
         Venue::Okx
     }
 
-    async fn instruments(&self) -> Result<Listing, RestError> {
-        let path = "/api/v5/public/instruments?instType=SWAP";
-        Ok(self.data(path, &self.instruments_limit, crate::symbols::parse_instruments).await?.0)
+    fn instruments(&self) -> BoxFuture<'_, Result<Listing, RestError>> {
+        Box::pin(async move {
+            let path = "/api/v5/public/instruments?instType=SWAP";
+            Ok(self.data(path, &self.instruments_limit, crate::symbols::parse_instruments).await?.0)
+        })
     }
 
-    async fn book(&self, instrument: &Instrument, depth: usize) -> Result<RestBook, RestError> {
-        let depth = depth.clamp(1, MAX_REST_DEPTH);
-        let path = format!("/api/v5/market/books?instId={}&sz={depth}", instrument.symbol);
-        let response = self.client.get(&path, &self.books_limit, 1).await?;
-        let parsed = parse_book(&response.body, instrument, depth).map_err(|m| self.client.decode_error(&path, m))?;
-        Ok(RestBook { latency: response.latency, ..parsed })
+    fn book<'a>(&'a self, instrument: &'a Instrument, depth: usize) -> BoxFuture<'a, Result<RestBook, RestError>> {
+        Box::pin(async move {
+            let depth = depth.clamp(1, MAX_REST_DEPTH);
+            let path = format!("/api/v5/market/books?instId={}&sz={depth}", instrument.symbol);
+            let response = self.client.get(&path, &self.books_limit, 1).await?;
+            let parsed =
+                parse_book(&response.body, instrument, depth).map_err(|m| self.client.decode_error(&path, m))?;
+            Ok(RestBook { latency: response.latency, ..parsed })
+        })
     }
 
-    async fn activity(&self) -> Result<HashMap<String, Activity>, RestError> {
-        let path = "/api/v5/market/tickers?instType=SWAP";
-        Ok(self.data(path, &self.tickers_limit, parse_activity).await?.0)
+    fn activity(&self) -> BoxFuture<'_, Result<HashMap<String, Activity>, RestError>> {
+        Box::pin(async move {
+            let path = "/api/v5/market/tickers?instType=SWAP";
+            Ok(self.data(path, &self.tickers_limit, parse_activity).await?.0)
+        })
     }
 
-    async fn funding(&self, instruments: &[&Instrument]) -> Result<HashMap<String, Funding>, RestError> {
-        let requests = instruments.iter().map(|instrument| async move {
-            let path = format!("/api/v5/public/funding-rate?instId={}", instrument.symbol);
-            let (funding, _) = self.data(&path, &self.funding_limit, parse_funding).await?;
-            Ok::<_, RestError>((instrument.symbol.clone(), funding))
-        });
-        futures::future::try_join_all(requests).await.map(|v| v.into_iter().collect())
+    fn funding<'a>(
+        &'a self,
+        instruments: &'a [&'a Instrument],
+    ) -> BoxFuture<'a, Result<HashMap<String, Funding>, RestError>> {
+        Box::pin(async move {
+            let requests = instruments.iter().map(|instrument| async move {
+                let path = format!("/api/v5/public/funding-rate?instId={}", instrument.symbol);
+                let (funding, _) = self.data(&path, &self.funding_limit, parse_funding).await?;
+                Ok::<_, RestError>((instrument.symbol.clone(), funding))
+            });
+            futures::future::try_join_all(requests).await.map(|v| v.into_iter().collect())
+        })
+    }
+
+    fn snapshot<'a>(&'a self, symbol: &'a str, depth: usize) -> BoxFuture<'a, Result<RawSnapshot, RestError>> {
+        Box::pin(self.book_snapshot(symbol, depth))
+    }
+
+    fn account_taker_fees<'a>(
+        &'a self,
+        credentials: &'a Credentials,
+        instruments: &'a [Instrument],
+    ) -> BoxFuture<'a, Result<HashMap<String, f64>, RestError>> {
+        Box::pin(crate::account::taker_fees(self, credentials, instruments))
+    }
+
+    fn observe(&mut self, observer: std::sync::Arc<dyn ResponseObserver>) {
+        self.client = self.client.clone().with_observer(observer);
     }
 }
 

@@ -144,6 +144,15 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
+    /// The REST base URL and the WebSocket URL a client of `venue` connects to (Binance's is the base of its
+    /// routes).
+    pub fn endpoints(&self, venue: Venue) -> (String, String) {
+        match venue {
+            Venue::Okx => (self.okx_rest_url.clone(), self.okx_ws_url.clone()),
+            Venue::Binance => (self.binance_rest_url.clone(), self.binance_ws_url.trim_end_matches('/').to_owned()),
+        }
+    }
+
     /// Injects a fault immediately.
     pub fn inject(&self, kind: FaultKind) {
         self.shared.inject(kind);

@@ -16,30 +16,20 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use perpspread_binance::ws::BinanceWs;
 use perpspread_capture::Src;
 use perpspread_core::feed::{FeedEvent, Frame, RecvTime, ResyncReason, Source};
 use perpspread_core::health::{SilentStream, StreamHealth, StreamKind};
 use perpspread_core::Venue;
 use perpspread_net::backoff::Backoff;
+pub use perpspread_net::venue::ResyncPolicy;
+use perpspread_net::venue::{VenueAdapter, VenueRest, VenueSettings};
 use perpspread_net::ws::{now, run_connection, WsCommand, WsEvent, WsVenue};
-use perpspread_net::{redact_url, RawSnapshot, RestError, SnapshotSource};
-use perpspread_okx::ws::OkxWs;
+use perpspread_net::{redact_url, RawSnapshot, RestError};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::pipeline::{Pipeline, PipelineStats};
 use crate::recorder::Recorder;
-
-/// How a venue's broken book is rebuilt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResyncPolicy {
-    /// Unsubscribe and subscribe the instrument again (OKX: the venue answers with a fresh snapshot, or the
-    /// feed asks for a REST snapshot when none comes).
-    Resubscribe,
-    /// Fetch a REST snapshot and bridge the buffered stream onto it (Binance).
-    RestSnapshot,
-}
 
 /// One venue to stream.
 pub struct LiveVenue {
@@ -49,35 +39,24 @@ pub struct LiveVenue {
     /// Venue symbols to stream.
     pub symbols: Vec<String>,
     /// REST order-book snapshots, for books that need one.
-    pub snapshots: Option<Arc<dyn SnapshotSource>>,
+    pub snapshots: Option<Arc<dyn VenueRest>>,
     pub resync: ResyncPolicy,
 }
 
 impl LiveVenue {
-    /// OKX public channels for `symbols`.
-    pub fn okx(ws: OkxWs, symbols: Vec<String>) -> Self {
+    /// The venue `adapter` speaks, streamed as `settings` say (its routes and resync policy), for `symbols`.
+    pub fn new(adapter: &dyn VenueAdapter, settings: &VenueSettings, symbols: Vec<String>) -> Self {
         LiveVenue {
-            venue: Venue::Okx,
-            routes: vec![Arc::new(ws)],
+            venue: adapter.venue(),
+            routes: adapter.ws_routes(settings),
             symbols,
             snapshots: None,
-            resync: ResyncPolicy::Resubscribe,
-        }
-    }
-
-    /// Binance USDⓈ-M streams for `symbols`, one set of connections per route.
-    pub fn binance(ws: &BinanceWs, symbols: Vec<String>) -> Self {
-        LiveVenue {
-            venue: Venue::Binance,
-            routes: ws.routes().into_iter().map(|route| Arc::new(route) as Arc<dyn WsVenue>).collect(),
-            symbols,
-            snapshots: None,
-            resync: ResyncPolicy::RestSnapshot,
+            resync: adapter.resync(),
         }
     }
 
     /// The same venue with REST snapshots from `source`.
-    pub fn with_snapshots(mut self, source: Arc<dyn SnapshotSource>) -> Self {
+    pub fn with_snapshots(mut self, source: Arc<dyn VenueRest>) -> Self {
         self.snapshots = Some(source);
         self
     }
@@ -209,7 +188,7 @@ struct Snapshot {
 
 /// Per-venue settings the loop needs after start.
 struct VenueRuntime {
-    snapshots: Option<Arc<dyn SnapshotSource>>,
+    snapshots: Option<Arc<dyn VenueRest>>,
     resync: ResyncPolicy,
 }
 

@@ -1,9 +1,7 @@
 //! Routes frames to each venue's feed handler and keeps pipeline-wide counters.
 
-use perpspread_binance::feed::BinanceFeed;
 use perpspread_core::feed::{ClockOffset, Feed, FeedEvent, Frame, FrameError};
 use perpspread_core::{Venue, VenueMap};
-use perpspread_okx::feed::OkxFeed;
 use serde::Serialize;
 
 /// Counters of everything the pipeline has seen.
@@ -45,12 +43,7 @@ pub struct LastFrame {
 
 impl Default for Pipeline {
     fn default() -> Self {
-        Pipeline::with_feeds(VenueMap::from_fn(|venue| -> Box<dyn Feed> {
-            match venue {
-                Venue::Okx => Box::new(OkxFeed::default()),
-                Venue::Binance => Box::new(BinanceFeed::default()),
-            }
-        }))
+        Pipeline::with_feeds(perpspread_venues::feeds())
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use perpspread_capture::{CaptureError, CaptureReader, Record, Src};
 use perpspread_core::feed::{Frame, RecvTime, Source};
-use perpspread_core::{BookState, Venue};
+use perpspread_core::{BookState, Venue, VenueMap};
 use serde::Serialize;
 
 use perpspread_core::engine::{Engine, EngineConfig, EventKind, OpportunityEvent};
@@ -157,8 +157,11 @@ pub fn replay_with(
         };
         pace.wait_until(record.ts_ns);
         last_ns = record.ts_ns;
-        if let (Src::Rest, Some(config), None) = (record.src, &options.engine, &signals) {
-            if let Some(pairs) = universe.offer(venue, &record.url, &record.data) {
+        // Every venue's instrument list is recorded before its streams: the engine starts with the first
+        // record that is not one, over every venue listed by then.
+        let listing = record.src == Src::Rest && universe.offer(venue, &record.url, &record.data);
+        if let (false, Some(config), None) = (listing, &options.engine, &signals) {
+            if let Some(pairs) = universe.pairs() {
                 signals = Some(Signals::new(Engine::new(config.clone(), pairs)));
             }
         }
@@ -195,27 +198,31 @@ pub(crate) fn frame_of(record: &Record) -> Frame<'_> {
     Frame { source, data: &record.data, recv: RecvTime { wall_ns: record.ts_ns, mono_ns: record.ts_ns } }
 }
 
-/// Collects the venues' instrument lists from REST records and pairs them once both are known.
+/// Collects the venues' instrument lists from REST records (each venue's adapter recognises its own).
 #[derive(Debug, Default)]
 pub(crate) struct UniverseBuilder {
-    okx: Option<Listing>,
-    binance: Option<Listing>,
+    listings: VenueMap<Option<Listing>>,
 }
 
 impl UniverseBuilder {
-    /// Takes a REST record; returns the paired universe once both venues' lists have been seen.
-    pub(crate) fn offer(&mut self, venue: Venue, url: &str, body: &str) -> Option<Vec<perpspread_core::Pair>> {
-        match venue {
-            Venue::Okx if url.starts_with("/api/v5/public/instruments") => {
-                self.okx = perpspread_okx::symbols::parse_instruments(body.as_bytes()).ok();
+    /// Takes a REST record; returns whether it was a venue's instrument list.
+    pub(crate) fn offer(&mut self, venue: Venue, url: &str, body: &str) -> bool {
+        match perpspread_venues::adapter(venue).parse_listing(url, body.as_bytes()) {
+            Some(listing) => {
+                self.listings[venue] = listing.ok();
+                true
             }
-            Venue::Binance if url.starts_with("/fapi/v1/exchangeInfo") => {
-                self.binance = perpspread_binance::symbols::parse_exchange_info(body.as_bytes()).ok();
-            }
-            _ => return None,
+            None => false,
         }
-        let (okx, binance) = (self.okx.as_ref()?, self.binance.as_ref()?);
-        let instruments = okx.instruments.iter().chain(&binance.instruments).cloned().collect();
+    }
+
+    /// The paired universe, once at least two venues' lists have been seen.
+    pub(crate) fn pairs(&self) -> Option<Vec<perpspread_core::Pair>> {
+        let listed: Vec<&Listing> = self.listings.iter().flatten().collect();
+        if listed.len() < 2 {
+            return None;
+        }
+        let instruments = listed.iter().flat_map(|l| l.instruments.iter().cloned()).collect();
         Some(Universe::build(instruments, Vec::new()).pairs)
     }
 }

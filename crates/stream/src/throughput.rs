@@ -70,11 +70,12 @@ impl InMemoryCapture {
     /// `replay` pairs them.
     pub fn pairs(&self) -> Vec<Pair> {
         let mut universe = UniverseBuilder::default();
-        self.records
-            .iter()
-            .filter(|r| r.src == Src::Rest)
-            .find_map(|r| universe.offer(r.venue.parse().ok()?, &r.url, &r.data))
-            .unwrap_or_default()
+        for record in self.records.iter().filter(|r| r.src == Src::Rest) {
+            if let Ok(venue) = record.venue.parse() {
+                universe.offer(venue, &record.url, &record.data);
+            }
+        }
+        universe.pairs().unwrap_or_default()
     }
 
     /// Pushes every record through a fresh pipeline and an engine over `pairs` (default settings).

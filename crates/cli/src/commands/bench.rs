@@ -10,7 +10,7 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 use perpspread_core::engine::{Engine, EngineConfig};
 use perpspread_core::feed::{Frame, RecvTime, Source};
-use perpspread_core::{Universe, Venue};
+use perpspread_core::Venue;
 use perpspread_stream::throughput::median;
 use perpspread_stream::{replay, InMemoryCapture, Pipeline, ReplayOptions, Signals};
 
@@ -165,7 +165,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// End to end over 127.0.0.1: the simulator publishes, the live pipeline receives, verifies and evaluates.
 async fn loopback(seconds: u64, pairs: usize, tick_ms: u64) -> anyhow::Result<()> {
     use perpspread_sim::{BinanceSpec, OkxSpec, SimConfig, SimPair};
-    use std::sync::Arc;
     let mut config = SimConfig { tick_ms: tick_ms.max(1), okx_checksum: false, ..SimConfig::default() };
     config.pairs.retain(|p| p.is_cross_listed());
     for i in config.pairs.len()..pairs {
@@ -177,21 +176,12 @@ async fn loopback(seconds: u64, pairs: usize, tick_ms: u64) -> anyhow::Result<()
         );
     }
     let sim = perpspread_sim::start(config).await.map_err(|e| UserError(e.to_string()))?;
-    let okx = perpspread_okx::OkxRest::new(perpspread_net::RestConfig::new(&sim.okx_rest_url))?;
-    let binance = perpspread_binance::BinanceRest::new(perpspread_net::RestConfig::new(&sim.binance_rest_url), 2400)?;
-    use perpspread_net::MarketRest;
-    let (a, b) = tokio::try_join!(okx.instruments(), binance.instruments())?;
-    let universe = Universe::build(a.instruments.into_iter().chain(b.instruments).collect(), Vec::new());
-    let symbols =
-        |venue: Venue| universe.pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect::<Vec<_>>();
-    let mut live = perpspread_stream::LiveConfig::new();
-    use perpspread_stream::LiveVenue;
-    live.venues = vec![
-        LiveVenue::okx(perpspread_okx::ws::OkxWs::new(&sim.okx_ws_url), symbols(Venue::Okx))
-            .with_snapshots(Arc::new(okx)),
-        LiveVenue::binance(&perpspread_binance::ws::BinanceWs::new(&sim.binance_ws_url), symbols(Venue::Binance))
-            .with_snapshots(Arc::new(binance)),
-    ];
+    // The product's own wiring (the embedded configuration, pointed at the simulator).
+    let mut product = crate::config::Config::load(None)?;
+    super::sim::point_at(&mut product, &sim);
+    let venues = crate::venues::RestVenues::from_config(&product)?;
+    let universe = super::fetch_universe(&venues).await?;
+    let live = super::record::live_config(&product, &universe.pairs, venues, None, &product.monitor);
     let mut signals = Signals::new(Engine::new(EngineConfig::default(), universe.pairs.clone()));
     let mut events = Vec::new();
     let histogram = || Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds");

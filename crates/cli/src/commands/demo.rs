@@ -1,7 +1,7 @@
 //! `perpspread demo`: the simulator in-process, with dislocations, watched by `monitor`.
 
 use crate::commands::monitor;
-use crate::commands::sim::{binance_stream_url, dislocation_schedule};
+use crate::commands::sim::dislocation_schedule;
 use crate::config::Config;
 use crate::UserError;
 
@@ -30,10 +30,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<()> {
     sim_config.dislocations = dislocation_schedule(&sim_config, 500, 6_000, 30.0);
     let sim = perpspread_sim::start(sim_config).await.map_err(|e| UserError(e.to_string()))?;
     tracing::info!("demo: simulator at {}", super::sim::endpoint_flags(&sim));
-    config.okx.rest_url = sim.okx_rest_url.clone();
-    config.okx.ws_url = sim.okx_ws_url.clone();
-    config.binance.rest_url = sim.binance_rest_url.clone();
-    config.binance.ws_url = binance_stream_url(&sim);
+    super::sim::point_at(&mut config, &sim);
     let args = monitor::Args {
         symbols: Vec::new(),
         top: None,

@@ -107,7 +107,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     super::apply_account_fees(config, &venues, &mut pairs).await?;
     let fees = config.fee_model();
     let mut funding = super::scan::fetch_funding(&venues, &pairs).await;
-    add_binance_settled(&venues, &pairs, &mut funding).await;
+    add_last_settled(&venues, &pairs, &mut funding).await;
     let spreads = super::scan::scan_pairs_with(&venues, &pairs, &scan, &fees, (&funding, horizon_ms)).await;
     let now_ms = perpspread_net::rest::unix_ns() / 1_000_000;
     let rows = rank(&pairs, &spreads, &funding, &fees, now_ms, horizon_h);
@@ -123,12 +123,24 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Binance publishes the last settled rate only in its funding history: one request per shown leg.
-async fn add_binance_settled(venues: &RestVenues, pairs: &[Pair], funding: &mut HashMap<(Venue, String), Funding>) {
-    let symbols: Vec<&str> = pairs.iter().filter_map(|p| p.leg(Venue::Binance)).map(|l| l.symbol.as_str()).collect();
-    for (symbol, (rate, _)) in venues.binance.last_settled(&symbols).await {
-        if let Some(f) = funding.get_mut(&(Venue::Binance, symbol)) {
-            f.last_settled_rate = Some(rate);
+/// The last settled rate of the legs whose funding did not carry it (Binance publishes it only in its funding
+/// history: one request per shown leg).
+async fn add_last_settled(venues: &RestVenues, pairs: &[Pair], funding: &mut HashMap<(Venue, String), Funding>) {
+    for handle in venues.iter() {
+        let venue = handle.venue();
+        let symbols: Vec<&str> = pairs
+            .iter()
+            .filter_map(|p| p.leg(venue))
+            .filter(|leg| funding.get(&(venue, leg.symbol.clone())).is_some_and(|f| f.last_settled_rate.is_none()))
+            .map(|l| l.symbol.as_str())
+            .collect();
+        if symbols.is_empty() {
+            continue;
+        }
+        for (symbol, (rate, _)) in handle.rest.last_settled(&symbols).await {
+            if let Some(f) = funding.get_mut(&(venue, symbol)) {
+                f.last_settled_rate = Some(rate);
+            }
         }
     }
 }

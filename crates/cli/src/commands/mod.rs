@@ -15,7 +15,6 @@ pub mod tail;
 use std::collections::HashMap;
 
 use perpspread_core::{Instrument, Pair, Universe, Venue};
-use perpspread_net::MarketRest;
 
 use crate::venues::RestVenues;
 use crate::UserError;
@@ -41,11 +40,14 @@ pub fn at_least_one(text: &str) -> Result<u64, String> {
     }
 }
 
-/// Fetches both venues' instrument lists concurrently and pairs them.
+/// Fetches every venue's instrument list concurrently and pairs them.
 pub async fn fetch_universe(venues: &RestVenues) -> anyhow::Result<Universe> {
-    let (okx, binance) = tokio::try_join!(venues.okx.instruments(), venues.binance.instruments())?;
-    let instruments = okx.instruments.into_iter().chain(binance.instruments).collect();
-    let skipped = okx.skipped.into_iter().chain(binance.skipped).collect();
+    let listings = futures::future::try_join_all(venues.iter().map(|v| v.rest.instruments())).await?;
+    let (mut instruments, mut skipped) = (Vec::new(), Vec::new());
+    for listing in listings {
+        instruments.extend(listing.instruments);
+        skipped.extend(listing.skipped);
+    }
     Ok(Universe::build(instruments, skipped))
 }
 
@@ -90,9 +92,11 @@ async fn select_pairs(
         }
         return Ok(pairs);
     }
-    let (okx, binance) = tokio::join!(venues.okx.activity(), venues.binance.activity());
-    let volumes: HashMap<Venue, HashMap<String, f64>> = [(Venue::Okx, okx), (Venue::Binance, binance)]
-        .into_iter()
+    let activity = futures::future::join_all(venues.iter().map(|v| v.rest.activity())).await;
+    let volumes: HashMap<Venue, HashMap<String, f64>> = venues
+        .iter()
+        .map(|v| v.venue())
+        .zip(activity)
         .map(|(venue, result)| {
             let map = result
                 .map_err(|e| tracing::warn!("24 h volumes unavailable: {e}"))
@@ -156,13 +160,8 @@ pub async fn shutdown_signal(limit: Option<std::time::Duration>) {
     }
 }
 
-/// Binance symbols whose commission is read one by one (weight 20 each, from the 2400-a-minute budget);
-/// the others take the rate most of those have.
-const COMMISSION_LOOKUPS: usize = 40;
-
-/// With API keys, reads the account's taker fees into each watched instrument: OKX per fee group
-/// (`feeGroup` by `groupId`, the deprecated account-wide rate as fallback), Binance per symbol. Instruments
-/// without a rate keep the configured fee, and the log says which and how many.
+/// With API keys, reads the account's taker fees into each watched instrument (each venue's adapter knows how:
+/// OKX per fee group, Binance per symbol). Instruments without a rate keep the configured fee.
 pub async fn apply_account_fees(
     config: &crate::config::Config,
     venues: &RestVenues,
@@ -171,79 +170,22 @@ pub async fn apply_account_fees(
     use perpspread_net::auth::VenueCredentials;
     let credentials = VenueCredentials::load(|k| std::env::var(k).ok(), config.keys_file.as_deref())
         .map_err(|e| UserError(e.to_string()))?;
-    if let Some(okx) = &credentials.okx {
-        match venues.okx.swap_fees(okx).await {
-            Ok(fees) => {
-                let (mut by_group, mut by_account, mut configured) = (0, 0, 0);
-                for leg in pairs.iter_mut().flat_map(|p| p.legs.iter_mut()).filter(|l| l.venue == Venue::Okx) {
-                    let grouped = fees.groups.iter().any(|g| Some(g.group_id.as_str()) == leg.fee_group.as_deref());
-                    match fees.taker_bp(leg.fee_group.as_deref(), leg.settle == "USDC") {
-                        Some(bp) if grouped => (leg.taker_fee_bp, by_group) = (Some(bp), by_group + 1),
-                        Some(bp) => (leg.taker_fee_bp, by_account) = (Some(bp), by_account + 1),
-                        None => configured += 1,
-                    }
+    for handle in venues.iter() {
+        let venue = handle.venue();
+        let Some(keys) = credentials.get(venue) else { continue };
+        let mut instruments: Vec<Instrument> =
+            pairs.iter().flat_map(|p| p.legs.iter()).filter(|l| l.venue == venue).cloned().collect();
+        instruments.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        instruments.dedup_by(|a, b| a.symbol == b.symbol);
+        let configured = config.venue(venue).map_or(0.0, |v| v.taker_fee_bp);
+        match handle.rest.account_taker_fees(keys, &instruments).await {
+            Ok(rates) => {
+                for leg in pairs.iter_mut().flat_map(|p| p.legs.iter_mut()).filter(|l| l.venue == venue) {
+                    leg.taker_fee_bp = rates.get(&leg.symbol).copied();
                 }
-                tracing::info!(
-                    "OKX account taker fees: {by_group} instruments by fee group, {by_account} by the deprecated account-wide rate, {configured} keep the configured {} bp",
-                    config.okx.taker_fee_bp
-                );
             }
-            Err(error) => {
-                tracing::warn!("OKX account fees unavailable, keeping {} bp: {error}", config.okx.taker_fee_bp)
-            }
+            Err(error) => tracing::warn!("{venue} account fees unavailable, keeping {configured} bp: {error}"),
         }
     }
-    let Some(binance) = &credentials.binance else { return Ok(()) };
-    let mut symbols: Vec<String> =
-        pairs.iter().filter_map(|p| p.leg(Venue::Binance)).map(|i| i.symbol.clone()).collect();
-    symbols.sort();
-    symbols.dedup();
-    let looked_up = &symbols[..symbols.len().min(COMMISSION_LOOKUPS)];
-    let results =
-        futures::future::join_all(looked_up.iter().map(|symbol| venues.binance.commission(binance, symbol))).await;
-    let mut rates = std::collections::HashMap::new();
-    for (symbol, result) in looked_up.iter().zip(results) {
-        match result {
-            Ok(fees) => {
-                rates.insert(symbol.clone(), fees.taker_bp);
-            }
-            Err(error) => tracing::warn!(
-                symbol,
-                "Binance commission unavailable, keeping {} bp: {error}",
-                config.binance.taker_fee_bp
-            ),
-        }
-    }
-    // The rate most symbols have, for the symbols beyond the lookups.
-    let common = rates
-        .values()
-        .fold(Vec::<(f64, usize)>::new(), |mut counts, bp| {
-            match counts.iter_mut().find(|(rate, _)| rate == bp) {
-                Some(entry) => entry.1 += 1,
-                None => counts.push((*bp, 1)),
-            }
-            counts
-        })
-        .into_iter()
-        // The most frequent rate; among equally frequent ones the highest (fees never understated).
-        .max_by(|(a, na), (b, nb)| na.cmp(nb).then(a.total_cmp(b)))
-        .map(|(bp, _)| bp);
-    let mut assumed = 0;
-    for leg in pairs.iter_mut().flat_map(|p| p.legs.iter_mut()).filter(|l| l.venue == Venue::Binance) {
-        leg.taker_fee_bp = rates.get(&leg.symbol).copied().or_else(|| {
-            let rate = common.filter(|_| !looked_up.contains(&leg.symbol));
-            assumed += usize::from(rate.is_some());
-            rate
-        });
-    }
-    tracing::info!(
-        "Binance account taker fees: read for {} of {} symbols{}",
-        rates.len(),
-        symbols.len(),
-        match common {
-            Some(bp) if assumed > 0 => format!("; {assumed} others assumed at the most common rate, {bp} bp"),
-            _ => String::new(),
-        }
-    );
     Ok(())
 }

@@ -60,10 +60,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         Some(path) => Some(Recorder::create(path, Rotation::default()).map_err(|e| UserError(e.to_string()))?),
         None => None,
     };
-    let mut venues = RestVenues::from_config(config)?;
-    if let Some(recorder) = &recorder {
-        venues.observe(Arc::new(recorder.clone()));
-    }
+    let venues = match &recorder {
+        Some(recorder) => RestVenues::observed(config, Arc::new(recorder.clone()))?,
+        None => RestVenues::from_config(config)?,
+    };
     let mut universe = super::fetch_universe(&venues).await?;
     if let Some(shard) = &args.shard {
         universe.pairs.retain(|pair| shard.contains(&pair.key.to_string()));

@@ -4,10 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use perpspread_binance::ws::BinanceWs;
 use perpspread_capture::Rotation;
-use perpspread_core::{Pair, Venue};
-use perpspread_okx::ws::OkxWs;
+use perpspread_core::Pair;
 use perpspread_stream::{run_live, LiveConfig, LiveVenue, Recorder};
 
 use crate::config::{Config, MonitorConfig};
@@ -51,8 +49,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         max_age: args.rotate_minutes.map(|m| Duration::from_secs(m.saturating_mul(60))),
     };
     let recorder = Recorder::create(&args.out, rotation).map_err(|e| UserError(e.to_string()))?;
-    let mut venues = RestVenues::from_config(config)?;
-    venues.observe(Arc::new(recorder.clone()));
+    let venues = RestVenues::observed(config, Arc::new(recorder.clone()))?;
     let universe = super::fetch_universe(&venues).await?;
     let pairs = super::select_pairs(&venues, &universe, &args.symbols, args.top, Some("USDT")).await?;
     let live = live_config(config, &pairs, venues, Some(recorder.clone()), &config.monitor);
@@ -83,7 +80,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Live streaming settings for `pairs` from the configuration.
+/// Live streaming settings for `pairs` from the configuration: every enabled venue as its adapter streams it,
+/// with its REST client for book snapshots.
 pub fn live_config(
     config: &Config,
     pairs: &[Pair],
@@ -91,19 +89,18 @@ pub fn live_config(
     recorder: Option<Recorder>,
     channels: &MonitorConfig,
 ) -> LiveConfig {
-    let symbols =
-        |venue: Venue| pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect::<Vec<_>>();
-    let mut okx = OkxWs::new(&config.okx.ws_url);
-    okx.book_channel = channels.okx_book_channel.clone();
-    okx.funding = true;
-    let mut binance = BinanceWs::new(&config.binance.ws_url);
-    binance.depth_speed = channels.binance_depth_speed.clone();
-    binance.mark_price = true;
+    let _ = config;
     let mut live = LiveConfig::new();
-    live.venues = vec![
-        LiveVenue::okx(okx, symbols(Venue::Okx)).with_snapshots(Arc::new(venues.okx)),
-        LiveVenue::binance(&binance, symbols(Venue::Binance)).with_snapshots(Arc::new(venues.binance)),
-    ];
+    for handle in venues.iter() {
+        let venue = handle.venue();
+        let mut symbols: Vec<String> = pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect();
+        symbols.sort();
+        symbols.dedup();
+        if symbols.is_empty() {
+            continue;
+        }
+        live.venues.push(LiveVenue::new(handle.adapter, &handle.settings, symbols).with_snapshots(handle.rest.clone()));
+    }
     live.silence_timeout = Duration::from_secs(channels.silence_timeout_s);
     live.recorder = recorder;
     live
@@ -113,6 +110,7 @@ pub fn live_config(
 mod tests {
     use super::*;
     use perpspread_core::health::StreamKind;
+    use perpspread_core::Venue;
 
     /// What `monitor` and `record` stream with the embedded configuration: Binance books on `/public` and
     /// funding on `/market` of the configured base, OKX books and funding on one route; every book has a REST

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use perpspread_core::funding::FundingSchedule;
 use perpspread_core::spread::{mid_per_base, LegBook, NotExecutable, SizeTarget, SpreadCalculator};
 use perpspread_core::{FeeModel, Instrument, Pair, Venue};
-use perpspread_net::{Funding, MarketRest, RestBook, RestError};
+use perpspread_net::{Funding, RestBook, RestError};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -149,20 +149,30 @@ fn effective(base: &ScanConfig, args: &Args) -> Result<ScanConfig, UserError> {
     Ok(scan)
 }
 
-async fn fetch_book(venues: &RestVenues, leg: &Instrument, scan: &ScanConfig) -> Result<RestBook, RestError> {
-    match leg.venue {
-        Venue::Okx => venues.okx.book(leg, scan.okx_depth).await,
-        Venue::Binance => venues.binance.book(leg, scan.binance_depth).await,
-    }
+async fn fetch_book(venues: &RestVenues, leg: &Instrument) -> Result<RestBook, RestError> {
+    let venue = venues.get(leg.venue).ok_or_else(|| RestError::Decode {
+        venue: leg.venue,
+        path: leg.symbol.clone(),
+        message: "venue not enabled".into(),
+    })?;
+    venue.rest.book(leg, venue.settings.book_depth).await
 }
 
 /// Funding of every leg of `pairs` (a venue that cannot answer leaves its legs out, with a warning).
 pub(crate) async fn fetch_funding(venues: &RestVenues, pairs: &[Pair]) -> HashMap<(Venue, String), Funding> {
-    let legs = |venue: Venue| pairs.iter().filter_map(move |p| p.leg(venue)).collect::<Vec<_>>();
-    let (okx_legs, binance_legs) = (legs(Venue::Okx), legs(Venue::Binance));
-    let (okx, binance) = tokio::join!(venues.okx.funding(&okx_legs), venues.binance.funding(&binance_legs));
+    let legs: Vec<(Venue, Vec<&Instrument>)> = venues
+        .iter()
+        .map(|v| {
+            let mut legs: Vec<&Instrument> = pairs.iter().filter_map(|p| p.leg(v.venue())).collect();
+            legs.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+            legs.dedup_by(|a, b| a.symbol == b.symbol);
+            (v.venue(), legs)
+        })
+        .collect();
+    let results =
+        futures::future::join_all(venues.iter().zip(&legs).map(|(handle, (_, legs))| handle.rest.funding(legs))).await;
     let mut all = HashMap::new();
-    for (venue, result) in [(Venue::Okx, okx), (Venue::Binance, binance)] {
+    for ((venue, _), result) in legs.iter().map(|(v, l)| (*v, l)).zip(results) {
         match result {
             Ok(map) => all.extend(map.into_iter().map(|(symbol, f)| ((venue, symbol), f))),
             Err(error) => tracing::warn!("funding rates unavailable: {error}"),
@@ -193,7 +203,7 @@ pub async fn scan_pairs_with(
 ) -> Vec<ScanRow> {
     let books = futures::stream::iter(pairs.iter())
         .map(|pair| async move {
-            let (a, b) = tokio::join!(fetch_book(venues, &pair.legs[0], scan), fetch_book(venues, &pair.legs[1], scan));
+            let (a, b) = tokio::join!(fetch_book(venues, &pair.legs[0]), fetch_book(venues, &pair.legs[1]));
             (pair, a, b)
         })
         .buffer_unordered(scan.concurrency);

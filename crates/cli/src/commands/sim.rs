@@ -132,7 +132,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let sim = perpspread_sim::start(config).await.map_err(|e| UserError(e.to_string()))?;
     println!("perpspread simulator running; point perpspread at it with:");
     println!("  {}", endpoint_flags(&sim));
-    println!("inject faults with: curl -X POST {}/_sim/fault -d '{{\"kind\":\"stall\",\"venue\":\"okx\",\"duration_ms\":5000}}'", sim.okx_rest_url);
+    println!(
+        "inject faults with: curl -X POST {}/_sim/fault -d '{{\"kind\":\"stall\",\"venue\":\"{}\",\"duration_ms\":5000}}'",
+        sim.endpoints(Venue::ALL[0]).0,
+        Venue::ALL[0]
+    );
     println!("Ctrl-C to stop.");
     super::shutdown_signal(None).await;
     sim.shutdown().await;
@@ -141,18 +145,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// The command-line flags that point perpspread at a running simulator.
 pub fn endpoint_flags(sim: &SimHandle) -> String {
-    format!(
-        "--okx-rest {} --okx-ws {} --binance-rest {} --binance-ws {}",
-        sim.okx_rest_url,
-        sim.okx_ws_url,
-        sim.binance_rest_url,
-        binance_stream_url(sim)
-    )
+    Venue::ALL
+        .into_iter()
+        .map(|venue| {
+            let (rest, ws) = sim.endpoints(venue);
+            format!("--rest {venue}={rest} --ws {venue}={ws}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-/// The simulator's Binance WebSocket base URL (routes `/public` and `/market` are derived from it).
-pub fn binance_stream_url(sim: &SimHandle) -> String {
-    sim.binance_ws_url.trim_end_matches('/').to_owned()
+/// Points every configured venue of `config` at the simulator.
+pub fn point_at(config: &mut crate::config::Config, sim: &SimHandle) {
+    for venue in Venue::ALL {
+        if let Some(settings) = config.venues.get_mut(venue.as_str()) {
+            (settings.rest_url, settings.ws_url) = sim.endpoints(venue);
+        }
+    }
 }
 
 /// A schedule of dislocations: every `every_ms`, one pair in turn, alternating direction, sizes from

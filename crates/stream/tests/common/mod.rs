@@ -8,7 +8,8 @@ use perpspread_binance::rest::BinanceRest;
 use perpspread_binance::ws::BinanceWs;
 use perpspread_core::{Universe, Venue};
 use perpspread_net::backoff::Backoff;
-use perpspread_net::{MarketRest, RestConfig};
+use perpspread_net::venue::{ResyncPolicy, VenueRest};
+use perpspread_net::RestConfig;
 use perpspread_okx::ws::OkxWs;
 use perpspread_okx::OkxRest;
 use perpspread_sim::SimHandle;
@@ -59,9 +60,26 @@ pub async fn connect(sim: &SimHandle, recorder: Option<&Recorder>, timing: Timin
         live.backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_millis(500) };
         live.resync_timeout = Duration::from_secs(2);
     }
+    // The venues' own WebSocket settings, tuned for the test (the product builds them through the adapters).
     live.venues = vec![
-        LiveVenue::okx(okx_ws, symbols(Venue::Okx)).with_snapshots(Arc::new(okx)),
-        LiveVenue::binance(&binance_ws, symbols(Venue::Binance)).with_snapshots(Arc::new(binance)),
+        LiveVenue {
+            venue: Venue::Okx,
+            routes: vec![Arc::new(okx_ws)],
+            symbols: symbols(Venue::Okx),
+            snapshots: Some(Arc::new(okx)),
+            resync: ResyncPolicy::Resubscribe,
+        },
+        LiveVenue {
+            venue: Venue::Binance,
+            routes: binance_ws
+                .routes()
+                .into_iter()
+                .map(|r| Arc::new(r) as Arc<dyn perpspread_net::ws::WsVenue>)
+                .collect(),
+            symbols: symbols(Venue::Binance),
+            snapshots: Some(Arc::new(binance)),
+            resync: ResyncPolicy::RestSnapshot,
+        },
     ];
     live.recorder = recorder.cloned();
     (universe, live)

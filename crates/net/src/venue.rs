@@ -1,0 +1,153 @@
+//! One adapter per venue: everything perpspread needs of a venue, behind two object-safe traits, so that the
+//! CLI, the live loop, replay and the simulator wiring hold venues in one list and never name one.
+//!
+//! * [`VenueAdapter`]: the venue's identity and defaults, its sans-IO feed handler, how a broken book is
+//!   rebuilt, its WebSocket protocol (one [`WsVenue`] per route) and a factory for its REST client.
+//! * [`VenueRest`]: REST market data (instruments, books, 24 h activity, funding), REST book snapshots for the
+//!   live loop, and the account's taker fees when API keys are given.
+//!
+//! A venue crate implements both; `perpspread-venues` lists the adapters.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use perpspread_core::{Feed, Instrument, Venue};
+use rust_decimal::Decimal;
+
+use crate::auth::Credentials;
+use crate::rest::{ResponseObserver, RestConfig};
+use crate::ws::WsVenue;
+use crate::{Activity, Funding, Listing, RawSnapshot, RestBook, RestError};
+
+/// A boxed future, as object-safe traits return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Venue-specific settings of `[venues.<name>]` beyond the common ones (e.g. Binance `weight_per_minute`),
+/// as JSON values; each adapter reads and checks its own.
+pub type VenueOptions = serde_json::Map<String, serde_json::Value>;
+
+/// How a venue's broken book is rebuilt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResyncPolicy {
+    /// Unsubscribe and subscribe the instrument again (the venue answers with a fresh snapshot, or the feed
+    /// asks for a REST snapshot when none comes).
+    Resubscribe,
+    /// Fetch a REST snapshot and bridge the buffered stream onto it.
+    RestSnapshot,
+}
+
+/// A venue's endpoints and options, as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VenueSettings {
+    pub rest_url: String,
+    pub ws_url: String,
+    /// Levels a side a REST book fetch asks for (`scan`, snapshots), clamped to what the venue serves.
+    pub book_depth: usize,
+    pub options: VenueOptions,
+}
+
+/// Everything perpspread needs of one venue.
+pub trait VenueAdapter: Send + Sync {
+    /// The venue.
+    fn venue(&self) -> Venue;
+    /// The live venue's REST base URL and WebSocket URL, as documented.
+    fn default_endpoints(&self) -> (&'static str, &'static str);
+    /// The deepest REST book the venue serves, levels a side (the default `book_depth`).
+    fn max_book_depth(&self) -> usize;
+    /// Checks the venue-specific options (unknown keys and bad values are errors naming the key).
+    fn check_options(&self, options: &VenueOptions) -> Result<(), String>;
+    /// A fresh sans-IO feed handler.
+    fn new_feed(&self) -> Box<dyn Feed>;
+    /// The venue's instrument list, when `url` (a recorded REST request) is the venue's instruments endpoint:
+    /// how replay finds the universe in a capture.
+    fn parse_listing(&self, url: &str, body: &[u8]) -> Option<Result<Listing, String>>;
+    /// How a broken book is rebuilt.
+    fn resync(&self) -> ResyncPolicy;
+    /// The REST client for `settings`.
+    fn rest(&self, config: RestConfig, settings: &VenueSettings) -> Result<Box<dyn VenueRest>, RestError>;
+    /// The WebSocket protocol, one per route (each route gets its own connections).
+    fn ws_routes(&self, settings: &VenueSettings) -> Vec<Arc<dyn WsVenue>>;
+}
+
+/// A venue's REST market data; see the [module docs](self).
+pub trait VenueRest: Send + Sync {
+    /// The venue served.
+    fn venue(&self) -> Venue;
+    /// Perpetual swaps listed by the venue.
+    fn instruments(&self) -> BoxFuture<'_, Result<Listing, RestError>>;
+    /// An order book of up to `depth` levels a side.
+    fn book<'a>(&'a self, instrument: &'a Instrument, depth: usize) -> BoxFuture<'a, Result<RestBook, RestError>>;
+    /// 24 h activity of every perpetual, keyed by venue symbol.
+    fn activity(&self) -> BoxFuture<'_, Result<HashMap<String, Activity>, RestError>>;
+    /// Funding of the given instruments, keyed by venue symbol.
+    fn funding<'a>(
+        &'a self,
+        instruments: &'a [&'a Instrument],
+    ) -> BoxFuture<'a, Result<HashMap<String, Funding>, RestError>>;
+    /// The last settled funding rate and its time (Unix ms) of each symbol, where [`VenueRest::funding`] does
+    /// not carry it and the venue publishes it elsewhere (one request each: for the few legs a command shows).
+    fn last_settled<'a>(&'a self, _symbols: &'a [&'a str]) -> BoxFuture<'a, HashMap<String, (Decimal, u64)>> {
+        Box::pin(async { HashMap::new() })
+    }
+    /// The raw REST book snapshot of `symbol` that seeds or repairs a streamed book (the request path, for the
+    /// feed handler to recognise it, and the response, fed through the pipeline like any frame and recorded).
+    fn snapshot<'a>(&'a self, symbol: &'a str, depth: usize) -> BoxFuture<'a, Result<RawSnapshot, RestError>>;
+    /// With the account's API keys: the taker fee of each of `instruments` it could read, bp, keyed by symbol
+    /// (instruments left out keep the configured fee); logs a summary.
+    fn account_taker_fees<'a>(
+        &'a self,
+        credentials: &'a Credentials,
+        instruments: &'a [Instrument],
+    ) -> BoxFuture<'a, Result<HashMap<String, f64>, RestError>>;
+    /// Reports every successful response to `observer` (the recorder).
+    fn observe(&mut self, observer: Arc<dyn ResponseObserver>);
+}
+
+/// Fails on an option not in `known`, naming it and the known ones.
+pub fn check_option_keys(options: &VenueOptions, known: &[&str]) -> Result<(), String> {
+    match options.keys().find(|key| !known.contains(&key.as_str())) {
+        Some(key) if known.is_empty() => Err(format!("unknown setting {key} (this venue has no other settings)")),
+        Some(key) => Err(format!("unknown setting {key} (known: {})", known.join(", "))),
+        None => Ok(()),
+    }
+}
+
+/// A string option, if set.
+pub fn option_str<'a>(options: &'a VenueOptions, key: &str) -> Result<Option<&'a str>, String> {
+    match options.get(key) {
+        None => Ok(None),
+        Some(serde_json::Value::String(text)) => Ok(Some(text)),
+        Some(other) => Err(format!("{key} = {other}: expected a string")),
+    }
+}
+
+/// A positive whole-number option, if set.
+pub fn option_u32(options: &VenueOptions, key: &str) -> Result<Option<u32>, String> {
+    match options.get(key) {
+        None => Ok(None),
+        Some(value) => match value.as_u64().and_then(|v| u32::try_from(v).ok()).filter(|v| *v > 0) {
+            Some(v) => Ok(Some(v)),
+            None => Err(format!("{key} = {value}: expected a positive whole number")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_checked_by_name_and_type() {
+        let options: VenueOptions =
+            serde_json::from_str(r#"{"depth_speed":"@100ms","weight_per_minute":2400}"#).unwrap();
+        assert!(check_option_keys(&options, &["depth_speed", "weight_per_minute"]).is_ok());
+        assert!(check_option_keys(&options, &["depth_speed"]).unwrap_err().contains("weight_per_minute"));
+        assert_eq!(option_str(&options, "depth_speed"), Ok(Some("@100ms")));
+        assert_eq!(option_u32(&options, "weight_per_minute"), Ok(Some(2400)));
+        assert!(option_u32(&options, "depth_speed").is_err());
+        assert!(option_str(&options, "weight_per_minute").is_err());
+        assert_eq!(option_str(&options, "missing"), Ok(None));
+    }
+}
