@@ -475,6 +475,11 @@ impl Feed for BinanceFeed {
         Venue::Binance
     }
 
+    /// The diff-depth chain: `U <= lastUpdateId + 1 <= u` onto the snapshot, then `pu` = the previous `u`.
+    fn integrity(&self) -> String {
+        "U/u/pu chain".to_owned()
+    }
+
     fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError> {
         match frame.source {
             Source::Ws => self.on_ws(frame, events),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use perpspread_core::engine::{EventKind, Opportunity, OpportunityEvent};
 use perpspread_core::feed::BookState;
 use perpspread_core::spread::{top_per_base, LegBook};
-use perpspread_core::Venue;
+use perpspread_core::{Venue, VenueMap};
 use perpspread_stream::{run_live_observed, Live, LiveConfig, Pipeline, Signals};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
 use ratatui::layout::{Constraint, Layout};
@@ -111,11 +111,13 @@ pub struct Dashboard {
     pub rate: f64,
     rate_mark: (Instant, u64),
     /// Smallest exchange→receive delay per venue (OKX, Binance), ms: clock offset + minimum latency.
-    pub min_delay_ms: [Option<f64>; 2],
+    pub min_delay_ms: VenueMap<Option<f64>>,
     pub paused: bool,
     pub sort: SortBy,
     /// Show only pairs with a positive net at some size.
     pub only_positive: bool,
+    /// Only pairs with a leg on this venue (key `e` cycles through the venues).
+    pub venue_filter: Option<Venue>,
     /// A live book not updated for longer than this is shown `stale` (the engine's guard).
     pub max_book_age_ns: u64,
     /// Now on the receive clock, set before each draw.
@@ -166,10 +168,11 @@ impl Dashboard {
             started: Instant::now(),
             rate: 0.0,
             rate_mark: (Instant::now(), 0),
-            min_delay_ms: [None, None],
+            min_delay_ms: VenueMap::default(),
             paused: false,
             sort: SortBy::default(),
             only_positive: false,
+            venue_filter: None,
             max_book_age_ns: engine.config().max_book_age_ns,
             now_ns: 0,
             streams: Default::default(),
@@ -184,7 +187,7 @@ impl Dashboard {
         let stats = pipeline.stats();
         self.messages = stats.messages;
         self.resyncs = stats.resync_requests;
-        self.min_delay_ms = [pipeline.clock(Venue::Okx).min_delay_ms(), pipeline.clock(Venue::Binance).min_delay_ms()];
+        self.min_delay_ms = VenueMap::from_fn(|venue| pipeline.clock(venue).min_delay_ms());
         let elapsed = self.rate_mark.0.elapsed();
         if elapsed >= Duration::from_secs(1) {
             self.rate = (self.messages - self.rate_mark.1) as f64 / elapsed.as_secs_f64();
@@ -263,7 +266,9 @@ impl Dashboard {
     }
 
     fn sorted_rows(&self) -> Vec<&PairRow> {
-        let mut rows: Vec<&PairRow> = self.rows.iter().filter(|r| !self.only_positive || r.best_net() > 0.0).collect();
+        let on_venue = |r: &PairRow| self.venue_filter.is_none_or(|v| r.venues.iter().any(|name| name == v.as_str()));
+        let mut rows: Vec<&PairRow> =
+            self.rows.iter().filter(|r| (!self.only_positive || r.best_net() > 0.0) && on_venue(r)).collect();
         match self.sort {
             SortBy::NetBp => rows.sort_by(|a, b| b.best_net().total_cmp(&a.best_net())),
             SortBy::Pair => rows.sort_by(|a, b| a.pair.cmp(&b.pair)),
@@ -288,6 +293,10 @@ impl Dashboard {
                 }
             }
             KeyCode::Char('f') => self.only_positive = !self.only_positive,
+            KeyCode::Char('e') => {
+                let next = self.venue_filter.map_or(0, |v| v.index() + 1);
+                self.venue_filter = Venue::ALL.get(next).copied();
+            }
             KeyCode::Char('v') => {
                 self.view = match self.view {
                     View::Spreads => View::Funding,
@@ -528,19 +537,19 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
 
     let uptime = dashboard.started.elapsed().as_secs();
     let status = format!(
-        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | {} | min delay okx {}, binance {} | up {:02}:{:02}:{:02} | sort: {}{}{} | q quit · p pause · s sort · f filter · v view",
+        " {:.0} msg/s | {} msgs | resyncs {} | gaps {} | {} | min delay {} | up {:02}:{:02}:{:02} | sort: {}{}{}{} | q quit · p pause · s sort · f filter · e venue · v view",
         dashboard.rate,
         dashboard.messages,
         dashboard.resyncs,
         dashboard.gaps,
         if dashboard.protection.is_empty() { "books: -" } else { dashboard.protection.as_str() },
-        delay_text(dashboard.min_delay_ms[0]),
-        delay_text(dashboard.min_delay_ms[1]),
+        delays_text(&dashboard.min_delay_ms),
         uptime / 3600,
         uptime / 60 % 60,
         uptime % 60,
         dashboard.sort.label(),
         if dashboard.only_positive { " | filter: net>0" } else { "" },
+        dashboard.venue_filter.map(|v| format!(" | venue: {v}")).unwrap_or_default(),
         if dashboard.paused { " | PAUSED" } else { "" },
     );
     let (status, colour) = match silent_text(&dashboard.streams.silent()) {
@@ -550,23 +559,15 @@ pub fn render(frame: &mut Frame, dashboard: &Dashboard) {
     frame.render_widget(Paragraph::new(status).style(Style::default().fg(colour)), status_area);
 }
 
-/// What protects each venue's books so far: OKX by its `seqId` chain plus CRC32 when checksums are sent, by
-/// the chain alone when they are 0 (as since 2026-06-23); Binance by its `U`/`u`/`pu` chain.
+/// What protects each venue's books so far (each feed says: OKX its `seqId` chain, plus CRC32 when checksums are
+/// sent; Binance its `U`/`u`/`pu` chain).
 pub(crate) fn protection(pipeline: &Pipeline) -> String {
-    let okx = pipeline.feed(Venue::Okx);
-    let (mut verified, mut absent) = (0, 0);
-    for slot in 0..okx.slots() {
-        if let Some(book) = okx.book(slot) {
-            verified += book.stats.checksums_verified;
-            absent += book.stats.checksums_absent;
-        }
-    }
-    let okx = match (verified, absent) {
-        (0, 0) => "okx seqId chain",
-        (0, _) => "okx seqId chain (checksum 0)",
-        _ => "okx seqId chain + CRC32",
-    };
-    format!("{okx}, binance U/u/pu chain")
+    Venue::ALL.map(|venue| format!("{venue} {}", pipeline.feed(venue).integrity())).join(", ")
+}
+
+/// The lowest exchange→receive delay of each venue, for the status line (`okx 3.1 ms, binance 2.4 ms`).
+pub(crate) fn delays_text(delays: &VenueMap<Option<f64>>) -> String {
+    delays.entries().map(|(venue, ms)| format!("{venue} {}", delay_text(*ms))).collect::<Vec<_>>().join(", ")
 }
 
 /// `SILENT binance funding 45 s, …` for the status line, when any subscribed stream delivers nothing.
@@ -734,6 +735,25 @@ mod tests {
         assert!(board.on_key(KeyCode::Char('q')));
         assert!(!board.on_key(KeyCode::Char('s')));
         assert_eq!(board.sort, SortBy::Pair);
+    }
+
+    /// `e` cycles the venue filter through every venue and back to all; a pair shows while one of its legs is
+    /// on the chosen venue.
+    #[test]
+    fn the_venue_filter_cycles_through_the_venues() {
+        let mut board = Dashboard::new(&signals());
+        assert_eq!(board.sorted_rows().len(), 1);
+        for venue in Venue::ALL {
+            board.on_key(KeyCode::Char('e'));
+            assert_eq!(board.venue_filter, Some(venue));
+            assert_eq!(board.sorted_rows().len(), 1, "the pair has a leg on {venue}");
+        }
+        board.rows[0].venues = ["x".into(), "y".into()];
+        board.on_key(KeyCode::Char('e'));
+        assert_eq!(board.venue_filter, None);
+        assert_eq!(board.sorted_rows().len(), 1);
+        board.on_key(KeyCode::Char('e'));
+        assert!(board.sorted_rows().is_empty(), "no leg on the chosen venue");
     }
 
     #[test]

@@ -234,6 +234,10 @@ pub trait Feed: std::fmt::Debug + Send {
     fn repairs_over_rest(&self) -> bool {
         false
     }
+    /// What proves this venue's books right so far, for the dashboard (`seqId chain + CRC32`, `U/u/pu chain`).
+    fn integrity(&self) -> String {
+        "sequence chain".to_owned()
+    }
 }
 
 /// Per-instrument state of a feed handler, addressed by a dense slot number.

@@ -683,6 +683,23 @@ impl Feed for OkxFeed {
         self.ws_snapshots == Some(false)
     }
 
+    /// The `seqId` chain, plus CRC32 when checksums are sent (they are 0 since 2026-06-23).
+    fn integrity(&self) -> String {
+        let (mut verified, mut absent) = (0, 0);
+        for slot in 0..self.books.len() {
+            if let Some(book) = self.books.get(slot) {
+                verified += book.tracked.stats.checksums_verified;
+                absent += book.tracked.stats.checksums_absent;
+            }
+        }
+        match (verified, absent) {
+            (0, 0) => "seqId chain",
+            (0, _) => "seqId chain (checksum 0)",
+            _ => "seqId chain + CRC32",
+        }
+        .to_owned()
+    }
+
     fn invalidate(&mut self, slot: u32, reason: ResyncReason) {
         if let Some(book) = self.books.get_mut(slot) {
             book.tracked.invalidate(reason);

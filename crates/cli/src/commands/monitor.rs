@@ -8,7 +8,7 @@ use std::time::Duration;
 use perpspread_capture::Rotation;
 use perpspread_core::engine::{Engine, EngineConfig, OpportunityEvent};
 use perpspread_core::spread::SizeTarget;
-use perpspread_core::{Pair, Venue};
+use perpspread_core::{Pair, VenueMap};
 use perpspread_stream::{run_live_observed, Recorder, Signals};
 
 use crate::config::{Config, MonitorConfig};
@@ -130,15 +130,14 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     }
     let stats = signals.engine.stats();
     eprintln!(
-        "monitor stopped: {} messages, {} evaluations, {} opportunities opened, {} closed, {} resyncs requested, {} reconnects; min exchange→receive delay okx {}, binance {}",
+        "monitor stopped: {} messages, {} evaluations, {} opportunities opened, {} closed, {} resyncs requested, {} reconnects; min exchange→receive delay {}",
         live.stats.pipeline.messages,
         stats.evaluations,
         stats.opened,
         stats.closed,
         live.stats.pipeline.resync_requests,
         live.stats.disconnects.values().sum::<u64>(),
-        crate::tui::delay_text(live.pipeline.clock(Venue::Okx).min_delay_ms()),
-        crate::tui::delay_text(live.pipeline.clock(Venue::Binance).min_delay_ms()),
+        crate::tui::delays_text(&VenueMap::from_fn(|venue| live.pipeline.clock(venue).min_delay_ms())),
     );
     Ok(())
 }

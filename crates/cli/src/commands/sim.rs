@@ -174,7 +174,7 @@ pub fn dislocation_schedule(config: &SimConfig, count: usize, every_ms: u64, min
             Dislocation {
                 base: pair.base.clone(),
                 quote: pair.quote.clone(),
-                buy_venue: if i % 2 == 0 { Venue::Okx } else { Venue::Binance },
+                buy_venue: Venue::ALL[i % Venue::COUNT],
                 size_bp: min_bp + (i % 4) as f64 * 5.0,
                 start_ms: 3_000 + i as u64 * every_ms,
                 duration_ms: 1_500 + (i % 6) as u64 * 500,
