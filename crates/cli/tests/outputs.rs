@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 fn sim_flags(sim: &perpspread_sim::SimHandle) -> Vec<String> {
     perpspread_core::Venue::ALL
         .into_iter()
-        .flat_map(|venue| {
-            let (rest, ws) = sim.endpoints(venue);
-            ["--rest".to_owned(), format!("{venue}={rest}"), "--ws".to_owned(), format!("{venue}={ws}")]
+        .filter_map(|venue| {
+            let (rest, ws) = sim.endpoints(venue)?;
+            Some(["--rest".to_owned(), format!("{venue}={rest}"), "--ws".to_owned(), format!("{venue}={ws}")])
         })
+        .flatten()
         .collect()
 }
 

@@ -15,11 +15,12 @@ use serde::{Deserialize, Serialize};
 pub enum Venue {
     Okx,
     Binance,
+    Bybit,
 }
 
 impl Venue {
     /// Every supported venue, in display order (the order of [`Venue::index`]).
-    pub const ALL: [Venue; 2] = [Venue::Okx, Venue::Binance];
+    pub const ALL: [Venue; 3] = [Venue::Okx, Venue::Binance, Venue::Bybit];
     /// Number of venues.
     pub const COUNT: usize = Venue::ALL.len();
 
@@ -28,6 +29,7 @@ impl Venue {
         match self {
             Venue::Okx => "okx",
             Venue::Binance => "binance",
+            Venue::Bybit => "bybit",
         }
     }
 

@@ -198,6 +198,9 @@ pub struct SimPair {
     /// Hours between Binance settlements of this pair (8, 4 or 1; other than 8 is listed by `fundingInfo`).
     #[serde(default = "default_funding_hours")]
     pub binance_funding_hours: u32,
+    /// Hours between Bybit settlements of this pair (`fundingIntervalHour`).
+    #[serde(default = "default_funding_hours")]
+    pub bybit_funding_hours: u32,
     /// Half of each venue's quoted spread, in basis points.
     #[serde(default = "default_half_spread")]
     pub half_spread_bp: f64,
@@ -230,6 +233,7 @@ impl SimPair {
         match venue {
             Venue::Okx => self.okx_funding_hours,
             Venue::Binance => self.binance_funding_hours,
+            Venue::Bybit => self.bybit_funding_hours,
         }
     }
 
@@ -255,7 +259,7 @@ impl SimPair {
         if !(self.start_price > 0.0 && self.start_price.is_finite()) {
             return fail("start_price must be positive");
         }
-        for hours in [self.okx_funding_hours, self.binance_funding_hours] {
+        for hours in [self.okx_funding_hours, self.binance_funding_hours, self.bybit_funding_hours] {
             if !FUNDING_HOURS.contains(&hours) {
                 return fail("funding hours must be 1, 2, 4 or 8");
             }
@@ -463,11 +467,11 @@ impl Dislocation {
     }
 }
 
-/// The venue that is not `venue`.
+/// The venue a dislocation sells on when none is given: OKX's counterpart is Binance, every other venue's OKX.
 pub fn other_venue(venue: Venue) -> Venue {
     match venue {
         Venue::Okx => Venue::Binance,
-        Venue::Binance => Venue::Okx,
+        Venue::Binance | Venue::Bybit => Venue::Okx,
     }
 }
 
@@ -522,6 +526,7 @@ impl SimPair {
             funding_rate: default_funding(),
             okx_funding_hours: default_funding_hours(),
             binance_funding_hours: default_funding_hours(),
+            bybit_funding_hours: default_funding_hours(),
             half_spread_bp: default_half_spread(),
             okx: None,
             binance: None,

@@ -73,6 +73,7 @@ impl BookMeta {
                 let b = spec.binance.as_ref()?;
                 (b.instrument(spec), Some(b.price_precision), Some(b.quantity_precision), BINANCE_DEPTH)
             }
+            Venue::Bybit => return None,
         };
         let units =
             |step: Decimal, scale: u8| (step * Decimal::from(POW10[usize::from(scale)])).to_i64().unwrap_or(1).max(1);
@@ -180,6 +181,7 @@ impl VenueBook {
         let seq = match meta.venue {
             Venue::Okx => rng.gen_range(1_000_000_000..2_000_000_000),
             Venue::Binance => rng.gen_range(600_000_000_000..700_000_000_000),
+            Venue::Bybit => rng.gen_range(10_000_000..20_000_000),
         };
         VenueBook { meta: Arc::new(meta), book, seq, prev_seq: seq, changes: Vec::new(), offset: 0.0 }
     }
@@ -292,6 +294,7 @@ impl VenueBook {
             self.seq += match self.meta.venue {
                 Venue::Okx => rng.gen_range(1..4),
                 Venue::Binance => self.changes.len() as u64 + rng.gen_range(0..3),
+                Venue::Bybit => 1,
             };
         }
     }
@@ -392,6 +395,7 @@ impl PairState {
         match venue {
             Venue::Okx => self.okx.as_ref(),
             Venue::Binance => self.binance.as_ref(),
+            Venue::Bybit => None,
         }
     }
 
@@ -399,6 +403,7 @@ impl PairState {
         match venue {
             Venue::Okx => self.okx.as_mut(),
             Venue::Binance => self.binance.as_mut(),
+            Venue::Bybit => None,
         }
     }
 }
@@ -535,6 +540,7 @@ impl Market {
         match venue {
             Venue::Okx => spec.okx_funding_hours = hours,
             Venue::Binance => spec.binance_funding_hours = hours,
+            Venue::Bybit => spec.bybit_funding_hours = hours,
         }
         Ok(())
     }

@@ -36,6 +36,7 @@ impl StepEvent {
         match venue {
             Venue::Okx => &self.okx,
             Venue::Binance => &self.binance,
+            Venue::Bybit => &[],
         }
     }
 }
@@ -146,10 +147,13 @@ pub struct SimHandle {
 impl SimHandle {
     /// The REST base URL and the WebSocket URL a client of `venue` connects to (Binance's is the base of its
     /// routes).
-    pub fn endpoints(&self, venue: Venue) -> (String, String) {
+    pub fn endpoints(&self, venue: Venue) -> Option<(String, String)> {
         match venue {
-            Venue::Okx => (self.okx_rest_url.clone(), self.okx_ws_url.clone()),
-            Venue::Binance => (self.binance_rest_url.clone(), self.binance_ws_url.trim_end_matches('/').to_owned()),
+            Venue::Okx => Some((self.okx_rest_url.clone(), self.okx_ws_url.clone())),
+            Venue::Binance => {
+                Some((self.binance_rest_url.clone(), self.binance_ws_url.trim_end_matches('/').to_owned()))
+            }
+            Venue::Bybit => None,
         }
     }
 

@@ -48,7 +48,7 @@ fn samples_top_of_book_from_feeds_at_a_fixed_rate() {
     let feed = |venue: Venue| -> &dyn Feed {
         match venue {
             Venue::Okx => &okx,
-            Venue::Binance => &binance,
+            _ => &binance,
         }
     };
     let mut sampler = SnapshotSampler::new(Duration::from_secs(1));

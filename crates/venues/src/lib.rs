@@ -13,6 +13,7 @@ pub fn adapter(venue: Venue) -> &'static dyn VenueAdapter {
     match venue {
         Venue::Okx => &perpspread_okx::OkxAdapter,
         Venue::Binance => &perpspread_binance::BinanceAdapter,
+        Venue::Bybit => &perpspread_bybit::BybitAdapter,
     }
 }
 

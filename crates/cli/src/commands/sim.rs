@@ -134,7 +134,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!("  {}", endpoint_flags(&sim));
     println!(
         "inject faults with: curl -X POST {}/_sim/fault -d '{{\"kind\":\"stall\",\"venue\":\"{}\",\"duration_ms\":5000}}'",
-        sim.endpoints(Venue::ALL[0]).0,
+        sim.endpoints(Venue::ALL[0]).map(|(rest, _)| rest).unwrap_or_default(),
         Venue::ALL[0]
     );
     println!("Ctrl-C to stop.");
@@ -147,19 +147,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 pub fn endpoint_flags(sim: &SimHandle) -> String {
     Venue::ALL
         .into_iter()
-        .map(|venue| {
-            let (rest, ws) = sim.endpoints(venue);
-            format!("--rest {venue}={rest} --ws {venue}={ws}")
+        .filter_map(|venue| {
+            let (rest, ws) = sim.endpoints(venue)?;
+            Some(format!("--rest {venue}={rest} --ws {venue}={ws}"))
         })
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-/// Points every configured venue of `config` at the simulator.
+/// Points every configured venue of `config` at the simulator (a venue the simulator does not serve is dropped).
 pub fn point_at(config: &mut crate::config::Config, sim: &SimHandle) {
+    config.venues.retain(|name, _| name.parse::<Venue>().ok().and_then(|v| sim.endpoints(v)).is_some());
     for venue in Venue::ALL {
-        if let Some(settings) = config.venues.get_mut(venue.as_str()) {
-            (settings.rest_url, settings.ws_url) = sim.endpoints(venue);
+        if let (Some(settings), Some(endpoints)) = (config.venues.get_mut(venue.as_str()), sim.endpoints(venue)) {
+            (settings.rest_url, settings.ws_url) = endpoints;
         }
     }
 }

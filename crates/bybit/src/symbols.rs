@@ -1,0 +1,162 @@
+//! Bybit symbol rules: turn `GET /v5/market/instruments-info?category=linear` pages into normalized
+//! instruments.
+//!
+//! Linear contracts quote and size in the base coin, except for scaled ones whose base coin carries a power of
+//! ten (`1000PEPEUSDT`: base coin `1000PEPE`, price and size per 1000 PEPE; `10000SATSUSDT`; `SHIB1000USDT`: base
+//! coin `SHIB1000`). USDC-margined perpetuals (`BTCPERP`) pair with other venues' USDC perpetuals.
+
+use perpspread_core::{ContractKind, Instrument, PairKey, Skipped, Venue};
+use perpspread_net::Listing;
+use rust_decimal::Decimal;
+
+use crate::messages::{Envelope, InstrumentMsg, InstrumentsResult};
+
+/// One page of instruments and the cursor of the next (`None` on the last page).
+pub fn parse_instruments_page(body: &[u8]) -> Result<(Listing, Option<String>), String> {
+    let envelope: Envelope<InstrumentsResult> =
+        serde_json::from_slice(body).map_err(|e| format!("instruments-info: {e}"))?;
+    if envelope.ret_code != 0 {
+        return Err(format!("instruments-info: retCode {} {}", envelope.ret_code, envelope.ret_msg));
+    }
+    let result = envelope.result.ok_or("instruments-info: no result")?;
+    let mut listing = Listing::default();
+    for msg in &result.list {
+        match instrument_from(msg) {
+            Ok(instrument) => listing.instruments.push(instrument),
+            Err(reason) => listing.skipped.push(Skipped { venue: Venue::Bybit, symbol: msg.symbol.clone(), reason }),
+        }
+    }
+    let next = (!result.next_page_cursor.is_empty()).then_some(result.next_page_cursor);
+    Ok((listing, next))
+}
+
+/// Every page of a recorded instrument list (replay: the pages are recorded one by one; this reads one).
+pub fn parse_instruments(body: &[u8]) -> Result<Listing, String> {
+    parse_instruments_page(body).map(|(listing, _)| listing)
+}
+
+/// Maps one contract to an instrument, or says why it is not usable.
+pub fn instrument_from(msg: &InstrumentMsg) -> Result<Instrument, String> {
+    match msg.contract_type.as_str() {
+        "LinearPerpetual" => {}
+        "" => return Err("contractType none: not a perpetual".into()),
+        other => return Err(format!("contractType {other}: not a linear perpetual (a delivery contract)")),
+    }
+    if msg.status != "Trading" {
+        return Err(format!("status {}: not trading", msg.status));
+    }
+    if msg.is_pre_listing == Some(true) {
+        return Err("isPreListing: a pre-market contract, priced before any spot market".into());
+    }
+    let number = |field: &str, text: &str| -> Result<Decimal, String> {
+        text.parse::<Decimal>()
+            .ok()
+            .filter(|d| *d > Decimal::ZERO)
+            .ok_or_else(|| format!("{field} {text:?} is not a positive decimal"))
+    };
+    let tick = number("priceFilter.tickSize", &msg.price_filter.tick_size)?;
+    let lot = number("lotSizeFilter.qtyStep", &msg.lot_size_filter.qty_step)?;
+    let min = if msg.lot_size_filter.min_order_qty.is_empty() {
+        lot
+    } else {
+        number("lotSizeFilter.minOrderQty", &msg.lot_size_filter.min_order_qty)?
+    };
+    if msg.base_coin.is_empty() || msg.quote_coin.is_empty() {
+        return Err("no baseCoin or quoteCoin".into());
+    }
+    let (base, multiplier) = split_scaled(&msg.base_coin);
+    let multiplier = Decimal::from(multiplier);
+    let settle = if msg.settle_coin.is_empty() { &msg.quote_coin } else { &msg.settle_coin };
+    Ok(Instrument::new(
+        Venue::Bybit,
+        msg.symbol.clone(),
+        PairKey::new(base, &msg.quote_coin),
+        settle.clone(),
+        ContractKind::Linear,
+        multiplier,
+        multiplier,
+        tick,
+        lot,
+        min,
+    ))
+}
+
+/// Splits a scaled base coin into the coin and its multiplier: a leading or trailing power of ten of at least
+/// 100 (`1000PEPE` → PEPE × 1000, `10000SATS` → SATS × 10 000, `SHIB1000` → SHIB × 1000). Coins that merely
+/// contain digits (`1INCH`, `C98`, `API3`) are left alone.
+pub fn split_scaled(coin: &str) -> (&str, u64) {
+    let power = |digits: &str| -> Option<u64> {
+        (digits.len() >= 3 && digits.starts_with('1') && digits[1..].bytes().all(|b| b == b'0'))
+            .then(|| digits.parse().ok())
+            .flatten()
+    };
+    let letters = |rest: &str| rest.len() >= 2 && rest.bytes().all(|b| b.is_ascii_alphabetic());
+    let leading = coin.bytes().take_while(u8::is_ascii_digit).count();
+    if let Some(multiplier) = power(&coin[..leading]).filter(|_| letters(&coin[leading..])) {
+        return (&coin[leading..], multiplier);
+    }
+    let trailing = coin.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let (rest, digits) = coin.split_at(coin.len() - trailing);
+    if let Some(multiplier) = power(digits).filter(|_| letters(rest)) {
+        return (rest, multiplier);
+    }
+    (coin, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaled_coins_are_split_and_others_kept() {
+        assert_eq!(split_scaled("1000PEPE"), ("PEPE", 1000));
+        assert_eq!(split_scaled("10000SATS"), ("SATS", 10_000));
+        assert_eq!(split_scaled("1000000MOG"), ("MOG", 1_000_000));
+        assert_eq!(split_scaled("SHIB1000"), ("SHIB", 1000));
+        for coin in ["BTC", "1INCH", "C98", "API3", "1000", "10X"] {
+            assert_eq!(split_scaled(coin), (coin, 1), "{coin}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod listing_tests {
+    use super::*;
+
+    fn item(symbol: &str, contract: &str, status: &str, base: &str, quote: &str, extra: &str) -> String {
+        format!(
+            r#"{{"symbol":"{symbol}","contractType":"{contract}","status":"{status}","baseCoin":"{base}","quoteCoin":"{quote}","settleCoin":"{quote}","priceScale":"2","priceFilter":{{"minPrice":"0.10","maxPrice":"199999.80","tickSize":"0.10"}},"lotSizeFilter":{{"maxOrderQty":"100.000","minOrderQty":"0.001","qtyStep":"0.001"}},"fundingInterval":480{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn linear_perpetuals_pair_and_the_rest_say_why_not() {
+        let list = [
+            item("BTCUSDT", "LinearPerpetual", "Trading", "BTC", "USDT", ""),
+            item("1000PEPEUSDT", "LinearPerpetual", "Trading", "1000PEPE", "USDT", ""),
+            item("BTCPERP", "LinearPerpetual", "Trading", "BTC", "USDC", ""),
+            item("BTC-27DEC26", "LinearFutures", "Trading", "BTC", "USDT", ""),
+            item("NEWUSDT", "LinearPerpetual", "PreLaunch", "NEW", "USDT", ""),
+            item("PREUSDT", "LinearPerpetual", "Trading", "PRE", "USDT", r#","isPreListing":true"#),
+        ]
+        .join(",");
+        let body = format!(
+            r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","list":[{list}],"nextPageCursor":"first%3D1000PEPEUSDT"}},"retExtInfo":{{}},"time":1}}"#
+        );
+        let (listing, next) = parse_instruments_page(body.as_bytes()).unwrap();
+        assert_eq!(next.as_deref(), Some("first%3D1000PEPEUSDT"));
+        let keys: Vec<String> = listing.instruments.iter().map(|i| format!("{} {}", i.symbol, i.key)).collect();
+        assert_eq!(keys, ["BTCUSDT BTC/USDT", "1000PEPEUSDT PEPE/USDT", "BTCPERP BTC/USDC"]);
+        let pepe = &listing.instruments[1];
+        assert_eq!((pepe.base_per_qty_unit, pepe.base_per_price_unit), (Decimal::from(1000), Decimal::from(1000)));
+        let reasons: Vec<&str> = listing.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert!(
+            reasons[0].contains("LinearFutures")
+                && reasons[1].contains("PreLaunch")
+                && reasons[2].contains("pre-market")
+        );
+        let last = r#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[],"nextPageCursor":""}}"#;
+        assert_eq!(parse_instruments_page(last.as_bytes()).unwrap().1, None);
+        assert!(parse_instruments_page(br#"{"retCode":10001,"retMsg":"bad","result":null}"#).is_err());
+    }
+}

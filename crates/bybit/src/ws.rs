@@ -1,0 +1,148 @@
+//! Bybit v5 public linear WebSocket protocol: `orderbook.{depth}.{symbol}` and `tickers.{symbol}`
+//! subscriptions, `{"op":"ping"}` heartbeats, and the venue's limits.
+//!
+//! Followed: Bybit V5 "WebSocket Stream → Connect" and "Orderbook", read 2026-12-07: endpoint
+//! `wss://stream.bybit.com/v5/public/linear`; send a ping every 20 s; a subscribe request carries at most 10
+//! topics; linear order book depths 1 (10 ms), 50 (20 ms), 200 (100 ms) and 1000 (200 ms); at most 500 new
+//! connections per 5 minutes per IP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use perpspread_core::health::StreamKind;
+use perpspread_core::Venue;
+use perpspread_net::limiter::RateLimiter;
+use perpspread_net::ws::WsVenue;
+use serde_json::json;
+
+/// The real public linear endpoint.
+pub const DEFAULT_WS_URL: &str = "wss://stream.bybit.com/v5/public/linear";
+
+/// Order book depths of the linear streams.
+pub const BOOK_DEPTHS: [u32; 4] = [1, 50, 200, 1000];
+
+/// Topics in one subscribe request.
+pub const ARGS_PER_REQUEST: usize = 10;
+
+/// Instruments per connection (two topics each): well within what one connection carries.
+pub const SYMBOLS_PER_CONNECTION: usize = 100;
+
+/// The heartbeat Bybit expects (`{"op":"ping"}`; the answer is `{"op":"pong",…}` or `"ret_msg":"pong"`).
+pub const PING: &str = r#"{"op":"ping"}"#;
+
+/// Bybit public linear channels for a set of instruments.
+#[derive(Debug, Clone)]
+pub struct BybitWs {
+    pub url: String,
+    /// Order book depth: 1, 50 (default), 200 or 1000.
+    pub book_depth: u32,
+    /// Also subscribe `tickers.{symbol}` (funding rate, next funding time and interval).
+    pub funding: bool,
+    pub heartbeat_after: Duration,
+    pub stall_timeout: Duration,
+    /// Shared by every connection made with these settings (Bybit counts connections per IP).
+    connects: Arc<RateLimiter>,
+}
+
+impl BybitWs {
+    /// Defaults for the real venue.
+    pub fn new(url: impl Into<String>) -> Self {
+        BybitWs {
+            url: url.into(),
+            book_depth: 50,
+            funding: false,
+            heartbeat_after: Duration::from_secs(20),
+            stall_timeout: Duration::from_secs(30),
+            // 500 per 5 minutes, spent as a burst of 10 then one every 0.6 s.
+            connects: Arc::new(RateLimiter::new(10, Duration::from_secs(6))),
+        }
+    }
+
+    fn topics(&self, symbols: &[String]) -> Vec<String> {
+        let mut topics = Vec::with_capacity(symbols.len() * 2);
+        for symbol in symbols {
+            topics.push(format!("orderbook.{}.{symbol}", self.book_depth));
+            if self.funding {
+                topics.push(format!("tickers.{symbol}"));
+            }
+        }
+        topics
+    }
+
+    fn requests(&self, op: &str, symbols: &[String]) -> Vec<String> {
+        let topics = self.topics(symbols);
+        topics.chunks(ARGS_PER_REQUEST).map(|chunk| json!({"op": op, "args": chunk}).to_string()).collect()
+    }
+}
+
+impl WsVenue for BybitWs {
+    fn venue(&self) -> Venue {
+        Venue::Bybit
+    }
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+    fn stream_kinds(&self) -> Vec<StreamKind> {
+        let mut kinds = vec![StreamKind::Book];
+        if self.funding {
+            kinds.push(StreamKind::Funding);
+        }
+        kinds
+    }
+    fn normal_quiet(&self, kind: StreamKind) -> Duration {
+        match kind {
+            // An unchanged book sends nothing; tickers push every 100 ms while anything moves.
+            StreamKind::Book => Duration::from_secs(60),
+            StreamKind::Funding => Duration::from_secs(60),
+        }
+    }
+    fn symbols_per_connection(&self) -> usize {
+        SYMBOLS_PER_CONNECTION
+    }
+    fn subscribe(&self, symbols: &[String]) -> Vec<String> {
+        self.requests("subscribe", symbols)
+    }
+    fn unsubscribe(&self, symbols: &[String]) -> Vec<String> {
+        self.requests("unsubscribe", symbols)
+    }
+    fn heartbeat(&self) -> Option<&'static str> {
+        Some(PING)
+    }
+    fn heartbeat_after(&self) -> Duration {
+        self.heartbeat_after
+    }
+    fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
+    }
+    fn max_lifetime(&self) -> Option<Duration> {
+        None
+    }
+    fn outgoing_per_second(&self) -> u32 {
+        10
+    }
+    fn connect_limiter(&self) -> Option<&RateLimiter> {
+        Some(&self.connects)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriptions_are_batched_ten_topics_a_request() {
+        let mut ws = BybitWs::new(DEFAULT_WS_URL);
+        ws.funding = true;
+        let symbols: Vec<String> = (0..7).map(|i| format!("S{i}USDT")).collect();
+        let requests = ws.subscribe(&symbols);
+        assert_eq!(requests.len(), 2, "14 topics: 10 + 4");
+        let first: serde_json::Value = serde_json::from_str(&requests[0]).unwrap();
+        assert_eq!(first["op"], "subscribe");
+        assert_eq!(first["args"][0], "orderbook.50.S0USDT");
+        assert_eq!(first["args"][1], "tickers.S0USDT");
+        assert_eq!(first["args"].as_array().unwrap().len(), ARGS_PER_REQUEST);
+        assert!(ws.unsubscribe(&symbols[..1])[0].contains(r#""op":"unsubscribe""#));
+        assert_eq!(ws.stream_kinds(), [StreamKind::Book, StreamKind::Funding]);
+        assert_eq!(ws.heartbeat(), Some(r#"{"op":"ping"}"#));
+    }
+}
