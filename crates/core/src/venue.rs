@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(map[Venue::Okx], 3);
         assert_eq!(map[Venue::Binance], 8);
         assert_eq!(map.entries().count(), Venue::COUNT);
-        assert_eq!(map.iter().sum::<usize>(), 3 + 8);
+        assert_eq!(map.iter().sum::<usize>(), Venue::ALL.map(|v| v.as_str().len()).iter().sum::<usize>() + 1);
     }
 
     #[test]
