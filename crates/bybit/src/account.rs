@@ -77,10 +77,10 @@ mod tests {
 
     #[test]
     fn signs_timestamp_key_window_and_query() {
-        // HMAC-SHA256("secret", "1658384314791XXXXXXXXXX5000category=linear") computed independently (Python
-        // hmac/hashlib).
-        let signature = sign("secret", 1658384314791, "XXXXXXXXXX", 5000, "category=linear");
-        assert_eq!(signature, "a5db6d73cb133b0aa94ea6baad54db28343c4d285713477ce275aa2f618bb5ac");
+        // nautilus_trader's Bybit signing test vector (key test_api_key, secret test_secret), the fee-rate query of
+        // BTCUSDT; recomputed independently with Python's hmac.
+        let signature = sign("test_secret", 1_700_000_000_000, "test_api_key", 5000, "category=linear&symbol=BTCUSDT");
+        assert_eq!(signature, "fd4f31228a46109dc6673062328693696df9a96c7ff04e6491a45e7f63a0fdd7");
         let credentials = Credentials { api_key: Secret::new("key"), secret: Secret::new("secret"), passphrase: None };
         let request = signed_request(&credentials, "/v5/account/fee-rate?category=linear", 1);
         let header = |name: &str| request.headers.iter().find(|(h, _)| *h == name).map(|(_, v)| v.as_str());

@@ -1,15 +1,18 @@
 //! Bybit v5 public linear WebSocket feed handler (sans-IO): order books by snapshot and delta, funding from
 //! the tickers stream.
 //!
-//! Followed: Bybit V5 "WebSocket Stream → Public → Orderbook" and "Ticker", read 2026-12-07.
+//! Followed: Bybit V5 "WebSocket Stream → Public → Orderbook" (last changed 2026-03-18) and "Ticker", from the
+//! docs repository as of 2026-07-24 (the newest available), read 2026-12-07.
 //!
 //! * `orderbook.{depth}.{symbol}`: the first message after subscribing is a `snapshot`, then `delta`s. A
 //!   level of size `0` is deleted; any other level is inserted or replaced. A new `snapshot` at any time
 //!   (Bybit resends one after a problem on its side, and after a service restart, when `u` starts again at 1)
-//!   replaces the whole book. The update id `u` of each delta must be the previous `u` + 1: a gap (or a delta
-//!   before any snapshot) means updates were lost, and the book is rebuilt by resubscribing (Bybit answers with
-//!   a fresh snapshot). `seq` is a cross-sequence shared with other streams and is not checked; the depth-1
-//!   stream sends snapshots only.
+//!   replaces the whole book. The update id `u` of each delta must be the previous `u` + 1 (the docs say "always
+//!   in sequence" and state `+1` outright for the newer `orderbook.full`; real recordings agree): a gap (or a
+//!   delta before any snapshot) means updates were lost, and the book is rebuilt by resubscribing (Bybit answers
+//!   with a fresh snapshot). `seq` is a cross-sequence, increasing but not consecutive, and is not checked; the
+//!   depth-1 stream sends snapshots only (again every 3 s with the same `u` when nothing changed). Key order is
+//!   not relied on (`ts` comes before `type` on some depths).
 //! * `tickers.{symbol}`: a snapshot then deltas carrying only the fields that changed; `fundingRate`,
 //!   `nextFundingTime` and `fundingIntervalHour` are kept per instrument and reported as they change.
 
@@ -312,7 +315,8 @@ fn parse_frame<'a>(
         match key {
             "topic" => out.topic = Some(cursor.string()?),
             "type" => out.kind = Some(cursor.string()?),
-            "ts" => out.ts_ms = Some(cursor.u64()?),
+            // A number, though the docs also show it quoted.
+            "ts" => out.ts_ms = cursor.raw()?.trim_matches('"').parse().ok(),
             "data" if out.topic.as_deref().is_some_and(|t| book_symbol(t).is_some()) => {
                 out.in_book_data = true;
                 out.book = Some(parse_book_data(cursor, bids, asks)?);

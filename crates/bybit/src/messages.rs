@@ -42,9 +42,6 @@ pub struct InstrumentMsg {
     pub price_filter: PriceFilter,
     #[serde(default)]
     pub lot_size_filter: LotSizeFilter,
-    /// Minutes between fundings.
-    #[serde(default)]
-    pub funding_interval: Option<u64>,
     #[serde(default)]
     pub is_pre_listing: Option<bool>,
 }

@@ -1,8 +1,9 @@
 //! Bybit v5 REST market data (category `linear`), within the documented IP limit.
 //!
 //! Followed: Bybit V5 "Market" endpoints (instruments-info, orderbook, tickers, funding/history) and "Rate
-//! Limit", read 2026-12-07: public market endpoints allow 600 requests per 5 s per IP (HTTP 403 beyond);
-//! `retCode` 10006 is a rate limit, 10016 and 10000 are transient server errors.
+//! Limit" (docs repository as of 2026-07-24, the newest available), read 2026-12-07: public market endpoints
+//! allow 600 requests per 5 s per IP, beyond which Bybit answers HTTP 403 "access too frequent" and asks for 10
+//! minutes of silence; `retCode` 10006 is a rate limit, 10016 and 10000 are transient server errors.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,8 +22,8 @@ use crate::messages::{Envelope, FundingHistoryResult, TickersResult};
 /// The real Bybit REST endpoint.
 pub const DEFAULT_REST_URL: &str = "https://api.bybit.com";
 
-/// Most levels `GET /v5/market/orderbook` returns for linear contracts.
-pub const MAX_REST_DEPTH: usize = 500;
+/// Most levels `GET /v5/market/orderbook` returns for linear contracts (1000 since 2026-05-18; 500 before).
+pub const MAX_REST_DEPTH: usize = 1000;
 
 /// Instruments per page of `instruments-info` (its maximum).
 pub const INSTRUMENTS_PAGE: usize = 1000;
@@ -168,12 +169,13 @@ struct Status {
     ret_msg: String,
 }
 
-/// Reads Bybit answers: HTTP 429/403 and `retCode` 10006 (too many visits) are rate limits, 5xx and 10000/10016
-/// transient, any other non-zero `retCode` an API error.
+/// Reads Bybit answers: HTTP 403 is an IP ban (10 minutes), HTTP 429 and `retCode` 10006 (too many visits) are
+/// rate limits, 5xx and 10000/10016 transient, any other non-zero `retCode` an API error.
 pub fn classify(status: u16, body: &[u8]) -> Verdict {
     let parsed: Option<Status> = serde_json::from_slice(body).ok();
     match (status, parsed) {
-        (429 | 403, _) => Verdict::RateLimited,
+        (403, _) => Verdict::Banned,
+        (429, _) => Verdict::RateLimited,
         (_, Some(s)) if s.ret_code == 10006 => Verdict::RateLimited,
         (_, Some(s)) if matches!(s.ret_code, 10000 | 10016) => Verdict::Transient,
         (500..=599, _) => Verdict::Transient,
@@ -332,7 +334,8 @@ mod tests {
     fn classifies_errors() {
         assert_eq!(classify(200, br#"{"retCode":0,"retMsg":"OK","result":{}}"#), Verdict::Ok);
         assert_eq!(classify(200, br#"{"retCode":10006,"retMsg":"Too many visits!"}"#), Verdict::RateLimited);
-        assert_eq!(classify(403, b"access too frequent"), Verdict::RateLimited);
+        assert_eq!(classify(403, b"access too frequent"), Verdict::Banned);
+        assert_eq!(classify(429, b""), Verdict::RateLimited);
         assert_eq!(classify(200, br#"{"retCode":10016,"retMsg":"Server error"}"#), Verdict::Transient);
         assert_eq!(
             classify(200, br#"{"retCode":10001,"retMsg":"params error"}"#),
