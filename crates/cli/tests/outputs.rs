@@ -256,10 +256,11 @@ async fn reconnects_and_stalls_reach_metrics_and_health() {
                 && series(&text, r#"perpspread_resync_duration_seconds_count{venue="okx"}"#).unwrap_or(0.0) >= 1.0
         });
         wait_for("ready again", 15, &|| scrape("/healthz").contains(" 200 "));
-        // Both venues stall: no frame, no pong, for 12 s. Within the 5 s guard (+ a second) every book is
+        // Every venue stalls: no frame, no pong, for 12 s. Within the 5 s guard (+ a second) every book is
         // stale and the process not ready, although nothing arrives to trigger an observation.
-        sim.inject(FaultKind::Stall { venue: Venue::Okx, duration_ms: 12_000 });
-        sim.inject(FaultKind::Stall { venue: Venue::Binance, duration_ms: 12_000 });
+        for venue in Venue::ALL {
+            sim.inject(FaultKind::Stall { venue, duration_ms: 12_000 });
+        }
         let stalled_at = Instant::now();
         wait_for("not ready during the stall", 8, &|| scrape("/healthz").contains(" 503 "));
         assert!(stalled_at.elapsed() >= Duration::from_secs(4), "not before the guard: {:?}", stalled_at.elapsed());

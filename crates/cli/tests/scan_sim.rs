@@ -12,6 +12,7 @@ async fn sim() -> SimHandle {
         base: "BTC".into(),
         quote: "USDT".into(),
         buy_venue: Venue::Okx,
+        sell_on: None,
         size_bp: 40.0,
         start_ms: 0,
         duration_ms: 600_000,
@@ -22,7 +23,10 @@ async fn sim() -> SimHandle {
 fn run(sim: &SimHandle, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_perpspread"))
         .args(args)
+        // The OKX × Binance cases as they were written; three venues are in `three_venues.rs`.
         .args([
+            "--venues".to_owned(),
+            "okx,binance".to_owned(),
             "--rest".to_owned(),
             format!("okx={}", sim.okx_rest_url),
             "--rest".to_owned(),

@@ -24,6 +24,8 @@ pub struct SimConfig {
     pub binance_rest_port: u16,
     pub okx_ws_port: u16,
     pub binance_ws_port: u16,
+    pub bybit_rest_port: u16,
+    pub bybit_ws_port: u16,
     /// The listed markets.
     pub pairs: Vec<SimPair>,
     /// Standard deviation of the latent fair price, in basis points per √second.
@@ -85,6 +87,8 @@ impl Default for SimConfig {
             binance_rest_port: 0,
             okx_ws_port: 0,
             binance_ws_port: 0,
+            bybit_rest_port: 0,
+            bybit_ws_port: 0,
             pairs: default_pairs(),
             volatility_bp_per_s: 3.0,
             dislocations: Vec::new(),
@@ -158,8 +162,14 @@ impl SimConfig {
             pair.validate()?;
         }
         for d in &self.dislocations {
-            if self.pairs.iter().all(|p| !p.matches(&d.base, &d.quote) || !p.is_cross_listed()) {
-                return bad(format!("dislocation names {}/{}, which is not listed on both venues", d.base, d.quote));
+            let (buy, sell) = (d.buy_venue, d.sell_venue());
+            if buy == sell
+                || self.pairs.iter().all(|p| !p.matches(&d.base, &d.quote) || !p.lists(buy) || !p.lists(sell))
+            {
+                return bad(format!(
+                    "dislocation names {}/{}, which is not listed on both {buy} and {sell}",
+                    d.base, d.quote
+                ));
             }
             if !(d.size_bp > 0.0 && d.size_bp.is_finite()) {
                 return bad(format!("dislocation size_bp {} must be positive", d.size_bp));
@@ -206,6 +216,8 @@ pub struct SimPair {
     pub half_spread_bp: f64,
     pub okx: Option<OkxSpec>,
     pub binance: Option<BinanceSpec>,
+    #[serde(default)]
+    pub bybit: Option<BybitSpec>,
 }
 
 fn default_level_notional() -> f64 {
@@ -252,6 +264,17 @@ impl SimPair {
         matches!((&self.okx, &self.binance), (Some(o), Some(b))
             if o.ct_type == ContractKind::Linear && o.state == "live"
                 && b.contract_type == "PERPETUAL" && b.status == "TRADING")
+    }
+
+    /// Whether `venue` lists a tradable linear perpetual of this market.
+    pub fn lists(&self, venue: Venue) -> bool {
+        match venue {
+            Venue::Okx => self.okx.as_ref().is_some_and(|o| o.ct_type == ContractKind::Linear && o.state == "live"),
+            Venue::Binance => {
+                self.binance.as_ref().is_some_and(|b| b.contract_type == "PERPETUAL" && b.status == "TRADING")
+            }
+            Venue::Bybit => self.bybit.is_some(),
+        }
     }
 
     fn validate(&self) -> Result<(), SimError> {
@@ -434,8 +457,65 @@ impl BinanceSpec {
     }
 }
 
-/// A planned cross-venue dislocation: while active, buying at `buy_venue`'s best ask and selling at the
-/// other venue's best bid earns a gross `size_bp`.
+/// A Bybit v5 linear perpetual (`contractType` `LinearPerpetual`, status `Trading`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BybitSpec {
+    /// e.g. `BTCUSDT`, `1000PEPEUSDT`, `BTCPERP` (USDC).
+    pub symbol: String,
+    /// Base units per price and size unit: 1, or 1000 for `1000PEPEUSDT` (base coin `1000PEPE`).
+    #[serde(default = "one")]
+    pub multiplier: u32,
+    pub tick_size: Decimal,
+    pub qty_step: Decimal,
+    /// Decimals prices are written with (`priceScale`).
+    pub price_scale: u8,
+    /// Decimals sizes are written with.
+    pub qty_decimals: u8,
+}
+
+impl BybitSpec {
+    /// A linear perpetual spec from decimal strings.
+    pub fn perpetual(symbol: &str, tick: &str, step: &str, price_scale: u8, qty_decimals: u8) -> Self {
+        BybitSpec {
+            symbol: symbol.into(),
+            multiplier: if symbol.starts_with("1000") { 1000 } else { 1 },
+            tick_size: dec(tick),
+            qty_step: dec(step),
+            price_scale,
+            qty_decimals,
+        }
+    }
+
+    /// The coin Bybit names as base (`1000PEPE` for a 1000-multiplied symbol).
+    pub fn base_coin(&self, pair: &SimPair) -> String {
+        if self.multiplier == 1 {
+            pair.base.clone()
+        } else {
+            format!("{}{}", self.multiplier, pair.base)
+        }
+    }
+
+    /// The normalized instrument for `pair`.
+    pub fn instrument(&self, pair: &SimPair) -> Instrument {
+        let multiplier = Decimal::from(self.multiplier);
+        Instrument::new(
+            Venue::Bybit,
+            &self.symbol,
+            pair.key(),
+            pair.quote.clone(),
+            ContractKind::Linear,
+            multiplier,
+            multiplier,
+            self.tick_size,
+            self.qty_step,
+            self.qty_step,
+        )
+    }
+}
+
+/// A planned cross-venue dislocation: while active, buying at `buy_venue`'s best ask and selling at
+/// `sell_venue`'s best bid (by default the other of OKX and Binance, or OKX for Bybit) earns a gross `size_bp`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dislocation {
@@ -445,6 +525,9 @@ pub struct Dislocation {
     /// The venue whose asks are cheap.
     #[serde(with = "venue_serde")]
     pub buy_venue: Venue,
+    /// The venue whose bids are rich (default: see [`Dislocation::sell_venue`]).
+    #[serde(default, with = "opt_venue_serde", skip_serializing_if = "Option::is_none")]
+    pub sell_on: Option<Venue>,
     pub size_bp: f64,
     /// Start, in ms after sim start.
     pub start_ms: u64,
@@ -461,9 +544,9 @@ impl Dislocation {
         elapsed_ms >= self.start_ms && elapsed_ms - self.start_ms < self.duration_ms
     }
 
-    /// The venue whose bids are rich.
+    /// The venue whose bids are rich: `sell_on`, else the other of OKX and Binance (OKX for Bybit).
     pub fn sell_venue(&self) -> Venue {
-        other_venue(self.buy_venue)
+        self.sell_on.unwrap_or_else(|| other_venue(self.buy_venue))
     }
 }
 
@@ -491,6 +574,24 @@ pub mod venue_serde {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Venue, D::Error> {
         let text = String::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde for an optional [`Venue`].
+pub mod opt_venue_serde {
+    use perpspread_core::Venue;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(venue: &Option<Venue>, s: S) -> Result<S::Ok, S::Error> {
+        match venue {
+            Some(venue) => s.serialize_str(venue.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Venue>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| t.parse().map_err(serde::de::Error::custom)).transpose()
     }
 }
 
@@ -530,6 +631,7 @@ impl SimPair {
             half_spread_bp: default_half_spread(),
             okx: None,
             binance: None,
+            bybit: None,
         }
     }
 
@@ -544,6 +646,12 @@ impl SimPair {
         self.binance = Some(spec);
         self
     }
+
+    /// Lists the market on Bybit.
+    pub fn with_bybit(mut self, spec: BybitSpec) -> Self {
+        self.bybit = Some(spec);
+        self
+    }
 }
 
 /// The default universe: nine cross-listed markets plus an OKX inverse swap, a Binance quarterly future
@@ -551,16 +659,20 @@ impl SimPair {
 pub fn default_pairs() -> Vec<SimPair> {
     let linear = OkxSpec::linear;
     let perp = BinanceSpec::perpetual;
+    let bybit = BybitSpec::perpetual;
     vec![
         SimPair::new("BTC", "USDT", 65_000.0, 150_000.0, 8e9)
             .with_okx(linear("BTC-USDT-SWAP", "0.01", "0.1", "0.01"))
-            .with_binance(perp("BTCUSDT", "0.10", "0.001", 2, 3)),
+            .with_binance(perp("BTCUSDT", "0.10", "0.001", 2, 3))
+            .with_bybit(bybit("BTCUSDT", "0.10", "0.001", 2, 3)),
         SimPair::new("ETH", "USDT", 3_200.0, 80_000.0, 4e9)
             .with_okx(linear("ETH-USDT-SWAP", "0.1", "0.01", "0.01"))
-            .with_binance(perp("ETHUSDT", "0.01", "0.001", 2, 3)),
+            .with_binance(perp("ETHUSDT", "0.01", "0.001", 2, 3))
+            .with_bybit(bybit("ETHUSDT", "0.01", "0.01", 2, 2)),
         SimPair::new("SOL", "USDT", 145.0, 40_000.0, 1e9)
             .with_okx(linear("SOL-USDT-SWAP", "1", "0.01", "0.01"))
-            .with_binance(perp("SOLUSDT", "0.0100", "1", 4, 0)),
+            .with_binance(perp("SOLUSDT", "0.0100", "1", 4, 0))
+            .with_bybit(bybit("SOLUSDT", "0.010", "0.1", 3, 1)),
         SimPair::new("XRP", "USDT", 0.6, 30_000.0, 5e8)
             .with_okx(linear("XRP-USDT-SWAP", "100", "0.0001", "0.01"))
             .with_binance(perp("XRPUSDT", "0.0001", "0.1", 4, 1)),
@@ -569,7 +681,8 @@ pub fn default_pairs() -> Vec<SimPair> {
             .with_binance(perp("DOGEUSDT", "0.000010", "1", 6, 0)),
         SimPair::new("PEPE", "USDT", 0.000012, 15_000.0, 3e8)
             .with_okx(linear("PEPE-USDT-SWAP", "10000000", "0.0000000001", "0.1"))
-            .with_binance(perp("1000PEPEUSDT", "0.0000001", "1", 7, 0)),
+            .with_binance(perp("1000PEPEUSDT", "0.0000001", "1", 7, 0))
+            .with_bybit(bybit("1000PEPEUSDT", "0.0000001", "100", 7, 0)),
         SimPair::new("SHIB", "USDT", 0.000025, 10_000.0, 1e8)
             .with_okx(linear("SHIB-USDT-SWAP", "1000000", "0.000000001", "1"))
             .with_binance(perp("1000SHIBUSDT", "0.000001", "1", 6, 0)),
@@ -578,7 +691,8 @@ pub fn default_pairs() -> Vec<SimPair> {
             .with_binance(perp("LTCUSDT", "0.01", "0.001", 2, 3)),
         SimPair::new("BTC", "USDC", 65_000.0, 50_000.0, 5e8)
             .with_okx(linear("BTC-USDC-SWAP", "0.0001", "0.1", "0.01"))
-            .with_binance(perp("BTCUSDC", "0.1", "0.001", 1, 3)),
+            .with_binance(perp("BTCUSDC", "0.1", "0.001", 1, 3))
+            .with_bybit(bybit("BTCPERP", "0.5", "0.001", 1, 3)),
         SimPair::new("BTC", "USD", 65_000.0, 100_000.0, 1e9)
             .with_okx(OkxSpec { ct_type: ContractKind::Inverse, ..linear("BTC-USD-SWAP", "100", "0.1", "1") }),
         SimPair::new("BTC", "USDT", 65_500.0, 30_000.0, 2e8).with_binance(BinanceSpec {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use perpspread_core::health::StreamKind;
-use perpspread_core::Venue;
+use perpspread_core::{Venue, VenueMap};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
@@ -214,14 +214,10 @@ pub struct RestAction {
 /// Shared fault state: WebSocket fault fan-out, REST counters and the fault log.
 #[derive(Debug)]
 pub struct FaultBoard {
-    ws: [broadcast::Sender<Arc<FaultKind>>; 2],
-    rest: Mutex<[RestFaults; 2]>,
-    refuse: [AtomicU32; 2],
+    ws: VenueMap<broadcast::Sender<Arc<FaultKind>>>,
+    rest: Mutex<VenueMap<RestFaults>>,
+    refuse: VenueMap<AtomicU32>,
     log: Mutex<Option<File>>,
-}
-
-fn slot(venue: Venue) -> usize {
-    usize::from(venue == Venue::Binance)
 }
 
 impl FaultBoard {
@@ -238,9 +234,9 @@ impl FaultBoard {
             None => None,
         };
         Ok(FaultBoard {
-            ws: [broadcast::channel(64).0, broadcast::channel(64).0],
-            rest: Mutex::new([RestFaults::default(); 2]),
-            refuse: [AtomicU32::new(0), AtomicU32::new(0)],
+            ws: VenueMap::from_fn(|_| broadcast::channel(64).0),
+            rest: Mutex::new(VenueMap::default()),
+            refuse: VenueMap::default(),
             log: Mutex::new(log),
         })
     }
@@ -248,7 +244,7 @@ impl FaultBoard {
     /// Injects a fault now.
     pub fn inject(&self, kind: FaultKind) {
         self.record("injected", &kind, None);
-        let venue = slot(kind.venue());
+        let venue = kind.venue();
         match &kind {
             FaultKind::RestStatus { status, count, .. } => lock(&self.rest)[venue].status = Some((*status, *count)),
             FaultKind::SlowRest { delay_ms, count, .. } => lock(&self.rest)[venue].slow = Some((*delay_ms, *count)),
@@ -264,13 +260,13 @@ impl FaultBoard {
 
     /// Receives the WebSocket faults of `venue` injected from now on.
     pub fn subscribe_ws(&self, venue: Venue) -> broadcast::Receiver<Arc<FaultKind>> {
-        self.ws[slot(venue)].subscribe()
+        self.ws[venue].subscribe()
     }
 
     /// Consumes the pending REST fault for one request to `venue`.
     pub fn take_rest(&self, venue: Venue) -> RestAction {
         let mut rest = lock(&self.rest);
-        let pending = &mut rest[slot(venue)];
+        let pending = &mut rest[venue];
         let mut action = RestAction::default();
         if let Some((status, left)) = pending.status {
             action.status = Some(status);
@@ -285,7 +281,7 @@ impl FaultBoard {
 
     /// Whether the next subscription request to `venue` must be refused (consumes one refusal).
     pub fn take_refusal(&self, venue: Venue) -> bool {
-        self.refuse[slot(venue)].fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+        self.refuse[venue].fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
     }
 
     /// Appends `{"ts_ns":…,"phase":…,"fault":{…},"detail":…}` to the fault log and traces it.

@@ -17,6 +17,7 @@
 //! ```
 
 pub mod binance;
+pub mod bybit;
 pub mod capture;
 pub mod clock;
 pub mod config;
@@ -29,7 +30,7 @@ mod server;
 mod ws;
 
 pub use capture::{generate_capture, CaptureOptions};
-pub use config::{BinanceSpec, Dislocation, OkxSpec, SimConfig, SimPair};
+pub use config::{BinanceSpec, BybitSpec, Dislocation, OkxSpec, SimConfig, SimPair};
 pub use faults::{Fault, FaultKind, FaultScenario};
 pub use model::{GroundTruth, Market};
 pub use server::{start, SimHandle};

@@ -31,6 +31,8 @@ use crate::SimError;
 pub const OKX_DEPTH: usize = 400;
 /// Most levels a side the Binance books keep (the `/fapi/v1/depth` maximum).
 pub const BINANCE_DEPTH: usize = 1000;
+/// Levels per side of a Bybit book (the deepest linear stream, `orderbook.1000`).
+pub const BYBIT_DEPTH: usize = 1000;
 /// Levels a side included in every [`BookDelta`] for top-N channels.
 pub const TOP_LEVELS: usize = 25;
 /// Levels near the top kept at meaningful size while a dislocation is active.
@@ -73,7 +75,10 @@ impl BookMeta {
                 let b = spec.binance.as_ref()?;
                 (b.instrument(spec), Some(b.price_precision), Some(b.quantity_precision), BINANCE_DEPTH)
             }
-            Venue::Bybit => return None,
+            Venue::Bybit => {
+                let b = spec.bybit.as_ref()?;
+                (b.instrument(spec), Some(b.price_scale), Some(b.qty_decimals), BYBIT_DEPTH)
+            }
         };
         let units =
             |step: Decimal, scale: u8| (step * Decimal::from(POW10[usize::from(scale)])).to_i64().unwrap_or(1).max(1);
@@ -367,6 +372,7 @@ pub struct PairState {
     pub high: f64,
     pub okx: Option<VenueBook>,
     pub binance: Option<VenueBook>,
+    pub bybit: Option<VenueBook>,
 }
 
 /// One venue's funding of one pair at an instant of the funding clock.
@@ -395,7 +401,7 @@ impl PairState {
         match venue {
             Venue::Okx => self.okx.as_ref(),
             Venue::Binance => self.binance.as_ref(),
-            Venue::Bybit => None,
+            Venue::Bybit => self.bybit.as_ref(),
         }
     }
 
@@ -403,7 +409,7 @@ impl PairState {
         match venue {
             Venue::Okx => self.okx.as_mut(),
             Venue::Binance => self.binance.as_mut(),
-            Venue::Bybit => None,
+            Venue::Bybit => self.bybit.as_mut(),
         }
     }
 }
@@ -435,6 +441,9 @@ pub struct Market {
     step_sigma: f64,
     /// Funding time runs this many times faster than exchange time.
     funding_speed: u64,
+    /// Bybit's books draw from their own generator, so that the OKX and Binance markets of a seed are the same
+    /// with or without Bybit.
+    bybit_rng: StdRng,
 }
 
 impl Market {
@@ -442,11 +451,14 @@ impl Market {
     pub fn new(config: &SimConfig, epoch_ms: u64) -> Result<Self, SimError> {
         config.validate()?;
         let mut rng = StdRng::seed_from_u64(config.seed);
+        let mut bybit_rng = StdRng::seed_from_u64(config.seed ^ 0xB1B1_7000);
         let mut pairs = Vec::with_capacity(config.pairs.len());
         let mut index = HashMap::new();
         for (i, spec) in config.pairs.iter().enumerate() {
-            let mut books = [Venue::Okx, Venue::Binance]
-                .map(|venue| BookMeta::new(venue, i, spec).map(|meta| VenueBook::new(meta, &mut rng)));
+            let mut books = Venue::ALL.map(|venue| {
+                let rng = if venue == Venue::Bybit { &mut bybit_rng } else { &mut rng };
+                BookMeta::new(venue, i, spec).map(|meta| VenueBook::new(meta, rng))
+            });
             for book in books.iter().flatten() {
                 let key = (book.meta.venue, book.meta.symbol().to_owned());
                 if index.insert(key, i).is_some() {
@@ -457,7 +469,7 @@ impl Market {
                     )));
                 }
             }
-            let [okx, binance] = std::mem::take(&mut books);
+            let [okx, binance, bybit] = std::mem::take(&mut books);
             pairs.push(PairState {
                 spec: spec.clone(),
                 fair: spec.start_price,
@@ -465,13 +477,15 @@ impl Market {
                 high: spec.start_price,
                 okx,
                 binance,
+                bybit,
             });
         }
         let dislocations = config
             .dislocations
             .iter()
             .map(|d| {
-                let pair = pairs.iter().position(|p| p.spec.matches(&d.base, &d.quote) && p.spec.is_cross_listed());
+                let listed = |p: &PairState| p.spec.lists(d.buy_venue) && p.spec.lists(d.sell_venue());
+                let pair = pairs.iter().position(|p| p.spec.matches(&d.base, &d.quote) && listed(p));
                 pair.map(|p| (d.clone(), p, false))
                     .ok_or_else(|| SimError::Config(format!("dislocation on unlisted {}/{}", d.base, d.quote)))
             })
@@ -487,6 +501,7 @@ impl Market {
             tick_ms: config.tick_ms,
             step_sigma: config.volatility_bp_per_s / 1e4 * dt_s.sqrt(),
             funding_speed: config.funding_clock_speed.max(1),
+            bybit_rng,
         };
         market.quote_all();
         Ok(market)
@@ -604,15 +619,16 @@ impl Market {
 
     /// Re-prices both venues' books of pair `i`.
     fn quote_pair(&mut self, i: usize, dislocation: Option<&Dislocation>) {
-        let rng = &mut self.rng;
+        let (main_rng, bybit_rng) = (&mut self.rng, &mut self.bybit_rng);
         let pair = &mut self.pairs[i];
         let half = pair.spec.half_spread_bp / 1e4;
         let (fair, notional) = (pair.fair, pair.spec.level_notional);
-        let mut targets = [None, None];
-        for (slot, venue) in [Venue::Okx, Venue::Binance].into_iter().enumerate() {
+        let mut targets = [None; Venue::COUNT];
+        for (slot, venue) in Venue::ALL.into_iter().enumerate() {
             let Some(book) = pair.venue_mut(venue) else {
                 continue;
             };
+            let rng = if venue == Venue::Bybit { &mut *bybit_rng } else { &mut *main_rng };
             book.changes.clear();
             let limit = 0.4 * half;
             book.offset = (0.9 * book.offset + 0.25 * limit * normal(rng)).clamp(-limit, limit);
@@ -624,10 +640,11 @@ impl Market {
         if let Some(d) = dislocation {
             dislocate(pair, d, &mut targets);
         }
-        for (slot, venue) in [Venue::Okx, Venue::Binance].into_iter().enumerate() {
+        for (slot, venue) in Venue::ALL.into_iter().enumerate() {
             let (Some(book), Some((bid, ask))) = (pair.venue_mut(venue), targets[slot]) else {
                 continue;
             };
+            let rng = if venue == Venue::Bybit { &mut *bybit_rng } else { &mut *main_rng };
             book.reprice(Side::Bid, bid, notional, rng);
             book.reprice(Side::Ask, ask, notional, rng);
         }
@@ -639,7 +656,8 @@ impl Market {
                 book.ensure_top_size(Side::Bid, notional);
             }
         }
-        for venue in [Venue::Okx, Venue::Binance] {
+        for venue in Venue::ALL {
+            let rng = if venue == Venue::Bybit { &mut *bybit_rng } else { &mut *main_rng };
             if let Some(book) = pair.venue_mut(venue) {
                 book.bump_sequence(rng);
             }
@@ -672,8 +690,8 @@ impl Market {
 }
 
 /// Moves the buy venue's targets so its best ask is `size_bp` below the sell venue's best bid.
-fn dislocate(pair: &PairState, d: &Dislocation, targets: &mut [Option<(i64, i64)>; 2]) {
-    let slot = |v: Venue| usize::from(v == Venue::Binance);
+fn dislocate(pair: &PairState, d: &Dislocation, targets: &mut [Option<(i64, i64)>; Venue::COUNT]) {
+    let slot = |v: Venue| v.index();
     let (buy_slot, sell_slot) = (slot(d.buy_venue), slot(d.sell_venue()));
     let (Some(buy), Some(sell)) = (pair.venue(d.buy_venue), pair.venue(d.sell_venue())) else {
         return;
@@ -707,7 +725,7 @@ mod tests {
             m.step();
         }
         for pair in m.pairs() {
-            for book in [&pair.okx, &pair.binance].into_iter().flatten() {
+            for book in [&pair.okx, &pair.binance, &pair.bybit].into_iter().flatten() {
                 assert_eq!(book.book.depth(Side::Bid), book.meta.depth, "{}", book.meta.symbol());
                 assert_eq!(book.book.depth(Side::Ask), book.meta.depth);
                 assert!(!book.book.is_crossed());
@@ -768,6 +786,7 @@ mod tests {
                 base: "PEPE".into(),
                 quote: "USDT".into(),
                 buy_venue: Venue::Binance,
+                sell_on: None,
                 size_bp: 15.0,
                 start_ms: 1000,
                 duration_ms: 500,

@@ -28,6 +28,8 @@ pub struct StepEvent {
     pub okx: Vec<BookDelta>,
     /// One delta per Binance book, in [`Market::books`] order.
     pub binance: Vec<BookDelta>,
+    /// One delta per Bybit book, in [`Market::books`] order.
+    pub bybit: Vec<BookDelta>,
 }
 
 impl StepEvent {
@@ -36,7 +38,7 @@ impl StepEvent {
         match venue {
             Venue::Okx => &self.okx,
             Venue::Binance => &self.binance,
-            Venue::Bybit => &[],
+            Venue::Bybit => &self.bybit,
         }
     }
 }
@@ -62,6 +64,7 @@ pub struct Shared {
 pub struct LimitBoard {
     violations: Mutex<Vec<String>>,
     connects: Mutex<Vec<(Venue, std::time::Instant)>>,
+    requests: Mutex<std::collections::VecDeque<(Venue, std::time::Instant)>>,
 }
 
 impl LimitBoard {
@@ -86,6 +89,25 @@ impl LimitBoard {
         drop(connects);
         if recent >= allowed as usize {
             self.violated(venue, format!("more than {allowed} connection attempts within {window:?}"));
+            return false;
+        }
+        true
+    }
+}
+
+impl LimitBoard {
+    /// Counts a REST request against a per-IP limit; `false` (and a violation) beyond `allowed` within `window`.
+    pub fn request(&self, venue: Venue, allowed: usize, window: Duration) -> bool {
+        let now = std::time::Instant::now();
+        let mut requests = crate::faults::lock(&self.requests);
+        while requests.front().is_some_and(|(_, at)| now.duration_since(*at) >= window) {
+            requests.pop_front();
+        }
+        let recent = requests.iter().filter(|(v, _)| *v == venue).count();
+        requests.push_back((venue, now));
+        drop(requests);
+        if recent >= allowed {
+            self.violated(venue, format!("more than {allowed} REST requests within {window:?}"));
             return false;
         }
         true
@@ -139,6 +161,10 @@ pub struct SimHandle {
     /// `ws://127.0.0.1:<port>`: Binance WebSocket base (append a route, `/public` or `/market`, then
     /// `/ws/<stream>` or `/stream?streams=`; the bare legacy paths deliver public streams only).
     pub binance_ws_url: String,
+    /// `http://127.0.0.1:<port>`: Bybit REST (`/v5/...`).
+    pub bybit_rest_url: String,
+    /// `ws://127.0.0.1:<port>/v5/public/linear`: Bybit public linear WebSocket.
+    pub bybit_ws_url: String,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -153,7 +179,7 @@ impl SimHandle {
             Venue::Binance => {
                 Some((self.binance_rest_url.clone(), self.binance_ws_url.trim_end_matches('/').to_owned()))
             }
-            Venue::Bybit => None,
+            Venue::Bybit => Some((self.bybit_rest_url.clone(), self.bybit_ws_url.clone())),
         }
     }
 
@@ -213,7 +239,7 @@ impl Drop for SimHandle {
     }
 }
 
-/// Binds the four servers on 127.0.0.1, starts the model clock and returns the handle.
+/// Binds the six servers (REST and WebSocket of each venue) on 127.0.0.1, starts the model clock and returns the handle.
 pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     config.validate()?;
     let started_ms = unix_ms();
@@ -229,8 +255,15 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         ),
         None => None,
     };
-    let listeners = [config.okx_rest_port, config.binance_rest_port, config.okx_ws_port, config.binance_ws_port];
-    let mut bound = Vec::with_capacity(4);
+    let listeners = [
+        config.okx_rest_port,
+        config.binance_rest_port,
+        config.okx_ws_port,
+        config.binance_ws_port,
+        config.bybit_rest_port,
+        config.bybit_ws_port,
+    ];
+    let mut bound = Vec::with_capacity(listeners.len());
     for port in listeners {
         let listener =
             TcpListener::bind(("127.0.0.1", port)).await.map_err(|source| SimError::Bind { port, source })?;
@@ -248,7 +281,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         config,
         limits: LimitBoard::default(),
     });
-    let [okx_rest, binance_rest, okx_ws, binance_ws]: [(TcpListener, u16); 4] =
+    let [okx_rest, binance_rest, okx_ws, binance_ws, bybit_rest, bybit_ws]: [(TcpListener, u16); 6] =
         bound.try_into().map_err(|_| SimError::Config("listener count".into()))?;
     let url = |scheme: &str, port: u16, path: &str| format!("{scheme}://127.0.0.1:{port}{path}");
     let mut handle = SimHandle {
@@ -256,6 +289,8 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         binance_rest_url: url("http", binance_rest.1, ""),
         okx_ws_url: url("ws", okx_ws.1, "/ws/v5/public"),
         binance_ws_url: url("ws", binance_ws.1, ""),
+        bybit_rest_url: url("http", bybit_rest.1, ""),
+        bybit_ws_url: url("ws", bybit_ws.1, "/v5/public/linear"),
         shared: Arc::clone(&shared),
         stop,
         tasks: Vec::new(),
@@ -264,12 +299,15 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     handle.tasks.push(serve(binance_rest.0, crate::binance::rest::router(Arc::clone(&shared)), &shared));
     handle.tasks.push(serve(okx_ws.0, crate::okx::ws::router(Arc::clone(&shared)), &shared));
     handle.tasks.push(serve(binance_ws.0, crate::binance::ws::router(Arc::clone(&shared)), &shared));
+    handle.tasks.push(serve(bybit_rest.0, crate::bybit::rest::router(Arc::clone(&shared)), &shared));
+    handle.tasks.push(serve(bybit_ws.0, crate::bybit::ws::router(Arc::clone(&shared)), &shared));
     handle.tasks.push(tokio::spawn(run_clock(Arc::clone(&shared), truth_log)));
     for fault in shared.config.faults.clone() {
         shared.schedule(fault);
     }
     tracing::info!(okx_rest = %handle.okx_rest_url, binance_rest = %handle.binance_rest_url,
-        okx_ws = %handle.okx_ws_url, binance_ws = %handle.binance_ws_url, "simulator started");
+        okx_ws = %handle.okx_ws_url, binance_ws = %handle.binance_ws_url, bybit_rest = %handle.bybit_rest_url,
+        bybit_ws = %handle.bybit_ws_url, "simulator started");
     Ok(handle)
 }
 
@@ -326,7 +364,8 @@ pub fn step_event(market: &Market, okx_checksum: bool, scratch: &mut String) -> 
         })
         .collect();
     let binance = market.books(Venue::Binance).map(|b| b.delta(None)).collect();
-    StepEvent { step: market.step_index(), now_ms: market.now_ms(), okx, binance }
+    let bybit = market.books(Venue::Bybit).map(|b| b.delta(None)).collect();
+    StepEvent { step: market.step_index(), now_ms: market.now_ms(), okx, binance, bybit }
 }
 
 fn log_truths(log: &mut Option<File>, truths: &[GroundTruth]) {

@@ -174,6 +174,7 @@ async fn dislocation_is_executable_over_rest_and_logged() {
             base: "BTC".into(),
             quote: "USDT".into(),
             buy_venue: Venue::Okx,
+            sell_on: None,
             size_bp: 8.0,
             start_ms: 100,
             duration_ms: 60_000,

@@ -35,6 +35,7 @@ async fn every_dislocation_is_found_and_nothing_else() {
             base: bases[i % bases.len()].clone(),
             quote: "USDT".into(),
             buy_venue: if i % 2 == 0 { Venue::Okx } else { Venue::Binance },
+            sell_on: None,
             size_bp: 23.0 + (i % 4) as f64 * 5.0,
             start_ms: 2_500 + i as u64 * 1_500,
             duration_ms: 600 + (i % 3) as u64 * 500,

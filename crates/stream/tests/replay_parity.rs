@@ -29,6 +29,7 @@ async fn replay_finds_what_live_found() {
             base: (*base).into(),
             quote: "USDT".into(),
             buy_venue: if i % 2 == 0 { Venue::Binance } else { Venue::Okx },
+            sell_on: None,
             size_bp: 30.0,
             start_ms: 2_000 + i as u64 * 1_500,
             duration_ms: 800,

@@ -70,6 +70,7 @@ async fn survives_a_fault_every_few_seconds() {
             base: if i % 2 == 0 { "DOGE".into() } else { "LTC".into() },
             quote: "USDT".into(),
             buy_venue: if i % 2 == 0 { Venue::Okx } else { Venue::Binance },
+            sell_on: None,
             size_bp: 35.0,
             start_ms: 1_500 + i * 5_000,
             duration_ms: 1_000,

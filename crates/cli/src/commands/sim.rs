@@ -165,17 +165,21 @@ pub fn point_at(config: &mut crate::config::Config, sim: &SimHandle) {
     }
 }
 
-/// A schedule of dislocations: every `every_ms`, one pair in turn, alternating direction, sizes from
-/// `min_bp` upward, lasting 1.5–4 s.
+/// A schedule of dislocations: every `every_ms`, one pair in turn, between each two venues listing it in turn
+/// (both directions), sizes from `min_bp` upward, lasting 1.5–4 s.
 pub fn dislocation_schedule(config: &SimConfig, count: usize, every_ms: u64, min_bp: f64) -> Vec<Dislocation> {
     let pairs: Vec<_> = config.pairs.iter().filter(|p| p.is_cross_listed()).collect();
     (0..count)
         .map(|i| {
             let pair = pairs[i % pairs.len()];
+            let venues: Vec<Venue> = Venue::ALL.into_iter().filter(|v| pair.lists(*v)).collect();
+            let round = i / pairs.len();
+            let (buy, sell) = (venues[round % venues.len()], venues[(round + 1) % venues.len()]);
             Dislocation {
                 base: pair.base.clone(),
                 quote: pair.quote.clone(),
-                buy_venue: Venue::ALL[i % Venue::COUNT],
+                buy_venue: buy,
+                sell_on: Some(sell),
                 size_bp: min_bp + (i % 4) as f64 * 5.0,
                 start_ms: 3_000 + i as u64 * every_ms,
                 duration_ms: 1_500 + (i % 6) as u64 * 500,

@@ -1,0 +1,263 @@
+//! Bybit v5 public linear WebSocket (`/v5/public/linear`): `orderbook.{1,50,200,1000}.{symbol}` (a snapshot on
+//! subscribing, then deltas whose `u` grows by one; the model's whole book whatever the depth asked) and
+//! `tickers.{symbol}` (a snapshot, then funding deltas on the timer); `{"op":"ping"}` answered with
+//! `"ret_msg":"pong"`; a topic Bybit does not serve is refused with `error:handler not found,topic:…` (the other
+//! topics of the request are still subscribed). At most 500 connections per 5 minutes per IP.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use perpspread_core::health::StreamKind;
+use perpspread_core::{Side, Venue};
+use serde::Deserialize;
+
+use crate::bybit::rest::ticker_value;
+use crate::faults::{lock, FaultKind};
+use crate::model::{BookDelta, Market, VenueBook};
+use crate::render::{change_pairs, level_pairs, write_levels};
+use crate::server::{Shared, StepEvent};
+use crate::ws::{conn_id, drive, DriveOptions, Session, StreamFaults};
+
+/// Order book depths served on linear.
+const DEPTHS: [u32; 4] = [1, 50, 200, 1000];
+
+/// The Bybit public linear route.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new().route("/v5/public/linear", any(upgrade)).with_state(shared)
+}
+
+async fn upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+    if !shared.limits.connect(Venue::Bybit, 500, Duration::from_secs(300)) {
+        return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
+    }
+    ws.on_upgrade(move |socket| async move {
+        let options = DriveOptions {
+            venue: Venue::Bybit,
+            // Bybit closes a connection that sends no ping for 10 minutes.
+            idle_timeout: Some(Duration::from_secs(600)),
+            ping_interval: None,
+            pong_timeout: Duration::from_secs(30),
+            max_lifetime: None,
+            timer_interval: Duration::from_millis(shared.config.funding_push_interval_ms.max(1)),
+        };
+        let session = BybitSession { conn_id: conn_id(), subs: Vec::new(), faults: StreamFaults::default() };
+        drive(socket, Arc::clone(&shared), session, options, Vec::new()).await;
+    })
+}
+
+/// One subscription.
+#[derive(Debug)]
+struct Sub {
+    topic: String,
+    symbol: String,
+    /// `Some(depth)` for an order book, `None` for tickers.
+    depth: Option<u32>,
+    /// Index of the book in the step events.
+    slot: usize,
+    /// Step of the snapshot; earlier step events are already in it.
+    since_step: u64,
+    muted: bool,
+}
+
+impl Sub {
+    fn stream(&self) -> StreamKind {
+        if self.depth.is_some() {
+            StreamKind::Book
+        } else {
+            StreamKind::Funding
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Request {
+    op: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    req_id: Option<String>,
+}
+
+/// The Bybit protocol on one connection.
+struct BybitSession {
+    conn_id: String,
+    subs: Vec<Sub>,
+    faults: StreamFaults,
+}
+
+impl Session for BybitSession {
+    fn on_text(&mut self, shared: &Shared, text: &str, out: &mut Vec<String>) {
+        let Ok(request) = serde_json::from_str::<Request>(text) else {
+            return out.push(self.answer("", false, "error:request not json", ""));
+        };
+        let req_id = request.req_id.clone().unwrap_or_default();
+        match request.op.as_str() {
+            "ping" => out.push(self.answer("ping", true, "pong", &req_id)),
+            "subscribe" | "unsubscribe" => {
+                let subscribe = request.op == "subscribe";
+                let mut refused = None;
+                let mut initial = Vec::new();
+                for topic in &request.args {
+                    if !self.handle(shared, subscribe, topic, &mut initial) {
+                        refused.get_or_insert(topic.clone());
+                    }
+                }
+                match refused {
+                    Some(topic) => out.push(self.answer(
+                        &request.op,
+                        false,
+                        &format!("error:handler not found,topic:{topic}"),
+                        &req_id,
+                    )),
+                    None => out.push(self.answer(&request.op, true, "", &req_id)),
+                }
+                out.extend(initial);
+            }
+            other => out.push(self.answer(other, false, &format!("error:unknown op {other}"), &req_id)),
+        }
+    }
+
+    fn on_step(&mut self, _shared: &Shared, event: &StepEvent, out: &mut Vec<String>) {
+        for sub in &self.subs {
+            if sub.depth.is_none() || sub.muted || event.step <= sub.since_step {
+                continue;
+            }
+            let Some(delta) = event.bybit.get(sub.slot).filter(|d| !d.changes.is_empty()) else {
+                continue;
+            };
+            let frame = delta_frame(&sub.topic, delta, event.now_ms);
+            if let Some(applied) = self.faults.emit(&sub.symbol, frame, out) {
+                tracing::debug!(conn = %self.conn_id, symbol = sub.symbol, applied, "stream fault applied");
+            }
+        }
+    }
+
+    fn on_timer(&mut self, shared: &Shared, out: &mut Vec<String>) {
+        let market = lock(&shared.market);
+        for sub in self.subs.iter().filter(|s| s.depth.is_none() && !s.muted) {
+            if let Some(frame) = ticker_frame(&market, &sub.symbol, "delta") {
+                out.push(frame);
+            }
+        }
+    }
+
+    fn on_fault(&mut self, shared: &Shared, fault: &FaultKind, out: &mut Vec<String>) {
+        match fault {
+            FaultKind::Mute { stream, .. } => {
+                for sub in self.subs.iter_mut().filter(|s| s.stream() == *stream) {
+                    sub.muted = true;
+                }
+            }
+            FaultKind::UnknownMessage { .. } => out.push(format!(
+                r#"{{"topic":"mystery.BTCUSDT","type":"snapshot","ts":0,"data":{{}},"conn_id":"{}"}}"#,
+                self.conn_id
+            )),
+            _ if self.faults.arm(fault) => {}
+            _ => return,
+        }
+        shared.faults.record("applied", fault, Some(&self.conn_id));
+    }
+
+    fn conn_id(&self) -> &str {
+        &self.conn_id
+    }
+}
+
+impl BybitSession {
+    fn answer(&self, op: &str, success: bool, message: &str, req_id: &str) -> String {
+        serde_json::json!({"success": success, "ret_msg": message, "conn_id": self.conn_id, "req_id": req_id, "op": op})
+            .to_string()
+    }
+
+    /// Subscribes or unsubscribes one topic (with its initial snapshot); `false` when Bybit serves no such topic.
+    fn handle(&mut self, shared: &Shared, subscribe: bool, topic: &str, out: &mut Vec<String>) -> bool {
+        let market = lock(&shared.market);
+        let (depth, symbol) = match topic.split('.').collect::<Vec<_>>().as_slice() {
+            ["orderbook", depth, symbol] => match depth.parse::<u32>() {
+                Ok(depth) if DEPTHS.contains(&depth) => (Some(depth), *symbol),
+                _ => return false,
+            },
+            ["tickers", symbol] => (None, *symbol),
+            _ => return false,
+        };
+        let Some(slot) = market.book_slot(Venue::Bybit, symbol) else {
+            return false;
+        };
+        self.subs.retain(|s| s.topic != topic);
+        if !subscribe {
+            return true;
+        }
+        if shared.faults.take_refusal(Venue::Bybit) {
+            let kind = FaultKind::RefuseSubscription { venue: Venue::Bybit, count: 1 };
+            shared.faults.record("applied", &kind, Some(&self.conn_id));
+            return false;
+        }
+        let initial = match depth {
+            Some(_) => market.book(Venue::Bybit, symbol).map(|book| snapshot_frame(topic, book, market.now_ms())),
+            None => ticker_frame(&market, symbol, "snapshot"),
+        };
+        out.extend(initial);
+        self.subs.push(Sub {
+            topic: topic.to_owned(),
+            symbol: symbol.to_owned(),
+            depth,
+            slot,
+            since_step: market.step_index(),
+            muted: false,
+        });
+        true
+    }
+}
+
+/// An `orderbook` snapshot of the whole model book.
+pub fn snapshot_frame(topic: &str, book: &VenueBook, now_ms: u64) -> String {
+    let mut out = String::with_capacity(40_000);
+    let _ = write!(
+        out,
+        r#"{{"topic":"{topic}","type":"snapshot","ts":{now_ms},"data":{{"s":"{}","b":"#,
+        book.meta.symbol()
+    );
+    write_levels(&mut out, &book.meta, level_pairs(book.book.levels(Side::Bid)));
+    out.push_str(r#","a":"#);
+    write_levels(&mut out, &book.meta, level_pairs(book.book.levels(Side::Ask)));
+    let _ = write!(out, r#","u":{},"seq":{}}},"cts":{now_ms}}}"#, book.seq, book.seq * 7);
+    out
+}
+
+/// An `orderbook` delta of one step: the changed levels (size 0 deletes), `u` one above the last.
+pub fn delta_frame(topic: &str, delta: &BookDelta, now_ms: u64) -> String {
+    let mut out = String::with_capacity(128 + delta.changes.len() * 32);
+    let _ =
+        write!(out, r#"{{"topic":"{topic}","type":"delta","ts":{now_ms},"data":{{"s":"{}","b":"#, delta.meta.symbol());
+    let mut bids: Vec<(i64, i64)> = change_pairs(&delta.changes, Side::Bid).collect();
+    bids.sort_by_key(|&(price, qty)| (qty != 0, std::cmp::Reverse(price)));
+    let mut asks: Vec<(i64, i64)> = change_pairs(&delta.changes, Side::Ask).collect();
+    asks.sort_by_key(|&(price, qty)| (qty != 0, price));
+    write_levels(&mut out, &delta.meta, bids);
+    out.push_str(r#","a":"#);
+    write_levels(&mut out, &delta.meta, asks);
+    let _ = write!(out, r#","u":{},"seq":{}}},"cts":{now_ms}}}"#, delta.seq, delta.seq * 7);
+    out
+}
+
+/// A `tickers` message: the whole ticker (`snapshot`) or its funding fields (`delta`).
+pub fn ticker_frame(market: &Market, symbol: &str, kind: &str) -> Option<String> {
+    let pair = market.pair_of(Venue::Bybit, symbol)?;
+    let book = pair.bybit.as_ref()?;
+    let mut data = ticker_value(market, pair, book);
+    if kind == "delta" {
+        let keep = ["symbol", "fundingRate", "nextFundingTime", "fundingIntervalHour", "markPrice"];
+        if let Some(object) = data.as_object_mut() {
+            object.retain(|key, _| keep.contains(&key.as_str()));
+        }
+    }
+    let now = market.now_ms();
+    Some(format!(r#"{{"topic":"tickers.{symbol}","type":"{kind}","data":{data},"cs":{now},"ts":{now}}}"#))
+}
