@@ -78,9 +78,12 @@ async fn instruments_pairs_and_explains_the_rest() {
     let output = tokio::task::block_in_place(|| run(&sim, &["instruments", "--json", "--all"]));
     let rows = lines(&output);
     let pepe = rows.iter().find(|r| r["pair"] == "PEPE/USDT").expect("PEPE pair");
-    assert_eq!(pepe["binance"]["symbol"], "1000PEPEUSDT");
-    assert_eq!(pepe["binance"]["base_per_price_unit"], "1000");
-    assert_eq!(pepe["okx"]["symbol"], "PEPE-USDT-SWAP");
+    // Legs in venue order, each naming its venue.
+    assert_eq!((pepe["legs"][0]["venue"].as_str(), pepe["legs"][1]["venue"].as_str()), (Some("okx"), Some("binance")));
+    assert_eq!(pepe["legs"][1]["symbol"], "1000PEPEUSDT");
+    assert_eq!(pepe["legs"][1]["base_per_price_unit"], "1000");
+    assert_eq!(pepe["legs"][0]["symbol"], "PEPE-USDT-SWAP");
+    assert_eq!(pepe["id"], "PEPE/USDT:okx-binance");
     let unpaired: Vec<_> = rows.iter().filter(|r| r["unpaired"] == true).collect();
     assert!(unpaired
         .iter()

@@ -39,30 +39,28 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     }
     let mut table = Table::new([
         "PAIR",
-        "OKX SYMBOL",
-        "OKX base/contract",
-        "OKX tick",
-        "OKX lot (contracts)",
-        "BINANCE SYMBOL",
-        "BINANCE base/unit",
-        "BINANCE tick",
-        "BINANCE lot (units)",
+        "LEG 1 venue symbol",
+        "base/unit",
+        "tick",
+        "lot (units)",
+        "LEG 2 venue symbol",
+        "base/unit",
+        "tick",
+        "lot (units)",
         "COMMON STEP (base)",
     ]);
     for pair in &universe.pairs {
-        let [a, b] = &pair.legs;
-        table.row(vec![
-            pair.key.to_string(),
-            a.symbol.clone(),
-            a.base_per_qty_unit.normalize().to_string(),
-            a.tick_size.normalize().to_string(),
-            a.lot_size.normalize().to_string(),
-            b.symbol.clone(),
-            b.base_per_qty_unit.normalize().to_string(),
-            b.tick_size.normalize().to_string(),
-            b.lot_size.normalize().to_string(),
-            pair.common_step_base().to_string(),
-        ]);
+        let mut row = vec![pair.key.to_string()];
+        for leg in &pair.legs {
+            row.extend([
+                format!("{} {}", leg.venue, leg.symbol),
+                leg.base_per_qty_unit.normalize().to_string(),
+                leg.tick_size.normalize().to_string(),
+                leg.lot_size.normalize().to_string(),
+            ]);
+        }
+        row.push(pair.common_step_base().to_string());
+        table.row(row);
     }
     write!(out, "{}", table.render())?;
     writeln!(
@@ -84,6 +82,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
 
 fn leg_json(leg: &Instrument) -> serde_json::Value {
     json!({
+        "venue": leg.venue,
         "symbol": leg.symbol,
         "settle": leg.settle,
         "base_per_qty_unit": leg.base_per_qty_unit.normalize().to_string(),
@@ -95,14 +94,12 @@ fn leg_json(leg: &Instrument) -> serde_json::Value {
 }
 
 fn pair_json(pair: &Pair) -> serde_json::Value {
-    let mut value = json!({
+    json!({
         "pair": pair.key.to_string(),
+        "id": pair.id(),
         "base": pair.key.base,
         "quote": pair.key.quote,
         "common_step_base": pair.common_step_base().to_string(),
-    });
-    for leg in &pair.legs {
-        value[leg.venue.as_str()] = leg_json(leg);
-    }
-    value
+        "legs": pair.legs.iter().map(leg_json).collect::<Vec<_>>(),
+    })
 }
