@@ -509,3 +509,42 @@ mod tests {
         assert_eq!(book_symbol("orderbook.x.BTC"), None);
     }
 }
+
+#[cfg(test)]
+mod real_tests {
+    use super::*;
+    use perpspread_core::feed::RecvTime;
+
+    /// Real linear `tickers` frames (fixtures/real, from gocryptotrader): funding from each snapshot, nothing
+    /// from deltas that carry no funding field.
+    #[test]
+    fn recorded_linear_tickers() {
+        let text = include_str!("../../../fixtures/real/bybit_linear_tickers_2024-05-15.jsonl");
+        let mut feed = BybitFeed::default();
+        let mut all = Vec::new();
+        for line in text.lines() {
+            let mut events = Vec::new();
+            let recv = RecvTime { wall_ns: 1_715_748_763_000_000_000, mono_ns: 1 };
+            feed.on_frame(Frame { source: Source::Ws, data: line, recv }, &mut events).unwrap();
+            all.extend(events);
+        }
+        assert_eq!(
+            all,
+            [
+                FeedEvent::Funding {
+                    slot: 0,
+                    rate: 0.00008055,
+                    next_funding_ms: Some(1715760000000),
+                    interval_hours: None
+                },
+                FeedEvent::Funding {
+                    slot: 1,
+                    rate: 0.00004979,
+                    next_funding_ms: Some(1715760000000),
+                    interval_hours: None
+                },
+            ]
+        );
+        assert_eq!((feed.symbol(0), feed.symbol(1)), (Some("BTCUSDT"), Some("BTCPERP")));
+    }
+}

@@ -1,0 +1,53 @@
+//! Bybit over real sockets against the simulator, wired through its adapter as the product does: books go live
+//! from the WebSocket snapshot, a gap in `u` resyncs that one book (by resubscribing), a repeated delta is
+//! ignored, funding arrives from `tickers`, and no documented limit is broken.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use perpspread_core::feed::FeedEvent;
+use perpspread_core::{BookState, Venue};
+use perpspread_net::venue::VenueSettings;
+use perpspread_net::RestConfig;
+use perpspread_sim::{Fault, FaultKind, SimConfig};
+use perpspread_stream::{run_live, LiveConfig, LiveVenue};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bybit_books_follow_the_u_chain_and_resync_after_a_gap() {
+    let at = |ms: u64, kind: FaultKind| Fault { at_ms: Some(ms), kind };
+    let faults = vec![
+        at(2_000, FaultKind::SequenceGap { venue: Venue::Bybit, symbol: "BTCUSDT".into() }),
+        at(2_500, FaultKind::Duplicate { venue: Venue::Bybit, symbol: "ETHUSDT".into() }),
+    ];
+    let config = SimConfig { seed: 3, tick_ms: 50, funding_push_interval_ms: 200, faults, ..SimConfig::default() };
+    let sim = perpspread_sim::start(config).await.unwrap();
+    let adapter = perpspread_venues::adapter(Venue::Bybit);
+    let (rest_url, ws_url) = sim.endpoints(Venue::Bybit).unwrap();
+    let settings = VenueSettings { rest_url: rest_url.clone(), ws_url, book_depth: 200, options: Default::default() };
+    let rest = adapter.rest(RestConfig::new(&rest_url), &settings).unwrap();
+    let listing = rest.instruments().await.unwrap();
+    let symbols: Vec<String> = listing.instruments.iter().map(|i| i.symbol.clone()).collect();
+    assert_eq!(symbols, ["BTCUSDT", "ETHUSDT", "SOLUSDT", "1000PEPEUSDT", "BTCPERP"]);
+    let mut live = LiveConfig::new();
+    live.venues = vec![LiveVenue::new(adapter, &settings, symbols.clone()).with_snapshots(Arc::from(rest))];
+    let mut funding = 0;
+    let live = run_live(live, tokio::time::sleep(Duration::from_secs(5)), |_, _, events, _| {
+        funding += events.iter().filter(|e| matches!(e, FeedEvent::Funding { .. })).count();
+    })
+    .await;
+    let feed = live.pipeline.feed(Venue::Bybit);
+    assert_eq!(feed.slots() as usize, symbols.len());
+    for symbol in &symbols {
+        let book = feed.book(feed.slot(symbol).unwrap()).unwrap();
+        assert_eq!(book.state, BookState::Live, "{symbol}: {:?}", book.stats);
+        assert!(book.stats.updates_applied > 10, "{symbol}: {:?}", book.stats);
+    }
+    let btc = feed.book(feed.slot("BTCUSDT").unwrap()).unwrap().stats;
+    assert!(btc.sequence_gaps >= 1 && btc.resyncs >= 1, "the gap was seen and repaired: {btc:?}");
+    let eth = feed.book(feed.slot("ETHUSDT").unwrap()).unwrap().stats;
+    assert!(eth.duplicates >= 1 && eth.sequence_gaps == 0, "the repeated delta was ignored: {eth:?}");
+    assert!(funding >= symbols.len(), "funding from tickers: {funding}");
+    assert!(live.stats.pipeline.malformed == 0 && live.stats.pipeline.unknown == 0, "{:?}", live.stats.pipeline);
+    assert!(sim.limit_violations().is_empty(), "{:?}", sim.limit_violations());
+    sim.shutdown().await;
+}
