@@ -132,3 +132,31 @@ async fn monitor_streams_three_venues() {
     assert!(stderr.contains("bybit "), "the exit summary gives each venue's delay: {stderr}");
     sim.shutdown().await;
 }
+
+/// A generated capture of three venues replays with every book live and no gap, and `report` pairs every two
+/// venues listing a contract.
+#[test]
+fn a_generated_three_venue_capture_replays_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("three.jsonl");
+    let capture = capture.to_str().unwrap();
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_perpspread")).args(args).output().unwrap();
+    let generated = run(&["sim", "--generate-capture", capture, "--messages", "6000", "--instruments", "4", "--bybit"]);
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    let replayed = run(&["replay", "--json", capture]);
+    assert!(replayed.status.success(), "{}", String::from_utf8_lossy(&replayed.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    let books = report["books"].as_array().unwrap();
+    let bybit = books.iter().filter(|b| b["venue"] == "bybit").count();
+    assert!(bybit >= 3, "BTC, ETH and SOL on Bybit at least: {books:?}");
+    for book in books {
+        assert_eq!(book["state"], "live", "{book}");
+        assert_eq!(book["sequence_gaps"], 0, "{book}");
+        assert!(book["updates_applied"].as_u64().unwrap() > 50, "{book}");
+    }
+    let stats = run(&["report", "--json", capture]);
+    assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let health = stats["book_health"]["venues"].as_array().unwrap();
+    assert_eq!(health.len(), Venue::COUNT, "{health:?}");
+}

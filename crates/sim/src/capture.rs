@@ -19,6 +19,8 @@ use perpspread_core::{Side, Venue};
 
 use crate::binance::rest::{depth_body, exchange_info_body};
 use crate::binance::ws::{book_ticker_event, diff_event, mark_price_event};
+use crate::bybit::rest::instruments_body as bybit_instruments_body;
+use crate::bybit::ws::{delta_frame as bybit_delta, snapshot_frame as bybit_snapshot};
 use crate::config::SimConfig;
 use crate::model::{BookDelta, Market};
 use crate::okx::rest::instruments_body;
@@ -67,6 +69,8 @@ pub struct CaptureOptions {
     /// Funding time runs this many times faster than exchange time (see `SimConfig::funding_clock_speed`), so
     /// a short capture crosses settlements.
     pub funding_clock_speed: u64,
+    /// Also write Bybit: its instrument pages, each book's `orderbook.1000` snapshot and one delta per step.
+    pub bybit: bool,
 }
 
 impl Default for CaptureOptions {
@@ -79,6 +83,7 @@ impl Default for CaptureOptions {
             book_ticker: false,
             funding_every_steps: None,
             funding_clock_speed: 1,
+            bybit: false,
         }
     }
 }
@@ -111,6 +116,14 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
         let checksum = perpspread_okx::checksum::book_checksum(&book.book, &mut scratch);
         writer.record(&mut ts_ns, Venue::Okx, None, &snapshot_frame(book, market.now_ms(), checksum));
     }
+    if options.bybit {
+        let url = "/v5/market/instruments-info?category=linear&limit=1000";
+        writer.record(&mut ts_ns, Venue::Bybit, Some(url), &bybit_instruments_body(&market));
+        for book in market.books(Venue::Bybit) {
+            let topic = format!("orderbook.1000.{}", book.meta.symbol());
+            writer.record(&mut ts_ns, Venue::Bybit, None, &bybit_snapshot(&topic, book, market.now_ms()));
+        }
+    }
     let mut steps = 0;
     while !writer.full() {
         market.step();
@@ -135,6 +148,18 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
             if options.book_ticker && top_moved(&delta) {
                 book_ticker_frame(&mut frame, &delta, market.now_ms());
                 writer.record(&mut ts_ns, Venue::Binance, None, &frame);
+            }
+        }
+        if options.bybit {
+            for book in market.books(Venue::Bybit) {
+                let delta = book.delta(None);
+                if delta.changes.is_empty() {
+                    continue;
+                }
+                let topic = format!("orderbook.1000.{}", delta.meta.symbol());
+                if writer.record(&mut ts_ns, Venue::Bybit, None, &bybit_delta(&topic, &delta, market.now_ms())) {
+                    writer.count_update(&delta);
+                }
             }
         }
         if options.funding_every_steps.is_some_and(|every| steps % every.max(1) == 1 % every.max(1)) {

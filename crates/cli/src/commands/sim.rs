@@ -55,6 +55,9 @@ pub struct Args {
     /// capture every N model steps.
     #[arg(long, requires = "generate_capture")]
     funding_every_steps: Option<u64>,
+    /// Also write Bybit into the generated capture (its instrument list, books and deltas): three venues.
+    #[arg(long, requires = "generate_capture")]
+    bybit: bool,
     /// Funding time runs this many times faster than the market (e.g. 3600: an hour a second), so a capture or
     /// a test crosses settlements quickly (default from the scenario: funding_clock_speed = 1).
     #[arg(long)]
@@ -100,6 +103,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             book_ticker: args.book_ticker,
             funding_every_steps: args.funding_every_steps.filter(|n| *n > 0),
             funding_clock_speed: config.funding_clock_speed,
+            bybit: args.bybit,
         };
         let path = path.clone();
         let stats = tokio::task::spawn_blocking(move || perpspread_sim::generate_capture(&path, &options))

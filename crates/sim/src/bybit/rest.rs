@@ -158,6 +158,14 @@ async fn instruments_info(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQ
     ok(json!({"category": "linear", "list": page, "nextPageCursor": cursor}))
 }
 
+/// The whole `instruments-info` answer in one page (what the capture generator records).
+pub fn instruments_body(market: &Market) -> String {
+    let list: Vec<Value> =
+        market.pairs().iter().filter_map(|p| p.bybit.as_ref().map(|b| instrument_json(p, b))).collect();
+    let body = json!({"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": list, "nextPageCursor": ""}, "retExtInfo": {}, "time": market.now_ms()});
+    body.to_string()
+}
+
 /// `GET /v5/market/orderbook?category=linear&symbol=…&limit=…` (1–1000, default 25).
 async fn orderbook(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
     let query = params(raw.as_deref());
