@@ -1,21 +1,11 @@
 //! `monitor` outputs end to end: the demo (simulator + monitor) with Redis, Parquet files and metrics.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// `--rest <venue>=<url> --ws <venue>=<url>` for every venue of the simulator.
-fn sim_flags(sim: &perpspread_sim::SimHandle) -> Vec<String> {
-    perpspread_core::Venue::ALL
-        .into_iter()
-        .filter_map(|venue| {
-            let (rest, ws) = sim.endpoints(venue)?;
-            Some(["--rest".to_owned(), format!("{venue}={rest}"), "--ws".to_owned(), format!("{venue}={ws}")])
-        })
-        .flatten()
-        .collect()
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -219,7 +209,7 @@ async fn reconnects_and_stalls_reach_metrics_and_health() {
     let metrics_port = free_port();
     let mut monitor = Command::new(env!("CARGO_BIN_EXE_perpspread"))
         .args(["monitor", "--json", "--all", "--duration-s", "120"])
-        .args(sim_flags(&sim))
+        .args(common::sim_flags(&sim))
         .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -283,7 +273,7 @@ async fn a_killed_zstd_recording_loses_about_a_second() {
     let out = dir.path().join("killed.jsonl.zst");
     let mut record = Command::new(env!("CARGO_BIN_EXE_perpspread"))
         .args(["record", "--top", "5", "--out", out.to_str().unwrap()])
-        .args(sim_flags(&sim))
+        .args(common::sim_flags(&sim))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -342,7 +332,7 @@ async fn a_full_disk_stops_record_and_alarms_monitor() {
     let sim = perpspread_sim::start(perpspread_sim::SimConfig { tick_ms: 50, ..Default::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let endpoints = |command: &mut Command| {
-        command.args(sim_flags(&sim));
+        command.args(common::sim_flags(&sim));
     };
     let out = dir.path().join("full.jsonl");
     let mut record = Command::new(env!("CARGO_BIN_EXE_perpspread"));

@@ -1,21 +1,12 @@
 //! OKX, Binance and Bybit together against the simulator: every two venues listing a contract make a pair,
 //! a dislocation between OKX and Bybit is found in the REST scan and live, and Bybit's account fee is read.
 
+mod common;
+
 use std::process::{Command, Stdio};
 
 use perpspread_core::Venue;
 use perpspread_sim::{Dislocation, SimConfig, SimHandle};
-
-fn flags(sim: &SimHandle) -> Vec<String> {
-    Venue::ALL
-        .into_iter()
-        .filter_map(|venue| {
-            let (rest, ws) = sim.endpoints(venue)?;
-            Some(["--rest".to_owned(), format!("{venue}={rest}"), "--ws".to_owned(), format!("{venue}={ws}")])
-        })
-        .flatten()
-        .collect()
-}
 
 fn lines(output: &std::process::Output) -> Vec<serde_json::Value> {
     assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
@@ -44,7 +35,7 @@ async fn every_two_venues_make_a_pair_and_the_scan_finds_the_dislocation() {
     let instruments = tokio::task::block_in_place(|| {
         Command::new(env!("CARGO_BIN_EXE_perpspread"))
             .args(["instruments", "--json"])
-            .args(flags(&sim))
+            .args(common::sim_flags(&sim))
             .output()
             .unwrap()
     });
@@ -72,7 +63,7 @@ async fn every_two_venues_make_a_pair_and_the_scan_finds_the_dislocation() {
     let scan = tokio::task::block_in_place(|| {
         Command::new(env!("CARGO_BIN_EXE_perpspread"))
             .args(["scan", "--json", "--symbols", "BTC,PEPE", "--size-usd", "5000"])
-            .args(flags(&sim))
+            .args(common::sim_flags(&sim))
             .output()
             .unwrap()
     });
@@ -113,7 +104,7 @@ async fn monitor_streams_three_venues() {
             .args(["monitor", "--json", "--symbols", "BTC", "--duration-s", "6"])
             .arg("--keys")
             .arg(&keys)
-            .args(flags(&sim))
+            .args(common::sim_flags(&sim))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .output()

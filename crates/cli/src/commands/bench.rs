@@ -133,7 +133,7 @@ fn report_throughput(
     capture: &InMemoryCapture,
     pairs: &[perpspread_core::Pair],
     runs: usize,
-) -> Result<(), UserError> {
+) -> Result<f64, UserError> {
     let (rate, pass) = capture.median_rate(pairs, runs);
     if pass.book_messages == 0 {
         return Err(UserError(format!(
@@ -151,7 +151,7 @@ fn report_throughput(
         1e9 / rate,
         rate * pass.frames as f64 / pass.book_messages.max(1) as f64,
     );
-    Ok(())
+    Ok(rate)
 }
 
 /// Runs the command.
@@ -278,7 +278,16 @@ fn bench(args: Args) -> anyhow::Result<()> {
     let loaded = load(&capture)?;
     let pairs = loaded.pairs();
     println!("peak RSS after loading the capture: {:.0} MB", peak_rss_mb().unwrap_or(f64::NAN));
-    report_throughput("in-memory frames → books → engine", &loaded, &pairs, args.runs)?;
+    let with_engine = report_throughput("in-memory frames → books → engine", &loaded, &pairs, args.runs)?;
+    let books_only = report_throughput("in-memory frames → books (no engine)", &loaded, &[], args.runs)?;
+    let venues: std::collections::BTreeSet<_> = pairs.iter().flat_map(|p| p.legs.iter().map(|l| l.venue)).collect();
+    println!(
+        "engine: {:.0} ns per book message ({} venues, {} pairs: a contract on n venues makes n(n−1)/2 pairs, each \
+         evaluated when one of its books changes)",
+        1e9 / with_engine - 1e9 / books_only,
+        venues.len(),
+        pairs.len()
+    );
 
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds");
     loaded.pass(
