@@ -23,7 +23,6 @@ use ::redis::aio::MultiplexedConnection;
 use ::redis::{AsyncConnectionConfig, Client, Value};
 use perpspread_core::engine::OpportunityEvent;
 use perpspread_net::redact_url;
-use rand::Rng;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -379,11 +378,10 @@ impl Writer {
         false
     }
 
-    /// Capped exponential backoff with jitter (50–100 % of the nominal delay).
+    /// Capped exponential backoff with jitter (50–100 % of the nominal delay): the shared one.
     fn backoff(&self) -> Duration {
-        let exponent = self.attempt.saturating_sub(1).min(20);
-        let nominal = self.config.backoff_base.saturating_mul(1u32 << exponent).min(self.config.backoff_cap);
-        nominal.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+        perpspread_net::backoff::Backoff { base: self.config.backoff_base, cap: self.config.backoff_cap }
+            .delay(self.attempt)
     }
 
     async fn write_batch(&mut self) {
