@@ -136,6 +136,13 @@ pub enum FaultKind {
         symbol: String,
         messages: u32,
     },
+    /// A service restart of the venue's book for `symbol` (Bybit): the update id `u` starts again at 1 and a new
+    /// snapshot goes to every subscriber, which must replace its book with it.
+    ServiceRestart {
+        #[serde(with = "venue_serde")]
+        venue: Venue,
+        symbol: String,
+    },
     /// Change the funding interval of `symbol` to `hours` (1, 2, 4 or 8), as venues do in volatile markets:
     /// REST, `fundingInfo` and the funding streams follow the new schedule from then on.
     FundingInterval {
@@ -164,7 +171,8 @@ impl FaultKind {
             | FaultKind::Mute { venue, .. }
             | FaultKind::Oversized { venue, .. }
             | FaultKind::Burst { venue, .. }
-            | FaultKind::FundingInterval { venue, .. } => *venue,
+            | FaultKind::FundingInterval { venue, .. }
+            | FaultKind::ServiceRestart { venue, .. } => *venue,
         }
     }
 

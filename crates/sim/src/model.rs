@@ -560,6 +560,14 @@ impl Market {
         Ok(())
     }
 
+    /// Restarts the update ids of `symbol` on `venue` at 1 (a service restart; the next step continues from there).
+    pub fn restart_sequence(&mut self, venue: Venue, symbol: &str) {
+        let Some(&index) = self.index.get(&(venue, symbol.to_owned())) else { return };
+        if let Some(book) = self.pairs[index].venue_mut(venue) {
+            (book.seq, book.prev_seq) = (1, 1);
+        }
+    }
+
     /// Model step length in ms.
     pub fn tick_ms(&self) -> u64 {
         self.tick_ms

@@ -140,6 +140,9 @@ impl Shared {
                 tracing::warn!("funding interval change not applied: {error}");
             }
         }
+        if let FaultKind::ServiceRestart { venue, symbol } = &kind {
+            lock(&self.market).restart_sequence(*venue, symbol);
+        }
         self.faults.inject(kind);
     }
 

@@ -1,6 +1,7 @@
 //! Bybit over real sockets against the simulator, wired through its adapter as the product does: books go live
 //! from the WebSocket snapshot, a gap in `u` resyncs that one book (by resubscribing), a repeated delta is
-//! ignored, funding arrives from `tickers`, and no documented limit is broken.
+//! ignored, a service restart (`u` from 1 again, with a snapshot) replaces the book without a resync, funding
+//! arrives from `tickers`, and no documented limit is broken.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ async fn bybit_books_follow_the_u_chain_and_resync_after_a_gap() {
     let faults = vec![
         at(2_000, FaultKind::SequenceGap { venue: Venue::Bybit, symbol: "BTCUSDT".into() }),
         at(2_500, FaultKind::Duplicate { venue: Venue::Bybit, symbol: "ETHUSDT".into() }),
+        at(3_000, FaultKind::ServiceRestart { venue: Venue::Bybit, symbol: "SOLUSDT".into() }),
     ];
     let config = SimConfig { seed: 3, tick_ms: 50, funding_push_interval_ms: 200, faults, ..SimConfig::default() };
     let sim = perpspread_sim::start(config).await.unwrap();
@@ -46,6 +48,10 @@ async fn bybit_books_follow_the_u_chain_and_resync_after_a_gap() {
     assert!(btc.sequence_gaps >= 1 && btc.resyncs >= 1, "the gap was seen and repaired: {btc:?}");
     let eth = feed.book(feed.slot("ETHUSDT").unwrap()).unwrap().stats;
     assert!(eth.duplicates >= 1 && eth.sequence_gaps == 0, "the repeated delta was ignored: {eth:?}");
+    // After the restart `u` started again at 1 with a snapshot: replaced, followed, and not taken for a gap.
+    let sol = feed.book(feed.slot("SOLUSDT").unwrap()).unwrap();
+    assert!(sol.sequence.unwrap() < 1_000, "u restarted: {:?}", sol.sequence);
+    assert_eq!((sol.stats.sequence_gaps, sol.stats.resyncs), (0, 0), "{:?}", sol.stats);
     assert!(funding >= symbols.len(), "funding from tickers: {funding}");
     assert!(live.stats.pipeline.malformed == 0 && live.stats.pipeline.unknown == 0, "{:?}", live.stats.pipeline);
     assert!(sim.limit_violations().is_empty(), "{:?}", sim.limit_violations());

@@ -159,6 +159,16 @@ impl Session for BybitSession {
                 r#"{{"topic":"mystery.BTCUSDT","type":"snapshot","ts":0,"data":{{}},"conn_id":"{}"}}"#,
                 self.conn_id
             )),
+            FaultKind::ServiceRestart { symbol, .. } => {
+                // The model's ids already start again at 1: every book subscription of the symbol gets a snapshot.
+                let market = lock(&shared.market);
+                let Some(book) = market.book(Venue::Bybit, symbol) else { return };
+                let now = market.now_ms();
+                for sub in self.subs.iter_mut().filter(|s| s.depth.is_some() && &s.symbol == symbol) {
+                    sub.since_step = market.step_index();
+                    out.push(snapshot_frame(&sub.topic, book, now));
+                }
+            }
             _ if self.faults.arm(fault) => {}
             _ => return,
         }
