@@ -151,3 +151,30 @@ fn a_generated_three_venue_capture_replays_clean() {
     let health = stats["book_health"]["venues"].as_array().unwrap();
     assert_eq!(health.len(), Venue::COUNT, "{health:?}");
 }
+
+/// `funding` over three venues: every two venues listing BTC/USDT make two funding trades, and each Bybit leg
+/// has its interval (`fundingIntervalHour`), cap (`fundingCap`) and last settled rate (funding history).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn funding_ranks_trades_between_every_two_venues() {
+    let sim = sim().await;
+    let output = tokio::task::block_in_place(|| {
+        Command::new(env!("CARGO_BIN_EXE_perpspread"))
+            .args(["funding", "--json", "--symbols", "BTC", "--horizon", "24"])
+            .args(common::sim_flags(&sim))
+            .output()
+            .unwrap()
+    });
+    let rows = lines(&output);
+    assert_eq!(rows.len(), 6, "three venue pairs × two directions: {rows:?}");
+    for row in &rows {
+        assert!(row["note"].is_null(), "every figure known: {row}");
+        for leg in ["long", "short"] {
+            if row[format!("{leg}_venue")] == "bybit" {
+                assert_eq!(row[format!("{leg}_interval_h")], 8, "{row}");
+                assert_eq!(row[format!("{leg}_cap_bp")], 50.0, "{row}");
+                assert!(row[format!("{leg}_last_settled_bp")].as_f64().is_some_and(|bp| bp > 0.5), "{row}");
+            }
+        }
+    }
+    sim.shutdown().await;
+}
