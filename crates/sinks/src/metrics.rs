@@ -1091,8 +1091,13 @@ fn render(handle: &PrometheusHandle, shared: &Shared) -> String {
     let funding = shared.funding.lock().unwrap_or_else(|e| e.into_inner());
     out.push_str("# HELP perpspread_funding_rate_per_hour_bp Each leg's current funding rate per hour, bp (its rate / interval)\n");
     out.push_str("# TYPE perpspread_funding_rate_per_hour_bp gauge\n");
+    // A leg belongs to a pair per other venue listing the contract: each (venue, pair) is written once.
+    let mut written = std::collections::HashSet::new();
     for entry in funding.iter() {
         for (venue, rate) in entry.legs.iter().filter_map(|(v, r)| Some((v, (*r)?))) {
+            if !written.insert((*venue, entry.pair.as_str())) {
+                continue;
+            }
             let pair = escape_label(&entry.pair);
             out.push_str(&format!("perpspread_funding_rate_per_hour_bp{{venue=\"{venue}\",pair=\"{pair}\"}} {rate}\n"));
         }

@@ -236,3 +236,43 @@ async fn bind_errors_are_reported() {
     let error = metrics.serve(taken.local_addr().unwrap()).await.unwrap_err();
     assert!(error.to_string().contains("cannot listen"), "{error}");
 }
+
+/// With three venues a leg belongs to two pairs: its funding rate per hour is one series, and each direction of
+/// each venue pair has its APR difference.
+#[test]
+fn funding_series_with_three_venues_are_written_once() {
+    use perpspread_core::engine::{Engine, EngineConfig, LegFunding};
+    use perpspread_core::Pair;
+    let base = common::pair("BTC");
+    let [okx, binance] = base.legs.clone();
+    let bybit = perpspread_core::Instrument { venue: Venue::Bybit, symbol: "BTCUSDT".into(), ..binance.clone() };
+    let pairs = vec![
+        Pair { key: base.key.clone(), legs: [okx.clone(), binance.clone()] },
+        Pair { key: base.key.clone(), legs: [okx, bybit.clone()] },
+        Pair { key: base.key.clone(), legs: [binance, bybit] },
+    ];
+    let mut engine = Engine::new(EngineConfig::default(), pairs);
+    let h = 3_600_000;
+    let leg = |rate: f64, hours: u32| LegFunding { rate, next_funding_ms: Some(8 * h), interval_hours: Some(hours) };
+    // OKX 1 bp / 8 h, Binance 1 bp / 4 h, Bybit 2 bp / 8 h, set on every pair they are a leg of.
+    for (pair, legs) in [
+        (0, [leg(0.0001, 8), leg(0.0001, 4)]),
+        (1, [leg(0.0001, 8), leg(0.0002, 8)]),
+        (2, [leg(0.0001, 4), leg(0.0002, 8)]),
+    ] {
+        for (index, funding) in legs.into_iter().enumerate() {
+            engine.set_funding(pair, index, funding);
+        }
+    }
+    let mut metrics = Metrics::new(&MetricsConfig::default()).unwrap();
+    metrics.observe_engine(&engine);
+    let text = metrics.render();
+    let rates: Vec<&str> = text.lines().filter(|l| l.starts_with("perpspread_funding_rate_per_hour_bp{")).collect();
+    assert_eq!(rates.len(), 3, "one series per venue: {rates:?}");
+    assert_eq!(value(&text, r#"perpspread_funding_rate_per_hour_bp{venue="binance",pair="BTC/USDT"}"#), Some(0.25));
+    assert_eq!(value(&text, r#"perpspread_funding_rate_per_hour_bp{venue="bybit",pair="BTC/USDT"}"#), Some(0.25));
+    let diffs = text.lines().filter(|l| l.starts_with("perpspread_funding_apr_diff_pct{")).count();
+    assert_eq!(diffs, 6, "two directions of three venue pairs");
+    let okx_bybit = value(&text, r#"perpspread_funding_apr_diff_pct{pair="BTC/USDT",direction="buy_okx_sell_bybit"}"#);
+    assert!((okx_bybit.unwrap() - 10.95).abs() < 1e-9, "(0.25 − 0.125) bp/h × 8760 h = 10.95 %: {okx_bybit:?}");
+}

@@ -205,11 +205,20 @@ pub(crate) struct UniverseBuilder {
 }
 
 impl UniverseBuilder {
-    /// Takes a REST record; returns whether it was a venue's instrument list.
+    /// Takes a REST record; returns whether it was (a page of) a venue's instrument list. Pages add up (Bybit
+    /// lists in pages); an instrument listed again replaces its earlier entry.
     pub(crate) fn offer(&mut self, venue: Venue, url: &str, body: &str) -> bool {
         match perpspread_venues::adapter(venue).parse_listing(url, body.as_bytes()) {
-            Some(listing) => {
-                self.listings[venue] = listing.ok();
+            Some(Ok(page)) => {
+                let listing = self.listings[venue].get_or_insert_with(Listing::default);
+                for instrument in page.instruments {
+                    listing.instruments.retain(|known| known.symbol != instrument.symbol);
+                    listing.instruments.push(instrument);
+                }
+                true
+            }
+            Some(Err(error)) => {
+                tracing::warn!(%venue, url, "instrument list not readable: {error}");
                 true
             }
             None => false,
@@ -286,5 +295,50 @@ impl Pace {
         if let Some(wait) = due.checked_sub(started.elapsed()) {
             std::thread::sleep(wait);
         }
+    }
+}
+
+#[cfg(test)]
+mod universe_tests {
+    use super::*;
+
+    fn bybit_page(symbols: &[&str], next: &str) -> String {
+        let list: Vec<String> = symbols
+            .iter()
+            .map(|s| {
+                let base = s.trim_end_matches("USDT");
+                format!(
+                    r#"{{"symbol":"{s}","contractType":"LinearPerpetual","status":"Trading","baseCoin":"{base}","quoteCoin":"USDT","settleCoin":"USDT","priceFilter":{{"tickSize":"0.1"}},"lotSizeFilter":{{"qtyStep":"0.001","minOrderQty":"0.001"}}}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","list":[{}],"nextPageCursor":"{next}"}}}}"#,
+            list.join(",")
+        )
+    }
+
+    /// Bybit's instruments come in pages, each recorded as its own REST response: a capture's universe is every
+    /// page's instruments together.
+    #[test]
+    fn listing_pages_add_up() {
+        let mut builder = UniverseBuilder::default();
+        let okx = include_str!("../../../fixtures/real/okx_instruments_swap_2022-05-13.json");
+        assert!(builder.offer(Venue::Okx, "/api/v5/public/instruments?instType=SWAP", okx));
+        assert!(builder.offer(
+            Venue::Bybit,
+            "/v5/market/instruments-info?category=linear&limit=1000",
+            &bybit_page(&["BTCUSDT"], "next%3D1")
+        ));
+        assert!(builder.offer(
+            Venue::Bybit,
+            "/v5/market/instruments-info?category=linear&limit=1000&cursor=next%3D1",
+            &bybit_page(&["ETHUSDT", "BTCUSDT"], "")
+        ));
+        assert!(!builder.offer(Venue::Bybit, "/v5/market/orderbook?category=linear&symbol=BTCUSDT", "{}"));
+        let pairs = builder.pairs().unwrap();
+        let bybit: Vec<&str> =
+            pairs.iter().flat_map(|p| &p.legs).filter(|l| l.venue == Venue::Bybit).map(|l| l.symbol.as_str()).collect();
+        assert_eq!(bybit, ["BTCUSDT", "ETHUSDT"], "both pages, BTCUSDT once");
     }
 }
