@@ -20,7 +20,7 @@ use perpspread_core::{Side, Venue};
 use crate::binance::rest::{depth_body, exchange_info_body};
 use crate::binance::ws::{book_ticker_event, diff_event, mark_price_event};
 use crate::bybit::rest::instruments_body as bybit_instruments_body;
-use crate::bybit::ws::{delta_frame as bybit_delta, snapshot_frame as bybit_snapshot};
+use crate::bybit::ws::{snapshot_frame as bybit_snapshot, step_delta_frame as bybit_delta};
 use crate::config::SimConfig;
 use crate::model::{BookDelta, Market};
 use crate::okx::rest::instruments_body;
@@ -121,7 +121,12 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
         writer.record(&mut ts_ns, Venue::Bybit, Some(url), &bybit_instruments_body(&market));
         for book in market.books(Venue::Bybit) {
             let topic = format!("orderbook.1000.{}", book.meta.symbol());
-            writer.record(&mut ts_ns, Venue::Bybit, None, &bybit_snapshot(&topic, book, market.now_ms()));
+            writer.record(
+                &mut ts_ns,
+                Venue::Bybit,
+                None,
+                &bybit_snapshot(&topic, book, 1000, book.seq, market.now_ms()),
+            );
         }
     }
     let mut steps = 0;

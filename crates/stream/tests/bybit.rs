@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perpspread_core::feed::FeedEvent;
-use perpspread_core::{BookState, Venue};
+use perpspread_core::{BookState, Side, Venue};
 use perpspread_net::venue::VenueSettings;
 use perpspread_net::RestConfig;
 use perpspread_sim::{Fault, FaultKind, SimConfig};
@@ -43,6 +43,10 @@ async fn bybit_books_follow_the_u_chain_and_resync_after_a_gap() {
         let book = feed.book(feed.slot(symbol).unwrap()).unwrap();
         assert_eq!(book.state, BookState::Live, "{symbol}: {:?}", book.stats);
         assert!(book.stats.updates_applied > 10, "{symbol}: {:?}", book.stats);
+        // `orderbook.50`: Bybit keeps the subscriber's book at 50 levels a side (levels leaving the top are deleted).
+        for side in [Side::Bid, Side::Ask] {
+            assert_eq!(book.book.depth(side), 50, "{symbol} {side:?}");
+        }
     }
     let btc = feed.book(feed.slot("BTCUSDT").unwrap()).unwrap().stats;
     assert!(btc.sequence_gaps >= 1 && btc.resyncs >= 1, "the gap was seen and repaired: {btc:?}");

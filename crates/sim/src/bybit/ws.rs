@@ -1,5 +1,6 @@
-//! Bybit v5 public linear WebSocket (`/v5/public/linear`): `orderbook.{1,50,200,1000}.{symbol}` (a snapshot on
-//! subscribing, then deltas whose `u` grows by one; the model's whole book whatever the depth asked) and
+//! Bybit v5 public linear WebSocket (`/v5/public/linear`): `orderbook.{1,50,200,1000}.{symbol}` (a snapshot of the
+//! top `depth` levels on subscribing, then deltas whose `u` grows by one that keep the subscriber's book at that
+//! depth: a level leaving the top is deleted, one entering it is sent whole; depth 1 sends snapshots only) and
 //! `tickers.{symbol}` (a snapshot, then funding deltas on the timer); `{"op":"ping"}` answered with
 //! `"ret_msg":"pong"`; a topic Bybit does not serve is refused with `error:handler not found,topic:…` (the other
 //! topics of the request are still subscribed). At most 500 connections per 5 minutes per IP.
@@ -20,7 +21,7 @@ use serde::Deserialize;
 
 use crate::bybit::rest::ticker_value;
 use crate::faults::{lock, FaultKind};
-use crate::model::{BookDelta, Market, VenueBook};
+use crate::model::{BookDelta, BookMeta, Market, VenueBook};
 use crate::render::{change_pairs, level_pairs, write_levels};
 use crate::server::{Shared, StepEvent};
 use crate::ws::{conn_id, drive, DriveOptions, Session, StreamFaults};
@@ -64,6 +65,10 @@ struct Sub {
     /// Step of the snapshot; earlier step events are already in it.
     since_step: u64,
     muted: bool,
+    /// The top levels last sent, `(price, qty)` best first, per side (bids, asks): what the subscriber holds.
+    shown: [Vec<(i64, i64)>; 2],
+    /// The update id last sent on this topic (each message of the topic takes the next one).
+    u: u64,
 }
 
 impl Sub {
@@ -124,15 +129,34 @@ impl Session for BybitSession {
         }
     }
 
-    fn on_step(&mut self, _shared: &Shared, event: &StepEvent, out: &mut Vec<String>) {
-        for sub in &self.subs {
-            if sub.depth.is_none() || sub.muted || event.step <= sub.since_step {
-                continue;
-            }
-            let Some(delta) = event.bybit.get(sub.slot).filter(|d| !d.changes.is_empty()) else {
+    fn on_step(&mut self, shared: &Shared, event: &StepEvent, out: &mut Vec<String>) {
+        let changed = |sub: &Sub| event.bybit.get(sub.slot).is_some_and(|d: &BookDelta| !d.changes.is_empty());
+        if !self.subs.iter().any(|s| s.depth.is_some() && !s.muted && event.step > s.since_step && changed(s)) {
+            return;
+        }
+        let market = lock(&shared.market);
+        for sub in &mut self.subs {
+            let Some(depth) = sub.depth.filter(|_| !sub.muted && event.step > sub.since_step) else {
                 continue;
             };
-            let frame = delta_frame(&sub.topic, delta, event.now_ms);
+            let (Some(delta), Some(book)) =
+                (event.bybit.get(sub.slot).filter(|d| !d.changes.is_empty()), market.book(Venue::Bybit, &sub.symbol))
+            else {
+                continue;
+            };
+            let top = top_levels(book, depth as usize);
+            let changes = [diff(&sub.shown[0], &top[0]), diff(&sub.shown[1], &top[1])];
+            if changes.iter().all(Vec::is_empty) {
+                continue; // nothing changed within the subscribed depth: nothing sent, no id spent
+            }
+            sub.u += 1;
+            let frame = if depth == 1 {
+                // Level 1 is snapshots only.
+                snapshot_frame(&sub.topic, book, depth as usize, sub.u, event.now_ms)
+            } else {
+                delta_frame(&sub.topic, &delta.meta, changes, sub.u, event.now_ms)
+            };
+            sub.shown = top;
             if let Some(applied) = self.faults.emit(&sub.symbol, frame, out) {
                 tracing::debug!(conn = %self.conn_id, symbol = sub.symbol, applied, "stream fault applied");
             }
@@ -165,8 +189,11 @@ impl Session for BybitSession {
                 let Some(book) = market.book(Venue::Bybit, symbol) else { return };
                 let now = market.now_ms();
                 for sub in self.subs.iter_mut().filter(|s| s.depth.is_some() && &s.symbol == symbol) {
+                    let depth = sub.depth.unwrap_or(1) as usize;
                     sub.since_step = market.step_index();
-                    out.push(snapshot_frame(&sub.topic, book, now));
+                    sub.shown = top_levels(book, depth);
+                    sub.u = 1;
+                    out.push(snapshot_frame(&sub.topic, book, depth, sub.u, now));
                 }
             }
             _ if self.faults.arm(fault) => {}
@@ -209,11 +236,17 @@ impl BybitSession {
             shared.faults.record("applied", &kind, Some(&self.conn_id));
             return false;
         }
-        let initial = match depth {
-            Some(_) => market.book(Venue::Bybit, symbol).map(|book| snapshot_frame(topic, book, market.now_ms())),
-            None => ticker_frame(&market, symbol, "snapshot"),
+        let book = market.book(Venue::Bybit, symbol);
+        let initial = match (depth, book) {
+            (Some(depth), Some(book)) => Some(snapshot_frame(topic, book, depth as usize, book.seq, market.now_ms())),
+            (Some(_), None) => None,
+            (None, _) => ticker_frame(&market, symbol, "snapshot"),
         };
         out.extend(initial);
+        let shown = match (depth, book) {
+            (Some(depth), Some(book)) => top_levels(book, depth as usize),
+            _ => Default::default(),
+        };
         self.subs.push(Sub {
             topic: topic.to_owned(),
             symbol: symbol.to_owned(),
@@ -221,40 +254,62 @@ impl BybitSession {
             slot,
             since_step: market.step_index(),
             muted: false,
+            shown,
+            u: book.map_or(0, |b| b.seq),
         });
         true
     }
 }
 
-/// An `orderbook` snapshot of the whole model book.
-pub fn snapshot_frame(topic: &str, book: &VenueBook, now_ms: u64) -> String {
+/// The top `depth` levels of each side, `(price, qty)` best first: bids, asks.
+fn top_levels(book: &VenueBook, depth: usize) -> [Vec<(i64, i64)>; 2] {
+    [Side::Bid, Side::Ask].map(|side| level_pairs(book.book.levels(side).take(depth)).collect())
+}
+
+/// What turns `before` into `after` (same side, best first): levels gone get size 0, new or resized levels their
+/// size; deletions first.
+fn diff(before: &[(i64, i64)], after: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let now: std::collections::HashMap<i64, i64> = after.iter().copied().collect();
+    let was: std::collections::HashMap<i64, i64> = before.iter().copied().collect();
+    let gone = before.iter().filter(|(price, _)| !now.contains_key(price)).map(|(price, _)| (*price, 0));
+    let set = after.iter().filter(|(price, qty)| was.get(price) != Some(qty)).copied();
+    gone.chain(set).collect()
+}
+
+/// An `orderbook` snapshot of the top `depth` levels with update id `u`.
+pub fn snapshot_frame(topic: &str, book: &VenueBook, depth: usize, u: u64, now_ms: u64) -> String {
     let mut out = String::with_capacity(40_000);
     let _ = write!(
         out,
         r#"{{"topic":"{topic}","type":"snapshot","ts":{now_ms},"data":{{"s":"{}","b":"#,
         book.meta.symbol()
     );
-    write_levels(&mut out, &book.meta, level_pairs(book.book.levels(Side::Bid)));
+    write_levels(&mut out, &book.meta, level_pairs(book.book.levels(Side::Bid).take(depth)));
     out.push_str(r#","a":"#);
-    write_levels(&mut out, &book.meta, level_pairs(book.book.levels(Side::Ask)));
-    let _ = write!(out, r#","u":{},"seq":{}}},"cts":{now_ms}}}"#, book.seq, book.seq * 7);
+    write_levels(&mut out, &book.meta, level_pairs(book.book.levels(Side::Ask).take(depth)));
+    let _ = write!(out, r#","u":{u},"seq":{}}},"cts":{now_ms}}}"#, book.seq * 7);
     out
 }
 
-/// An `orderbook` delta of one step: the changed levels (size 0 deletes), `u` one above the last.
-pub fn delta_frame(topic: &str, delta: &BookDelta, now_ms: u64) -> String {
-    let mut out = String::with_capacity(128 + delta.changes.len() * 32);
-    let _ =
-        write!(out, r#"{{"topic":"{topic}","type":"delta","ts":{now_ms},"data":{{"s":"{}","b":"#, delta.meta.symbol());
+/// An `orderbook` delta: the level changes of each side (`[bids, asks]`, size 0 deletes), `u` one above the last.
+pub fn delta_frame(topic: &str, meta: &BookMeta, changes: [Vec<(i64, i64)>; 2], seq: u64, now_ms: u64) -> String {
+    let mut out = String::with_capacity(128 + (changes[0].len() + changes[1].len()) * 32);
+    let _ = write!(out, r#"{{"topic":"{topic}","type":"delta","ts":{now_ms},"data":{{"s":"{}","b":"#, meta.symbol());
+    let [bids, asks] = changes;
+    write_levels(&mut out, meta, bids);
+    out.push_str(r#","a":"#);
+    write_levels(&mut out, meta, asks);
+    let _ = write!(out, r#","u":{seq},"seq":{}}},"cts":{now_ms}}}"#, seq * 7);
+    out
+}
+
+/// A delta of a whole model step (every changed level; the capture generator's `orderbook.1000` streams).
+pub fn step_delta_frame(topic: &str, delta: &BookDelta, now_ms: u64) -> String {
     let mut bids: Vec<(i64, i64)> = change_pairs(&delta.changes, Side::Bid).collect();
     bids.sort_by_key(|&(price, qty)| (qty != 0, std::cmp::Reverse(price)));
     let mut asks: Vec<(i64, i64)> = change_pairs(&delta.changes, Side::Ask).collect();
     asks.sort_by_key(|&(price, qty)| (qty != 0, price));
-    write_levels(&mut out, &delta.meta, bids);
-    out.push_str(r#","a":"#);
-    write_levels(&mut out, &delta.meta, asks);
-    let _ = write!(out, r#","u":{},"seq":{}}},"cts":{now_ms}}}"#, delta.seq, delta.seq * 7);
-    out
+    delta_frame(topic, &delta.meta, [bids, asks], delta.seq, now_ms)
 }
 
 /// A `tickers` message: the whole ticker (`snapshot`) or its funding fields (`delta`).
