@@ -548,3 +548,47 @@ mod real_tests {
         assert_eq!((feed.symbol(0), feed.symbol(1)), (Some("BTCUSDT"), Some("BTCPERP")));
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::*;
+    use perpspread_core::feed::RecvTime;
+
+    fn frame(feed: &mut BybitFeed, data: &str) -> Vec<FeedEvent> {
+        let mut events = Vec::new();
+        let recv = RecvTime { wall_ns: 1_709_891_680_000_000_000, mono_ns: 1 };
+        feed.on_frame(Frame { source: Source::Ws, data, recv }, &mut events).unwrap();
+        events
+    }
+
+    /// The documented order-book snapshot and the delta that follows it (fixtures/docs-examples/bybit, via
+    /// nautilus_trader), pretty-printed as the files are; and the documented ticker.
+    #[test]
+    fn documented_book_and_ticker() {
+        let mut feed = BybitFeed::default();
+        let snapshot = include_str!("../../../fixtures/docs-examples/bybit/ws_orderbook_snapshot.json");
+        let delta = include_str!("../../../fixtures/docs-examples/bybit/ws_orderbook_delta.json");
+        assert_eq!(frame(&mut feed, snapshot), [FeedEvent::BookUpdated { slot: 0 }]);
+        assert_eq!(frame(&mut feed, delta), [FeedEvent::BookUpdated { slot: 0 }]);
+        let tracked = feed.book(0).unwrap();
+        assert_eq!((tracked.sequence, tracked.exchange_ms), (Some(123456790), Some(1709891679500)));
+        let book = &tracked.book;
+        // The best ask 27451.00 was deleted; the best bid resized to 0.400.
+        let (bid, ask) = (book.best_bid().unwrap(), book.best_ask().unwrap());
+        assert_eq!(
+            (book.price_of(&bid).to_string(), book.qty_of(&bid).to_string()),
+            ("27450.00".into(), "0.400".into())
+        );
+        assert_eq!(book.price_of(&ask).to_string(), "27451.50");
+        let ticker = include_str!("../../../fixtures/docs-examples/bybit/ws_ticker_linear.json");
+        assert_eq!(
+            frame(&mut feed, ticker),
+            [FeedEvent::Funding {
+                slot: 0,
+                rate: -0.000212,
+                next_funding_ms: Some(1673280000000),
+                interval_hours: None
+            }]
+        );
+    }
+}

@@ -18,9 +18,9 @@ pub struct Envelope<T> {
 pub struct InstrumentsResult {
     #[serde(default)]
     pub list: Vec<InstrumentMsg>,
-    /// Cursor of the next page; empty on the last page.
+    /// Cursor of the next page; empty (or null) on the last page.
     #[serde(default)]
-    pub next_page_cursor: String,
+    pub next_page_cursor: Option<String>,
 }
 
 /// One linear contract.

@@ -330,6 +330,20 @@ mod tests {
         );
     }
 
+    /// The documented REST order book and fee rates (fixtures/docs-examples/bybit, via nautilus_trader).
+    #[test]
+    fn documented_order_book_and_fee_rates() {
+        let body = include_bytes!("../../../fixtures/docs-examples/bybit/http_get_orderbook.json");
+        let book = parse_book(body, &btc(), 50).unwrap();
+        assert_eq!((book.exchange_ts_ms, book.sequence), (Some(1709891679000), Some(1234567)));
+        assert_eq!((book.book.depth(Side::Bid), book.book.depth(Side::Ask)), (3, 3));
+        let fees = crate::account::parse_fee_rates(include_bytes!(
+            "../../../fixtures/docs-examples/bybit/http_get_fee_rate.json"
+        ))
+        .unwrap();
+        assert!((fees["SOLUSDT"] - 7.5).abs() < 1e-9 && (fees["BTCUSDT"] - 6.0).abs() < 1e-9, "{fees:?}");
+    }
+
     #[test]
     fn classifies_errors() {
         assert_eq!(classify(200, br#"{"retCode":0,"retMsg":"OK","result":{}}"#), Verdict::Ok);

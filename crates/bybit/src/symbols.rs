@@ -26,7 +26,7 @@ pub fn parse_instruments_page(body: &[u8]) -> Result<(Listing, Option<String>), 
             Err(reason) => listing.skipped.push(Skipped { venue: Venue::Bybit, symbol: msg.symbol.clone(), reason }),
         }
     }
-    let next = (!result.next_page_cursor.is_empty()).then_some(result.next_page_cursor);
+    let next = result.next_page_cursor.filter(|cursor| !cursor.is_empty());
     Ok((listing, next))
 }
 
@@ -158,5 +158,24 @@ mod listing_tests {
         let last = r#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[],"nextPageCursor":""}}"#;
         assert_eq!(parse_instruments_page(last.as_bytes()).unwrap().1, None);
         assert!(parse_instruments_page(br#"{"retCode":10001,"retMsg":"bad","result":null}"#).is_err());
+    }
+}
+
+#[cfg(test)]
+mod docs_tests {
+    use super::*;
+
+    /// The documented linear instruments shape (fixtures/docs-examples/bybit, via nautilus_trader), whose last-page
+    /// cursor is `null`.
+    #[test]
+    fn documented_instruments() {
+        let body = include_bytes!("../../../fixtures/docs-examples/bybit/http_get_instruments_linear.json");
+        let (listing, next) = parse_instruments_page(body).unwrap();
+        assert_eq!(next, None);
+        let symbols: Vec<&str> = listing.instruments.iter().map(|i| i.symbol.as_str()).collect();
+        assert_eq!(symbols, ["BTCUSDT", "ETHUSDT"]);
+        let eth = &listing.instruments[1];
+        assert_eq!((eth.tick_size.to_string(), eth.lot_size.to_string()), ("0.05".into(), "0.01".into()));
+        assert_eq!(eth.key.to_string(), "ETH/USDT");
     }
 }
