@@ -10,7 +10,9 @@
 
 use std::borrow::Cow;
 
-use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook};
+use perpspread_core::feed::{
+    BookSlots, Feed, FeedEvent, Frame, FrameError, HasBook, ResyncReason, Slots, Source, TrackedBook,
+};
 use perpspread_core::wire::{JsonCursor, JsonError, RawLevel};
 use perpspread_core::{BookState, OrderBook, Venue};
 use serde::Deserialize;
@@ -60,6 +62,12 @@ struct SymbolBook {
     sync: Sync,
     buffer: Vec<Buffered>,
     snapshot_requested: bool,
+}
+
+impl HasBook for SymbolBook {
+    fn tracked(&self) -> &TrackedBook {
+        &self.tracked
+    }
 }
 
 /// Header fields of a depth event or snapshot.
@@ -487,20 +495,8 @@ impl Feed for BinanceFeed {
         }
     }
 
-    fn symbol(&self, slot: u32) -> Option<&str> {
-        self.books.symbol(slot)
-    }
-
-    fn slot(&self, symbol: &str) -> Option<u32> {
-        self.books.slot(symbol)
-    }
-
-    fn book(&self, slot: u32) -> Option<&TrackedBook> {
-        self.books.get(slot).map(|b| &b.tracked)
-    }
-
-    fn slots(&self) -> u32 {
-        self.books.len()
+    fn book_slots(&self) -> &dyn BookSlots {
+        &self.books
     }
 
     fn track(&mut self, symbol: &str) -> u32 {

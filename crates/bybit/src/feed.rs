@@ -18,7 +18,9 @@
 
 use std::borrow::Cow;
 
-use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, RecvTime, ResyncReason, Slots, Source, TrackedBook};
+use perpspread_core::feed::{
+    BookSlots, Feed, FeedEvent, Frame, FrameError, HasBook, RecvTime, ResyncReason, Slots, Source, TrackedBook,
+};
 use perpspread_core::wire::{JsonCursor, JsonError, RawLevel};
 use perpspread_core::{BookState, OrderBook, Venue};
 
@@ -31,6 +33,12 @@ struct InstrumentBook {
     tracked: TrackedBook,
     last_u: Option<u64>,
     funding: TickerFunding,
+}
+
+impl HasBook for InstrumentBook {
+    fn tracked(&self) -> &TrackedBook {
+        &self.tracked
+    }
 }
 
 /// Funding fields of the tickers stream, as last seen.
@@ -245,20 +253,8 @@ impl Feed for BybitFeed {
         }
     }
 
-    fn symbol(&self, slot: u32) -> Option<&str> {
-        self.books.symbol(slot)
-    }
-
-    fn slot(&self, symbol: &str) -> Option<u32> {
-        self.books.slot(symbol)
-    }
-
-    fn book(&self, slot: u32) -> Option<&TrackedBook> {
-        self.books.get(slot).map(|b| &b.tracked)
-    }
-
-    fn slots(&self) -> u32 {
-        self.books.len()
+    fn book_slots(&self) -> &dyn BookSlots {
+        &self.books
     }
 
     fn track(&mut self, symbol: &str) -> u32 {

@@ -217,14 +217,24 @@ pub trait Feed: std::fmt::Debug + Send {
     fn venue(&self) -> Venue;
     /// Processes one frame, appending what happened to `events`.
     fn on_frame(&mut self, frame: Frame<'_>, events: &mut Vec<FeedEvent>) -> Result<(), FrameError>;
+    /// The handler's book slots (every feed keeps them in a [`Slots`]).
+    fn book_slots(&self) -> &dyn BookSlots;
     /// Venue symbol of a book slot.
-    fn symbol(&self, slot: u32) -> Option<&str>;
+    fn symbol(&self, slot: u32) -> Option<&str> {
+        self.book_slots().symbol(slot)
+    }
     /// Slot of a symbol, if the handler has seen or tracked it.
-    fn slot(&self, symbol: &str) -> Option<u32>;
+    fn slot(&self, symbol: &str) -> Option<u32> {
+        self.book_slots().slot(symbol)
+    }
     /// The book in a slot.
-    fn book(&self, slot: u32) -> Option<&TrackedBook>;
+    fn book(&self, slot: u32) -> Option<&TrackedBook> {
+        self.book_slots().book(slot)
+    }
     /// Number of book slots.
-    fn slots(&self) -> u32;
+    fn slots(&self) -> u32 {
+        self.book_slots().count()
+    }
     /// The slot of `symbol`, creating a `Syncing` book for it (call before subscribing).
     fn track(&mut self, symbol: &str) -> u32;
     /// Marks a book unusable (e.g. its connection dropped); it comes back with the next snapshot.
@@ -237,6 +247,34 @@ pub trait Feed: std::fmt::Debug + Send {
     /// What proves this venue's books right so far, for the dashboard (`seqId chain + CRC32`, `U/u/pu chain`).
     fn integrity(&self) -> String {
         "sequence chain".to_owned()
+    }
+}
+
+/// Per-instrument state holding a tracked book.
+pub trait HasBook {
+    fn tracked(&self) -> &TrackedBook;
+}
+
+/// A feed's book slots as the default [`Feed`] methods read them.
+pub trait BookSlots {
+    fn symbol(&self, slot: u32) -> Option<&str>;
+    fn slot(&self, symbol: &str) -> Option<u32>;
+    fn book(&self, slot: u32) -> Option<&TrackedBook>;
+    fn count(&self) -> u32;
+}
+
+impl<S: HasBook> BookSlots for Slots<S> {
+    fn symbol(&self, slot: u32) -> Option<&str> {
+        Slots::symbol(self, slot)
+    }
+    fn slot(&self, symbol: &str) -> Option<u32> {
+        Slots::slot(self, symbol)
+    }
+    fn book(&self, slot: u32) -> Option<&TrackedBook> {
+        self.get(slot).map(HasBook::tracked)
+    }
+    fn count(&self) -> u32 {
+        self.len()
     }
 }
 

@@ -24,7 +24,9 @@
 
 use std::borrow::Cow;
 
-use perpspread_core::feed::{Feed, FeedEvent, Frame, FrameError, ResyncReason, Slots, Source, TrackedBook};
+use perpspread_core::feed::{
+    BookSlots, Feed, FeedEvent, Frame, FrameError, HasBook, ResyncReason, Slots, Source, TrackedBook,
+};
 use perpspread_core::wire::{JsonCursor, JsonError, RawLevel};
 use perpspread_core::{BookState, OrderBook, Venue};
 
@@ -48,6 +50,12 @@ struct InstrumentBook {
     seed: Seed,
     /// Updates received while waiting for a snapshot, in arrival order.
     buffer: std::collections::VecDeque<Buffered>,
+}
+
+impl HasBook for InstrumentBook {
+    fn tracked(&self) -> &TrackedBook {
+        &self.tracked
+    }
 }
 
 /// Where a book stands in seeding from REST.
@@ -658,20 +666,8 @@ impl Feed for OkxFeed {
         }
     }
 
-    fn symbol(&self, slot: u32) -> Option<&str> {
-        self.books.symbol(slot)
-    }
-
-    fn slot(&self, symbol: &str) -> Option<u32> {
-        self.books.slot(symbol)
-    }
-
-    fn book(&self, slot: u32) -> Option<&TrackedBook> {
-        self.books.get(slot).map(|b| &b.tracked)
-    }
-
-    fn slots(&self) -> u32 {
-        self.books.len()
+    fn book_slots(&self) -> &dyn BookSlots {
+        &self.books
     }
 
     fn track(&mut self, inst_id: &str) -> u32 {
