@@ -301,22 +301,10 @@ pub fn parse_premium_index(body: &[u8]) -> Result<HashMap<String, Funding>, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perpspread_core::{ContractKind, PairKey, Side};
+    use perpspread_core::Side;
 
     fn btc() -> Instrument {
-        let d = |s: &str| s.parse::<Decimal>().unwrap();
-        Instrument::new(
-            Venue::Binance,
-            "BTCUSDT",
-            PairKey::new("BTC", "USDT"),
-            "USDT",
-            ContractKind::Linear,
-            d("1"),
-            d("1"),
-            d("0.1"),
-            d("0.001"),
-            d("0.001"),
-        )
+        perpspread_core::testkit::binance_linear("BTC").build()
     }
 
     #[test]

@@ -277,22 +277,10 @@ pub fn parse_funding_history(body: &[u8]) -> Result<Vec<(Decimal, u64)>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perpspread_core::{ContractKind, PairKey, Side};
+    use perpspread_core::Side;
 
     fn btc() -> Instrument {
-        let d = |s: &str| s.parse::<Decimal>().unwrap();
-        Instrument::new(
-            Venue::Bybit,
-            "BTCUSDT",
-            PairKey::new("BTC", "USDT"),
-            "USDT",
-            ContractKind::Linear,
-            d("1"),
-            d("1"),
-            d("0.10"),
-            d("0.001"),
-            d("0.001"),
-        )
+        perpspread_core::testkit::bybit_linear("BTC").tick("0.10").build()
     }
 
     #[test]

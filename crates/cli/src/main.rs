@@ -3,7 +3,6 @@
 mod commands;
 mod funding_refresh;
 mod outputs;
-mod table;
 mod tui;
 mod venues;
 

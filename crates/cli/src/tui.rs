@@ -662,8 +662,7 @@ fn render_loop(
 mod tests {
     use super::*;
     use perpspread_core::engine::{Engine, EngineConfig};
-    use perpspread_core::instrument::{ContractKind, Instrument, PairKey};
-    use perpspread_core::universe::Pair;
+    use perpspread_core::testkit;
     use perpspread_core::Venue;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
@@ -675,25 +674,8 @@ mod tests {
     }
 
     fn signals() -> Signals {
-        let d = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
-        let leg = |venue, symbol: &str| {
-            Instrument::new(
-                venue,
-                symbol,
-                PairKey::new("BTC", "USDT"),
-                "USDT",
-                ContractKind::Linear,
-                d("0.01"),
-                d("1"),
-                d("0.1"),
-                d("1"),
-                d("1"),
-            )
-        };
-        let pair = Pair {
-            key: PairKey::new("BTC", "USDT"),
-            legs: [leg(Venue::Okx, "BTC-USDT-SWAP"), leg(Venue::Binance, "BTCUSDT")],
-        };
+        let leg = |venue, symbol: &str| testkit::instrument(venue, symbol, "BTC", "USDT").base_per_qty("0.01").build();
+        let pair = testkit::pair(leg(Venue::Okx, "BTC-USDT-SWAP"), leg(Venue::Binance, "BTCUSDT"));
         Signals::new(Engine::new(EngineConfig::default(), vec![pair]))
     }
 

@@ -7,28 +7,14 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use perpspread_core::engine::{Engine, EngineConfig};
-use perpspread_core::{
-    BookState, ContractKind, Dec64, Instrument, OrderBook, Pair, PairKey, RecvTime, Side, TrackedBook, Venue,
-};
-use rust_decimal::Decimal;
+use perpspread_core::testkit;
+use perpspread_core::{BookState, Dec64, Instrument, OrderBook, Pair, PairKey, RecvTime, Side, TrackedBook, Venue};
 
 const RUNS: usize = 7;
 const EVALUATIONS: u64 = 200_000;
 
 fn instrument(venue: Venue, symbol: &str, base_per_qty: &str, lot: &str) -> Instrument {
-    let d = |s: &str| s.parse::<Decimal>().expect("valid decimal");
-    Instrument::new(
-        venue,
-        symbol,
-        PairKey::new("BTC", "USDT"),
-        "USDT",
-        ContractKind::Linear,
-        d(base_per_qty),
-        d("1"),
-        d("0.1"),
-        d(lot),
-        d(lot),
-    )
+    testkit::instrument(venue, symbol, "BTC", "USDT").base_per_qty(base_per_qty).lot(lot).build()
 }
 
 /// A live 400-level book around `mid` (tenths of a dollar), sizes on a grid of `qty_scale` decimals.

@@ -723,44 +723,18 @@ pub fn confidence(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::book::OrderBook;
-    use crate::instrument::{ContractKind, Instrument, PairKey};
-    use crate::num::Dec64;
+    use crate::testkit;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
     }
 
     fn pair() -> Pair {
-        let leg = |venue, symbol: &str, per_qty: &str, lot: &str| {
-            Instrument::new(
-                venue,
-                symbol,
-                PairKey::new("BTC", "USDT"),
-                "USDT",
-                ContractKind::Linear,
-                d(per_qty),
-                d("1"),
-                d("0.1"),
-                d(lot),
-                d(lot),
-            )
-        };
-        Pair {
-            key: PairKey::new("BTC", "USDT"),
-            legs: [leg(Venue::Okx, "BTC-USDT-SWAP", "0.01", "1"), leg(Venue::Binance, "BTCUSDT", "1", "0.001")],
-        }
+        testkit::okx_binance_pair("BTC")
     }
 
     fn tracked(bid: &str, ask: &str, qty: &str, recv_ns: u64) -> TrackedBook {
-        let mut book = OrderBook::new(1, 3, 400);
-        let p = |s: &str| Dec64::parse(s).unwrap();
-        book.load_snapshot([(p(bid), p(qty))], [(p(ask), p(qty))]).unwrap();
-        let mut t = TrackedBook::new(book);
-        t.state = BookState::Live;
-        t.recv = RecvTime { wall_ns: recv_ns, mono_ns: recv_ns };
-        t.exchange_ms = Some(recv_ns / 1_000_000 - 5);
-        t
+        testkit::live_book(bid, ask, qty, recv_ns)
     }
 
     fn config() -> EngineConfig {

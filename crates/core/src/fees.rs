@@ -79,22 +79,9 @@ mod tests {
 
     #[test]
     fn an_instruments_own_rate_wins_over_its_venues() {
-        use crate::instrument::{ContractKind, PairKey};
-        use rust_decimal::Decimal;
         let instrument = |venue, fee: Option<f64>| Instrument {
             taker_fee_bp: fee,
-            ..Instrument::new(
-                venue,
-                "X",
-                PairKey::new("BTC", "USDT"),
-                "USDT",
-                ContractKind::Linear,
-                Decimal::ONE,
-                Decimal::ONE,
-                Decimal::ONE,
-                Decimal::ONE,
-                Decimal::ONE,
-            )
+            ..crate::testkit::instrument(venue, "X", "BTC", "USDT").build()
         };
         let fees = FeeModel::uniform(5.0, true).with_taker_bp(Venue::Binance, 4.5);
         let (okx, binance) = (instrument(Venue::Okx, Some(2.0)), instrument(Venue::Binance, None));

@@ -14,6 +14,8 @@ pub mod health;
 pub mod instrument;
 pub mod num;
 pub mod spread;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testkit;
 pub mod universe;
 pub mod venue;
 pub mod wire;

@@ -518,7 +518,7 @@ pub fn mid_per_base(leg: &LegBook<'_>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instrument::{ContractKind, PairKey};
+    use crate::instrument::PairKey;
     use crate::num::Dec64;
 
     fn d(s: &str) -> Decimal {
@@ -526,18 +526,12 @@ mod tests {
     }
 
     fn instrument(venue: Venue, symbol: &str, per_qty: &str, per_price: &str, tick: &str, lot: &str) -> Instrument {
-        Instrument::new(
-            venue,
-            symbol,
-            PairKey::new("PEPE", "USDT"),
-            "USDT",
-            ContractKind::Linear,
-            d(per_qty),
-            d(per_price),
-            d(tick),
-            d(lot),
-            d(lot),
-        )
+        crate::testkit::instrument(venue, symbol, "PEPE", "USDT")
+            .base_per_qty(per_qty)
+            .base_per_price(per_price)
+            .tick(tick)
+            .lot(lot)
+            .build()
     }
 
     fn book(bids: &[(&str, &str)], asks: &[(&str, &str)]) -> OrderBook {

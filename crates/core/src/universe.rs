@@ -151,18 +151,7 @@ mod tests {
     }
 
     fn linear(venue: Venue, symbol: &str, base: &str, quote: &str, per_qty: &str) -> Instrument {
-        Instrument::new(
-            venue,
-            symbol,
-            PairKey::new(base, quote),
-            quote,
-            ContractKind::Linear,
-            d(per_qty),
-            d("1"),
-            d("0.1"),
-            d("1"),
-            d("1"),
-        )
+        crate::testkit::instrument(venue, symbol, base, quote).base_per_qty(per_qty).build()
     }
 
     #[test]

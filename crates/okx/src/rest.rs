@@ -259,22 +259,10 @@ pub fn funding_from(msg: &FundingMsg<'_>) -> Result<Funding, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perpspread_core::{ContractKind, PairKey, Side};
+    use perpspread_core::Side;
 
     fn btc() -> Instrument {
-        let d = |s: &str| s.parse::<Decimal>().unwrap();
-        Instrument::new(
-            Venue::Okx,
-            "BTC-USDT-SWAP",
-            PairKey::new("BTC", "USDT"),
-            "USDT",
-            ContractKind::Linear,
-            d("0.01"),
-            d("1"),
-            d("0.1"),
-            d("1"),
-            d("1"),
-        )
+        perpspread_core::testkit::okx_linear("BTC").build()
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! * [`redis`] — a non-blocking Redis Streams and pub/sub publisher of opportunity events and spread
 //!   snapshots, plus [`redis::Tail`] to read the merged stream back as JSON lines.
 //! * [`files`] — hourly-rolled Parquet (or CSV) files of closed opportunities and sampled spread snapshots.
-//! * [`report`] — trader statistics from opportunity files or events (and optional PNG charts).
+//! * [`table`] — the aligned text tables of every command's terminal output.
+//! * [`time`] — UTC calendar arithmetic on Unix nanoseconds (file hours, report timestamps).
 //! * [`shard`] — stable partition of the pair universe across processes.
 //! * [`snapshot`] — [`SpreadSnapshot`], a pair's top of book and executable spreads at one instant.
 //! * [`fields`] — the flat field encoding shared by Redis streams and the JSON lines schema.
@@ -16,18 +17,16 @@
 pub mod fields;
 pub mod files;
 pub mod metrics;
-#[cfg(feature = "plot")]
-pub mod plot;
 pub mod redis;
-pub mod report;
-pub mod settled;
 pub mod shard;
 pub mod snapshot;
-mod time;
+pub mod table;
+#[cfg(feature = "test-util")]
+pub mod testkit;
+pub mod time;
 
 pub use self::redis::{RedisConfig, RedisPublisher, RedisStats, Tail, TailStart};
 pub use files::{FileFormat, FileSink, FileSinkConfig, FileSinkHandle, OpportunityRecord};
 pub use metrics::{BookAge, Health, HealthConfig, Metrics, MetricsConfig, MetricsServer};
-pub use report::{Report, ReportOptions};
 pub use shard::{in_shard, parse_shard, Shard};
 pub use snapshot::{SnapshotQuote, SnapshotSampler, SpreadSnapshot};

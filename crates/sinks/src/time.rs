@@ -1,10 +1,10 @@
 //! UTC calendar arithmetic on Unix nanoseconds (no timezone database needed).
 
 /// Nanoseconds per hour.
-pub(crate) const HOUR_NS: u64 = 3_600_000_000_000;
+pub const HOUR_NS: u64 = 3_600_000_000_000;
 
 /// `(year, month, day, hour)` in UTC of a Unix ns timestamp.
-pub(crate) fn utc_parts(unix_ns: u64) -> (i64, u32, u32, u32) {
+pub fn utc_parts(unix_ns: u64) -> (i64, u32, u32, u32) {
     let secs = unix_ns / 1_000_000_000;
     let days = (secs / 86_400) as i64;
     let hour = ((secs % 86_400) / 3_600) as u32;
@@ -13,18 +13,18 @@ pub(crate) fn utc_parts(unix_ns: u64) -> (i64, u32, u32, u32) {
 }
 
 /// UTC hour of day (0–23).
-pub(crate) fn hour_of_day(unix_ns: u64) -> u32 {
+pub fn hour_of_day(unix_ns: u64) -> u32 {
     ((unix_ns / HOUR_NS) % 24) as u32
 }
 
 /// `YYYY-MM-DDTHH` of the hour containing `unix_ns` (UTC).
-pub(crate) fn hour_label(unix_ns: u64) -> String {
+pub fn hour_label(unix_ns: u64) -> String {
     let (y, m, d, h) = utc_parts(unix_ns);
     format!("{y:04}-{m:02}-{d:02}T{h:02}")
 }
 
 /// RFC 3339 UTC with second precision.
-pub(crate) fn rfc3339(unix_ns: u64) -> String {
+pub fn rfc3339(unix_ns: u64) -> String {
     let (y, m, d, h) = utc_parts(unix_ns);
     let secs = unix_ns / 1_000_000_000;
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{:02}:{:02}Z", (secs % 3_600) / 60, secs % 60)

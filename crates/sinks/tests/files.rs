@@ -1,7 +1,5 @@
 //! Parquet and CSV output: hourly rolling, clean close, read-back of row counts, values and column types.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use parquet::basic::{LogicalType, Repetition, TimeUnit, Type as PhysicalType};
@@ -11,7 +9,7 @@ use perpspread_sinks::files::{
     FileSinkHandle, OpportunityRecord, SnapshotRecord, OPPORTUNITY_COLUMNS, SNAPSHOT_COLUMNS,
 };
 
-use common::{closed, scenario};
+use perpspread_sinks::testkit::{closed, scenario};
 
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> =

@@ -1,7 +1,5 @@
 //! Metrics from a real OKX recording and a real engine run; `/metrics` and `/healthz` over HTTP.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -48,7 +46,7 @@ fn records_feed_engine_and_opportunity_series() {
     let feed = replay_okx(&mut metrics);
     metrics.on_parse_error(Venue::Binance, &FrameError::Malformed("x".into()));
     metrics.observe_feed(&feed, fresh(&feed));
-    let s = common::scenario(60);
+    let s = perpspread_sinks::testkit::scenario(60);
     for event in &s.events {
         metrics.on_opportunity(event);
     }
@@ -243,7 +241,7 @@ async fn bind_errors_are_reported() {
 fn funding_series_with_three_venues_are_written_once() {
     use perpspread_core::engine::{Engine, EngineConfig, LegFunding};
     use perpspread_core::Pair;
-    let base = common::pair("BTC");
+    let base = perpspread_core::testkit::okx_binance_pair("BTC");
     let [okx, binance] = base.legs.clone();
     let bybit = perpspread_core::Instrument { venue: Venue::Bybit, symbol: "BTCUSDT".into(), ..binance.clone() };
     let pairs = vec![

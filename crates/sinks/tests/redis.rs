@@ -3,8 +3,6 @@
 //! The tests need `redis-server` on PATH (Debian: `apt-get install redis-server`); without it they fail
 //! with a clear message unless `PERPSPREAD_SKIP_REDIS_TESTS=1` is set.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -95,7 +93,7 @@ async fn xrange(url: &str, key: &str) -> Vec<(String, Vec<(String, String)>)> {
 async fn publishes_events_snapshots_and_pubsub_and_tails_them_back() {
     let Some(server) = RedisServer::start() else { return };
     let url = server.url();
-    let s = common::scenario(30);
+    let s = perpspread_sinks::testkit::scenario(30);
     let events = &s.events[..20];
 
     // A fire-and-forget subscriber, subscribed before anything is published.
@@ -191,7 +189,7 @@ async fn publishes_events_snapshots_and_pubsub_and_tails_them_back() {
 async fn survives_a_redis_outage_without_blocking() {
     let Some(mut server) = RedisServer::start() else { return };
     let (url, port) = (server.url(), server.port);
-    let s = common::scenario(100);
+    let s = perpspread_sinks::testkit::scenario(100);
     assert!(s.events.len() >= 130, "{}", s.events.len());
     let config = RedisConfig {
         buffer: 50,
@@ -248,7 +246,7 @@ async fn never_blocks_when_redis_is_unreachable() {
         ..RedisConfig::new(format!("redis://127.0.0.1:{port}"))
     };
     let publisher = RedisPublisher::spawn(config).unwrap();
-    let s = common::scenario(10);
+    let s = perpspread_sinks::testkit::scenario(10);
     let started = Instant::now();
     let mut accepted = 0;
     for _ in 0..100 {

@@ -1,18 +1,15 @@
 //! Spread snapshots sampled from live feed handlers (as `monitor` does with `|v| pipeline.feed(v)`).
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
 use perpspread_binance::feed::BinanceFeed;
 use perpspread_core::engine::{Engine, EngineConfig};
 use perpspread_core::feed::{Feed, Frame, RecvTime, Source};
-use perpspread_core::{ContractKind, Instrument, Pair, PairKey, Venue};
+use perpspread_core::testkit::{self, instrument};
+use perpspread_core::Venue;
 use perpspread_okx::feed::OkxFeed;
 use perpspread_sinks::SnapshotSampler;
-
-use common::d;
 
 #[test]
 fn samples_top_of_book_from_feeds_at_a_fixed_rate() {
@@ -28,22 +25,8 @@ fn samples_top_of_book_from_feeds_at_a_fixed_rate() {
         let _ = okx.on_frame(Frame { source: Source::Ws, data: record["data"].as_str().unwrap(), recv }, &mut events);
     }
     let binance = BinanceFeed::default();
-    let leg = |venue, symbol: &str| {
-        Instrument::new(
-            venue,
-            symbol,
-            PairKey::new("BTC", "USDT"),
-            "USDT",
-            ContractKind::Linear,
-            d("1"),
-            d("1"),
-            d("0.1"),
-            d("0.00000001"),
-            d("0.00000001"),
-        )
-    };
-    let pair =
-        Pair { key: PairKey::new("BTC", "USDT"), legs: [leg(Venue::Okx, "BTC-USDT"), leg(Venue::Binance, "BTCUSDT")] };
+    let leg = |venue, symbol: &str| instrument(venue, symbol, "BTC", "USDT").lot("0.00000001").build();
+    let pair = testkit::pair(leg(Venue::Okx, "BTC-USDT"), leg(Venue::Binance, "BTCUSDT"));
     let engine = Engine::new(EngineConfig::default(), vec![pair]);
     let feed = |venue: Venue| -> &dyn Feed {
         match venue {

@@ -5,7 +5,8 @@ use perpspread_core::engine::{Engine, EngineConfig};
 use perpspread_core::feed::{BookState, RecvTime, TrackedBook};
 use perpspread_core::num::{write_fixed, Dec64};
 use perpspread_core::spread::SizeTarget;
-use perpspread_core::{ContractKind, Instrument, OrderBook, Pair, PairKey, Side, Venue};
+use perpspread_core::testkit;
+use perpspread_core::{OrderBook, Side, Venue};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -54,10 +55,8 @@ proptest! {
         changes in proptest::collection::vec((any::<bool>(), 1u32..60, 0u32..50), 1..60),
         split in 1usize..10,
     ) {
-        let d = |s: &str| s.parse::<Decimal>().unwrap();
-        let leg = |venue, symbol: &str| Instrument::new(venue, symbol, PairKey::new("BTC", "USDT"), "USDT",
-            ContractKind::Linear, d("0.01"), d("1"), d("0.1"), d("1"), d("1"));
-        let pair = Pair { key: PairKey::new("BTC", "USDT"), legs: [leg(Venue::Okx, "A"), leg(Venue::Binance, "B")] };
+        let leg = |venue, symbol: &str| testkit::instrument(venue, symbol, "BTC", "USDT").base_per_qty("0.01").build();
+        let pair = testkit::pair(leg(Venue::Okx, "A"), leg(Venue::Binance, "B"));
         let snapshot = |book: &mut OrderBook| {
             let levels = |base: i64, sign: i64| (1..=60).map(move |i| (Dec64::new(base + sign * i, 1), Dec64::new(10, 0))).collect::<Vec<_>>();
             book.load_snapshot(levels(10_000, -1), levels(10_000, 1)).unwrap();
@@ -89,7 +88,7 @@ proptest! {
             t.recv = RecvTime { wall_ns: 1_000_000_000, mono_ns: 1_000_000_000 };
             t
         };
-        let config = EngineConfig { sizes: vec![SizeTarget::Base(d("0.05")), SizeTarget::Quote(d("500"))], ..EngineConfig::default() };
+        let config = EngineConfig { sizes: vec![SizeTarget::Base(testkit::dec("0.05")), SizeTarget::Quote(testkit::dec("500"))], ..EngineConfig::default() };
         let (mut a, mut b) = (Engine::new(config.clone(), vec![pair.clone()]), Engine::new(config, vec![pair]));
         let now = RecvTime { wall_ns: 1_000_000_000, mono_ns: 1_000_000_000 };
         let (x, y, z) = (tracked(whole), tracked(pieces), tracked(other));

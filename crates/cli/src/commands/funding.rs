@@ -18,9 +18,9 @@ use serde::Serialize;
 
 use super::scan::ScanRow;
 use crate::config::Config;
-use crate::table::Table;
 use crate::venues::RestVenues;
 use crate::UserError;
+use perpspread_sinks::table::Table;
 
 /// Flags of `perpspread funding`.
 #[derive(Debug, clap::Args)]

@@ -6,8 +6,8 @@ use perpspread_core::{Instrument, Pair};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::table::Table;
 use crate::venues::RestVenues;
+use perpspread_sinks::table::Table;
 
 /// Flags of `perpspread instruments`.
 #[derive(Debug, clap::Args)]

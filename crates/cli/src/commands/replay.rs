@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use perpspread_stream::{replay, ReplayOptions, Speed};
 
-use crate::table::Table;
 use crate::UserError;
+use perpspread_sinks::table::Table;
 
 /// Flags of `perpspread replay`.
 #[derive(Debug, clap::Args)]

@@ -3,12 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use perpspread_core::engine::EventKind;
-use perpspread_core::Venue;
-use perpspread_sinks::report::HealthCollector;
-use perpspread_sinks::settled::SettledFunding;
-use perpspread_sinks::{OpportunityRecord, Report, ReportOptions};
-use perpspread_stream::{replay_with, ReplayOptions};
+use perpspread_report::replay::{report_from_captures, CaptureReport};
+use perpspread_report::{Report, ReportOptions};
 
 use crate::config::Config;
 use crate::UserError;
@@ -46,7 +42,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     if !captures.is_empty() && !tables.is_empty() {
         return Err(UserError("give either capture files or opportunity files, not both".into()).into());
     }
-    if captures.is_empty() && tables.iter().all(|p| perpspread_sinks::report::is_spreads_file(p)) {
+    if captures.is_empty() && tables.iter().all(|p| perpspread_report::is_spreads_file(p)) {
         return Err(UserError(
             "spreads-* files hold spread snapshots, not opportunities: give the opportunities-* files too (the \
              spreads files then add the share of time with a positive net)"
@@ -59,58 +55,12 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let (report, replayed) = if captures.is_empty() {
         (Report::from_files(&tables, &options).map_err(|e| UserError(e.to_string()))?, None)
     } else {
-        tokio::task::spawn_blocking(move || -> anyhow::Result<(Report, Option<Vec<OpportunityRecord>>)> {
-            let mut events = Vec::new();
-            let mut health = HealthCollector::default();
-            let mut settled = SettledFunding::new();
-            let mut realised = Vec::new();
-            let mut finals = Vec::new();
-            for parts in perpspread_capture::group_parts(&captures) {
-                let capture = &parts[0];
-                let replay_options = ReplayOptions { engine: Some(engine.clone()), ..ReplayOptions::default() };
-                let (replayed, pipeline) = replay_with(&parts, &replay_options, |pipeline, venue| {
-                    health.on_events(venue, pipeline.feed(venue), pipeline.last_events());
-                    settled.on_events(venue, pipeline.feed(venue), pipeline.last_events());
-                })
-                .map_err(|e| UserError(e.to_string()))?;
-                if replayed.is_empty() {
-                    return Err(UserError(format!(
-                        "{}: the capture is empty (no record to replay)",
-                        capture.display()
-                    ))
-                    .into());
-                }
-                match &replayed.error {
-                    Some(error) if replayed.cut_short => eprintln!("warning: {error}"),
-                    // The statistics still cover what was readable; say that the rest is missing.
-                    Some(error) => {
-                        eprintln!("warning: {} is damaged, reported up to the damage: {error}", capture.display())
-                    }
-                    None => {}
-                }
-                if replayed.pairs.is_none() {
-                    eprintln!(
-                        "warning: {} holds no instrument lists of both venues: no opportunities",
-                        capture.display()
-                    );
-                }
-                realised.extend(settled.realised(&replayed.pair_list));
-                settled = SettledFunding::new();
-                events.extend(
-                    replayed.opportunities.unwrap_or_default().into_iter().filter(|e| e.event == EventKind::Closed),
-                );
-                finals.push(pipeline);
-            }
-            let feeds: Vec<&dyn perpspread_core::feed::Feed> =
-                finals.iter().flat_map(|p| Venue::ALL.map(|v| p.feed(v))).collect();
-            let records: Vec<OpportunityRecord> =
-                events.iter().filter_map(OpportunityRecord::from_closed_event).collect();
-            let report = Report::from_records(&records, None, &options)
-                .with_book_health(health.finish(&feeds))
-                .with_realised_funding(realised);
-            Ok((report, Some(records)))
-        })
-        .await??
+        let replayed = tokio::task::spawn_blocking(move || report_from_captures(&captures, &engine, &options)).await?;
+        let CaptureReport { report, records, warnings } = replayed.map_err(|e| UserError(e.to_string()))?;
+        for warning in warnings {
+            eprintln!("warning: {warning}");
+        }
+        (report, Some(records))
     };
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -123,10 +73,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
             Some(records) => records,
             None => {
                 let tables: Vec<&std::path::Path> = tables.iter().map(PathBuf::as_path).collect();
-                perpspread_sinks::report::read_records(&tables).map_err(|e| UserError(e.to_string()))?
+                perpspread_report::read_records(&tables).map_err(|e| UserError(e.to_string()))?
             }
         };
-        let written = perpspread_sinks::plot::write_plots(dir, &records, None, &Default::default())
+        let written = perpspread_report::plot::write_plots(dir, &records, None, &Default::default())
             .map_err(|e| UserError(e.to_string()))?;
         match written.len() {
             0 => eprintln!("no opportunity to chart: nothing written to {}", dir.display()),

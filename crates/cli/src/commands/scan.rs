@@ -14,9 +14,9 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::config::{Config, ScanConfig};
-use crate::table::Table;
 use crate::venues::RestVenues;
 use crate::UserError;
+use perpspread_sinks::table::Table;
 
 /// Flags of `perpspread scan`.
 #[derive(Debug, clap::Args)]

@@ -17,8 +17,8 @@ use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
-use crate::files::{OpportunityRecord, SnapshotRecord};
-use crate::time::rfc3339;
+use perpspread_sinks::files::{OpportunityRecord, SnapshotRecord};
+use perpspread_sinks::time::rfc3339;
 
 /// Plotting errors.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,5 @@
-//! A minimal aligned text table for terminal output.
+//! A minimal aligned text table for terminal output: the one renderer of `scan`, `funding`,
+//! `instruments`, `replay` and `report`.
 
 /// Rows of cells under a header; numeric-looking cells are right-aligned.
 #[derive(Debug, Default)]

@@ -1,11 +1,9 @@
 //! `report` from events and from the files written for them agree; `--plot` writes PNGs.
 
-mod common;
-
+use perpspread_report::{PositiveShareMethod, Report, ReportOptions};
 use perpspread_sinks::files::{FileSink, FileSinkConfig};
-use perpspread_sinks::report::{PositiveShareMethod, Report, ReportOptions};
 
-use common::{closed, scenario, S, START_NS};
+use perpspread_sinks::testkit::{closed, scenario, S, START_NS};
 
 #[test]
 fn report_from_events_and_from_files_agree() {
@@ -58,8 +56,8 @@ fn report_from_events_and_from_files_agree() {
 #[cfg(feature = "plot")]
 #[test]
 fn plots_are_png_files() {
+    use perpspread_report::plot::{write_plots, PlotOptions};
     use perpspread_sinks::files::{OpportunityRecord, SnapshotRecord};
-    use perpspread_sinks::plot::{write_plots, PlotOptions};
     let s = scenario(100);
     let records: Vec<OpportunityRecord> =
         closed(&s.events).iter().map(|e| OpportunityRecord::from_opportunity(&e.opportunity)).collect();
