@@ -3,6 +3,7 @@
 pub mod config;
 
 /// Entry points for the cargo-fuzz targets in `fuzz/` (and the test that replays their corpora).
+#[cfg(feature = "fuzz")]
 pub mod fuzz {
     /// Every configuration file format: `--config`, `sim --sim-config` and `sim --scenario`. None may panic.
     pub fn config_files(data: &[u8]) {

@@ -3,11 +3,11 @@
 //! bound, whatever the input.
 
 use perpspread_binance::feed::BinanceFeed;
+use perpspread_bybit::feed::BybitFeed;
 use perpspread_capture::{parse_line, CaptureReader, Record};
 use perpspread_core::feed::{Feed, Frame, RecvTime, Source};
-use perpspread_core::{ContractKind, Instrument, PairKey, Venue};
+use perpspread_core::testkit;
 use perpspread_okx::feed::OkxFeed;
-use rust_decimal::Decimal;
 
 /// Frames separated by `0xff` bytes (never valid UTF-8, so never inside a frame).
 fn frames(data: &[u8]) -> impl Iterator<Item = &str> {
@@ -41,21 +41,19 @@ pub fn binance_frames(data: &[u8]) {
     }
 }
 
-/// Every REST body parser of both venues.
+/// A sequence of Bybit WebSocket frames (Bybit books are synced from the stream's own snapshots).
+pub fn bybit_frames(data: &[u8]) {
+    let mut feed = BybitFeed::default();
+    let mut events = Vec::new();
+    for text in frames(data) {
+        let _ = feed.on_frame(Frame { source: Source::Ws, data: text, recv: RecvTime::default() }, &mut events);
+        events.clear();
+    }
+}
+
+/// Every REST body parser of every venue.
 pub fn rest_bodies(data: &[u8]) {
-    let d = |s: &str| s.parse::<Decimal>().unwrap_or(Decimal::ONE);
-    let instrument = Instrument::new(
-        Venue::Okx,
-        "BTC-USDT-SWAP",
-        PairKey::new("BTC", "USDT"),
-        "USDT",
-        ContractKind::Linear,
-        d("0.01"),
-        d("1"),
-        d("0.1"),
-        d("1"),
-        d("1"),
-    );
+    let instrument = testkit::okx_linear("BTC").build();
     let _ = perpspread_okx::symbols::parse_instruments(data);
     let _ = perpspread_okx::rest::parse_book(data, &instrument, 400);
     let _ = perpspread_okx::rest::parse_activity(data);
@@ -68,6 +66,13 @@ pub fn rest_bodies(data: &[u8]) {
     let _ = perpspread_binance::rest::parse_premium_index(data);
     let _ = perpspread_binance::account::parse_commission(data);
     let _ = perpspread_binance::rest::classify(400, data);
+    let _ = perpspread_bybit::symbols::parse_instruments_page(data);
+    let _ = perpspread_bybit::rest::parse_book(data, &instrument, 50);
+    let _ = perpspread_bybit::rest::parse_activity(data);
+    let _ = perpspread_bybit::rest::parse_funding(data);
+    let _ = perpspread_bybit::rest::parse_funding_history(data);
+    let _ = perpspread_bybit::account::parse_fee_rates(data);
+    let _ = perpspread_bybit::rest::classify(403, data);
 }
 
 /// Capture lines, and the same bytes read as a zstd capture.

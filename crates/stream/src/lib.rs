@@ -3,12 +3,14 @@
 //! [`pipeline::Pipeline`] owns one sans-IO feed handler per venue and routes frames to them; the
 //! [`replay`] module drives it from a capture file with the recorded receive times.
 
+#[cfg(feature = "fuzz")]
 pub mod fuzz;
 pub mod live;
 pub mod pipeline;
 pub mod recorder;
 pub mod replay;
 pub mod signals;
+#[cfg(feature = "throughput")]
 pub mod throughput;
 
 pub use live::{run_live, run_live_observed, Live, LiveConfig, LiveObserver, LiveStats, LiveVenue, ResyncPolicy};
@@ -16,4 +18,5 @@ pub use pipeline::{Pipeline, PipelineStats};
 pub use recorder::Recorder;
 pub use replay::{replay, replay_with, BookReport, ReplayOptions, ReplayReport, Speed};
 pub use signals::Signals;
+#[cfg(feature = "throughput")]
 pub use throughput::{InMemoryCapture, Pass};

@@ -26,6 +26,11 @@ fn binance_ws_frame_corpus() {
 }
 
 #[test]
+fn bybit_ws_frame_corpus() {
+    run("bybit_ws_frame", fuzz::bybit_frames);
+}
+
+#[test]
 fn rest_bodies_corpus() {
     run("rest_bodies", fuzz::rest_bodies);
 }
