@@ -1,6 +1,7 @@
 //! Binance USDⓈ-M account endpoints (signed): the account's real commission rates.
 
 use perpspread_net::auth::{hmac_sha256, Credentials};
+use perpspread_net::body::{decode, BodyError};
 use perpspread_net::rest::{unix_ns, RestError, SignedRequest};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -119,10 +120,10 @@ fn most_common_rate(rates: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// Parses a commissionRate response.
-pub fn parse_commission(body: &[u8]) -> Result<Commission, String> {
-    let msg: CommissionMsg = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let bp = |field: &str, text: &str| -> Result<f64, String> {
-        text.parse::<f64>().map(|r| r * 10_000.0).map_err(|_| format!("{field} {text:?} is not a number"))
+pub fn parse_commission(body: &[u8]) -> Result<Commission, BodyError> {
+    let msg: CommissionMsg = decode(body)?;
+    let bp = |field, text: &str| -> Result<f64, BodyError> {
+        text.parse::<f64>().map(|r| r * 10_000.0).map_err(|_| BodyError::field(field, text, "is not a number"))
     };
     Ok(Commission {
         taker_bp: bp("takerCommissionRate", msg.taker_commission_rate)?,

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use perpspread_core::{Feed, Venue};
 use perpspread_net::rest::{RestConfig, RestError};
 use perpspread_net::venue::{
-    check_option_keys, option_str, option_u32, ResyncPolicy, VenueAdapter, VenueOptions, VenueRest, VenueSettings,
+    check_option_keys, option_str, option_str_in, option_u32, OptionError, ResyncPolicy, VenueAdapter, VenueOptions,
+    VenueRest, VenueSettings,
 };
 use perpspread_net::ws::WsVenue;
-use perpspread_net::Listing;
+use perpspread_net::{BodyError, Listing};
 
 use crate::feed::BinanceFeed;
 use crate::rest::{BinanceRest, DEFAULT_REST_URL, WEIGHT_PER_MINUTE};
@@ -36,22 +37,19 @@ impl VenueAdapter for BinanceAdapter {
         MAX_REST_DEPTH
     }
 
-    fn check_options(&self, options: &VenueOptions) -> Result<(), String> {
+    fn check_options(&self, options: &VenueOptions) -> Result<(), OptionError> {
         check_option_keys(options, &["weight_per_minute", "depth_speed"])?;
         option_u32(options, "weight_per_minute")?;
-        match option_str(options, "depth_speed")? {
-            Some(speed) if !DEPTH_SPEEDS.contains(&speed) => Err(format!(
-                "depth_speed = {speed:?}: use @100ms, @500ms or \"\" (250 ms), the speeds Binance documents"
-            )),
-            _ => Ok(()),
-        }
+        let expected = "@100ms, @500ms or \"\" (250 ms), the speeds Binance documents";
+        option_str_in(options, "depth_speed", &DEPTH_SPEEDS, expected)?;
+        Ok(())
     }
 
     fn new_feed(&self) -> Box<dyn Feed> {
         Box::new(BinanceFeed::default())
     }
 
-    fn parse_listing(&self, url: &str, body: &[u8]) -> Option<Result<Listing, String>> {
+    fn parse_listing(&self, url: &str, body: &[u8]) -> Option<Result<Listing, BodyError>> {
         url.starts_with("/fapi/v1/exchangeInfo").then(|| crate::symbols::parse_exchange_info(body))
     }
 

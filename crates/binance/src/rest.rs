@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use perpspread_core::{Instrument, Venue};
 use perpspread_net::auth::Credentials;
+use perpspread_net::body::{decimal, decode};
 use perpspread_net::limiter::RateLimiter;
 use perpspread_net::rest::ResponseObserver;
 use perpspread_net::rest::{RestClient, RestConfig, RestError, Verdict};
 use perpspread_net::venue::{BoxFuture, VenueRest};
-use perpspread_net::{book_from_levels, Activity, Funding, Listing, RawSnapshot, RestBook};
+use perpspread_net::{book_from_levels, Activity, BodyError, Funding, Listing, RawSnapshot, RestBook};
 use rust_decimal::Decimal;
 
 use crate::messages::{DepthMsg, ErrorMsg, OneOrMany, PremiumIndexMsg, Ticker24hMsg};
@@ -58,7 +59,7 @@ impl BinanceRest {
         &self,
         path: &str,
         weight: u32,
-        parse: impl FnOnce(&[u8]) -> Result<T, String>,
+        parse: impl FnOnce(&[u8]) -> Result<T, BodyError>,
     ) -> Result<(T, Duration), RestError> {
         let response = self.client.get(path, &self.weight, weight).await?;
         let value = parse(&response.body).map_err(|message| self.client.decode_error(path, message))?;
@@ -204,10 +205,10 @@ pub fn classify(status: u16, body: &[u8]) -> Verdict {
 }
 
 /// Parses a `GET /fapi/v1/depth` body.
-pub fn parse_depth(body: &[u8], instrument: &Instrument, depth: usize) -> Result<RestBook, String> {
-    let msg: DepthMsg = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+pub fn parse_depth(body: &[u8], instrument: &Instrument, depth: usize) -> Result<RestBook, BodyError> {
+    let msg: DepthMsg = decode(body)?;
     if msg.bids.is_empty() || msg.asks.is_empty() {
-        return Err(format!("empty book side for {} (zero depth)", instrument.symbol));
+        return Err(BodyError::Book(format!("empty side for {} (zero depth)", instrument.symbol)));
     }
     let book = book_from_levels(instrument, depth, msg.bids.iter().copied(), msg.asks.iter().copied())?;
     Ok(RestBook {
@@ -219,8 +220,8 @@ pub fn parse_depth(body: &[u8], instrument: &Instrument, depth: usize) -> Result
 }
 
 /// Parses `GET /fapi/v1/ticker/24hr` into 24 h quote volume per symbol.
-pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, String> {
-    let tickers: OneOrMany<Ticker24hMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, BodyError> {
+    let tickers: OneOrMany<Ticker24hMsg> = decode(body)?;
     Ok(tickers
         .into_vec()
         .into_iter()
@@ -243,53 +244,44 @@ pub struct FundingInfo {
 }
 
 /// Parses `GET /fapi/v1/fundingInfo`: the symbols whose funding interval, cap or floor was adjusted.
-pub fn parse_funding_info(body: &[u8]) -> Result<HashMap<String, FundingInfo>, String> {
-    let entries: Vec<crate::messages::FundingInfoMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let rate = |field: &str, symbol: &str, text: Option<&str>| -> Result<Option<Decimal>, String> {
-        text.map(|t| t.parse::<Decimal>().map_err(|_| format!("{field} {t:?} of {symbol} is not a decimal")))
-            .transpose()
-    };
+pub fn parse_funding_info(body: &[u8]) -> Result<HashMap<String, FundingInfo>, BodyError> {
+    let entries: Vec<crate::messages::FundingInfoMsg> = decode(body)?;
+    let rate = |field, text: Option<&str>| text.map(|t| decimal(field, t)).transpose();
     entries
         .into_iter()
         .map(|e| {
-            let info = FundingInfo {
-                interval_hours: e.funding_interval_hours,
-                cap: rate("adjustedFundingRateCap", e.symbol, e.adjusted_funding_rate_cap)?,
-                floor: rate("adjustedFundingRateFloor", e.symbol, e.adjusted_funding_rate_floor)?,
-            };
+            let info = (|| {
+                Ok(FundingInfo {
+                    interval_hours: e.funding_interval_hours,
+                    cap: rate("adjustedFundingRateCap", e.adjusted_funding_rate_cap)?,
+                    floor: rate("adjustedFundingRateFloor", e.adjusted_funding_rate_floor)?,
+                })
+            })()
+            .map_err(|error: BodyError| error.within(e.symbol))?;
             Ok((e.symbol.to_owned(), info))
         })
         .collect()
 }
 
 /// Parses `GET /fapi/v1/fundingRate` into `(rate, settlement time ms)`, oldest first.
-pub fn parse_funding_history(body: &[u8]) -> Result<Vec<(Decimal, u64)>, String> {
-    let entries: Vec<crate::messages::FundingRateMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+pub fn parse_funding_history(body: &[u8]) -> Result<Vec<(Decimal, u64)>, BodyError> {
+    let entries: Vec<crate::messages::FundingRateMsg> = decode(body)?;
     let mut history = entries
         .into_iter()
-        .map(|e| {
-            let rate = e
-                .funding_rate
-                .parse::<Decimal>()
-                .map_err(|_| format!("fundingRate {:?} is not a decimal", e.funding_rate))?;
-            Ok((rate, e.funding_time))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+        .map(|e| Ok((decimal("fundingRate", e.funding_rate)?, e.funding_time)))
+        .collect::<Result<Vec<_>, BodyError>>()?;
     history.sort_by_key(|(_, t)| *t);
     Ok(history)
 }
 
 /// Parses `GET /fapi/v1/premiumIndex` into funding per symbol.
-pub fn parse_premium_index(body: &[u8]) -> Result<HashMap<String, Funding>, String> {
-    let entries: OneOrMany<PremiumIndexMsg> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+pub fn parse_premium_index(body: &[u8]) -> Result<HashMap<String, Funding>, BodyError> {
+    let entries: OneOrMany<PremiumIndexMsg> = decode(body)?;
     entries
         .into_vec()
         .into_iter()
         .map(|m| {
-            let rate = m
-                .last_funding_rate
-                .parse::<Decimal>()
-                .map_err(|_| format!("lastFundingRate {:?} of {} is not a decimal", m.last_funding_rate, m.symbol))?;
+            let rate = decimal("lastFundingRate", m.last_funding_rate).map_err(|e| e.within(m.symbol))?;
             Ok((
                 m.symbol.to_owned(),
                 Funding { next_funding_ms: m.next_funding_time.filter(|t| *t > 0), ..Funding::with_rate(rate) },
@@ -358,7 +350,8 @@ mod tests {
         );
         assert!(parse_funding_info(b"[]").unwrap().is_empty());
         assert!(parse_funding_info(b"{").is_err());
-        assert!(parse_funding_info(br#"[{"symbol":"X","adjustedFundingRateCap":"lots"}]"#).unwrap_err().contains("X"));
+        let cap = parse_funding_info(br#"[{"symbol":"X","adjustedFundingRateCap":"lots"}]"#).unwrap_err();
+        assert!(matches!(&cap, BodyError::In { key, .. } if key == "X"), "{cap}");
     }
 
     #[test]
@@ -384,9 +377,8 @@ mod tests {
             classify(400, br#"{"code":-1121,"msg":"Invalid symbol."}"#),
             Verdict::Api { code: "-1121".into(), message: "Invalid symbol.".into() }
         );
-        assert!(parse_depth(br#"{"lastUpdateId":1,"bids":[],"asks":[]}"#, &btc(), 5)
-            .unwrap_err()
-            .contains("zero depth"));
+        let empty = parse_depth(br#"{"lastUpdateId":1,"bids":[],"asks":[]}"#, &btc(), 5);
+        assert!(matches!(empty, Err(BodyError::Book(m)) if m.contains("zero depth")));
         assert!(parse_depth(br#"{"bids":[],"asks":[]}"#, &btc(), 5).is_err());
     }
 }

@@ -2,53 +2,55 @@
 
 use perpspread_core::instrument::split_multiplier_prefix;
 use perpspread_core::{ContractKind, Instrument, PairKey, Skipped, Venue};
-use perpspread_net::Listing;
+use perpspread_net::body::{decode, positive_decimal};
+use perpspread_net::{BodyError, Listing};
 use rust_decimal::Decimal;
 
 use crate::messages::{ExchangeInfo, SymbolMsg};
 
 /// Parses an `exchangeInfo` body into usable perpetuals and skipped symbols.
-pub fn parse_exchange_info(body: &[u8]) -> Result<Listing, String> {
-    let info: ExchangeInfo = serde_json::from_slice(body).map_err(|e| format!("exchangeInfo: {e}"))?;
+pub fn parse_exchange_info(body: &[u8]) -> Result<Listing, BodyError> {
+    let info: ExchangeInfo = decode(body)?;
     let mut listing = Listing::default();
     for msg in &info.symbols {
         match instrument_from(msg) {
             Ok(instrument) => listing.instruments.push(instrument),
-            Err(reason) => {
-                listing.skipped.push(Skipped { venue: Venue::Binance, symbol: msg.symbol.to_owned(), reason })
-            }
+            Err(reason) => listing.skipped.push(Skipped {
+                venue: Venue::Binance,
+                symbol: msg.symbol.to_owned(),
+                reason: reason.to_string(),
+            }),
         }
     }
     Ok(listing)
 }
 
 /// Maps one symbol to an instrument, or says why it is not usable.
-pub fn instrument_from(msg: &SymbolMsg<'_>) -> Result<Instrument, String> {
+pub fn instrument_from(msg: &SymbolMsg<'_>) -> Result<Instrument, BodyError> {
+    let unusable = |why: String| Err(BodyError::Unusable(why));
     // Contract types and states as listed in exchangeInfo in 2026 (read 2026-12-06).
     match msg.contract_type {
         "PERPETUAL" => {}
         "TRADIFI_PERPETUAL" => {
-            return Err("contractType TRADIFI_PERPETUAL: a TradFi perpetual (stocks, metals, commodities) that \
-                        trades in sessions and needs a separate agreement; not paired with crypto perpetuals"
-                .into())
+            return unusable(
+                "contractType TRADIFI_PERPETUAL: a TradFi perpetual (stocks, metals, commodities) that trades in \
+                 sessions and needs a separate agreement; not paired with crypto perpetuals"
+                    .into(),
+            )
         }
-        "PERPETUAL_DELIVERING" => return Err("contractType PERPETUAL_DELIVERING: being delisted".into()),
-        "" => return Err("contractType none: not a perpetual".into()),
-        other => return Err(format!("contractType {other}: not a perpetual (a delivery contract)")),
+        "PERPETUAL_DELIVERING" => return unusable("contractType PERPETUAL_DELIVERING: being delisted".into()),
+        "" => return unusable("contractType none: not a perpetual".into()),
+        other => return unusable(format!("contractType {other}: not a perpetual (a delivery contract)")),
     }
     if msg.status != "TRADING" {
-        return Err(format!("status {}: not trading", msg.status));
+        return unusable(format!("status {}: not trading", msg.status));
     }
     if msg.underlying_type == "PREMARKET" {
-        return Err("underlyingType PREMARKET: a pre-market contract, priced before any spot market".into());
+        return unusable("underlyingType PREMARKET: a pre-market contract, priced before any spot market".into());
     }
     let filter = |kind: &str| msg.filters.iter().find(|f| f.filter_type == kind);
-    let number = |field: &str, text: Option<&str>| -> Result<Decimal, String> {
-        let text = text.ok_or_else(|| format!("missing {field}"))?;
-        text.parse::<Decimal>()
-            .ok()
-            .filter(|d| *d > Decimal::ZERO)
-            .ok_or_else(|| format!("{field} {text:?} is not a positive decimal"))
+    let number = |field: &'static str, text: Option<&str>| -> Result<Decimal, BodyError> {
+        positive_decimal(field, text.ok_or(BodyError::Missing(field))?)
     };
     let tick = number("PRICE_FILTER.tickSize", filter("PRICE_FILTER").and_then(|f| f.tick_size))?;
     let lot_filter = filter("LOT_SIZE");

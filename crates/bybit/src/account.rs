@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use perpspread_core::Instrument;
 use perpspread_net::auth::{hmac_sha256, Credentials};
+use perpspread_net::body::BodyError;
 use perpspread_net::rest::{unix_ns, RestError, SignedRequest};
 
 use crate::messages::FeeRateResult;
@@ -38,16 +39,16 @@ pub fn signed_request(credentials: &Credentials, path_and_query: &str, unix_ms: 
 }
 
 /// Parses `GET /v5/account/fee-rate` into taker fee per symbol, bp (Bybit reports fees as positive rates).
-pub fn parse_fee_rates(body: &[u8]) -> Result<HashMap<String, f64>, String> {
-    let envelope: crate::messages::Envelope<FeeRateResult> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    if envelope.ret_code != 0 {
-        return Err(format!("retCode {}: {}", envelope.ret_code, envelope.ret_msg));
-    }
-    let list = envelope.result.map(|r| r.list).unwrap_or_default();
-    list.into_iter()
+pub fn parse_fee_rates(body: &[u8]) -> Result<HashMap<String, f64>, BodyError> {
+    let result: FeeRateResult = crate::rest::result(body)?;
+    result
+        .list
+        .into_iter()
         .map(|fee| {
-            let rate =
-                fee.taker_fee_rate.parse::<f64>().map_err(|_| format!("takerFeeRate {:?}", fee.taker_fee_rate))?;
+            let rate = fee
+                .taker_fee_rate
+                .parse::<f64>()
+                .map_err(|_| BodyError::field("takerFeeRate", &fee.taker_fee_rate, "is not a number"))?;
             Ok((fee.symbol, rate * 10_000.0))
         })
         .collect()
@@ -94,6 +95,7 @@ mod tests {
         let body = br#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[{"symbol":"ETHUSDT","takerFeeRate":"0.00055","makerFeeRate":"0.0002"}]},"retExtInfo":{},"time":1676360412576}"#;
         let rates = parse_fee_rates(body).unwrap();
         assert!((rates["ETHUSDT"] - 5.5).abs() < 1e-9);
-        assert!(parse_fee_rates(br#"{"retCode":10003,"retMsg":"API key is invalid."}"#).unwrap_err().contains("10003"));
+        let refused = parse_fee_rates(br#"{"retCode":10003,"retMsg":"API key is invalid."}"#);
+        assert!(matches!(refused, Err(BodyError::Api { code, .. }) if code == "10003"));
     }
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use perpspread_core::{Feed, Venue};
 use perpspread_net::rest::{RestConfig, RestError};
 use perpspread_net::venue::{
-    check_option_keys, option_u32, ResyncPolicy, VenueAdapter, VenueOptions, VenueRest, VenueSettings,
+    check_option_keys, option_u32, option_u32_in, OptionError, ResyncPolicy, VenueAdapter, VenueOptions, VenueRest,
+    VenueSettings,
 };
 use perpspread_net::ws::WsVenue;
-use perpspread_net::Listing;
+use perpspread_net::{BodyError, Listing};
 
 use crate::feed::BybitFeed;
 use crate::rest::{BybitRest, DEFAULT_REST_URL, MAX_REST_DEPTH};
@@ -33,21 +34,17 @@ impl VenueAdapter for BybitAdapter {
         MAX_REST_DEPTH
     }
 
-    fn check_options(&self, options: &VenueOptions) -> Result<(), String> {
+    fn check_options(&self, options: &VenueOptions) -> Result<(), OptionError> {
         check_option_keys(options, &["book_depth_stream"])?;
-        match option_u32(options, "book_depth_stream")? {
-            Some(depth) if !BOOK_DEPTHS.contains(&depth) => {
-                Err(format!("book_depth_stream = {depth}: use 1, 50, 200 or 1000"))
-            }
-            _ => Ok(()),
-        }
+        option_u32_in(options, "book_depth_stream", &BOOK_DEPTHS, "1, 50, 200 or 1000")?;
+        Ok(())
     }
 
     fn new_feed(&self) -> Box<dyn Feed> {
         Box::new(BybitFeed::default())
     }
 
-    fn parse_listing(&self, url: &str, body: &[u8]) -> Option<Result<Listing, String>> {
+    fn parse_listing(&self, url: &str, body: &[u8]) -> Option<Result<Listing, BodyError>> {
         url.starts_with("/v5/market/instruments-info").then(|| crate::symbols::parse_instruments(body))
     }
 

@@ -23,6 +23,7 @@ use perpspread_core::feed::{
 };
 use perpspread_core::wire::{JsonCursor, JsonError, RawLevel};
 use perpspread_core::{BookState, OrderBook, Venue};
+use perpspread_net::body::{decode, BodyError};
 
 /// Levels per side kept (the deepest linear stream, `orderbook.1000`).
 pub const MAX_DEPTH: usize = 1000;
@@ -349,12 +350,12 @@ fn parse_book_data(
 }
 
 /// The funding fields of a tickers `data` object (absent ones are `None`).
-fn parse_ticker_funding(data: &str) -> Result<TickerFunding, String> {
-    let msg: crate::messages::TickerMsg = serde_json::from_str(data).map_err(|e| e.to_string())?;
-    let number = |field: &str, text: Option<&str>| -> Result<Option<f64>, String> {
+fn parse_ticker_funding(data: &str) -> Result<TickerFunding, BodyError> {
+    let msg: crate::messages::TickerMsg = decode(data.as_bytes())?;
+    let number = |field, text: Option<&str>| -> Result<Option<f64>, BodyError> {
         match text.filter(|t| !t.is_empty()) {
             None => Ok(None),
-            Some(text) => text.parse::<f64>().map(Some).map_err(|_| format!("{field} {text:?} is not a number")),
+            Some(text) => text.parse::<f64>().map(Some).map_err(|_| BodyError::field(field, text, "is not a number")),
         }
     };
     Ok(TickerFunding {

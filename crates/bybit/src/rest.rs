@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use perpspread_core::{Instrument, Venue};
 use perpspread_net::auth::Credentials;
+use perpspread_net::body::{decimal, decode, millis};
 use perpspread_net::limiter::RateLimiter;
 use perpspread_net::rest::{ResponseObserver, RestClient, RestConfig, RestError, Verdict};
 use perpspread_net::venue::{BoxFuture, VenueRest};
-use perpspread_net::{book_from_levels, Activity, Funding, Listing, RawSnapshot, RestBook};
+use perpspread_net::{book_from_levels, Activity, BodyError, Funding, Listing, RawSnapshot, RestBook};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -54,7 +55,7 @@ impl BybitRest {
         &self.public
     }
 
-    async fn data<T>(&self, path: &str, parse: impl FnOnce(&[u8]) -> Result<T, String>) -> Result<T, RestError> {
+    async fn data<T>(&self, path: &str, parse: impl FnOnce(&[u8]) -> Result<T, BodyError>) -> Result<T, RestError> {
         let response = self.client.get(path, &self.public, 1).await?;
         parse(&response.body).map_err(|message| self.client.decode_error(path, message))
     }
@@ -188,12 +189,13 @@ pub fn classify(status: u16, body: &[u8]) -> Verdict {
     }
 }
 
-fn result<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
-    let envelope: Envelope<T> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+/// The `result` of a v5 envelope, or the venue's error (`retCode` ≠ 0).
+pub(crate) fn result<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, BodyError> {
+    let envelope: Envelope<T> = decode(body)?;
     if envelope.ret_code != 0 {
-        return Err(format!("retCode {}: {}", envelope.ret_code, envelope.ret_msg));
+        return Err(BodyError::Api { code: envelope.ret_code.to_string(), message: envelope.ret_msg.to_string() });
     }
-    envelope.result.ok_or_else(|| "no result".to_owned())
+    envelope.result.ok_or(BodyError::Missing("no result"))
 }
 
 #[derive(Deserialize)]
@@ -209,17 +211,17 @@ struct BookResult<'a> {
 }
 
 /// Parses a `GET /v5/market/orderbook` body.
-pub fn parse_book(body: &[u8], instrument: &Instrument, depth: usize) -> Result<RestBook, String> {
+pub fn parse_book(body: &[u8], instrument: &Instrument, depth: usize) -> Result<RestBook, BodyError> {
     let book: BookResult = result(body)?;
     if book.b.is_empty() || book.a.is_empty() {
-        return Err(format!("empty book side for {} (zero depth)", instrument.symbol));
+        return Err(BodyError::Book(format!("empty side for {} (zero depth)", instrument.symbol)));
     }
     let levels = book_from_levels(instrument, depth, book.b.iter().copied(), book.a.iter().copied())?;
     Ok(RestBook { book: levels, exchange_ts_ms: book.ts, sequence: book.u, latency: Duration::ZERO })
 }
 
 /// Parses `GET /v5/market/tickers?category=linear` into 24 h quote volume (`turnover24h`) per symbol.
-pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, String> {
+pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, BodyError> {
     let tickers: TickersResult = result(body)?;
     Ok(tickers
         .list
@@ -234,14 +236,14 @@ pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, String> 
 /// Parses `GET /v5/market/tickers?category=linear` into funding per symbol: the predicted rate
 /// (`fundingRate`), the next settlement, the interval (`fundingIntervalHour`) and the cap (`fundingCap`, also
 /// the floor's magnitude).
-pub fn parse_funding(body: &[u8]) -> Result<HashMap<String, Funding>, String> {
+pub fn parse_funding(body: &[u8]) -> Result<HashMap<String, Funding>, BodyError> {
     let tickers: TickersResult = result(body)?;
     let mut out = HashMap::new();
     for ticker in tickers.list {
         let (Some(symbol), Some(rate)) = (ticker.symbol, ticker.funding_rate.filter(|r| !r.is_empty())) else {
             continue;
         };
-        let rate: Decimal = rate.parse().map_err(|_| format!("fundingRate {rate:?} of {symbol} is not a decimal"))?;
+        let rate = decimal("fundingRate", &rate).map_err(|e| e.within(&symbol))?;
         let cap = ticker.funding_cap.as_deref().and_then(|c| c.parse::<Decimal>().ok()).filter(|c| !c.is_zero());
         let funding = Funding {
             next_funding_ms: ticker.next_funding_time.as_deref().and_then(|t| t.parse().ok()).filter(|t| *t > 0),
@@ -256,20 +258,18 @@ pub fn parse_funding(body: &[u8]) -> Result<HashMap<String, Funding>, String> {
 }
 
 /// Parses `GET /v5/market/funding/history` into `(rate, settlement time ms)`, oldest first.
-pub fn parse_funding_history(body: &[u8]) -> Result<Vec<(Decimal, u64)>, String> {
+pub fn parse_funding_history(body: &[u8]) -> Result<Vec<(Decimal, u64)>, BodyError> {
     let history: FundingHistoryResult = result(body)?;
     let mut out = history
         .list
         .into_iter()
         .map(|h| {
-            let rate = h.funding_rate.parse::<Decimal>().map_err(|_| format!("fundingRate {:?}", h.funding_rate))?;
-            let time = h
-                .funding_rate_timestamp
-                .parse::<u64>()
-                .map_err(|_| format!("timestamp {:?}", h.funding_rate_timestamp))?;
+            let rate = decimal("fundingRate", &h.funding_rate)?;
+            let time = millis("fundingRateTimestamp", &h.funding_rate_timestamp)?
+                .ok_or(BodyError::Missing("fundingRateTimestamp"))?;
             Ok((rate, time))
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, BodyError>>()?;
     out.sort_by_key(|(_, t)| *t);
     Ok(out)
 }
@@ -290,9 +290,9 @@ mod tests {
         assert_eq!((book.exchange_ts_ms, book.sequence), (Some(1716863719031), Some(230704)));
         assert_eq!(book.book.depth(Side::Bid), 1);
         let empty = br#"{"retCode":0,"retMsg":"OK","result":{"s":"BTCUSDT","a":[],"b":[],"ts":1,"u":1}}"#;
-        assert!(parse_book(empty, &btc(), 50).unwrap_err().contains("zero depth"));
+        assert!(matches!(parse_book(empty, &btc(), 50), Err(BodyError::Book(m)) if m.contains("zero depth")));
         let error = br#"{"retCode":10001,"retMsg":"params error: symbol invalid","result":{}}"#;
-        assert!(parse_book(error, &btc(), 50).unwrap_err().contains("10001"));
+        assert!(matches!(parse_book(error, &btc(), 50), Err(BodyError::Api { code, .. }) if code == "10001"));
     }
 
     #[test]

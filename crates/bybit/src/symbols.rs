@@ -6,24 +6,24 @@
 //! coin `SHIB1000`). USDC-margined perpetuals (`BTCPERP`) pair with other venues' USDC perpetuals.
 
 use perpspread_core::{ContractKind, Instrument, PairKey, Skipped, Venue};
-use perpspread_net::Listing;
+use perpspread_net::body::positive_decimal;
+use perpspread_net::{BodyError, Listing};
 use rust_decimal::Decimal;
 
-use crate::messages::{Envelope, InstrumentMsg, InstrumentsResult};
+use crate::messages::{InstrumentMsg, InstrumentsResult};
 
 /// One page of instruments and the cursor of the next (`None` on the last page).
-pub fn parse_instruments_page(body: &[u8]) -> Result<(Listing, Option<String>), String> {
-    let envelope: Envelope<InstrumentsResult> =
-        serde_json::from_slice(body).map_err(|e| format!("instruments-info: {e}"))?;
-    if envelope.ret_code != 0 {
-        return Err(format!("instruments-info: retCode {} {}", envelope.ret_code, envelope.ret_msg));
-    }
-    let result = envelope.result.ok_or("instruments-info: no result")?;
+pub fn parse_instruments_page(body: &[u8]) -> Result<(Listing, Option<String>), BodyError> {
+    let result: InstrumentsResult = crate::rest::result(body)?;
     let mut listing = Listing::default();
     for msg in &result.list {
         match instrument_from(msg) {
             Ok(instrument) => listing.instruments.push(instrument),
-            Err(reason) => listing.skipped.push(Skipped { venue: Venue::Bybit, symbol: msg.symbol.clone(), reason }),
+            Err(reason) => listing.skipped.push(Skipped {
+                venue: Venue::Bybit,
+                symbol: msg.symbol.clone(),
+                reason: reason.to_string(),
+            }),
         }
     }
     let next = result.next_page_cursor.filter(|cursor| !cursor.is_empty());
@@ -31,29 +31,25 @@ pub fn parse_instruments_page(body: &[u8]) -> Result<(Listing, Option<String>), 
 }
 
 /// Every page of a recorded instrument list (replay: the pages are recorded one by one; this reads one).
-pub fn parse_instruments(body: &[u8]) -> Result<Listing, String> {
+pub fn parse_instruments(body: &[u8]) -> Result<Listing, BodyError> {
     parse_instruments_page(body).map(|(listing, _)| listing)
 }
 
 /// Maps one contract to an instrument, or says why it is not usable.
-pub fn instrument_from(msg: &InstrumentMsg) -> Result<Instrument, String> {
+pub fn instrument_from(msg: &InstrumentMsg) -> Result<Instrument, BodyError> {
+    let unusable = |why: String| Err(BodyError::Unusable(why));
     match msg.contract_type.as_str() {
         "LinearPerpetual" => {}
-        "" => return Err("contractType none: not a perpetual".into()),
-        other => return Err(format!("contractType {other}: not a linear perpetual (a delivery contract)")),
+        "" => return unusable("contractType none: not a perpetual".into()),
+        other => return unusable(format!("contractType {other}: not a linear perpetual (a delivery contract)")),
     }
     if msg.status != "Trading" {
-        return Err(format!("status {}: not trading", msg.status));
+        return unusable(format!("status {}: not trading", msg.status));
     }
     if msg.is_pre_listing == Some(true) {
-        return Err("isPreListing: a pre-market contract, priced before any spot market".into());
+        return unusable("isPreListing: a pre-market contract, priced before any spot market".into());
     }
-    let number = |field: &str, text: &str| -> Result<Decimal, String> {
-        text.parse::<Decimal>()
-            .ok()
-            .filter(|d| *d > Decimal::ZERO)
-            .ok_or_else(|| format!("{field} {text:?} is not a positive decimal"))
-    };
+    let number = positive_decimal;
     let tick = number("priceFilter.tickSize", &msg.price_filter.tick_size)?;
     let lot = number("lotSizeFilter.qtyStep", &msg.lot_size_filter.qty_step)?;
     let min = if msg.lot_size_filter.min_order_qty.is_empty() {
@@ -62,7 +58,7 @@ pub fn instrument_from(msg: &InstrumentMsg) -> Result<Instrument, String> {
         number("lotSizeFilter.minOrderQty", &msg.lot_size_filter.min_order_qty)?
     };
     if msg.base_coin.is_empty() || msg.quote_coin.is_empty() {
-        return Err("no baseCoin or quoteCoin".into());
+        return Err(BodyError::Missing("baseCoin or quoteCoin"));
     }
     let (base, multiplier) = split_scaled(&msg.base_coin);
     let multiplier = Decimal::from(multiplier);

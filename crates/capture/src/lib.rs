@@ -222,17 +222,30 @@ impl CaptureReader {
             }
             // A last line without its newline that does not parse was cut mid-write.
             let unterminated = !self.line.ends_with('\n') && self.next_parts.is_empty();
-            parse_line(text, record).map_err(|message| match unterminated {
-                true => CaptureError::CutShort { path: self.path.clone(), line: self.line_no, detail: message },
-                false => CaptureError::Line { path: self.path.clone(), line: self.line_no, message },
+            parse_line(text, record).map_err(|error| match unterminated {
+                true => {
+                    CaptureError::CutShort { path: self.path.clone(), line: self.line_no, detail: error.to_string() }
+                }
+                false => CaptureError::Line { path: self.path.clone(), line: self.line_no, message: error.to_string() },
             })?;
             return Ok(true);
         }
     }
 }
 
+/// Why a line is not a capture record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("not a capture record {{ts_ns, venue, src, [url], data}}: {0}")]
+    Shape(String),
+    #[error("unknown src {0:?} (expected ws or rest)")]
+    UnknownSource(String),
+    #[error("missing field `{0}`")]
+    Missing(&'static str),
+}
+
 /// Parses one capture line into `record`, reusing its buffers.
-pub fn parse_line(text: &str, record: &mut Record) -> Result<(), String> {
+pub fn parse_line(text: &str, record: &mut Record) -> Result<(), LineError> {
     record.url.clear();
     let (mut ts, mut venue, mut src, mut data) = (false, false, false, false);
     let mut unknown_src = None;
@@ -270,13 +283,13 @@ pub fn parse_line(text: &str, record: &mut Record) -> Result<(), String> {
             Ok(())
         })
         .and_then(|()| cursor.end())
-        .map_err(|e| format!("not a capture record {{ts_ns, venue, src, [url], data}}: {e}"))?;
+        .map_err(|e| LineError::Shape(e.to_string()))?;
     if let Some(other) = unknown_src {
-        return Err(format!("unknown src {other:?} (expected ws or rest)"));
+        return Err(LineError::UnknownSource(other));
     }
     for (present, field) in [(ts, "ts_ns"), (venue, "venue"), (src, "src"), (data, "data")] {
         if !present {
-            return Err(format!("missing field `{field}`"));
+            return Err(LineError::Missing(field));
         }
     }
     Ok(())

@@ -283,7 +283,7 @@ impl Config {
             adapter.check_options(&venue.settings().options).map_err(|why| ConfigError::Invalid {
                 key: format!("venues.{name}"),
                 value: "…".into(),
-                why,
+                why: why.to_string(),
             })?;
         }
         if let Some(only) = &self.only_venues {

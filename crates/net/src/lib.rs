@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod backoff;
+pub mod body;
 pub mod limiter;
 pub mod rest;
 pub mod venue;
@@ -18,6 +19,7 @@ use perpspread_core::{Instrument, OrderBook, Skipped};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+pub use body::BodyError;
 pub use rest::{RestClient, RestConfig, RestError, RestResponse};
 
 /// A URL fit to print: the password of its user info (`redis://:secret@host`, `wss://user:secret@host`) becomes
@@ -138,24 +140,25 @@ pub fn book_from_levels<'a>(
     depth: usize,
     bids: impl IntoIterator<Item = (&'a str, &'a str)>,
     asks: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<OrderBook, String> {
+) -> Result<OrderBook, BodyError> {
     use perpspread_core::wire::RawLevel;
     use perpspread_core::Dec64;
-    let decode = |levels: Vec<(&str, &str)>| -> Result<Vec<RawLevel>, String> {
+    let decode = |levels: Vec<(&str, &str)>| -> Result<Vec<RawLevel>, BodyError> {
         levels
             .into_iter()
             .map(|(price, qty)| {
-                let price = Dec64::parse(price).map_err(|e| format!("price {price:?}: {e}"))?;
-                let qty = Dec64::parse(qty).map_err(|e| format!("size {qty:?}: {e}"))?;
+                let price =
+                    Dec64::parse(price).map_err(|_| BodyError::field("price", price, "is not a decimal number"))?;
+                let qty = Dec64::parse(qty).map_err(|_| BodyError::field("size", qty, "is not a decimal number"))?;
                 Ok((price, qty))
             })
             .collect()
     };
     let (bids, asks) = (decode(bids.into_iter().collect())?, decode(asks.into_iter().collect())?);
     let mut book = OrderBook::new(instrument.price_scale, instrument.qty_scale, depth);
-    book.replace(&bids, &asks).map_err(|e| e.to_string())?;
+    book.replace(&bids, &asks).map_err(|e| BodyError::Book(e.to_string()))?;
     if book.is_crossed() {
-        return Err("crossed book (best bid at or above best ask)".to_owned());
+        return Err(BodyError::Book("crossed (best bid at or above best ask)".to_owned()));
     }
     Ok(book)
 }

@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use crate::auth::Credentials;
 use crate::rest::{ResponseObserver, RestConfig};
 use crate::ws::WsVenue;
-use crate::{Activity, Funding, Listing, RawSnapshot, RestBook, RestError};
+use crate::{Activity, BodyError, Funding, Listing, RawSnapshot, RestBook, RestError};
 
 /// A boxed future, as object-safe traits return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -57,12 +57,12 @@ pub trait VenueAdapter: Send + Sync {
     /// The deepest REST book the venue serves, levels a side (the default `book_depth`).
     fn max_book_depth(&self) -> usize;
     /// Checks the venue-specific options (unknown keys and bad values are errors naming the key).
-    fn check_options(&self, options: &VenueOptions) -> Result<(), String>;
+    fn check_options(&self, options: &VenueOptions) -> Result<(), OptionError>;
     /// A fresh sans-IO feed handler.
     fn new_feed(&self) -> Box<dyn Feed>;
     /// The venue's instrument list, when `url` (a recorded REST request) is the venue's instruments endpoint:
     /// how replay finds the universe in a capture.
-    fn parse_listing(&self, url: &str, body: &[u8]) -> Option<Result<Listing, String>>;
+    fn parse_listing(&self, url: &str, body: &[u8]) -> Option<Result<Listing, BodyError>>;
     /// How a broken book is rebuilt.
     fn resync(&self) -> ResyncPolicy;
     /// The REST client for `settings`.
@@ -105,32 +105,79 @@ pub trait VenueRest: Send + Sync {
     fn observe(&mut self, observer: Arc<dyn ResponseObserver>);
 }
 
+/// A venue setting (`[venues.<name>]` key) that is unknown or holds a value the venue does not take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionError {
+    #[error("unknown setting {key} ({known})")]
+    Unknown { key: String, known: String },
+    #[error("{key} = {value}: expected {expected}")]
+    Invalid { key: String, value: String, expected: String },
+}
+
+impl OptionError {
+    fn invalid(key: &str, value: impl std::fmt::Display, expected: impl Into<String>) -> Self {
+        OptionError::Invalid { key: key.to_owned(), value: value.to_string(), expected: expected.into() }
+    }
+}
+
 /// Fails on an option not in `known`, naming it and the known ones.
-pub fn check_option_keys(options: &VenueOptions, known: &[&str]) -> Result<(), String> {
+pub fn check_option_keys(options: &VenueOptions, known: &[&str]) -> Result<(), OptionError> {
     match options.keys().find(|key| !known.contains(&key.as_str())) {
-        Some(key) if known.is_empty() => Err(format!("unknown setting {key} (this venue has no other settings)")),
-        Some(key) => Err(format!("unknown setting {key} (known: {})", known.join(", "))),
+        Some(key) => Err(OptionError::Unknown {
+            key: key.clone(),
+            known: if known.is_empty() {
+                "this venue has no other settings".to_owned()
+            } else {
+                format!("known: {}", known.join(", "))
+            },
+        }),
         None => Ok(()),
     }
 }
 
 /// A string option, if set.
-pub fn option_str<'a>(options: &'a VenueOptions, key: &str) -> Result<Option<&'a str>, String> {
+pub fn option_str<'a>(options: &'a VenueOptions, key: &str) -> Result<Option<&'a str>, OptionError> {
     match options.get(key) {
         None => Ok(None),
         Some(serde_json::Value::String(text)) => Ok(Some(text)),
-        Some(other) => Err(format!("{key} = {other}: expected a string")),
+        Some(other) => Err(OptionError::invalid(key, other, "a string")),
     }
 }
 
 /// A positive whole-number option, if set.
-pub fn option_u32(options: &VenueOptions, key: &str) -> Result<Option<u32>, String> {
+pub fn option_u32(options: &VenueOptions, key: &str) -> Result<Option<u32>, OptionError> {
     match options.get(key) {
         None => Ok(None),
         Some(value) => match value.as_u64().and_then(|v| u32::try_from(v).ok()).filter(|v| *v > 0) {
             Some(v) => Ok(Some(v)),
-            None => Err(format!("{key} = {value}: expected a positive whole number")),
+            None => Err(OptionError::invalid(key, value, "a positive whole number")),
         },
+    }
+}
+
+/// A string option that must be one of `allowed` (described by `expected` in the error), if set.
+pub fn option_str_in<'a>(
+    options: &'a VenueOptions,
+    key: &str,
+    allowed: &[&str],
+    expected: &str,
+) -> Result<Option<&'a str>, OptionError> {
+    match option_str(options, key)? {
+        Some(value) if !allowed.contains(&value) => Err(OptionError::invalid(key, format!("{value:?}"), expected)),
+        value => Ok(value),
+    }
+}
+
+/// A whole-number option that must be one of `allowed` (described by `expected` in the error), if set.
+pub fn option_u32_in(
+    options: &VenueOptions,
+    key: &str,
+    allowed: &[u32],
+    expected: &str,
+) -> Result<Option<u32>, OptionError> {
+    match option_u32(options, key)? {
+        Some(value) if !allowed.contains(&value) => Err(OptionError::invalid(key, value, expected)),
+        value => Ok(value),
     }
 }
 
@@ -143,11 +190,17 @@ mod tests {
         let options: VenueOptions =
             serde_json::from_str(r#"{"depth_speed":"@100ms","weight_per_minute":2400}"#).unwrap();
         assert!(check_option_keys(&options, &["depth_speed", "weight_per_minute"]).is_ok());
-        assert!(check_option_keys(&options, &["depth_speed"]).unwrap_err().contains("weight_per_minute"));
+        assert!(check_option_keys(&options, &["depth_speed"]).unwrap_err().to_string().contains("weight_per_minute"));
         assert_eq!(option_str(&options, "depth_speed"), Ok(Some("@100ms")));
         assert_eq!(option_u32(&options, "weight_per_minute"), Ok(Some(2400)));
         assert!(option_u32(&options, "depth_speed").is_err());
         assert!(option_str(&options, "weight_per_minute").is_err());
         assert_eq!(option_str(&options, "missing"), Ok(None));
+        assert_eq!(option_str_in(&options, "depth_speed", &["@100ms"], "@100ms"), Ok(Some("@100ms")));
+        assert_eq!(
+            option_str_in(&options, "depth_speed", &["@500ms"], "@500ms").unwrap_err().to_string(),
+            r#"depth_speed = "@100ms": expected @500ms"#
+        );
+        assert!(option_u32_in(&options, "weight_per_minute", &[1200], "1200").is_err());
     }
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use perpspread_net::auth::{hmac_sha256, Credentials};
+use perpspread_net::body::{decode, BodyError};
 use perpspread_net::limiter::RateLimiter;
 use perpspread_net::rest::{unix_ns, RestError, SignedRequest};
 use rust_decimal::Decimal;
@@ -155,10 +156,10 @@ pub async fn taker_fees(
 }
 
 /// Parses a trade-fee response. OKX reports commissions as negative rates (a rebate is positive).
-pub fn parse_trade_fee(body: &[u8]) -> Result<SwapFees, String> {
-    let envelope: Envelope<Vec<TradeFeeMsg>> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+pub fn parse_trade_fee(body: &[u8]) -> Result<SwapFees, BodyError> {
+    let envelope: Envelope<Vec<TradeFeeMsg>> = decode(body)?;
     let data = envelope.data.unwrap_or_default();
-    let msg = data.first().ok_or("no fee rates in response")?;
+    let msg = data.first().ok_or(BodyError::Missing("no fee rates in response"))?;
     let bp = |text: &str| -> Option<f64> {
         let rate: Decimal = text.parse().ok()?;
         Some(-rust_decimal::prelude::ToPrimitive::to_f64(&rate)? * 10_000.0)
@@ -174,7 +175,7 @@ pub fn parse_trade_fee(body: &[u8]) -> Result<SwapFees, String> {
         .collect();
     let fallback_taker_bp = bp(msg.taker_u).or_else(|| bp(msg.taker));
     if groups.is_empty() && fallback_taker_bp.is_none() {
-        return Err("no fee group and no taker rate in response".into());
+        return Err(BodyError::Missing("no fee group and no taker rate in response"));
     }
     Ok(SwapFees {
         groups,

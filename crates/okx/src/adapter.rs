@@ -7,10 +7,11 @@ use std::sync::Arc;
 use perpspread_core::{Feed, Venue};
 use perpspread_net::rest::{RestConfig, RestError};
 use perpspread_net::venue::{
-    check_option_keys, option_str, ResyncPolicy, VenueAdapter, VenueOptions, VenueRest, VenueSettings,
+    check_option_keys, option_str, option_str_in, OptionError, ResyncPolicy, VenueAdapter, VenueOptions, VenueRest,
+    VenueSettings,
 };
 use perpspread_net::ws::WsVenue;
-use perpspread_net::Listing;
+use perpspread_net::{BodyError, Listing};
 
 use crate::feed::OkxFeed;
 use crate::rest::{OkxRest, DEFAULT_REST_URL, MAX_REST_DEPTH};
@@ -36,21 +37,17 @@ impl VenueAdapter for OkxAdapter {
         MAX_REST_DEPTH
     }
 
-    fn check_options(&self, options: &VenueOptions) -> Result<(), String> {
+    fn check_options(&self, options: &VenueOptions) -> Result<(), OptionError> {
         check_option_keys(options, &["book_channel"])?;
-        match option_str(options, "book_channel")? {
-            Some(channel) if !BOOK_CHANNELS.contains(&channel) => {
-                Err(format!("book_channel = {channel:?}: use books, books5 or bbo-tbt"))
-            }
-            _ => Ok(()),
-        }
+        option_str_in(options, "book_channel", &BOOK_CHANNELS, "books, books5 or bbo-tbt")?;
+        Ok(())
     }
 
     fn new_feed(&self) -> Box<dyn Feed> {
         Box::new(OkxFeed::default())
     }
 
-    fn parse_listing(&self, url: &str, body: &[u8]) -> Option<Result<Listing, String>> {
+    fn parse_listing(&self, url: &str, body: &[u8]) -> Option<Result<Listing, BodyError>> {
         url.starts_with("/api/v5/public/instruments").then(|| crate::symbols::parse_instruments(body))
     }
 

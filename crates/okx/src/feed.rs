@@ -276,7 +276,7 @@ impl OkxFeed {
         let messages: Vec<crate::messages::FundingMsg> =
             serde_json::from_str(data).map_err(|e| FrameError::Malformed(format!("funding-rate: {e}")))?;
         for msg in &messages {
-            let funding = crate::rest::funding_from(msg).map_err(FrameError::Malformed)?;
+            let funding = crate::rest::funding_from(msg).map_err(|e| FrameError::Malformed(e.to_string()))?;
             let slot = self.track(msg.inst_id);
             events.push(FeedEvent::Funding {
                 slot,

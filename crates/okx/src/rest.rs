@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use perpspread_core::{Instrument, Venue};
 use perpspread_net::auth::Credentials;
+use perpspread_net::body::{decimal, decode, millis, optional_decimal};
 use perpspread_net::limiter::RateLimiter;
 use perpspread_net::rest::ResponseObserver;
 use perpspread_net::rest::{RestClient, RestConfig, RestError, Verdict};
 use perpspread_net::venue::{BoxFuture, VenueRest};
-use perpspread_net::{book_from_levels, Activity, Funding, Listing, RawSnapshot, RestBook};
+use perpspread_net::{book_from_levels, Activity, BodyError, Funding, Listing, RawSnapshot, RestBook};
 use rust_decimal::Decimal;
 
 use crate::messages::{BookMsg, Envelope, FundingMsg, Status, TickerMsg};
@@ -59,7 +60,7 @@ impl OkxRest {
         &self,
         path: &str,
         limiter: &RateLimiter,
-        parse: impl FnOnce(&[u8]) -> Result<T, String>,
+        parse: impl FnOnce(&[u8]) -> Result<T, BodyError>,
     ) -> Result<(T, Duration), RestError> {
         let response = self.client.get(path, limiter, 1).await?;
         let value = parse(&response.body).map_err(|message| self.client.decode_error(path, message))?;
@@ -77,7 +78,7 @@ impl OkxRest {
                     .unwrap_or_default()
                     .iter()
                     .map(|m| Ok((m.inst_id.to_owned(), decimal("markPx", m.mark_px)?)))
-                    .collect::<Result<HashMap<_, _>, String>>()
+                    .collect::<Result<HashMap<_, _>, BodyError>>()
             })
             .await?;
         Ok(marks)
@@ -175,28 +176,13 @@ pub fn classify(status: u16, body: &[u8]) -> Verdict {
     }
 }
 
-fn decode<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| e.to_string())
-}
-
-fn decimal(field: &str, text: &str) -> Result<Decimal, String> {
-    text.parse().map_err(|_| format!("{field} {text:?} is not a decimal number"))
-}
-
-fn millis(field: &str, text: &str) -> Result<Option<u64>, String> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    text.parse().map(Some).map_err(|_| format!("{field} {text:?} is not a timestamp"))
-}
-
 /// Parses a `GET /api/v5/market/books` body.
-pub fn parse_book(body: &[u8], instrument: &Instrument, depth: usize) -> Result<RestBook, String> {
+pub fn parse_book(body: &[u8], instrument: &Instrument, depth: usize) -> Result<RestBook, BodyError> {
     let envelope: Envelope<Vec<BookMsg>> = decode(body)?;
     let data = envelope.data.unwrap_or_default();
-    let msg = data.first().ok_or("no book in response (unknown instrument?)")?;
+    let msg = data.first().ok_or(BodyError::Missing("no book in response (unknown instrument?)"))?;
     if msg.bids.is_empty() || msg.asks.is_empty() {
-        return Err(format!("empty book side for {} (zero depth)", instrument.symbol));
+        return Err(BodyError::Book(format!("empty side for {} (zero depth)", instrument.symbol)));
     }
     let book =
         book_from_levels(instrument, depth, msg.bids.iter().map(|l| (l.0, l.1)), msg.asks.iter().map(|l| (l.0, l.1)))?;
@@ -209,7 +195,7 @@ pub fn parse_book(body: &[u8], instrument: &Instrument, depth: usize) -> Result<
 }
 
 /// Parses `GET /api/v5/market/tickers?instType=SWAP` into 24 h quote volume per instId.
-pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, String> {
+pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, BodyError> {
     let envelope: Envelope<Vec<TickerMsg>> = decode(body)?;
     let mut out = HashMap::new();
     for ticker in envelope.data.unwrap_or_default() {
@@ -223,36 +209,29 @@ pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, String> 
 }
 
 /// Parses `GET /api/v5/public/funding-rate`.
-pub fn parse_funding(body: &[u8]) -> Result<Funding, String> {
+pub fn parse_funding(body: &[u8]) -> Result<Funding, BodyError> {
     let envelope: Envelope<Vec<FundingMsg>> = decode(body)?;
     let data = envelope.data.unwrap_or_default();
-    let msg = data.first().ok_or("no funding rate in response")?;
+    let msg = data.first().ok_or(BodyError::Missing("no funding rate in response"))?;
     funding_from(msg)
 }
 
 /// Normalizes one funding message (REST or WebSocket).
-pub fn funding_from(msg: &FundingMsg<'_>) -> Result<Funding, String> {
+pub fn funding_from(msg: &FundingMsg<'_>) -> Result<Funding, BodyError> {
     let next_funding_ms = millis("fundingTime", msg.funding_time)?;
     let after = millis("nextFundingTime", msg.next_funding_time)?;
     let interval_hours = match (next_funding_ms, after) {
         (Some(a), Some(b)) if b > a => Some(((b - a) / 3_600_000) as u32),
         _ => None,
     };
-    let optional = |field: &str, text: &str| -> Result<Option<Decimal>, String> {
-        if text.is_empty() {
-            Ok(None)
-        } else {
-            decimal(field, text).map(Some)
-        }
-    };
     Ok(Funding {
         rate: decimal("fundingRate", msg.funding_rate)?,
-        next_rate: optional("nextFundingRate", msg.next_funding_rate)?,
+        next_rate: optional_decimal("nextFundingRate", msg.next_funding_rate)?,
         next_funding_ms,
         interval_hours,
-        cap: optional("maxFundingRate", msg.max_funding_rate)?,
-        floor: optional("minFundingRate", msg.min_funding_rate)?,
-        last_settled_rate: optional("settFundingRate", msg.sett_funding_rate)?,
+        cap: optional_decimal("maxFundingRate", msg.max_funding_rate)?,
+        floor: optional_decimal("minFundingRate", msg.min_funding_rate)?,
+        last_settled_rate: optional_decimal("settFundingRate", msg.sett_funding_rate)?,
     })
 }
 
@@ -278,17 +257,17 @@ mod tests {
 
     #[test]
     fn empty_or_malformed_books_are_errors() {
-        assert!(parse_book(br#"{"code":"0","msg":"","data":[]}"#, &btc(), 400).unwrap_err().contains("no book"));
-        assert!(parse_book(br#"{"code":"0","msg":"","data":[{"asks":[],"bids":[],"ts":"1"}]}"#, &btc(), 400)
-            .unwrap_err()
-            .contains("zero depth"));
-        assert!(parse_book(
+        let empty = parse_book(br#"{"code":"0","msg":"","data":[]}"#, &btc(), 400).unwrap_err();
+        assert!(matches!(empty, BodyError::Missing(m) if m.contains("no book")));
+        let side = parse_book(br#"{"code":"0","msg":"","data":[{"asks":[],"bids":[],"ts":"1"}]}"#, &btc(), 400);
+        assert!(matches!(side, Err(BodyError::Book(m)) if m.contains("zero depth")));
+        let price = parse_book(
             br#"{"code":"0","msg":"","data":[{"asks":[["x","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1"}]}"#,
             &btc(),
-            400
-        )
-        .is_err());
-        assert!(parse_book(b"<html>", &btc(), 400).is_err());
+            400,
+        );
+        assert!(matches!(price, Err(BodyError::Field { field: "price", .. })), "{price:?}");
+        assert!(matches!(parse_book(b"<html>", &btc(), 400), Err(BodyError::Json(_))));
     }
 
     #[test]
@@ -307,7 +286,7 @@ mod tests {
         let capped = parse_funding(capped).unwrap();
         assert!(capped.at_limit() && capped.last_settled_rate.is_none() && capped.interval_hours == Some(1));
         let bad = br#"{"code":"0","msg":"","data":[{"instId":"X","fundingRate":"0","maxFundingRate":"high"}]}"#;
-        assert!(parse_funding(bad).unwrap_err().contains("maxFundingRate"));
+        assert!(matches!(parse_funding(bad), Err(BodyError::Field { field: "maxFundingRate", .. })));
     }
 
     #[test]

@@ -1,70 +1,68 @@
 //! OKX symbol rules: turn `GET /api/v5/public/instruments?instType=SWAP` into normalized instruments.
 
 use perpspread_core::{ContractKind, Instrument, PairKey, Skipped, Venue};
-use perpspread_net::Listing;
+use perpspread_net::body::{decode, positive_decimal};
+use perpspread_net::{BodyError, Listing};
 use rust_decimal::Decimal;
 
 use crate::messages::{Envelope, InstrumentMsg};
 
 /// Parses an instruments response body into usable instruments and skipped ones.
-pub fn parse_instruments(body: &[u8]) -> Result<Listing, String> {
-    let envelope: Envelope<Vec<InstrumentMsg>> =
-        serde_json::from_slice(body).map_err(|e| format!("instruments: {e}"))?;
+pub fn parse_instruments(body: &[u8]) -> Result<Listing, BodyError> {
+    let envelope: Envelope<Vec<InstrumentMsg>> = decode(body)?;
     if envelope.code != "0" {
-        return Err(format!("instruments: API error {}: {}", envelope.code, envelope.msg));
+        return Err(BodyError::Api { code: envelope.code.to_string(), message: envelope.msg.to_string() });
     }
     let mut listing = Listing::default();
     for msg in envelope.data.unwrap_or_default() {
         match instrument_from(&msg) {
             Ok(instrument) => listing.instruments.push(instrument),
-            Err(reason) => listing.skipped.push(Skipped { venue: Venue::Okx, symbol: msg.inst_id.to_owned(), reason }),
+            Err(reason) => listing.skipped.push(Skipped {
+                venue: Venue::Okx,
+                symbol: msg.inst_id.to_owned(),
+                reason: reason.to_string(),
+            }),
         }
     }
     Ok(listing)
 }
 
 /// Maps one OKX swap to an instrument, or says why it is not usable.
-pub fn instrument_from(msg: &InstrumentMsg<'_>) -> Result<Instrument, String> {
+pub fn instrument_from(msg: &InstrumentMsg<'_>) -> Result<Instrument, BodyError> {
+    let unusable = |why: String| Err(BodyError::Unusable(why));
     if msg.inst_type != "SWAP" {
-        return Err(format!("instType {}: not a perpetual swap", msg.inst_type));
+        return unusable(format!("instType {}: not a perpetual swap", msg.inst_type));
     }
     // States and rule types as documented on 2026-09-08 (read 2026-12-06).
     match msg.state {
         "live" => {}
-        "post_only" => return Err("state post_only: only post-only orders accepted, no taker leg".into()),
-        "rebase" => return Err("state rebase: not tradable while the contract is rebased".into()),
-        other => return Err(format!("state {other:?}: not trading")),
+        "post_only" => return unusable("state post_only: only post-only orders accepted, no taker leg".into()),
+        "rebase" => return unusable("state rebase: not tradable while the contract is rebased".into()),
+        other => return unusable(format!("state {other:?}: not trading")),
     }
     match msg.rule_type {
         "" | "normal" => {}
-        "pre_market" => return Err("ruleType pre_market: a pre-market contract, priced before any spot market".into()),
-        other => return Err(format!("ruleType {other:?}: only normal contracts pair")),
+        "pre_market" => {
+            return unusable("ruleType pre_market: a pre-market contract, priced before any spot market".into())
+        }
+        other => return unusable(format!("ruleType {other:?}: only normal contracts pair")),
     }
     let mut parts = msg.inst_id.split('-');
     let (Some(base), Some(quote), Some("SWAP"), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(format!("unrecognized instId {:?}", msg.inst_id));
+        return unusable(format!("unrecognized instId {:?}", msg.inst_id));
     };
     let kind = match msg.ct_type {
         "linear" => ContractKind::Linear,
         "inverse" => ContractKind::Inverse,
-        other => return Err(format!("unknown ctType {other:?}")),
+        other => return unusable(format!("unknown ctType {other:?}")),
     };
-    let number = |field: &str, text: &str| -> Result<Decimal, String> {
-        text.parse::<Decimal>().map_err(|_| format!("{field} {text:?} is not a decimal number")).and_then(|d| {
-            if d > Decimal::ZERO {
-                Ok(d)
-            } else {
-                Err(format!("{field} {text:?} must be positive"))
-            }
-        })
-    };
-    let ct_val = number("ctVal", msg.ct_val)?;
-    let ct_mult = if msg.ct_mult.is_empty() { Decimal::ONE } else { number("ctMult", msg.ct_mult)? };
-    let tick = number("tickSz", msg.tick_sz)?;
-    let lot = number("lotSz", msg.lot_sz)?;
-    let min = if msg.min_sz.is_empty() { lot } else { number("minSz", msg.min_sz)? };
+    let ct_val = positive_decimal("ctVal", msg.ct_val)?;
+    let ct_mult = if msg.ct_mult.is_empty() { Decimal::ONE } else { positive_decimal("ctMult", msg.ct_mult)? };
+    let tick = positive_decimal("tickSz", msg.tick_sz)?;
+    let lot = positive_decimal("lotSz", msg.lot_sz)?;
+    let min = if msg.min_sz.is_empty() { lot } else { positive_decimal("minSz", msg.min_sz)? };
     if kind == ContractKind::Linear && !msg.ct_val_ccy.is_empty() && !msg.ct_val_ccy.eq_ignore_ascii_case(base) {
-        return Err(format!("ctValCcy {} differs from base {base}", msg.ct_val_ccy));
+        return unusable(format!("ctValCcy {} differs from base {base}", msg.ct_val_ccy));
     }
     let settle = if msg.settle_ccy.is_empty() { quote } else { msg.settle_ccy };
     let instrument = Instrument::new(
@@ -140,7 +138,7 @@ mod tests {
         assert!(parse_instruments(b"{\"code\":\"0\"").is_err());
         assert!(parse_instruments(b"[1,2]").is_err());
         let api = parse_instruments(br#"{"code":"51001","msg":"Instrument ID does not exist","data":[]}"#).unwrap_err();
-        assert!(api.contains("51001"), "{api}");
+        assert!(matches!(&api, BodyError::Api { code, .. } if code == "51001"), "{api}");
         let listing = parse_instruments(
             br#"{"code":"0","msg":"","data":[{"instId":"X-USDT-SWAP","instType":"SWAP","ctType":"linear","ctVal":"abc","tickSz":"0.1","lotSz":"1","state":"live"}]}"#,
         )

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use super::schema::{Cell, CellSource, Column, FlatRecord, OpportunityRecord};
+use super::schema::{Cell, CellError, CellSource, Column, FlatRecord, OpportunityRecord};
 use super::{io_error, FileError};
 
 /// A CSV file being written.
@@ -80,22 +80,23 @@ struct CsvRow<'a> {
 }
 
 impl CsvRow<'_> {
-    fn cell(&self, name: &str) -> Result<Option<&str>, String> {
-        let index = self.header.iter().position(|h| h == name).ok_or_else(|| format!("no column {name}"))?;
+    fn cell(&self, name: &str) -> Result<Option<&str>, CellError> {
+        let index =
+            self.header.iter().position(|h| h == name).ok_or_else(|| CellError::MissingColumn(name.to_owned()))?;
         Ok(self.row.get(index).filter(|cell| !cell.is_empty()))
     }
 }
 
 impl CellSource for CsvRow<'_> {
-    fn integer(&mut self, name: &str) -> Result<Option<i64>, String> {
-        self.cell(name)?.map(|c| c.parse().map_err(|e| format!("{name}: {c:?}: {e}"))).transpose()
+    fn integer(&mut self, name: &str) -> Result<Option<i64>, CellError> {
+        self.cell(name)?.map(|c| c.parse().map_err(|_| CellError::wrong_type(name, "an integer", c))).transpose()
     }
 
-    fn float(&mut self, name: &str) -> Result<Option<f64>, String> {
-        self.cell(name)?.map(|c| c.parse().map_err(|e| format!("{name}: {c:?}: {e}"))).transpose()
+    fn float(&mut self, name: &str) -> Result<Option<f64>, CellError> {
+        self.cell(name)?.map(|c| c.parse().map_err(|_| CellError::wrong_type(name, "a number", c))).transpose()
     }
 
-    fn text(&mut self, name: &str) -> Result<Option<String>, String> {
+    fn text(&mut self, name: &str) -> Result<Option<String>, CellError> {
         Ok(self.cell(name)?.map(str::to_owned))
     }
 }

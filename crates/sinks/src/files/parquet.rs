@@ -173,7 +173,7 @@ fn read_parquet<T: FlatRecord>(path: &Path) -> Result<Vec<T>, FileError> {
     for row in rows {
         let row = row.map_err(pq_error(path))?;
         let record = T::read(&mut ParquetRow::new(&row));
-        out.push(record.map_err(|message| FileError::Schema { path: path.to_owned(), message })?);
+        out.push(record.map_err(|error| FileError::Schema { path: path.to_owned(), message: error.to_string() })?);
     }
     Ok(out)
 }

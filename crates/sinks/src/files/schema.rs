@@ -40,6 +40,23 @@ pub enum Cell<'a> {
     S(Option<&'a str>),
 }
 
+/// Why a row could not be read back from a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CellError {
+    #[error("no column {0}")]
+    MissingColumn(String),
+    #[error("column {0}: unexpected null")]
+    Null(String),
+    #[error("column {column}: expected {expected}, found {found}")]
+    Type { column: String, expected: &'static str, found: String },
+}
+
+impl CellError {
+    pub(crate) fn wrong_type(column: &str, expected: &'static str, found: impl std::fmt::Debug) -> Self {
+        CellError::Type { column: column.to_owned(), expected, found: format!("{found:?}") }
+    }
+}
+
 /// A row type of a file: its columns, its cells, and how it is read back.
 pub trait FlatRecord: Sized {
     /// The columns, in file order.
@@ -49,16 +66,16 @@ pub trait FlatRecord: Sized {
     fn cells(&self) -> Vec<Cell<'_>>;
     /// Reads a row back from its cells by column name.
     #[doc(hidden)]
-    fn read(cells: &mut dyn CellSource) -> Result<Self, String>;
+    fn read(cells: &mut dyn CellSource) -> Result<Self, CellError>;
 }
 
 /// Where a row is read back from (a Parquet row, a CSV line).
 #[doc(hidden)]
 pub trait CellSource {
     /// The cell of column `name`: `None` when it is null, an error when the column is missing.
-    fn integer(&mut self, name: &str) -> Result<Option<i64>, String>;
-    fn float(&mut self, name: &str) -> Result<Option<f64>, String>;
-    fn text(&mut self, name: &str) -> Result<Option<String>, String>;
+    fn integer(&mut self, name: &str) -> Result<Option<i64>, CellError>;
+    fn float(&mut self, name: &str) -> Result<Option<f64>, CellError>;
+    fn text(&mut self, name: &str) -> Result<Option<String>, CellError>;
 }
 
 /// A Rust field type a column can hold.
@@ -66,11 +83,11 @@ pub trait CellSource {
 pub trait CellValue: Sized {
     const NULLABLE: bool;
     fn cell(&self) -> Cell<'_>;
-    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, String>;
+    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, CellError>;
 }
 
-fn required<T>(value: Option<T>, name: &str) -> Result<T, String> {
-    value.ok_or_else(|| format!("column {name}: unexpected null"))
+fn required<T>(value: Option<T>, name: &str) -> Result<T, CellError> {
+    value.ok_or_else(|| CellError::Null(name.to_owned()))
 }
 
 impl CellValue for Option<i64> {
@@ -78,7 +95,7 @@ impl CellValue for Option<i64> {
     fn cell(&self) -> Cell<'_> {
         Cell::I(*self)
     }
-    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, String> {
+    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, CellError> {
         source.integer(name)
     }
 }
@@ -88,7 +105,7 @@ impl CellValue for Option<u64> {
     fn cell(&self) -> Cell<'_> {
         Cell::I(self.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
     }
-    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, String> {
+    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, CellError> {
         Ok(source.integer(name)?.map(|v| v.max(0) as u64))
     }
 }
@@ -98,7 +115,7 @@ impl CellValue for u64 {
     fn cell(&self) -> Cell<'_> {
         Cell::I(Some(i64::try_from(*self).unwrap_or(i64::MAX)))
     }
-    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, String> {
+    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, CellError> {
         required(Option::<u64>::read(source, name)?, name)
     }
 }
@@ -108,7 +125,7 @@ impl CellValue for Option<f64> {
     fn cell(&self) -> Cell<'_> {
         Cell::F(*self)
     }
-    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, String> {
+    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, CellError> {
         source.float(name)
     }
 }
@@ -118,7 +135,7 @@ impl CellValue for f64 {
     fn cell(&self) -> Cell<'_> {
         Cell::F(Some(*self))
     }
-    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, String> {
+    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, CellError> {
         required(source.float(name)?, name)
     }
 }
@@ -128,7 +145,7 @@ impl CellValue for Option<String> {
     fn cell(&self) -> Cell<'_> {
         Cell::S(self.as_deref())
     }
-    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, String> {
+    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, CellError> {
         source.text(name)
     }
 }
@@ -138,7 +155,7 @@ impl CellValue for String {
     fn cell(&self) -> Cell<'_> {
         Cell::S(Some(self))
     }
-    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, String> {
+    fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, CellError> {
         required(source.text(name)?, name)
     }
 }
@@ -167,7 +184,7 @@ macro_rules! flat_record {
                 vec![ $( CellValue::cell(&self.$field), )* ]
             }
 
-            fn read(cells: &mut dyn CellSource) -> Result<Self, String> {
+            fn read(cells: &mut dyn CellSource) -> Result<Self, CellError> {
                 Ok($name { $( $field: <$ty as CellValue>::read(cells, stringify!($field))?, )* })
             }
         }
@@ -362,37 +379,41 @@ impl<'a> ParquetRow<'a> {
         ParquetRow { fields: row.get_column_iter().map(|(name, field)| (name.as_str(), field)).collect() }
     }
 
-    fn get(&self, name: &str) -> Result<&'a Field, String> {
-        self.fields.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).ok_or_else(|| format!("no column {name}"))
+    fn get(&self, name: &str) -> Result<&'a Field, CellError> {
+        self.fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| CellError::MissingColumn(name.into()))
     }
 }
 
 impl CellSource for ParquetRow<'_> {
-    fn integer(&mut self, name: &str) -> Result<Option<i64>, String> {
+    fn integer(&mut self, name: &str) -> Result<Option<i64>, CellError> {
         match self.get(name)? {
             Field::Null => Ok(None),
             Field::Long(v) | Field::TimestampMicros(v) | Field::TimestampMillis(v) => Ok(Some(*v)),
             Field::Int(v) => Ok(Some(i64::from(*v))),
             Field::ULong(v) => Ok(Some(i64::try_from(*v).unwrap_or(i64::MAX))),
-            other => Err(format!("column {name}: expected an integer, found {other:?}")),
+            other => Err(CellError::wrong_type(name, "an integer", other)),
         }
     }
 
-    fn float(&mut self, name: &str) -> Result<Option<f64>, String> {
+    fn float(&mut self, name: &str) -> Result<Option<f64>, CellError> {
         match self.get(name)? {
             Field::Null => Ok(None),
             Field::Double(v) => Ok(Some(*v)),
             Field::Float(v) => Ok(Some(f64::from(*v))),
             Field::Long(v) => Ok(Some(*v as f64)),
-            other => Err(format!("column {name}: expected a number, found {other:?}")),
+            other => Err(CellError::wrong_type(name, "a number", other)),
         }
     }
 
-    fn text(&mut self, name: &str) -> Result<Option<String>, String> {
+    fn text(&mut self, name: &str) -> Result<Option<String>, CellError> {
         match self.get(name)? {
             Field::Null => Ok(None),
             Field::Str(s) => Ok(Some(s.clone())),
-            other => Err(format!("column {name}: expected a string, found {other:?}")),
+            other => Err(CellError::wrong_type(name, "a string", other)),
         }
     }
 }
