@@ -9,7 +9,7 @@ use perpspread_net::body::{decimal, decode};
 use perpspread_net::limiter::RateLimiter;
 use perpspread_net::rest::ResponseObserver;
 use perpspread_net::rest::{RestClient, RestConfig, RestError, Verdict};
-use perpspread_net::venue::{BoxFuture, VenueRest};
+use perpspread_net::venue::{last_settled_each, BoxFuture, VenueRest};
 use perpspread_net::{book_from_levels, Activity, BodyError, Funding, Listing, RawSnapshot, RestBook};
 use rust_decimal::Decimal;
 
@@ -120,19 +120,10 @@ impl VenueRest for BinanceRest {
     /// From `GET /fapi/v1/fundingRate?symbol=…&limit=1` (one request each, sharing a 500-per-5-minutes IP limit:
     /// meant for the few rows a command shows). Symbols whose request fails are left out.
     fn last_settled<'a>(&'a self, symbols: &'a [&'a str]) -> BoxFuture<'a, HashMap<String, (Decimal, u64)>> {
-        Box::pin(async move {
-            let requests = symbols.iter().map(|symbol| async move {
-                let path = format!("/fapi/v1/fundingRate?symbol={symbol}&limit=1");
-                match self.fetch(&path, 1, parse_funding_history).await {
-                    Ok((mut history, _)) => history.pop().map(|last| ((*symbol).to_owned(), last)),
-                    Err(error) => {
-                        tracing::warn!("Binance settled funding of {symbol} unavailable: {error}");
-                        None
-                    }
-                }
-            });
-            futures::future::join_all(requests).await.into_iter().flatten().collect()
-        })
+        Box::pin(last_settled_each(Venue::Binance, symbols, move |symbol| async move {
+            let path = format!("/fapi/v1/fundingRate?symbol={symbol}&limit=1");
+            self.fetch(&path, 1, parse_funding_history).await.map(|(history, _)| history)
+        }))
     }
 
     fn snapshot<'a>(&'a self, symbol: &'a str, depth: usize) -> BoxFuture<'a, Result<RawSnapshot, RestError>> {

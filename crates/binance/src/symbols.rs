@@ -1,7 +1,7 @@
 //! Binance symbol rules: turn `GET /fapi/v1/exchangeInfo` into normalized instruments.
 
 use perpspread_core::instrument::split_multiplier_prefix;
-use perpspread_core::{ContractKind, Instrument, PairKey, Skipped, Venue};
+use perpspread_core::{ContractKind, Instrument, PairKey, Venue};
 use perpspread_net::body::{decode, positive_decimal};
 use perpspread_net::{BodyError, Listing};
 use rust_decimal::Decimal;
@@ -13,14 +13,7 @@ pub fn parse_exchange_info(body: &[u8]) -> Result<Listing, BodyError> {
     let info: ExchangeInfo = decode(body)?;
     let mut listing = Listing::default();
     for msg in &info.symbols {
-        match instrument_from(msg) {
-            Ok(instrument) => listing.instruments.push(instrument),
-            Err(reason) => listing.skipped.push(Skipped {
-                venue: Venue::Binance,
-                symbol: msg.symbol.to_owned(),
-                reason: reason.to_string(),
-            }),
-        }
+        listing.add(Venue::Binance, msg.symbol, instrument_from(msg));
     }
     Ok(listing)
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use perpspread_core::health::StreamKind;
 use perpspread_core::Venue;
 use perpspread_net::limiter::RateLimiter;
-use perpspread_net::ws::WsVenue;
+use perpspread_net::ws::{Keepalive, WsVenue};
 use serde_json::json;
 
 /// The real Binance USDⓈ-M market-stream base URL; routes are appended by [`route_url`].
@@ -132,10 +132,9 @@ pub struct BinanceWs {
     pub book_ticker: bool,
     /// Also subscribe `<symbol>@markPrice@1s` (funding), on the market route.
     pub mark_price: bool,
-    /// Reconnect after this much silence.
-    pub stall_timeout: Duration,
-    /// Reconnect before Binance's 24-hour connection limit.
-    pub max_lifetime: Duration,
+    /// No client heartbeat (the server pings; tungstenite answers with pongs); reconnect after 30 s of
+    /// silence, and before Binance's 24-hour connection limit.
+    pub keepalive: Keepalive,
 }
 
 impl BinanceWs {
@@ -146,8 +145,12 @@ impl BinanceWs {
             depth_speed: "@100ms".into(),
             book_ticker: false,
             mark_price: false,
-            stall_timeout: Duration::from_secs(30),
-            max_lifetime: Duration::from_secs(23 * 3600 + 50 * 60),
+            keepalive: Keepalive {
+                heartbeat: None,
+                heartbeat_after: Duration::from_secs(60),
+                stall_timeout: Duration::from_secs(30),
+                max_lifetime: Some(Duration::from_secs(23 * 3600 + 50 * 60)),
+            },
         }
     }
 
@@ -247,17 +250,8 @@ impl WsVenue for BinanceRouteWs {
     fn unsubscribe(&self, symbols: &[String]) -> Vec<String> {
         self.requests("UNSUBSCRIBE", symbols)
     }
-    fn heartbeat(&self) -> Option<&'static str> {
-        None // the server pings; tungstenite answers with pongs
-    }
-    fn heartbeat_after(&self) -> Duration {
-        Duration::from_secs(60)
-    }
-    fn stall_timeout(&self) -> Duration {
-        self.settings.stall_timeout
-    }
-    fn max_lifetime(&self) -> Option<Duration> {
-        Some(self.settings.max_lifetime)
+    fn keepalive(&self) -> Keepalive {
+        self.settings.keepalive
     }
     fn outgoing_per_second(&self) -> u32 {
         // Binance drops connections sending more than 10 messages per second; stay well below.

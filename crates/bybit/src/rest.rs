@@ -13,7 +13,7 @@ use perpspread_net::auth::Credentials;
 use perpspread_net::body::{decimal, decode, millis};
 use perpspread_net::limiter::RateLimiter;
 use perpspread_net::rest::{ResponseObserver, RestClient, RestConfig, RestError, Verdict};
-use perpspread_net::venue::{BoxFuture, VenueRest};
+use perpspread_net::venue::{last_settled_each, BoxFuture, VenueRest};
 use perpspread_net::{book_from_levels, Activity, BodyError, Funding, Listing, RawSnapshot, RestBook};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -130,19 +130,10 @@ impl VenueRest for BybitRest {
 
     /// From `GET /v5/market/funding/history?category=linear&symbol=…&limit=1`, one request per symbol.
     fn last_settled<'a>(&'a self, symbols: &'a [&'a str]) -> BoxFuture<'a, HashMap<String, (Decimal, u64)>> {
-        Box::pin(async move {
-            let requests = symbols.iter().map(|symbol| async move {
-                let path = format!("/v5/market/funding/history?category=linear&symbol={symbol}&limit=1");
-                match self.data(&path, parse_funding_history).await {
-                    Ok(mut history) => history.pop().map(|last| ((*symbol).to_owned(), last)),
-                    Err(error) => {
-                        tracing::warn!("Bybit settled funding of {symbol} unavailable: {error}");
-                        None
-                    }
-                }
-            });
-            futures::future::join_all(requests).await.into_iter().flatten().collect()
-        })
+        Box::pin(last_settled_each(Venue::Bybit, symbols, move |symbol| async move {
+            let path = format!("/v5/market/funding/history?category=linear&symbol={symbol}&limit=1");
+            self.data(&path, parse_funding_history).await
+        }))
     }
 
     fn snapshot<'a>(&'a self, symbol: &'a str, depth: usize) -> BoxFuture<'a, Result<RawSnapshot, RestError>> {

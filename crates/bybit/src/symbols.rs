@@ -5,7 +5,7 @@
 //! ten (`1000PEPEUSDT`: base coin `1000PEPE`, price and size per 1000 PEPE; `10000SATSUSDT`; `SHIB1000USDT`: base
 //! coin `SHIB1000`). USDC-margined perpetuals (`BTCPERP`) pair with other venues' USDC perpetuals.
 
-use perpspread_core::{ContractKind, Instrument, PairKey, Skipped, Venue};
+use perpspread_core::{ContractKind, Instrument, PairKey, Venue};
 use perpspread_net::body::positive_decimal;
 use perpspread_net::{BodyError, Listing};
 use rust_decimal::Decimal;
@@ -17,14 +17,7 @@ pub fn parse_instruments_page(body: &[u8]) -> Result<(Listing, Option<String>), 
     let result: InstrumentsResult = crate::rest::result(body)?;
     let mut listing = Listing::default();
     for msg in &result.list {
-        match instrument_from(msg) {
-            Ok(instrument) => listing.instruments.push(instrument),
-            Err(reason) => listing.skipped.push(Skipped {
-                venue: Venue::Bybit,
-                symbol: msg.symbol.clone(),
-                reason: reason.to_string(),
-            }),
-        }
+        listing.add(Venue::Bybit, &msg.symbol, instrument_from(msg));
     }
     let next = result.next_page_cursor.filter(|cursor| !cursor.is_empty());
     Ok((listing, next))

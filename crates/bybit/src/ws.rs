@@ -12,7 +12,7 @@ use std::time::Duration;
 use perpspread_core::health::StreamKind;
 use perpspread_core::Venue;
 use perpspread_net::limiter::RateLimiter;
-use perpspread_net::ws::WsVenue;
+use perpspread_net::ws::{Keepalive, WsVenue};
 use serde_json::json;
 
 /// The real public linear endpoint.
@@ -38,8 +38,8 @@ pub struct BybitWs {
     pub book_depth: u32,
     /// Also subscribe `tickers.{symbol}` (funding rate, next funding time and interval).
     pub funding: bool,
-    pub heartbeat_after: Duration,
-    pub stall_timeout: Duration,
+    /// The JSON ping every 20 s (Bybit's recommendation); reconnect after 30 s of silence.
+    pub keepalive: Keepalive,
     /// Shared by every connection made with these settings (Bybit counts connections per IP).
     connects: Arc<RateLimiter>,
 }
@@ -51,8 +51,12 @@ impl BybitWs {
             url: url.into(),
             book_depth: 50,
             funding: false,
-            heartbeat_after: Duration::from_secs(20),
-            stall_timeout: Duration::from_secs(30),
+            keepalive: Keepalive {
+                heartbeat: Some(PING),
+                heartbeat_after: Duration::from_secs(20),
+                stall_timeout: Duration::from_secs(30),
+                max_lifetime: None,
+            },
             // 500 per 5 minutes, spent as a burst of 10 then one every 0.6 s.
             connects: Arc::new(RateLimiter::new(10, Duration::from_secs(6))),
         }
@@ -105,17 +109,8 @@ impl WsVenue for BybitWs {
     fn unsubscribe(&self, symbols: &[String]) -> Vec<String> {
         self.requests("unsubscribe", symbols)
     }
-    fn heartbeat(&self) -> Option<&'static str> {
-        Some(PING)
-    }
-    fn heartbeat_after(&self) -> Duration {
-        self.heartbeat_after
-    }
-    fn stall_timeout(&self) -> Duration {
-        self.stall_timeout
-    }
-    fn max_lifetime(&self) -> Option<Duration> {
-        None
+    fn keepalive(&self) -> Keepalive {
+        self.keepalive
     }
     fn outgoing_per_second(&self) -> u32 {
         10
@@ -143,6 +138,6 @@ mod tests {
         assert_eq!(first["args"].as_array().unwrap().len(), ARGS_PER_REQUEST);
         assert!(ws.unsubscribe(&symbols[..1])[0].contains(r#""op":"unsubscribe""#));
         assert_eq!(ws.stream_kinds(), [StreamKind::Book, StreamKind::Funding]);
-        assert_eq!(ws.heartbeat(), Some(r#"{"op":"ping"}"#));
+        assert_eq!(ws.keepalive().heartbeat, Some(r#"{"op":"ping"}"#));
     }
 }

@@ -15,7 +15,7 @@ pub mod ws;
 
 use std::time::Duration;
 
-use perpspread_core::{Instrument, OrderBook, Skipped};
+use perpspread_core::{Instrument, OrderBook, Skipped, Venue};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -70,6 +70,16 @@ mod redact_tests {
 pub struct Listing {
     pub instruments: Vec<Instrument>,
     pub skipped: Vec<Skipped>,
+}
+
+impl Listing {
+    /// Adds one listed contract: the instrument, or the reason it was skipped.
+    pub fn add(&mut self, venue: Venue, symbol: &str, mapped: Result<Instrument, BodyError>) {
+        match mapped {
+            Ok(instrument) => self.instruments.push(instrument),
+            Err(reason) => self.skipped.push(Skipped { venue, symbol: symbol.to_owned(), reason: reason.to_string() }),
+        }
+    }
 }
 
 /// An order book fetched over REST.

@@ -105,6 +105,34 @@ pub trait VenueRest: Send + Sync {
     fn observe(&mut self, observer: Arc<dyn ResponseObserver>);
 }
 
+/// The last settled funding `(rate, settlement time ms)` of each of `symbols`, one request each through
+/// `history` (the venue's funding-history endpoint, oldest entry last): the shared body of
+/// [`VenueRest::last_settled`] for venues that publish it only per symbol. A symbol whose request fails is
+/// left out and logged.
+pub async fn last_settled_each<'a, F, Fut>(
+    venue: Venue,
+    symbols: &'a [&'a str],
+    history: F,
+) -> HashMap<String, (Decimal, u64)>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<(Decimal, u64)>, RestError>>,
+{
+    let requests = symbols.iter().map(|symbol| {
+        let request = history(symbol);
+        async move {
+            match request.await {
+                Ok(mut history) => history.pop().map(|last| ((*symbol).to_owned(), last)),
+                Err(error) => {
+                    tracing::warn!("{venue} settled funding of {symbol} unavailable: {error}");
+                    None
+                }
+            }
+        }
+    });
+    futures::future::join_all(requests).await.into_iter().flatten().collect()
+}
+
 /// A venue setting (`[venues.<name>]` key) that is unknown or holds a value the venue does not take.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OptionError {

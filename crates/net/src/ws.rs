@@ -50,15 +50,8 @@ pub trait WsVenue: Send + Sync + 'static {
     fn subscribe(&self, symbols: &[String]) -> Vec<String>;
     /// Text frames that unsubscribe `symbols`.
     fn unsubscribe(&self, symbols: &[String]) -> Vec<String>;
-    /// Text heartbeat to send when nothing was received for [`WsVenue::heartbeat_after`] (OKX `ping`);
-    /// `None` when the server pings instead (Binance), which tungstenite answers automatically.
-    fn heartbeat(&self) -> Option<&'static str>;
-    /// Quiet time before a heartbeat is sent.
-    fn heartbeat_after(&self) -> Duration;
-    /// Silence after which the connection is considered stalled and replaced.
-    fn stall_timeout(&self) -> Duration;
-    /// Reconnect proactively after this long (Binance closes connections after 24 h).
-    fn max_lifetime(&self) -> Option<Duration>;
+    /// How a connection is kept alive and when it is given up.
+    fn keepalive(&self) -> Keepalive;
     /// Outgoing messages allowed per second on one connection.
     fn outgoing_per_second(&self) -> u32;
     /// Connection attempts allowed, shared by every connection to the venue (venues count them per IP).
@@ -70,6 +63,20 @@ pub trait WsVenue: Send + Sync + 'static {
     fn request_budget(&self) -> Option<RequestBudget> {
         None
     }
+}
+
+/// How a connection is kept alive and when it is given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Text heartbeat to send when nothing was received for `heartbeat_after` (OKX `ping`, Bybit's JSON
+    /// ping); `None` when the server pings instead (Binance), which tungstenite answers automatically.
+    pub heartbeat: Option<&'static str>,
+    /// Quiet time before a heartbeat is sent.
+    pub heartbeat_after: Duration,
+    /// Silence after which the connection is considered stalled and replaced.
+    pub stall_timeout: Duration,
+    /// Reconnect proactively after this long (Binance closes connections after 24 h); `None`: never.
+    pub max_lifetime: Option<Duration>,
 }
 
 /// A limit on subscribe/unsubscribe requests per connection.
@@ -330,15 +337,16 @@ async fn session(
             },
             _ = ticks.tick() => {
                 let quiet = last_rx.elapsed();
-                if quiet >= venue.stall_timeout() {
+                let keepalive = venue.keepalive();
+                if quiet >= keepalive.stall_timeout {
                     return Outcome::Lost(Disconnect::Stalled);
                 }
-                if venue.max_lifetime().is_some_and(|max| started.elapsed() >= max) {
+                if keepalive.max_lifetime.is_some_and(|max| started.elapsed() >= max) {
                     let _ = socket.close(None).await;
                     return Outcome::Lost(Disconnect::Lifetime);
                 }
-                if let Some(heartbeat) = venue.heartbeat() {
-                    if quiet >= venue.heartbeat_after() && last_heartbeat.elapsed() >= venue.heartbeat_after() {
+                if let Some(heartbeat) = keepalive.heartbeat {
+                    if quiet >= keepalive.heartbeat_after && last_heartbeat.elapsed() >= keepalive.heartbeat_after {
                         last_heartbeat = Instant::now();
                         if let Err(error) = socket.send(Message::text(heartbeat)).await {
                             return Outcome::Lost(Disconnect::Closed(error.to_string()));

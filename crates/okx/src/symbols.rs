@@ -1,6 +1,6 @@
 //! OKX symbol rules: turn `GET /api/v5/public/instruments?instType=SWAP` into normalized instruments.
 
-use perpspread_core::{ContractKind, Instrument, PairKey, Skipped, Venue};
+use perpspread_core::{ContractKind, Instrument, PairKey, Venue};
 use perpspread_net::body::{decode, positive_decimal};
 use perpspread_net::{BodyError, Listing};
 use rust_decimal::Decimal;
@@ -15,14 +15,7 @@ pub fn parse_instruments(body: &[u8]) -> Result<Listing, BodyError> {
     }
     let mut listing = Listing::default();
     for msg in envelope.data.unwrap_or_default() {
-        match instrument_from(&msg) {
-            Ok(instrument) => listing.instruments.push(instrument),
-            Err(reason) => listing.skipped.push(Skipped {
-                venue: Venue::Okx,
-                symbol: msg.inst_id.to_owned(),
-                reason: reason.to_string(),
-            }),
-        }
+        listing.add(Venue::Okx, msg.inst_id, instrument_from(&msg));
     }
     Ok(listing)
 }

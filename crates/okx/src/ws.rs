@@ -12,7 +12,7 @@ use std::time::Duration;
 use perpspread_core::health::StreamKind;
 use perpspread_core::Venue;
 use perpspread_net::limiter::RateLimiter;
-use perpspread_net::ws::{RequestBudget, WsVenue};
+use perpspread_net::ws::{Keepalive, RequestBudget, WsVenue};
 use serde_json::json;
 
 /// The real OKX public WebSocket endpoint.
@@ -38,10 +38,9 @@ pub struct OkxWs {
     pub book_channel: String,
     /// Also subscribe `funding-rate` for each instrument.
     pub funding: bool,
-    /// Send `ping` after this much silence (OKX closes idle connections after 30 s).
-    pub heartbeat_after: Duration,
-    /// Reconnect after this much silence (a `pong` should have arrived long before).
-    pub stall_timeout: Duration,
+    /// `ping` after 25 s of silence (OKX closes idle connections after 30 s); reconnect after 30 s of silence
+    /// (a `pong` should have arrived long before).
+    pub keepalive: Keepalive,
     /// Subscribe/unsubscribe requests allowed per connection per hour ([`REQUESTS_PER_HOUR`]).
     pub requests_per_hour: u32,
     /// How long a healthy `books` subscription may be quiet: an unchanged book gets a keep-alive about every
@@ -60,8 +59,12 @@ impl OkxWs {
             url: url.into(),
             book_channel: "books".into(),
             funding: false,
-            heartbeat_after: Duration::from_secs(25),
-            stall_timeout: Duration::from_secs(30),
+            keepalive: Keepalive {
+                heartbeat: Some("ping"),
+                heartbeat_after: Duration::from_secs(25),
+                stall_timeout: Duration::from_secs(30),
+                max_lifetime: None,
+            },
             requests_per_hour: REQUESTS_PER_HOUR,
             quiet_books: Duration::from_secs(90),
             quiet_funding: Duration::from_secs(120),
@@ -116,17 +119,8 @@ impl WsVenue for OkxWs {
     fn unsubscribe(&self, symbols: &[String]) -> Vec<String> {
         self.requests("unsubscribe", symbols)
     }
-    fn heartbeat(&self) -> Option<&'static str> {
-        Some("ping")
-    }
-    fn heartbeat_after(&self) -> Duration {
-        self.heartbeat_after
-    }
-    fn stall_timeout(&self) -> Duration {
-        self.stall_timeout
-    }
-    fn max_lifetime(&self) -> Option<Duration> {
-        None
+    fn keepalive(&self) -> Keepalive {
+        self.keepalive
     }
     fn outgoing_per_second(&self) -> u32 {
         3

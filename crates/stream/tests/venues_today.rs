@@ -9,7 +9,7 @@ use std::time::Duration;
 use perpspread_core::feed::FeedEvent;
 use perpspread_core::health::{StreamHealth, StreamKind};
 use perpspread_core::{BookState, Venue};
-use perpspread_net::ws::WsVenue;
+use perpspread_net::ws::{Keepalive, WsVenue};
 use perpspread_sim::{BinanceSpec, Fault, FaultKind, OkxSpec, SimConfig, SimHandle, SimPair};
 use perpspread_stream::{run_live, Live, LiveConfig, LiveVenue, ResyncPolicy};
 
@@ -118,17 +118,13 @@ impl WsVenue for Misrouted {
         let params: Vec<String> = symbols.iter().map(|s| format!("{}@markPrice@1s", s.to_lowercase())).collect();
         vec![serde_json::json!({"method": "UNSUBSCRIBE", "params": params, "id": 2}).to_string()]
     }
-    fn heartbeat(&self) -> Option<&'static str> {
-        None
-    }
-    fn heartbeat_after(&self) -> Duration {
-        Duration::from_secs(60)
-    }
-    fn stall_timeout(&self) -> Duration {
-        Duration::from_secs(60)
-    }
-    fn max_lifetime(&self) -> Option<Duration> {
-        None
+    fn keepalive(&self) -> Keepalive {
+        Keepalive {
+            heartbeat: None,
+            heartbeat_after: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(60),
+            max_lifetime: None,
+        }
     }
     fn outgoing_per_second(&self) -> u32 {
         5
@@ -220,8 +216,8 @@ async fn whole_universe(sim: &SimHandle, seconds: f64, requests_per_hour: Option
         let okx = live.venue_mut(Venue::Okx).unwrap();
         let mut ws = perpspread_okx::ws::OkxWs::new(&sim.okx_ws_url);
         ws.funding = true;
-        ws.heartbeat_after = Duration::from_millis(800);
-        ws.stall_timeout = Duration::from_millis(1_500);
+        ws.keepalive.heartbeat_after = Duration::from_millis(800);
+        ws.keepalive.stall_timeout = Duration::from_millis(1_500);
         ws.requests_per_hour = requests;
         okx.routes = vec![Arc::new(ws)];
     }

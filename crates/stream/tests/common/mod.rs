@@ -52,11 +52,11 @@ pub async fn connect(sim: &SimHandle, recorder: Option<&Recorder>, timing: Timin
     binance_ws.mark_price = true;
     let mut live = LiveConfig::new();
     if fast {
-        okx_ws.heartbeat_after = Duration::from_millis(800);
-        okx_ws.stall_timeout = Duration::from_millis(1_500);
+        okx_ws.keepalive.heartbeat_after = Duration::from_millis(800);
+        okx_ws.keepalive.stall_timeout = Duration::from_millis(1_500);
         // The simulator pushes far more often than OKX's 60 s keep-alives and 30–90 s funding.
         (okx_ws.quiet_books, okx_ws.quiet_funding) = (Duration::ZERO, Duration::ZERO);
-        binance_ws.stall_timeout = Duration::from_millis(1_500);
+        binance_ws.keepalive.stall_timeout = Duration::from_millis(1_500);
         live.backoff = Backoff { base: Duration::from_millis(100), cap: Duration::from_millis(500) };
         live.resync_timeout = Duration::from_secs(2);
     }
