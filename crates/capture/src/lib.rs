@@ -25,7 +25,6 @@ pub use parts::{group_parts, part_path};
 pub use reader::{is_zstd, parse_line, zstd_reader, CaptureReader, LineError};
 pub use writer::{CaptureWriter, Rotation};
 
-
 /// Why a capture could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
@@ -363,4 +362,3 @@ mod tests {
         assert!(read_to_end(&mut reader).is_err() || reader.line_number() < 1000);
     }
 }
-

@@ -75,4 +75,3 @@ fn split_part(file: &Path) -> Option<(PathBuf, u32)> {
 fn normalized(path: &Path) -> PathBuf {
     path.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
 }
-

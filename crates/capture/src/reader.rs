@@ -225,4 +225,3 @@ pub fn zstd_reader(bytes: &[u8]) -> std::io::Result<Box<dyn BufRead + Send>> {
 pub fn is_zstd(path: &Path) -> bool {
     path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("zst"))
 }
-

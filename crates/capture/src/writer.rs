@@ -222,4 +222,3 @@ impl Drop for CaptureWriter {
         let _ = self.close_part();
     }
 }
-
