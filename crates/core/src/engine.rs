@@ -11,7 +11,6 @@
 //!   its largest executable size at the open threshold, its update count, and the leg latencies at open.
 //! * **Confidence** in `[0, 1]` is the mean of four documented factors (see [`confidence`]).
 
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -19,9 +18,13 @@ use crate::funding::FundingSchedule;
 
 use crate::feed::{receive_delay_ms, BookState, RecvTime, TrackedBook};
 use crate::fees::FeeModel;
-use crate::instrument::Venue;
-use crate::spread::{Direction, LegBook, LegUnits, LotStep, PreparedSize, SizeTarget, SpreadCalculator};
+use crate::spread::{LegBook, LegUnits, LotStep, PreparedSize, SizeTarget, SpreadCalculator};
 use crate::universe::Pair;
+
+mod opportunity;
+
+use opportunity::{advance, apply_quote};
+pub use opportunity::{confidence, CloseReason, EventKind, Opportunity, OpportunityEvent, Quote, Suppression};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -65,32 +68,6 @@ impl Default for EngineConfig {
     }
 }
 
-/// Why an evaluation was not allowed to produce a signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Suppression {
-    NotLive,
-    Stale,
-    Crossed,
-    Latency,
-}
-
-impl Suppression {
-    /// All reasons, for reporting.
-    pub const ALL: [Suppression; 4] =
-        [Suppression::NotLive, Suppression::Stale, Suppression::Crossed, Suppression::Latency];
-
-    /// Snake-case label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Suppression::NotLive => "not_live",
-            Suppression::Stale => "stale",
-            Suppression::Crossed => "crossed",
-            Suppression::Latency => "latency",
-        }
-    }
-}
-
 /// Funding of one leg.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct LegFunding {
@@ -107,172 +84,6 @@ impl LegFunding {
     pub fn schedule(&self) -> Option<FundingSchedule> {
         Some(FundingSchedule { rate: self.rate, interval_hours: self.interval_hours?, next_ms: self.next_funding_ms? })
     }
-}
-
-/// Latest evaluation of one (direction, size).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Quote {
-    pub direction: Direction,
-    pub size_index: usize,
-    pub size_base: Decimal,
-    pub size_quote: f64,
-    pub buy_vwap: f64,
-    pub sell_vwap: f64,
-    pub gross_bp: f64,
-    pub fees_bp: f64,
-    /// Net after fees (plus funding carry when `include_funding`).
-    pub net_bp: f64,
-    /// Largest size (base units, quote cost) with net ≥ the open threshold.
-    pub max_size_base: Decimal,
-    pub max_size_quote: f64,
-}
-
-/// Why an opportunity ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CloseReason {
-    /// Net fell below the close threshold.
-    BelowThreshold,
-    /// The size could no longer be filled.
-    NotExecutable,
-    /// A guard failed (book not live, stale, crossed, slow).
-    Guard(Suppression),
-    /// perpspread is stopping.
-    Shutdown,
-}
-
-impl CloseReason {
-    /// Every reason, in the order of [`CloseReason::index`].
-    pub const ALL: [CloseReason; 7] = [
-        CloseReason::BelowThreshold,
-        CloseReason::NotExecutable,
-        CloseReason::Guard(Suppression::NotLive),
-        CloseReason::Guard(Suppression::Stale),
-        CloseReason::Guard(Suppression::Crossed),
-        CloseReason::Guard(Suppression::Latency),
-        CloseReason::Shutdown,
-    ];
-
-    /// The one spelling of the reason in every output (JSON, files, metrics, dashboard): `below_threshold`,
-    /// `not_executable`, `guard_not_live`, `guard_stale`, `guard_crossed`, `guard_latency`, `shutdown`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::BelowThreshold => "below_threshold",
-            CloseReason::NotExecutable => "not_executable",
-            CloseReason::Guard(Suppression::NotLive) => "guard_not_live",
-            CloseReason::Guard(Suppression::Stale) => "guard_stale",
-            CloseReason::Guard(Suppression::Crossed) => "guard_crossed",
-            CloseReason::Guard(Suppression::Latency) => "guard_latency",
-            CloseReason::Shutdown => "shutdown",
-        }
-    }
-
-    /// Position in [`CloseReason::ALL`].
-    pub const fn index(self) -> usize {
-        match self {
-            CloseReason::BelowThreshold => 0,
-            CloseReason::NotExecutable => 1,
-            CloseReason::Guard(Suppression::NotLive) => 2,
-            CloseReason::Guard(Suppression::Stale) => 3,
-            CloseReason::Guard(Suppression::Crossed) => 4,
-            CloseReason::Guard(Suppression::Latency) => 5,
-            CloseReason::Shutdown => 6,
-        }
-    }
-}
-
-impl std::fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for CloseReason {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-/// An opportunity's lifecycle event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    Opened,
-    Updated,
-    Closed,
-}
-
-/// One tracked opportunity. Computed figures are serialized to 12 significant digits (see
-/// [`crate::num::shown_f64`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Opportunity {
-    pub id: u64,
-    pub pair: String,
-    pub direction: Direction,
-    pub buy_venue: Venue,
-    pub sell_venue: Venue,
-    pub buy_symbol: String,
-    pub sell_symbol: String,
-    pub size_target: SizeTarget,
-    /// Local receive time of the update that opened it, Unix ns.
-    pub opened_ns: u64,
-    /// Receive time of the latest update, Unix ns.
-    pub last_ns: u64,
-    pub closed_ns: Option<u64>,
-    #[serde(serialize_with = "crate::num::serialize_shown")]
-    pub duration_ms: f64,
-    /// Latest figures.
-    pub size_base: Decimal,
-    #[serde(serialize_with = "crate::num::serialize_shown")]
-    pub size_quote: f64,
-    #[serde(serialize_with = "crate::num::serialize_shown")]
-    pub buy_vwap: f64,
-    #[serde(serialize_with = "crate::num::serialize_shown")]
-    pub sell_vwap: f64,
-    #[serde(serialize_with = "crate::num::serialize_shown")]
-    pub gross_bp: f64,
-    pub fees_bp: f64,
-    #[serde(serialize_with = "crate::num::serialize_shown")]
-    pub net_bp: f64,
-    #[serde(serialize_with = "crate::num::serialize_shown")]
-    pub peak_net_bp: f64,
-    /// Time-weighted mean of net bp over the opportunity's life.
-    #[serde(serialize_with = "crate::num::serialize_shown")]
-    pub mean_net_bp: f64,
-    /// Largest executable size at the open threshold seen, base units and quote.
-    pub max_size_base: Decimal,
-    #[serde(serialize_with = "crate::num::serialize_shown")]
-    pub max_size_quote: f64,
-    pub updates: u64,
-    /// Exchange→receive latency of each leg's last message when it opened, ms.
-    #[serde(serialize_with = "crate::num::serialize_shown_opt")]
-    pub open_latency_buy_ms: Option<f64>,
-    #[serde(serialize_with = "crate::num::serialize_shown_opt")]
-    pub open_latency_sell_ms: Option<f64>,
-    /// Funding received at the next funding by holding the pair (short rate − long rate), bp.
-    #[serde(serialize_with = "crate::num::serialize_shown_opt")]
-    pub funding_carry_bp: Option<f64>,
-    #[serde(serialize_with = "crate::num::serialize_shown")]
-    pub confidence: f64,
-    pub close_reason: Option<CloseReason>,
-    #[serde(skip)]
-    weighted_sum: f64,
-    #[serde(skip)]
-    last_emit_ns: u64,
-}
-
-impl Opportunity {
-    /// The pair's quote currency (`USDT` of `BTC/USDT`): the unit of its notionals.
-    pub fn quote_currency(&self) -> &str {
-        self.pair.rsplit_once('/').map_or("quote", |(_, quote)| quote)
-    }
-}
-
-/// An event for sinks.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OpportunityEvent {
-    pub event: EventKind,
-    #[serde(flatten)]
-    pub opportunity: Opportunity,
 }
 
 /// Per-pair state.
@@ -662,193 +473,9 @@ impl Engine {
     }
 }
 
-/// Copies a quote's figures into an open opportunity.
-fn apply_quote(opportunity: &mut Opportunity, q: &Quote, carry: Option<f64>) {
-    opportunity.size_base = q.size_base;
-    opportunity.size_quote = q.size_quote;
-    opportunity.buy_vwap = q.buy_vwap;
-    opportunity.sell_vwap = q.sell_vwap;
-    opportunity.gross_bp = q.gross_bp;
-    opportunity.net_bp = q.net_bp;
-    opportunity.peak_net_bp = opportunity.peak_net_bp.max(q.net_bp);
-    if q.max_size_base > opportunity.max_size_base {
-        opportunity.max_size_base = q.max_size_base;
-        opportunity.max_size_quote = q.max_size_quote;
-    }
-    opportunity.funding_carry_bp = carry;
-}
-
-/// Integrates net bp over the time since the last update and refreshes duration and mean.
-fn advance(opportunity: &mut Opportunity, now_ns: u64) {
-    let dt = now_ns.saturating_sub(opportunity.last_ns) as f64;
-    opportunity.weighted_sum += opportunity.net_bp * dt;
-    opportunity.last_ns = now_ns.max(opportunity.last_ns);
-    let life = opportunity.last_ns.saturating_sub(opportunity.opened_ns) as f64;
-    opportunity.duration_ms = life / 1e6;
-    opportunity.mean_net_bp = if life > 0.0 { opportunity.weighted_sum / life } else { opportunity.net_bp };
-}
-
 fn latency_ms(book: &TrackedBook) -> Option<f64> {
     receive_delay_ms(book.exchange_ms?, book.recv.wall_ns)
 }
 
-/// Confidence in `[0, 1]`: the mean of four factors, each in `[0, 1]`:
-/// * freshness — `1 − age / max_age` of the older book (`age_ns` since its last update);
-/// * latency — `1 − latency / max_latency` of the slower leg (1 when unknown);
-/// * depth — `max_size_at_threshold / evaluated size` (capped at 1): how much of the size is covered;
-/// * duration — `duration / 1 s` (capped at 1): fleeting gaps are more often noise.
-pub fn confidence(
-    opportunity: &Opportunity,
-    latency: [Option<f64>; 2],
-    age_ns: u64,
-    max_age_ns: u64,
-    max_latency_ms: f64,
-) -> f64 {
-    let clamp = |x: f64| {
-        if x.is_finite() {
-            x.clamp(0.0, 1.0)
-        } else {
-            0.0
-        }
-    };
-    let fresh = clamp(1.0 - age_ns as f64 / max_age_ns.max(1) as f64);
-    let worst = latency.iter().flatten().fold(0.0f64, |a, b| a.max(*b));
-    let slow = clamp(1.0 - worst / max_latency_ms.max(1e-9));
-    let size = opportunity.size_base.to_f64().unwrap_or(0.0);
-    let depth = if size > 0.0 { clamp(opportunity.max_size_base.to_f64().unwrap_or(0.0) / size) } else { 0.0 };
-    let lasting = clamp(opportunity.duration_ms / 1000.0);
-    (fresh + slow + depth + lasting) / 4.0
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testkit;
-
-    fn d(s: &str) -> Decimal {
-        s.parse().unwrap()
-    }
-
-    fn pair() -> Pair {
-        testkit::okx_binance_pair("BTC")
-    }
-
-    fn tracked(bid: &str, ask: &str, qty: &str, recv_ns: u64) -> TrackedBook {
-        testkit::live_book(bid, ask, qty, recv_ns)
-    }
-
-    fn config() -> EngineConfig {
-        EngineConfig { sizes: vec![SizeTarget::Base(d("1"))], update_interval_ns: 0, ..EngineConfig::default() }
-    }
-
-    const S: u64 = 1_000_000_000;
-
-    #[test]
-    fn opens_updates_and_closes_with_hysteresis() {
-        let mut engine = Engine::new(config(), vec![pair()]);
-        let mut out = Vec::new();
-        // OKX ask 10000 (1000 contracts = 10 BTC), Binance bid 10030: gross 30 bp, net 10 bp.
-        let okx = tracked("9990", "10000", "1000", 100 * S);
-        let binance = tracked("10030", "10040", "10", 100 * S);
-        engine.on_update(0, [&okx, &binance], RecvTime { wall_ns: 100 * S, mono_ns: 100 * S }, &mut out);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].event, EventKind::Opened);
-        let o = &out[0].opportunity;
-        assert_eq!((o.direction.as_str(), o.id), ("buy_okx_sell_binance", 1));
-        assert!((o.net_bp - 10.0).abs() < 1e-9, "{o:?}");
-        assert_eq!(o.open_latency_buy_ms, Some(5.0));
-        // Net drops to -1 bp: above the close threshold (-2), stays open; mean is time-weighted.
-        out.clear();
-        let binance = tracked("10019", "10040", "10", 101 * S);
-        engine.on_update(0, [&okx, &binance], RecvTime { wall_ns: 101 * S, mono_ns: 101 * S }, &mut out);
-        assert_eq!(out[0].event, EventKind::Updated);
-        // Net -5 bp: closes. Life: 1 s at 10 bp, 1 s at -1 bp → mean 4.5 bp.
-        out.clear();
-        let binance = tracked("10015", "10040", "10", 102 * S);
-        engine.on_update(0, [&okx, &binance], RecvTime { wall_ns: 102 * S, mono_ns: 102 * S }, &mut out);
-        assert_eq!(out.len(), 1);
-        let closed = &out[0].opportunity;
-        assert_eq!(out[0].event, EventKind::Closed);
-        assert_eq!(closed.close_reason, Some(CloseReason::BelowThreshold));
-        assert!((closed.net_bp - -5.0).abs() < 1e-9, "the close event shows the net that closed it");
-        assert!((closed.duration_ms - 2000.0).abs() < 1e-6);
-        assert!((closed.mean_net_bp - 4.5).abs() < 1e-6, "{closed:?}");
-        assert!((closed.peak_net_bp - 10.0).abs() < 1e-9);
-        assert_eq!(engine.stats().opened, 1);
-        assert_eq!(engine.stats().closed, 1);
-    }
-
-    #[test]
-    fn guards_suppress_and_close() {
-        let mut engine = Engine::new(config(), vec![pair()]);
-        let mut out = Vec::new();
-        let okx = tracked("9990", "10000", "1000", 100 * S);
-        let binance = tracked("10030", "10040", "10", 100 * S);
-        let now = RecvTime { wall_ns: 100 * S, mono_ns: 100 * S };
-        engine.on_update(0, [&okx, &binance], now, &mut out);
-        assert_eq!(out.len(), 1);
-        out.clear();
-        let mut syncing = binance.clone();
-        syncing.state = BookState::Resyncing;
-        engine.on_update(0, [&okx, &syncing], now, &mut out);
-        assert_eq!(out[0].opportunity.close_reason, Some(CloseReason::Guard(Suppression::NotLive)));
-        assert_eq!(CloseReason::Guard(Suppression::NotLive).to_string(), "guard_not_live");
-        assert_eq!(serde_json::to_string(&Some(CloseReason::Shutdown)).unwrap(), "\"shutdown\"");
-        // Never opens from a stale or slow book.
-        out.clear();
-        let later = RecvTime { wall_ns: 110 * S, mono_ns: 110 * S };
-        engine.on_update(0, [&okx, &binance], later, &mut out);
-        assert!(out.is_empty());
-        let mut slow = tracked("10030", "10040", "10", 100 * S);
-        slow.exchange_ms = Some(100_000 - 5_000);
-        engine.on_update(0, [&okx, &slow], now, &mut out);
-        assert!(out.is_empty());
-        let stats = engine.stats();
-        assert_eq!((stats.suppressed_not_live, stats.suppressed_stale, stats.suppressed_latency), (1, 1, 1));
-        assert_eq!(engine.suppression(0), Some(Suppression::Latency));
-    }
-
-    /// Binance's mark price carries the next settlement time but no interval: a step of the next time that
-    /// differs from the known interval is the venue changing it.
-    #[test]
-    fn a_changed_funding_interval_is_followed_from_the_next_settlement_times() {
-        let mut engine = Engine::new(config(), vec![pair()]);
-        let h = 3_600_000;
-        engine.set_funding(0, 1, LegFunding { rate: 0.0001, next_funding_ms: Some(8 * h), interval_hours: Some(8) });
-        engine.set_funding(0, 1, LegFunding { rate: 0.0002, next_funding_ms: Some(8 * h), interval_hours: None });
-        assert_eq!(engine.funding(0)[1].unwrap().interval_hours, Some(8), "same settlement: interval kept");
-        // The 08:00 settlement passed and the next one is 12:00: the symbol now funds every 4 h.
-        engine.set_funding(0, 1, LegFunding { rate: 0.0002, next_funding_ms: Some(12 * h), interval_hours: None });
-        assert_eq!(engine.funding(0)[1].unwrap().interval_hours, Some(4));
-        assert_eq!(engine.stats().funding_interval_changes, 1, "counted, so that monitor re-reads fundingInfo");
-        // Two settlements missed (a gap in the stream): 8 h later is twice the 4 h interval, not a change.
-        engine.set_funding(0, 1, LegFunding { rate: 0.0002, next_funding_ms: Some(20 * h), interval_hours: None });
-        assert_eq!(engine.funding(0)[1].unwrap().interval_hours, Some(4));
-        assert_eq!(engine.stats().funding_interval_changes, 1);
-    }
-
-    #[test]
-    fn funding_carry_and_shutdown() {
-        let mut cfg = config();
-        cfg.include_funding = true;
-        cfg.funding_horizon_ms = 3_600_000;
-        let mut engine = Engine::new(cfg, vec![pair()]);
-        // Both legs fund every 8 h, next in an hour; over a 1 h horizon each settles once: 4 − 1 = 3 bp.
-        let next = Some(100_000 + 3_600_000);
-        engine.set_funding(0, 0, LegFunding { rate: 0.0001, next_funding_ms: next, interval_hours: Some(8) });
-        assert_eq!(engine.funding_carry_bp(0, (0, 1), 100_000), None, "one leg's schedule is not known yet");
-        engine.set_funding(0, 1, LegFunding { rate: 0.0004, next_funding_ms: next, interval_hours: Some(8) });
-        assert!((engine.funding_carry_bp(0, (0, 1), 100_000).unwrap() - 3.0).abs() < 1e-9);
-        let mut out = Vec::new();
-        // Gross 18 bp → net -2 bp, +3 bp carry = +1 bp: opens only because funding is included.
-        let okx = tracked("9990", "10000", "1000", 100 * S);
-        let binance = tracked("10018", "10040", "10", 100 * S);
-        engine.on_update(0, [&okx, &binance], RecvTime { wall_ns: 100 * S, mono_ns: 100 * S }, &mut out);
-        assert_eq!(out.len(), 1);
-        assert!((out[0].opportunity.net_bp - 1.0).abs() < 1e-9);
-        out.clear();
-        engine.shutdown(105 * S, &mut out);
-        assert_eq!(out[0].opportunity.close_reason, Some(CloseReason::Shutdown));
-        assert!((out[0].opportunity.duration_ms - 5000.0).abs() < 1e-6);
-    }
-}
+mod tests;
