@@ -10,6 +10,10 @@
 //! subscription that was acknowledged but delivers nothing is reported (a warning naming venue, stream and
 //! URL, and [`StreamHealth`] for metrics, `/healthz` and the dashboard) and repaired, first by resubscribing,
 //! then by reconnecting with backoff.
+//!
+//! One file on purpose (about 650 lines): the loop, its connection bookkeeping and the silence watch act on
+//! the same per-connection state inside one `select!`; the protocol details live in the venue crates and in
+//! perpspread-net's connection.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
