@@ -405,14 +405,14 @@ mod contract_kind {
     use perpspread_core::ContractKind;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(kind: &ContractKind, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(kind: &ContractKind, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(match kind {
             ContractKind::Linear => "linear",
             ContractKind::Inverse => "inverse",
         })
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ContractKind, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ContractKind, D::Error> {
         match String::deserialize(d)?.as_str() {
             "linear" => Ok(ContractKind::Linear),
             "inverse" => Ok(ContractKind::Inverse),

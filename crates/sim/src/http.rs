@@ -12,7 +12,7 @@ use crate::faults::Fault;
 use crate::server::Shared;
 
 /// Parses a query string (`a=1&b=x%2Dy`) into a map; later duplicates win.
-pub fn params(raw: Option<&str>) -> HashMap<String, String> {
+pub(crate) fn params(raw: Option<&str>) -> HashMap<String, String> {
     raw.unwrap_or_default()
         .split('&')
         .filter(|part| !part.is_empty())
@@ -47,14 +47,14 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// A JSON response with the given status.
-pub fn json(status: StatusCode, body: String) -> Response {
+pub(crate) fn json(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
 /// `POST /_sim/fault` with a [`Fault`] as JSON: injects it now (or at `at_ms` after start).
-pub async fn fault_endpoint(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+pub(crate) async fn fault_endpoint(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     match serde_json::from_slice::<Fault>(&body) {
         Ok(fault) => {
             shared.schedule(fault);

@@ -8,12 +8,12 @@ use perpspread_core::Level;
 use crate::model::{BookMeta, Change};
 
 /// Orders resting on a level (the fourth element of an OKX level), derived deterministically.
-pub fn order_count(price: i64, qty: i64) -> u64 {
+pub(crate) fn order_count(price: i64, qty: i64) -> u64 {
     1 + ((price ^ qty) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) % 12
 }
 
 /// Writes `[["px","sz","0","n"],…]` (OKX) or `[["px","sz"],…]` (Binance) for `(price, qty)` grid pairs.
-pub fn write_levels<I>(out: &mut String, meta: &BookMeta, levels: I)
+pub(crate) fn write_levels<I>(out: &mut String, meta: &BookMeta, levels: I)
 where
     I: IntoIterator<Item = (i64, i64)>,
 {
@@ -38,7 +38,7 @@ where
 }
 
 /// Book levels as `(price, qty)` grid pairs.
-pub fn level_pairs<'a, I>(levels: I) -> impl Iterator<Item = (i64, i64)> + 'a
+pub(crate) fn level_pairs<'a, I>(levels: I) -> impl Iterator<Item = (i64, i64)> + 'a
 where
     I: IntoIterator<Item = &'a Level> + 'a,
 {
@@ -46,12 +46,12 @@ where
 }
 
 /// The changes of one side as `(price, qty)` grid pairs.
-pub fn change_pairs(changes: &[Change], side: perpspread_core::Side) -> impl Iterator<Item = (i64, i64)> + '_ {
+pub(crate) fn change_pairs(changes: &[Change], side: perpspread_core::Side) -> impl Iterator<Item = (i64, i64)> + '_ {
     changes.iter().filter(move |c| c.side == side).map(|c| (c.price, c.qty))
 }
 
 /// Writes `value` rounded to `dp` decimals; `trim` drops trailing zeros as OKX does.
-pub fn write_f64(out: &mut String, value: f64, dp: u8, trim: bool) {
+pub(crate) fn write_f64(out: &mut String, value: f64, dp: u8, trim: bool) {
     let scaled = (value * perpspread_core::num::POW10[usize::from(dp)] as f64).round() as i64;
     let mut text = String::new();
     let _ = perpspread_core::num::write_fixed(&mut text, scaled, dp, dp);
@@ -64,7 +64,7 @@ pub fn write_f64(out: &mut String, value: f64, dp: u8, trim: bool) {
 }
 
 /// `value` rounded to `dp` decimals as a string.
-pub fn f64_str(value: f64, dp: u8, trim: bool) -> String {
+pub(crate) fn f64_str(value: f64, dp: u8, trim: bool) -> String {
     let mut out = String::new();
     write_f64(&mut out, value, dp, trim);
     out

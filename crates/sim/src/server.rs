@@ -359,7 +359,7 @@ async fn run_clock(shared: Arc<Shared>, mut truth_log: Option<File>) {
 }
 
 /// The deltas of the step just taken.
-pub fn step_event(market: &Market, okx_checksum: bool, scratch: &mut String) -> StepEvent {
+pub(crate) fn step_event(market: &Market, okx_checksum: bool, scratch: &mut String) -> StepEvent {
     let okx = market
         .books(Venue::Okx)
         .map(|b| {

@@ -18,7 +18,7 @@ use crate::faults::FaultKind;
 use crate::server::{Shared, StepEvent};
 
 /// A venue's protocol on one connection.
-pub trait Session: Send {
+pub(crate) trait Session: Send {
     /// Frames answering one text message from the client.
     fn on_text(&mut self, shared: &Shared, text: &str, out: &mut Vec<String>);
     /// Frames one model step produces for this connection's subscriptions.
@@ -37,7 +37,7 @@ pub trait Session: Send {
 
 /// Connection limits and timers.
 #[derive(Debug, Clone, Copy)]
-pub struct DriveOptions {
+pub(crate) struct DriveOptions {
     pub venue: Venue,
     /// Close after this long without traffic either way (OKX).
     pub idle_timeout: Option<Duration>,
@@ -61,7 +61,7 @@ enum End {
 }
 
 /// Runs one connection until it ends.
-pub async fn drive<S: Session>(
+pub(crate) async fn drive<S: Session>(
     mut socket: WebSocket,
     shared: Arc<Shared>,
     mut session: S,
@@ -186,7 +186,7 @@ async fn flush(
 
 /// Pending per-instrument stream faults of one connection.
 #[derive(Debug, Default)]
-pub struct StreamFaults {
+pub(crate) struct StreamFaults {
     by_symbol: HashMap<String, SymbolFaults>,
 }
 
@@ -202,7 +202,7 @@ struct SymbolFaults {
 
 impl StreamFaults {
     /// Arms a per-instrument fault; returns `false` if `fault` is not one.
-    pub fn arm(&mut self, fault: &FaultKind) -> bool {
+    pub(crate) fn arm(&mut self, fault: &FaultKind) -> bool {
         let (symbol, apply): (&str, fn(&mut SymbolFaults, &FaultKind)) = match fault {
             FaultKind::SequenceGap { symbol, .. } => (symbol, |f, _| f.gap = true),
             FaultKind::Duplicate { symbol, .. } => (symbol, |f, _| f.duplicate = true),
@@ -220,18 +220,18 @@ impl StreamFaults {
     }
 
     /// Whether the next book update of `symbol` must carry a wrong checksum (consumes the fault).
-    pub fn take_wrong_checksum(&mut self, symbol: &str) -> bool {
+    pub(crate) fn take_wrong_checksum(&mut self, symbol: &str) -> bool {
         self.by_symbol.get_mut(symbol).is_some_and(|f| std::mem::take(&mut f.wrong_checksum))
     }
 
     /// Burst messages still owed for `symbol` (consumes them).
-    pub fn take_burst(&mut self, symbol: &str) -> u32 {
+    pub(crate) fn take_burst(&mut self, symbol: &str) -> u32 {
         self.by_symbol.get_mut(symbol).map_or(0, |f| std::mem::take(&mut f.burst))
     }
 
     /// Queues a book update of `symbol`, applying gap / duplicate / out-of-order faults. Returns the fault
     /// applied, if any, for logging.
-    pub fn emit(&mut self, symbol: &str, frame: String, out: &mut Vec<String>) -> Option<&'static str> {
+    pub(crate) fn emit(&mut self, symbol: &str, frame: String, out: &mut Vec<String>) -> Option<&'static str> {
         let Some(f) = self.by_symbol.get_mut(symbol) else {
             out.push(frame);
             return None;
@@ -259,7 +259,7 @@ impl StreamFaults {
 }
 
 /// A short random-looking connection id (OKX `connId` style).
-pub fn conn_id() -> String {
+pub(crate) fn conn_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);

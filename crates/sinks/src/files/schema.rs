@@ -80,7 +80,7 @@ pub trait CellSource {
 
 /// A Rust field type a column can hold.
 #[doc(hidden)]
-pub trait CellValue: Sized {
+pub(super) trait CellValue: Sized {
     const NULLABLE: bool;
     fn cell(&self) -> Cell<'_>;
     fn read(source: &mut dyn CellSource, name: &str) -> Result<Self, CellError>;
