@@ -54,7 +54,7 @@ impl BinanceRest {
 
 /// Symbols whose commission is read one by one (weight 20 each, from the 2400-a-minute budget); the others take
 /// the rate most of those have.
-pub const COMMISSION_LOOKUPS: usize = 40;
+pub(crate) const COMMISSION_LOOKUPS: usize = 40;
 
 /// The account's taker fee of each instrument, bp, keyed by symbol: read per symbol for the first
 /// [`COMMISSION_LOOKUPS`] symbols (sorted), and for the others the rate most of those have (the highest of equally

@@ -18,7 +18,7 @@ use perpspread_core::{BookState, OrderBook, Venue};
 use serde::Deserialize;
 
 /// Levels per side kept by default (the largest REST snapshot).
-pub const DEFAULT_DEPTH: usize = 1000;
+pub(crate) const DEFAULT_DEPTH: usize = 1000;
 
 /// Event types of Binance USDⓈ-M market streams that perpspread reads or deliberately ignores.
 const KNOWN_EVENTS: [&str; 10] = [

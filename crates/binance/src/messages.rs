@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 /// An error body `{"code":-1121,"msg":"Invalid symbol."}`.
 #[derive(Debug, Deserialize)]
-pub struct ErrorMsg<'a> {
+pub(crate) struct ErrorMsg<'a> {
     pub code: i64,
     #[serde(default, borrow)]
     pub msg: Cow<'a, str>,
@@ -14,7 +14,7 @@ pub struct ErrorMsg<'a> {
 
 /// `GET /fapi/v1/exchangeInfo`.
 #[derive(Debug, Deserialize)]
-pub struct ExchangeInfo<'a> {
+pub(crate) struct ExchangeInfo<'a> {
     #[serde(borrow)]
     pub symbols: Vec<SymbolMsg<'a>>,
 }
@@ -54,7 +54,7 @@ pub struct FilterMsg<'a> {
 
 /// `GET /fapi/v1/depth`.
 #[derive(Debug, Deserialize)]
-pub struct DepthMsg<'a> {
+pub(crate) struct DepthMsg<'a> {
     #[serde(rename = "lastUpdateId")]
     pub last_update_id: u64,
     #[serde(rename = "E", default)]
@@ -70,54 +70,33 @@ pub struct DepthMsg<'a> {
 /// One entry of `GET /fapi/v1/ticker/24hr`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Ticker24hMsg<'a> {
+pub(crate) struct Ticker24hMsg<'a> {
     pub symbol: &'a str,
-    #[serde(default)]
-    pub last_price: &'a str,
     #[serde(default)]
     pub quote_volume: &'a str,
-}
-
-/// One entry of `GET /fapi/v1/ticker/bookTicker`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BookTickerMsg<'a> {
-    pub symbol: &'a str,
-    pub bid_price: &'a str,
-    pub bid_qty: &'a str,
-    pub ask_price: &'a str,
-    pub ask_qty: &'a str,
-    #[serde(default)]
-    pub time: Option<u64>,
 }
 
 /// One entry of `GET /fapi/v1/premiumIndex`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PremiumIndexMsg<'a> {
+pub(crate) struct PremiumIndexMsg<'a> {
     pub symbol: &'a str,
-    #[serde(default)]
-    pub mark_price: &'a str,
-    #[serde(default)]
-    pub index_price: &'a str,
     pub last_funding_rate: &'a str,
     #[serde(default)]
     pub next_funding_time: Option<u64>,
-    #[serde(default)]
-    pub time: Option<u64>,
 }
 
 /// A body that is either one object or a list of them (endpoints with an optional `symbol`).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum OneOrMany<T> {
+pub(crate) enum OneOrMany<T> {
     One(T),
     Many(Vec<T>),
 }
 
 impl<T> OneOrMany<T> {
     /// The entries as a list.
-    pub fn into_vec(self) -> Vec<T> {
+    pub(crate) fn into_vec(self) -> Vec<T> {
         match self {
             OneOrMany::One(one) => vec![one],
             OneOrMany::Many(many) => many,
@@ -128,7 +107,7 @@ impl<T> OneOrMany<T> {
 /// One entry of `GET /fapi/v1/fundingInfo` (only symbols whose funding cap or interval was adjusted).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FundingInfoMsg<'a> {
+pub(crate) struct FundingInfoMsg<'a> {
     pub symbol: &'a str,
     #[serde(default)]
     pub funding_interval_hours: Option<u32>,
@@ -141,8 +120,7 @@ pub struct FundingInfoMsg<'a> {
 /// One entry of `GET /fapi/v1/fundingRate` (settled funding history).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FundingRateMsg<'a> {
-    pub symbol: &'a str,
+pub(crate) struct FundingRateMsg<'a> {
     pub funding_rate: &'a str,
     pub funding_time: u64,
 }

@@ -19,7 +19,7 @@ use crate::messages::{DepthMsg, ErrorMsg, OneOrMany, PremiumIndexMsg, Ticker24hM
 pub const DEFAULT_REST_URL: &str = "https://fapi.binance.com";
 
 /// Request weight allowed per minute per IP (`REQUEST_WEIGHT` in `exchangeInfo.rateLimits`).
-pub const WEIGHT_PER_MINUTE: u32 = 2400;
+pub(crate) const WEIGHT_PER_MINUTE: u32 = 2400;
 
 /// Depth limits `GET /fapi/v1/depth` accepts, with their request weights.
 const DEPTH_WEIGHTS: [(usize, u32); 7] = [(5, 2), (10, 2), (20, 2), (50, 2), (100, 5), (500, 10), (1000, 20)];
@@ -41,7 +41,7 @@ impl BinanceRest {
     }
 
     /// The request-weight budget shared by every call.
-    pub fn weight_limiter(&self) -> &RateLimiter {
+    pub(crate) fn weight_limiter(&self) -> &RateLimiter {
         &self.weight
     }
 
@@ -70,7 +70,7 @@ impl BinanceRest {
 impl BinanceRest {
     /// Fetches a raw depth snapshot body for the streaming book sync; returns the request path too. The
     /// response is not reported to the recorder: the live loop records it when it processes it.
-    pub async fn depth_snapshot(&self, symbol: &str, depth: usize) -> Result<RawSnapshot, RestError> {
+    pub(crate) async fn depth_snapshot(&self, symbol: &str, depth: usize) -> Result<RawSnapshot, RestError> {
         let (limit, weight) = depth_limit(depth);
         let path = format!("/fapi/v1/depth?symbol={symbol}&limit={limit}");
         let response = self.client.get_unobserved(&path, &self.weight, weight).await?;
@@ -224,7 +224,7 @@ pub fn parse_activity(body: &[u8]) -> Result<HashMap<String, Activity>, BodyErro
 }
 
 /// Funding interval of symbols not listed by `fundingInfo`, hours.
-pub const DEFAULT_FUNDING_HOURS: u32 = 8;
+pub(crate) const DEFAULT_FUNDING_HOURS: u32 = 8;
 
 /// What `GET /fapi/v1/fundingInfo` says of one adjusted symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

@@ -35,16 +35,16 @@ pub const MAX_STREAMS_PER_CONNECTION: usize = 1024;
 
 /// Streams perpspread puts on one connection (well below [`MAX_STREAMS_PER_CONNECTION`], so one connection's
 /// resubscribe storm or loss touches few books).
-pub const STREAMS_PER_CONNECTION: usize = 200;
+pub(crate) const STREAMS_PER_CONNECTION: usize = 200;
 
 /// Incoming messages (SUBSCRIBE, pong, …) Binance accepts per second on one connection.
-pub const MAX_MESSAGES_PER_SECOND: u32 = 10;
+pub(crate) const MAX_MESSAGES_PER_SECOND: u32 = 10;
 
 /// Streams per SUBSCRIBE request.
 const STREAMS_PER_REQUEST: usize = 100;
 
 /// Diff-depth update speeds the current docs list: `@depth` (250 ms), `@depth@500ms`, `@depth@100ms`.
-pub const DEPTH_SPEEDS: [&str; 3] = ["", "@500ms", "@100ms"];
+pub(crate) const DEPTH_SPEEDS: [&str; 3] = ["", "@500ms", "@100ms"];
 
 /// Where a stream is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,7 +78,7 @@ impl Route {
 
 /// The route a stream name belongs to: book data (`<symbol>@depth…`, `@bookTicker`, `!bookTicker`) is
 /// public, a listen key (a name with neither `@` nor a leading `!`) is private, everything else is market data.
-pub fn route_of(stream: &str) -> Route {
+pub(crate) fn route_of(stream: &str) -> Route {
     /// Market streams named without `@` or `!`.
     const BARE_MARKET: [&str; 1] = ["tradingSession"];
     let channel = match stream.split_once('@') {
@@ -117,7 +117,7 @@ pub fn base_url(url: &str) -> &str {
 }
 
 /// The combined-stream URL of `route` under a base URL: `<base>/<route>/stream`.
-pub fn route_url(base: &str, route: Route) -> String {
+pub(crate) fn route_url(base: &str, route: Route) -> String {
     format!("{}/{}/stream", base_url(base), route.as_str())
 }
 

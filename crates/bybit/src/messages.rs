@@ -15,7 +15,7 @@ pub struct Envelope<T> {
 /// `result` of `GET /v5/market/instruments-info?category=linear`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct InstrumentsResult {
+pub(crate) struct InstrumentsResult {
     #[serde(default)]
     pub list: Vec<InstrumentMsg>,
     /// Cursor of the next page; empty (or null) on the last page.
@@ -64,7 +64,7 @@ pub struct LotSizeFilter {
 
 /// `result` of `GET /v5/market/tickers?category=linear`.
 #[derive(Debug, Deserialize)]
-pub struct TickersResult {
+pub(crate) struct TickersResult {
     #[serde(default)]
     pub list: Vec<TickerMsg>,
 }
@@ -90,31 +90,28 @@ pub struct TickerMsg {
 
 /// `result` of `GET /v5/market/funding/history`.
 #[derive(Debug, Deserialize)]
-pub struct FundingHistoryResult {
+pub(crate) struct FundingHistoryResult {
     #[serde(default)]
     pub list: Vec<FundingHistoryMsg>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FundingHistoryMsg {
-    pub symbol: String,
+pub(crate) struct FundingHistoryMsg {
     pub funding_rate: String,
     pub funding_rate_timestamp: String,
 }
 
 /// `result` of `GET /v5/account/fee-rate`.
 #[derive(Debug, Deserialize)]
-pub struct FeeRateResult {
+pub(crate) struct FeeRateResult {
     #[serde(default)]
     pub list: Vec<FeeRateMsg>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FeeRateMsg {
+pub(crate) struct FeeRateMsg {
     pub symbol: String,
     pub taker_fee_rate: String,
-    #[serde(default)]
-    pub maker_fee_rate: String,
 }

@@ -27,7 +27,7 @@ pub const DEFAULT_REST_URL: &str = "https://api.bybit.com";
 pub const MAX_REST_DEPTH: usize = 1000;
 
 /// Instruments per page of `instruments-info` (its maximum).
-pub const INSTRUMENTS_PAGE: usize = 1000;
+pub(crate) const INSTRUMENTS_PAGE: usize = 1000;
 
 /// Bybit v5 public market data over REST.
 #[derive(Debug)]

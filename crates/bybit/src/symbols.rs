@@ -73,7 +73,7 @@ pub fn instrument_from(msg: &InstrumentMsg) -> Result<Instrument, BodyError> {
 /// Splits a scaled base coin into the coin and its multiplier: a leading or trailing power of ten of at least
 /// 100 (`1000PEPE` → PEPE × 1000, `10000SATS` → SATS × 10 000, `SHIB1000` → SHIB × 1000). Coins that merely
 /// contain digits (`1INCH`, `C98`, `API3`) are left alone.
-pub fn split_scaled(coin: &str) -> (&str, u64) {
+pub(crate) fn split_scaled(coin: &str) -> (&str, u64) {
     let power = |digits: &str| -> Option<u64> {
         (digits.len() >= 3 && digits.starts_with('1') && digits[1..].bytes().all(|b| b == b'0'))
             .then(|| digits.parse().ok())

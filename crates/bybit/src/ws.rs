@@ -19,20 +19,20 @@ use serde_json::json;
 pub const DEFAULT_WS_URL: &str = "wss://stream.bybit.com/v5/public/linear";
 
 /// Order book depths of the linear streams.
-pub const BOOK_DEPTHS: [u32; 4] = [1, 50, 200, 1000];
+pub(crate) const BOOK_DEPTHS: [u32; 4] = [1, 50, 200, 1000];
 
 /// Topics in one subscribe request.
 pub const ARGS_PER_REQUEST: usize = 10;
 
 /// Instruments per connection (two topics each): well within what one connection carries.
-pub const SYMBOLS_PER_CONNECTION: usize = 100;
+pub(crate) const SYMBOLS_PER_CONNECTION: usize = 100;
 
 /// The heartbeat Bybit expects (`{"op":"ping"}`; the answer is `{"op":"pong",…}` or `"ret_msg":"pong"`).
 pub const PING: &str = r#"{"op":"ping"}"#;
 
 /// Bybit public linear channels for a set of instruments.
 #[derive(Debug, Clone)]
-pub struct BybitWs {
+pub(crate) struct BybitWs {
     pub url: String,
     /// Order book depth: 1, 50 (default), 200 or 1000.
     pub book_depth: u32,
@@ -46,7 +46,7 @@ pub struct BybitWs {
 
 impl BybitWs {
     /// Defaults for the real venue.
-    pub fn new(url: impl Into<String>) -> Self {
+    pub(crate) fn new(url: impl Into<String>) -> Self {
         BybitWs {
             url: url.into(),
             book_depth: 50,

@@ -15,10 +15,10 @@ use tokio::sync::{mpsc, Notify};
 use crate::venues::RestVenues;
 
 /// One leg's funding for the engine: `(pair index, leg index, funding)`.
-pub type LegUpdate = (usize, usize, LegFunding);
+pub(crate) type LegUpdate = (usize, usize, LegFunding);
 
 /// A background task re-reading funding, and the updates it produced.
-pub struct FundingRefresh {
+pub(crate) struct FundingRefresh {
     trigger: Arc<Notify>,
     updates: mpsc::UnboundedReceiver<Vec<LegUpdate>>,
     task: tokio::task::JoinHandle<()>,
@@ -77,7 +77,7 @@ async fn refresh_loop(
 }
 
 /// The engine's updates for every leg with fetched funding.
-pub fn leg_updates(pairs: &[Pair], funding: &HashMap<(Venue, String), Funding>) -> Vec<LegUpdate> {
+pub(crate) fn leg_updates(pairs: &[Pair], funding: &HashMap<(Venue, String), Funding>) -> Vec<LegUpdate> {
     let mut updates = Vec::new();
     for (index, pair) in pairs.iter().enumerate() {
         for (leg_index, leg) in pair.legs.iter().enumerate() {

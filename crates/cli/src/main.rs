@@ -69,7 +69,7 @@ enum Command {
 /// An error the user caused and can fix (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct UserError(pub String);
+pub(crate) struct UserError(pub String);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

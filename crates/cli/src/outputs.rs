@@ -16,7 +16,7 @@ use perpspread_stream::{LiveObserver, LiveStats, Pipeline, Signals};
 
 /// Flags selecting the outputs (shared by `monitor` and `demo`).
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Serve Prometheus metrics on /metrics and readiness on /healthz (e.g. 127.0.0.1:9898; a bare port binds
     /// to loopback).
     #[arg(long, value_parser = perpspread_sinks::metrics::parse_metrics_addr)]
@@ -36,7 +36,7 @@ pub struct OutputArgs {
 }
 
 /// Running outputs.
-pub struct Outputs {
+pub(crate) struct Outputs {
     metrics: Option<Metrics>,
     server: Option<MetricsServer>,
     redis: Option<RedisPublisher>,
@@ -203,7 +203,7 @@ impl Outputs {
 
 /// The monitor's view of the live loop: the engine evaluates every book change, the outputs get the results,
 /// and `show` presents them (JSON lines or the dashboard).
-pub struct MonitorObserver<'a, S> {
+pub(crate) struct MonitorObserver<'a, S> {
     pub signals: &'a mut Signals,
     pub outputs: &'a mut Outputs,
     pub events: Vec<OpportunityEvent>,
@@ -221,7 +221,7 @@ where
     }
 
     /// Also keeps the engine's funding current with `refresh` (applied once a second).
-    pub fn with_funding_refresh(mut self, refresh: Option<crate::funding_refresh::FundingRefresh>) -> Self {
+    pub(crate) fn with_funding_refresh(mut self, refresh: Option<crate::funding_refresh::FundingRefresh>) -> Self {
         self.funding = refresh;
         self
     }
@@ -252,7 +252,7 @@ where
 }
 
 /// Fails with a user error when no Redis server answers at `url` (checked once, at startup).
-pub async fn require_redis(url: &str) -> Result<(), crate::UserError> {
+pub(crate) async fn require_redis(url: &str) -> Result<(), crate::UserError> {
     RedisPublisher::check_reachable(url, Duration::from_secs(3)).await.map_err(|e| {
         let hint = if e.is_unreachable() { " (is redis-server running?)" } else { "" };
         crate::UserError(format!("cannot reach Redis at {}: {e}{hint}", perpspread_net::redact_url(url)))

@@ -25,7 +25,7 @@ pub(crate) use render::{delays_text, protection};
 
 /// One pair's row.
 #[derive(Debug, Clone, Default)]
-pub struct PairRow {
+pub(crate) struct PairRow {
     pub pair: String,
     /// Best bid/ask per base unit, per leg (legs in the pair's order).
     pub bid: [Option<f64>; 2],
@@ -53,7 +53,7 @@ pub struct PairRow {
 /// The funding view of a pair: the direction whose carry over the horizon, net of its round trip at the first
 /// size, is highest.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FundingRow {
+pub(crate) struct FundingRow {
     pub direction: String,
     /// Long leg's then short leg's: rate bp per settlement, interval h, minutes to the next settlement, APR %.
     pub rate_bp: [f64; 2],
@@ -66,7 +66,7 @@ pub struct FundingRow {
 
 /// Which table the dashboard shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum View {
+pub(crate) enum View {
     #[default]
     Spreads,
     Funding,
@@ -80,7 +80,7 @@ impl PairRow {
 
 /// How the pair table is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortBy {
+pub(crate) enum SortBy {
     #[default]
     NetBp,
     Pair,
@@ -99,7 +99,7 @@ impl SortBy {
 
 /// Everything the dashboard shows.
 #[derive(Debug, Clone)]
-pub struct Dashboard {
+pub(crate) struct Dashboard {
     pub rows: Vec<PairRow>,
     pub sizes: Vec<String>,
     pub open: Vec<Opportunity>,
@@ -281,7 +281,7 @@ impl Dashboard {
     }
 
     /// Handles a key; returns true when the user asked to quit.
-    pub fn on_key(&mut self, key: KeyCode) -> bool {
+    pub(crate) fn on_key(&mut self, key: KeyCode) -> bool {
         match key {
             KeyCode::Char('q') | KeyCode::Esc => return true,
             KeyCode::Char('p') | KeyCode::Char(' ') => self.paused = !self.paused,

@@ -10,7 +10,7 @@ use perpspread_net::venue::{VenueAdapter, VenueRest, VenueSettings};
 use crate::config::Config;
 
 /// One enabled venue: its adapter, settings and REST client.
-pub struct VenueHandle {
+pub(crate) struct VenueHandle {
     pub adapter: &'static dyn VenueAdapter,
     pub settings: VenueSettings,
     pub rest: Arc<dyn VenueRest>,
@@ -24,13 +24,13 @@ impl VenueHandle {
 }
 
 /// Every enabled venue, in [`Venue::ALL`] order.
-pub struct RestVenues {
+pub(crate) struct RestVenues {
     venues: Vec<VenueHandle>,
 }
 
 impl RestVenues {
     /// Clients pointed at the configured endpoints.
-    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+    pub(crate) fn from_config(config: &Config) -> anyhow::Result<Self> {
         Self::build(config, None)
     }
 

@@ -77,11 +77,6 @@ impl OrderBook {
         self.qty_scale
     }
 
-    /// Maximum levels kept per side.
-    pub fn max_depth(&self) -> usize {
-        self.max_depth
-    }
-
     /// Removes every level (the grids are kept).
     pub fn clear(&mut self) {
         self.bids.clear();
@@ -153,12 +148,12 @@ impl OrderBook {
 
     /// Starts a snapshot that is streamed level by level with [`OrderBook::push_snapshot_level`] and closed
     /// by [`OrderBook::finish_snapshot`]; avoids collecting the levels first.
-    pub fn begin_snapshot(&mut self) {
+    pub(crate) fn begin_snapshot(&mut self) {
         self.clear();
     }
 
     /// Adds one snapshot level (any order; zero sizes are ignored).
-    pub fn push_snapshot_level(&mut self, side: Side, price: Dec64, qty: Dec64) -> Result<(), BookError> {
+    pub(crate) fn push_snapshot_level(&mut self, side: Side, price: Dec64, qty: Dec64) -> Result<(), BookError> {
         let level = self.make_level(price, qty)?;
         if level.qty != 0 {
             self.side_mut(side).push_back(level);
@@ -167,7 +162,7 @@ impl OrderBook {
     }
 
     /// Sorts, de-duplicates (last write wins) and trims the levels pushed since `begin_snapshot`.
-    pub fn finish_snapshot(&mut self) {
+    pub(crate) fn finish_snapshot(&mut self) {
         self.normalize_after_bulk_load();
     }
 

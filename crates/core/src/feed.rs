@@ -385,7 +385,8 @@ impl ClockOffset {
 
     /// Estimated venue clock − local clock, ms (positive when the venue's clock is ahead), up to the
     /// minimum one-way latency.
-    pub fn offset_ms(&self) -> Option<f64> {
+    #[cfg(test)]
+    pub(crate) fn offset_ms(&self) -> Option<f64> {
         self.min_delay_ms().map(|d| -d)
     }
 }

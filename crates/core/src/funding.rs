@@ -56,7 +56,7 @@ impl FundingSchedule {
 
     /// The first instant after `now_ms` at which the settlements in the moving window `(now, now + horizon]`
     /// change: the next settlement leaves it, or the one after the window's end enters it.
-    pub fn window_changes_at(&self, now_ms: u64, horizon_ms: u64) -> u64 {
+    pub(crate) fn window_changes_at(&self, now_ms: u64, horizon_ms: u64) -> u64 {
         let leaves = self.settlements(now_ms, u64::MAX / 4).next().unwrap_or(u64::MAX);
         let end = now_ms.saturating_add(horizon_ms);
         let enters = self.settlements(end, u64::MAX / 4).next().map_or(u64::MAX, |t| t - horizon_ms);
@@ -64,7 +64,7 @@ impl FundingSchedule {
     }
 
     /// What a short position receives over the horizon, bp (a long pays the same).
-    pub fn received_by_short_bp(&self, now_ms: u64, horizon_ms: u64) -> f64 {
+    pub(crate) fn received_by_short_bp(&self, now_ms: u64, horizon_ms: u64) -> f64 {
         self.settlements(now_ms, horizon_ms).count() as f64 * self.rate * 10_000.0
     }
 }
@@ -82,7 +82,7 @@ pub fn apr_diff_pct(long: &FundingSchedule, short: &FundingSchedule) -> f64 {
 
 /// Hours from `now_ms` until the carry, settled leg by leg, first covers `cost_bp` (the round trip's cost),
 /// looking at most `max_hours` ahead; `None` when it never does within that (a carry that does not pay).
-pub fn break_even_hours(
+pub(crate) fn break_even_hours(
     long: &FundingSchedule,
     short: &FundingSchedule,
     now_ms: u64,

@@ -114,7 +114,7 @@ impl Instrument {
     }
 
     /// Lot size expressed in base units.
-    pub fn lot_base(&self) -> Decimal {
+    pub(crate) fn lot_base(&self) -> Decimal {
         self.lot_size * self.base_per_qty_unit
     }
 

@@ -18,7 +18,7 @@ pub const POW10: [i64; 19] = {
 };
 
 /// Most decimals any price or size may carry (`10^18` is the largest power of ten in an `i64`).
-pub const MAX_DECIMALS: u8 = 18;
+pub(crate) const MAX_DECIMALS: u8 = 18;
 
 /// Why a decimal string could not be turned into a fixed-point number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,7 +55,7 @@ impl Dec64 {
     }
 
     /// [`Dec64::parse`] on bytes (anything but ASCII digits, one `.` and a leading `-` is rejected).
-    pub fn parse_bytes(bytes: &[u8]) -> Result<Dec64, NumError> {
+    pub(crate) fn parse_bytes(bytes: &[u8]) -> Result<Dec64, NumError> {
         let text = || String::from_utf8_lossy(bytes).into_owned();
         let (negative, digits) = match bytes.first() {
             None => return Err(NumError::Empty),
@@ -114,13 +114,9 @@ impl Dec64 {
         self.mantissa as f64 / POW10[usize::from(self.decimals)] as f64
     }
 
-    /// Exact conversion to `rust_decimal` for configuration and reporting arithmetic.
-    pub fn to_decimal(self) -> rust_decimal::Decimal {
-        rust_decimal::Decimal::new(self.mantissa, u32::from(self.decimals))
-    }
-
     /// The smallest number of decimals that still represents the value exactly.
-    pub fn significant_decimals(self) -> u8 {
+    #[cfg(test)]
+    pub(crate) fn significant_decimals(self) -> u8 {
         let mut decimals = self.decimals;
         let mut mantissa = self.mantissa;
         while decimals > 0 && mantissa % 10 == 0 {
@@ -132,7 +128,7 @@ impl Dec64 {
 }
 
 /// Converts `value × 10^-from` into units of `10^-to`; `None` if not exact or out of range.
-pub fn rescale(value: i64, from: u8, to: u8) -> Option<i64> {
+pub(crate) fn rescale(value: i64, from: u8, to: u8) -> Option<i64> {
     if to >= from {
         value.checked_mul(*POW10.get(usize::from(to - from))?)
     } else {
@@ -161,7 +157,7 @@ const DIGIT_PAIRS: [u8; 200] = {
 
 /// The text of a fixed-point number, rendered on the stack (OKX checksums render up to 100 per update).
 #[derive(Debug, Clone, Copy)]
-pub struct FixedText {
+pub(crate) struct FixedText {
     buf: [u8; MAX_FIXED_TEXT],
     len: u8,
 }
@@ -171,7 +167,7 @@ const MAX_FIXED_TEXT: usize = 40;
 
 impl FixedText {
     /// Renders `value × 10^-scale` with exactly `shown` decimals, as [`write_fixed`] does.
-    pub fn new(value: i64, scale: u8, shown: u8) -> Self {
+    pub(crate) fn new(value: i64, scale: u8, shown: u8) -> Self {
         let mut text = FixedText { buf: [0; MAX_FIXED_TEXT], len: 0 };
         // The buffer holds the longest text, so rendering cannot fail.
         text.len = render_fixed(&mut text.buf, value, scale, shown).unwrap_or(0) as u8;
@@ -179,12 +175,12 @@ impl FixedText {
     }
 
     /// The ASCII text.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[..usize::from(self.len)]
     }
 
     /// The text as a string slice.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // Only ASCII digits, '.' and '-' are ever written.
         std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }

@@ -43,7 +43,7 @@ pub struct LegBook<'a> {
 /// A leg's unit conversions for one pair and one pair of book grids: computed once and reused for every
 /// evaluation while the book's scales stay the same (see [`LegUnits::fits`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LegUnits {
+pub(crate) struct LegUnits {
     price_scale: u8,
     qty_scale: u8,
     /// Base units per unit of size on the book's grid.
@@ -59,7 +59,7 @@ pub struct LegUnits {
 
 impl LegUnits {
     /// Conversions for `instrument` quoted in `book`, with the pair's common step `step_base`.
-    pub fn new(instrument: &Instrument, book: &OrderBook, step_base: Decimal) -> Self {
+    pub(crate) fn new(instrument: &Instrument, book: &OrderBook, step_base: Decimal) -> Self {
         let (price_scale, qty_scale) = (book.price_scale(), book.qty_scale());
         let per_qty = instrument.base_per_qty_unit.to_f64().unwrap_or(f64::NAN);
         let per_price = instrument.base_per_price_unit.to_f64().unwrap_or(f64::NAN);
@@ -80,7 +80,7 @@ impl LegUnits {
     }
 
     /// Whether these conversions match the book's current grids.
-    pub fn fits(&self, book: &OrderBook) -> bool {
+    pub(crate) fn fits(&self, book: &OrderBook) -> bool {
         (self.price_scale, self.qty_scale) == (book.price_scale(), book.qty_scale())
     }
 
@@ -105,7 +105,7 @@ impl Leg<'_> {
 
 /// A pair's common lot step in the forms the calculator needs.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LotStep {
+pub(crate) struct LotStep {
     base: Decimal,
     as_f64: f64,
     /// `1 / as_f64`: step counts by a product instead of a division.
@@ -116,13 +116,13 @@ pub struct LotStep {
 
 impl LotStep {
     /// The step, in base units (see [`Pair::common_step_base`]).
-    pub fn new(base: Decimal) -> Self {
+    pub(crate) fn new(base: Decimal) -> Self {
         let as_f64 = base.to_f64().unwrap_or(f64::NAN);
         LotStep { base, as_f64, per_base: 1.0 / as_f64, mantissa: i64::try_from(base.mantissa()).ok() }
     }
 
     /// The step, in base units.
-    pub fn base(&self) -> Decimal {
+    pub(crate) fn base(&self) -> Decimal {
         self.base
     }
 
@@ -144,14 +144,14 @@ impl LotStep {
 /// A size target resolved against a pair's lot step once: a base size becomes a whole number of steps
 /// (rounded down), a quote notional is kept for conversion at the buy venue's executable VWAP.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum PreparedSize {
+pub(crate) enum PreparedSize {
     Steps(i64),
     Quote(f64),
 }
 
 impl PreparedSize {
     /// Resolves `target` for a pair with lot step `step`.
-    pub fn new(target: SizeTarget, step: &LotStep) -> Self {
+    pub(crate) fn new(target: SizeTarget, step: &LotStep) -> Self {
         match target {
             SizeTarget::Base(base) => PreparedSize::Steps((base / step.base).floor().to_i64().unwrap_or(0)),
             SizeTarget::Quote(quote) => PreparedSize::Quote(quote.to_f64().unwrap_or(0.0)),
@@ -225,7 +225,7 @@ impl<'a> SpreadCalculator<'a> {
 
     /// Like [`SpreadCalculator::new`] with the pair's lot step and each leg's [`LegUnits`] already known
     /// (the engine keeps them between evaluations).
-    pub fn with_units(
+    pub(crate) fn with_units(
         step: LotStep,
         (buy, buy_units): (LegBook<'a>, LegUnits),
         (sell, sell_units): (LegBook<'a>, LegUnits),
@@ -246,13 +246,8 @@ impl<'a> SpreadCalculator<'a> {
         self.direction
     }
 
-    /// Converts a target into a whole number of common steps (rounded down).
-    pub fn steps_for(&self, target: SizeTarget) -> Result<i64, NotExecutable> {
-        self.steps_for_prepared(PreparedSize::new(target, &self.step))
-    }
-
-    /// [`SpreadCalculator::steps_for`] for a target resolved beforehand.
-    pub fn steps_for_prepared(&self, size: PreparedSize) -> Result<i64, NotExecutable> {
+    /// Converts a size target resolved beforehand into a whole number of common steps (rounded down).
+    pub(crate) fn steps_for_prepared(&self, size: PreparedSize) -> Result<i64, NotExecutable> {
         let steps = match size {
             PreparedSize::Steps(steps) => steps,
             PreparedSize::Quote(quote) => {
@@ -272,13 +267,13 @@ impl<'a> SpreadCalculator<'a> {
     }
 
     /// [`SpreadCalculator::quote`] for a target resolved beforehand.
-    pub fn quote_prepared(&self, size: PreparedSize) -> Result<SpreadQuote, NotExecutable> {
+    pub(crate) fn quote_prepared(&self, size: PreparedSize) -> Result<SpreadQuote, NotExecutable> {
         let steps = self.steps_for_prepared(size)?;
         self.quote_steps(steps)
     }
 
     /// The executable spread at `steps` common lot steps.
-    pub fn quote_steps(&self, steps: i64) -> Result<SpreadQuote, NotExecutable> {
+    pub(crate) fn quote_steps(&self, steps: i64) -> Result<SpreadQuote, NotExecutable> {
         let buy_cost = self.walk_leg(&self.buy, Side::Ask, steps)?;
         let sell_proceeds = self.walk_leg(&self.sell, Side::Bid, steps)?;
         let per_base = 1.0 / (steps as f64 * self.step.as_f64);

@@ -121,7 +121,7 @@ fn skip(instrument: &Instrument, reason: &str) -> Skipped {
 }
 
 /// Least common multiple of two positive decimals (`lcm(0.0001, 0.001) = 0.001`, `lcm(0.4, 0.6) = 1.2`).
-pub fn decimal_lcm(a: Decimal, b: Decimal) -> Decimal {
+pub(crate) fn decimal_lcm(a: Decimal, b: Decimal) -> Decimal {
     let scale = a.normalize().scale().max(b.normalize().scale());
     let factor = Decimal::from_i128_with_scale(10i128.pow(scale), 0);
     let (ia, ib) = ((a * factor).trunc(), (b * factor).trunc());

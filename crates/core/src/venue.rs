@@ -76,11 +76,6 @@ impl<T> VenueMap<T> {
         Venue::ALL.into_iter().zip(self.0.iter())
     }
 
-    /// Mutable `(venue, value)` in [`Venue::ALL`] order.
-    pub fn entries_mut(&mut self) -> impl Iterator<Item = (Venue, &mut T)> {
-        Venue::ALL.into_iter().zip(self.0.iter_mut())
-    }
-
     /// The values in [`Venue::ALL`] order.
     pub fn values(&self) -> impl Iterator<Item = &T> {
         self.0.iter()

@@ -118,7 +118,7 @@ impl VenueCredentials {
 }
 
 /// The file's permission bits when group or others may read or write it (like ssh, which refuses such keys).
-pub fn loose_permissions(path: &Path) -> Option<u32> {
+pub(crate) fn loose_permissions(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

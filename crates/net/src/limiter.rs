@@ -31,7 +31,7 @@ impl RateLimiter {
     }
 
     /// Waits until `weight` can be spent, then spends it.
-    pub async fn acquire(&self, weight: u32) {
+    pub(crate) async fn acquire(&self, weight: u32) {
         loop {
             match self.try_acquire(weight) {
                 None => return,
@@ -41,7 +41,7 @@ impl RateLimiter {
     }
 
     /// Spends `weight` if available now; otherwise returns how long to wait.
-    pub fn try_acquire(&self, weight: u32) -> Option<Duration> {
+    pub(crate) fn try_acquire(&self, weight: u32) -> Option<Duration> {
         let weight = f64::from(weight).min(self.capacity);
         let mut bucket = self.state.lock().unwrap_or_else(|e| e.into_inner());
         self.refill(&mut bucket);
@@ -54,7 +54,7 @@ impl RateLimiter {
     }
 
     /// How long until `weight` could be spent (zero when it can be now); spends nothing.
-    pub fn wait_time(&self, weight: u32) -> Duration {
+    pub(crate) fn wait_time(&self, weight: u32) -> Duration {
         let weight = f64::from(weight).min(self.capacity);
         let mut bucket = self.state.lock().unwrap_or_else(|e| e.into_inner());
         self.refill(&mut bucket);
@@ -63,7 +63,7 @@ impl RateLimiter {
 
     /// Takes the server's own count of weight used in the current window into account
     /// (e.g. Binance `X-MBX-USED-WEIGHT-1m`): never believe more is left than the server says.
-    pub fn observe_used(&self, used: u32) {
+    pub(crate) fn observe_used(&self, used: u32) {
         let mut bucket = self.state.lock().unwrap_or_else(|e| e.into_inner());
         self.refill(&mut bucket);
         bucket.tokens = bucket.tokens.min((self.capacity - f64::from(used)).max(0.0));

@@ -56,7 +56,7 @@ pub enum Verdict {
 }
 
 /// Reads a venue's response status and body.
-pub type Classifier = fn(status: u16, body: &[u8]) -> Verdict;
+pub(crate) type Classifier = fn(status: u16, body: &[u8]) -> Verdict;
 
 /// A request as signed for one attempt (signatures include a timestamp, so every retry is signed anew).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub struct SignedRequest {
 }
 
 /// Signs a request path for one attempt.
-pub type Signer<'a> = &'a (dyn Fn(&str) -> SignedRequest + Send + Sync);
+pub(crate) type Signer<'a> = &'a (dyn Fn(&str) -> SignedRequest + Send + Sync);
 
 /// Sees every successful REST response (used by the recorder).
 pub trait ResponseObserver: Send + Sync {

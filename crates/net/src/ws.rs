@@ -149,7 +149,7 @@ pub enum Disconnect {
 /// Largest WebSocket message (and frame) accepted: a 400-level OKX snapshot is about 40 KB and a Binance
 /// combined-stream event a few KB, so a few MiB leave room without letting a faulty peer fill memory (the
 /// library's default is 64 MiB).
-pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 4 << 20;
 
 impl Disconnect {
     /// Short label for logs and metrics.

@@ -83,7 +83,7 @@ pub fn sign(secret: &str, timestamp: &str, method: &str, request_path: &str, bod
 }
 
 /// OKX's timestamp format, e.g. `2020-12-08T09:08:57.715Z`.
-pub fn iso8601_millis(unix_ms: u64) -> String {
+pub(crate) fn iso8601_millis(unix_ms: u64) -> String {
     let (days, ms_of_day) = ((unix_ms / 86_400_000) as i64, unix_ms % 86_400_000);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;

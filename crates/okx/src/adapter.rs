@@ -18,7 +18,7 @@ use crate::rest::{OkxRest, DEFAULT_REST_URL, MAX_REST_DEPTH};
 use crate::ws::{OkxWs, DEFAULT_WS_URL};
 
 /// Book channels a subscription may use.
-pub const BOOK_CHANNELS: [&str; 3] = ["books", "books5", "bbo-tbt"];
+pub(crate) const BOOK_CHANNELS: [&str; 3] = ["books", "books5", "bbo-tbt"];
 
 /// OKX v5 public swaps.
 #[derive(Debug, Clone, Copy, Default)]

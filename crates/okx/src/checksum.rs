@@ -5,7 +5,7 @@ use perpspread_core::num::render_fixed;
 use perpspread_core::{Level, OrderBook, Side};
 
 /// Levels per side covered by the checksum.
-pub const CHECKSUM_DEPTH: usize = 25;
+pub(crate) const CHECKSUM_DEPTH: usize = 25;
 
 /// Computes the checksum of `book`, rendering into `scratch` (reused between calls; no allocation once
 /// it has grown).
@@ -143,7 +143,7 @@ fn render_side(old: &[LevelText], out: &mut Vec<LevelText>, book: &OrderBook, si
 }
 
 /// CRC32 (IEEE) of a checksum string, as OKX's signed 32-bit integer.
-pub fn checksum_of(text: &str) -> i32 {
+pub(crate) fn checksum_of(text: &str) -> i32 {
     crc32fast::hash(text.as_bytes()) as i32
 }
 

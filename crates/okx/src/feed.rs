@@ -33,10 +33,10 @@ use frames::*;
 use sync::*;
 
 /// Levels per side OKX keeps in a `books` snapshot.
-pub const BOOKS_DEPTH: usize = 400;
+pub(crate) const BOOKS_DEPTH: usize = 400;
 
 /// How long updates may arrive without a snapshot before a REST snapshot is asked for, ns of receive time.
-pub const WS_SNAPSHOT_WAIT_NS: u64 = 2_000_000_000;
+pub(crate) const WS_SNAPSHOT_WAIT_NS: u64 = 2_000_000_000;
 
 /// Feed handler for OKX's public channels.
 #[derive(Debug)]
@@ -69,7 +69,8 @@ impl OkxFeed {
     }
 
     /// Whether the venue was seen sending initial WebSocket snapshots (`None` before any book was synced).
-    pub fn ws_snapshots(&self) -> Option<bool> {
+    #[cfg(test)]
+    pub(crate) fn ws_snapshots(&self) -> Option<bool> {
         self.ws_snapshots
     }
 

@@ -56,12 +56,12 @@ pub struct InstrumentMsg<'a> {
 }
 
 /// A book level `[price, size, "0" (deprecated), order count]`.
-pub type LevelMsg<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
+pub(crate) type LevelMsg<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
 
 /// `data[0]` of `GET /api/v5/market/books` (and of the `books` WebSocket channels).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BookMsg<'a> {
+pub(crate) struct BookMsg<'a> {
     #[serde(borrow)]
     pub asks: Vec<LevelMsg<'a>>,
     #[serde(borrow)]
@@ -69,11 +69,7 @@ pub struct BookMsg<'a> {
     #[serde(default)]
     pub ts: Option<&'a str>,
     #[serde(default)]
-    pub checksum: Option<i64>,
-    #[serde(default)]
     pub seq_id: Option<i64>,
-    #[serde(default)]
-    pub prev_seq_id: Option<i64>,
 }
 
 /// One entry of `GET /api/v5/market/tickers?instType=SWAP`.
@@ -97,7 +93,7 @@ pub struct TickerMsg<'a> {
 /// One entry of `GET /api/v5/public/funding-rate` (and the `funding-rate` channel).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FundingMsg<'a> {
+pub(crate) struct FundingMsg<'a> {
     pub inst_id: &'a str,
     pub funding_rate: &'a str,
     #[serde(default)]
@@ -121,9 +117,7 @@ pub struct FundingMsg<'a> {
 /// One entry of `GET /api/v5/public/mark-price`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MarkPriceMsg<'a> {
+pub(crate) struct MarkPriceMsg<'a> {
     pub inst_id: &'a str,
     pub mark_px: &'a str,
-    #[serde(default)]
-    pub ts: &'a str,
 }

@@ -217,7 +217,7 @@ pub fn parse_funding(body: &[u8]) -> Result<Funding, BodyError> {
 }
 
 /// Normalizes one funding message (REST or WebSocket).
-pub fn funding_from(msg: &FundingMsg<'_>) -> Result<Funding, BodyError> {
+pub(crate) fn funding_from(msg: &FundingMsg<'_>) -> Result<Funding, BodyError> {
     let next_funding_ms = millis("fundingTime", msg.funding_time)?;
     let after = millis("nextFundingTime", msg.next_funding_time)?;
     let interval_hours = match (next_funding_ms, after) {

@@ -22,13 +22,13 @@ pub const DEFAULT_WS_URL: &str = "wss://ws.okx.com:8443/ws/v5/public";
 const ARGS_PER_REQUEST: usize = 50;
 
 /// Instruments per connection: OKX recommends fewer than 30 channels of 50/400 depth levels per connection.
-pub const BOOKS_PER_CONNECTION: usize = 25;
+pub(crate) const BOOKS_PER_CONNECTION: usize = 25;
 
 /// New connections allowed per second per IP.
 pub const CONNECTS_PER_SECOND: u32 = 3;
 
 /// Subscribe/unsubscribe/login requests allowed per hour per connection.
-pub const REQUESTS_PER_HOUR: u32 = 480;
+pub(crate) const REQUESTS_PER_HOUR: u32 = 480;
 
 /// Connection settings for OKX's public channels.
 #[derive(Debug, Clone)]

@@ -57,7 +57,7 @@ const FONT_CANDIDATES: &[&str] = &[
 ];
 
 /// Registers a font for text once; returns whether text can be drawn.
-pub fn text_available() -> bool {
+pub(crate) fn text_available() -> bool {
     static FONT: OnceLock<bool> = OnceLock::new();
     *FONT.get_or_init(|| {
         let from_env = std::env::var_os("PERPSPREAD_FONT").map(PathBuf::from);

@@ -97,7 +97,7 @@ impl Report {
     }
 
     /// From opportunity rows and optional snapshot rows.
-    pub fn from_records(
+    pub(crate) fn from_records(
         records: &[OpportunityRecord],
         snapshots: Option<&[SnapshotRecord]>,
         options: &ReportOptions,
@@ -167,13 +167,13 @@ impl Report {
     }
 
     /// Adds book-health figures (from a replay).
-    pub fn with_book_health(mut self, health: BookHealthReport) -> Report {
+    pub(crate) fn with_book_health(mut self, health: BookHealthReport) -> Report {
         self.book_health = Some(health);
         self
     }
 
     /// Adds the funding settled during the replayed captures.
-    pub fn with_realised_funding(mut self, realised: Vec<RealisedFunding>) -> Report {
+    pub(crate) fn with_realised_funding(mut self, realised: Vec<RealisedFunding>) -> Report {
         self.realised_funding = realised;
         self
     }

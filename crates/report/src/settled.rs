@@ -72,7 +72,7 @@ impl SettledFunding {
     }
 
     /// Both directions of every pair with at least one settlement on either leg.
-    pub fn realised(&self, pairs: &[Pair]) -> Vec<RealisedFunding> {
+    pub(crate) fn realised(&self, pairs: &[Pair]) -> Vec<RealisedFunding> {
         let sum_bp = |s: &[Settlement]| s.iter().map(|s| s.rate * 10_000.0).sum::<f64>();
         let mut rows = Vec::new();
         for pair in pairs {

@@ -28,7 +28,7 @@ impl Percentiles {
 }
 
 /// The `q` quantile (0–1) of sorted values, interpolating between closest ranks; 0 when empty.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     match sorted.len() {
         0 => 0.0,
         1 => sorted[0],
@@ -61,7 +61,7 @@ impl Default for LatencyHistogram {
 
 impl LatencyHistogram {
     /// Records one latency in milliseconds (NaN ignored; beyond ±1 day clamped).
-    pub fn record_ms(&mut self, ms: f64) {
+    pub(crate) fn record_ms(&mut self, ms: f64) {
         if ms.is_nan() {
             return;
         }
@@ -81,7 +81,7 @@ impl LatencyHistogram {
     }
 
     /// The `q` quantile (0–1) in milliseconds; 0 when empty.
-    pub fn quantile_ms(&self, q: f64) -> f64 {
+    pub(crate) fn quantile_ms(&self, q: f64) -> f64 {
         let (negatives, total) = (self.negative.len(), self.len());
         if total == 0 {
             return 0.0;
@@ -100,7 +100,7 @@ impl LatencyHistogram {
     }
 
     /// p50 / p90 / p99 / max in milliseconds.
-    pub fn percentiles(&self) -> Percentiles {
+    pub(crate) fn percentiles(&self) -> Percentiles {
         Percentiles {
             p50: self.quantile_ms(0.50),
             p90: self.quantile_ms(0.90),

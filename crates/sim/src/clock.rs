@@ -14,7 +14,7 @@ pub fn unix_ms() -> u64 {
 }
 
 /// The next settlement strictly after `now_ms` of a schedule every `hours` from 00:00 UTC.
-pub fn next_funding_every(now_ms: u64, hours: u32) -> u64 {
+pub(crate) fn next_funding_every(now_ms: u64, hours: u32) -> u64 {
     let interval = u64::from(hours.max(1)) * 3_600_000;
     (now_ms / interval + 1) * interval
 }

@@ -234,7 +234,7 @@ fn default_funding() -> f64 {
     0.0001
 }
 /// Funding intervals the venues use, hours.
-pub const FUNDING_HOURS: [u32; 4] = [1, 2, 4, 8];
+pub(crate) const FUNDING_HOURS: [u32; 4] = [1, 2, 4, 8];
 
 fn default_funding_hours() -> u32 {
     8
@@ -245,7 +245,7 @@ fn default_half_spread() -> f64 {
 
 impl SimPair {
     /// Hours between settlements on `venue`.
-    pub fn funding_hours(&self, venue: Venue) -> u32 {
+    pub(crate) fn funding_hours(&self, venue: Venue) -> u32 {
         match venue {
             Venue::Okx => self.okx_funding_hours,
             Venue::Binance => self.binance_funding_hours,
@@ -346,7 +346,7 @@ fn usdt() -> String {
 
 impl Dislocation {
     /// Whether the dislocation is active at `elapsed_ms` after start.
-    pub fn active_at(&self, elapsed_ms: u64) -> bool {
+    pub(crate) fn active_at(&self, elapsed_ms: u64) -> bool {
         elapsed_ms >= self.start_ms && elapsed_ms - self.start_ms < self.duration_ms
     }
 
@@ -357,7 +357,7 @@ impl Dislocation {
 }
 
 /// The venue a dislocation sells on when none is given: OKX's counterpart is Binance, every other venue's OKX.
-pub fn other_venue(venue: Venue) -> Venue {
+pub(crate) fn other_venue(venue: Venue) -> Venue {
     match venue {
         Venue::Okx => Venue::Binance,
         Venue::Binance | Venue::Bybit => Venue::Okx,
@@ -454,7 +454,7 @@ impl SimPair {
     }
 
     /// Lists the market on Bybit.
-    pub fn with_bybit(mut self, spec: BybitSpec) -> Self {
+    pub(crate) fn with_bybit(mut self, spec: BybitSpec) -> Self {
         self.bybit = Some(spec);
         self
     }
@@ -462,7 +462,7 @@ impl SimPair {
 
 /// The default universe: nine cross-listed markets plus an OKX inverse swap, a Binance quarterly future
 /// and a Binance symbol that is not trading.
-pub fn default_pairs() -> Vec<SimPair> {
+pub(crate) fn default_pairs() -> Vec<SimPair> {
     let linear = OkxSpec::linear;
     let perp = BinanceSpec::perpetual;
     let bybit = BybitSpec::perpetual;

@@ -177,7 +177,8 @@ impl FaultKind {
     }
 
     /// Whether WebSocket connections handle this fault (the rest is handled by the board itself).
-    pub fn is_ws(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_ws(&self) -> bool {
         !matches!(
             self,
             FaultKind::RestStatus { .. }
@@ -212,7 +213,7 @@ struct RestFaults {
 
 /// What the REST layer must do to the current request.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct RestAction {
+pub(crate) struct RestAction {
     /// Answer with this HTTP status instead of the real response.
     pub status: Option<u16>,
     /// Wait this long before answering.
@@ -221,7 +222,7 @@ pub struct RestAction {
 
 /// Shared fault state: WebSocket fault fan-out, REST counters and the fault log.
 #[derive(Debug)]
-pub struct FaultBoard {
+pub(crate) struct FaultBoard {
     ws: VenueMap<broadcast::Sender<Arc<FaultKind>>>,
     rest: Mutex<VenueMap<RestFaults>>,
     refuse: VenueMap<AtomicU32>,
@@ -230,7 +231,7 @@ pub struct FaultBoard {
 
 impl FaultBoard {
     /// A board logging to `log` (appending), if given.
-    pub fn new(log: Option<&Path>) -> Result<Self, SimError> {
+    pub(crate) fn new(log: Option<&Path>) -> Result<Self, SimError> {
         let log = match log {
             Some(path) => Some(
                 OpenOptions::new()
@@ -250,7 +251,7 @@ impl FaultBoard {
     }
 
     /// Injects a fault now.
-    pub fn inject(&self, kind: FaultKind) {
+    pub(crate) fn inject(&self, kind: FaultKind) {
         self.record("injected", &kind, None);
         let venue = kind.venue();
         match &kind {
@@ -267,12 +268,12 @@ impl FaultBoard {
     }
 
     /// Receives the WebSocket faults of `venue` injected from now on.
-    pub fn subscribe_ws(&self, venue: Venue) -> broadcast::Receiver<Arc<FaultKind>> {
+    pub(crate) fn subscribe_ws(&self, venue: Venue) -> broadcast::Receiver<Arc<FaultKind>> {
         self.ws[venue].subscribe()
     }
 
     /// Consumes the pending REST fault for one request to `venue`.
-    pub fn take_rest(&self, venue: Venue) -> RestAction {
+    pub(crate) fn take_rest(&self, venue: Venue) -> RestAction {
         let mut rest = lock(&self.rest);
         let pending = &mut rest[venue];
         let mut action = RestAction::default();
@@ -288,12 +289,12 @@ impl FaultBoard {
     }
 
     /// Whether the next subscription request to `venue` must be refused (consumes one refusal).
-    pub fn take_refusal(&self, venue: Venue) -> bool {
+    pub(crate) fn take_refusal(&self, venue: Venue) -> bool {
         self.refuse[venue].fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
     }
 
     /// Appends `{"ts_ns":…,"phase":…,"fault":{…},"detail":…}` to the fault log and traces it.
-    pub fn record(&self, phase: &str, kind: &FaultKind, detail: Option<&str>) {
+    pub(crate) fn record(&self, phase: &str, kind: &FaultKind, detail: Option<&str>) {
         tracing::info!(phase, fault = ?kind, detail, "fault");
         let mut log = lock(&self.log);
         if let Some(file) = log.as_mut() {

@@ -32,13 +32,13 @@ use crate::config::{Dislocation, SimConfig, SimPair};
 use crate::SimError;
 
 /// Most levels a side the OKX books keep (the `books` channel and REST maximum).
-pub const OKX_DEPTH: usize = 400;
+pub(crate) const OKX_DEPTH: usize = 400;
 /// Most levels a side the Binance books keep (the `/fapi/v1/depth` maximum).
-pub const BINANCE_DEPTH: usize = 1000;
+pub(crate) const BINANCE_DEPTH: usize = 1000;
 /// Levels per side of a Bybit book (the deepest linear stream, `orderbook.1000`).
-pub const BYBIT_DEPTH: usize = 1000;
+pub(crate) const BYBIT_DEPTH: usize = 1000;
 /// Levels a side included in every [`BookDelta`] for top-N channels.
-pub const TOP_LEVELS: usize = 25;
+pub(crate) const TOP_LEVELS: usize = 25;
 /// Levels near the top kept at meaningful size while a dislocation is active.
 const DISLOCATION_LEVELS: usize = 3;
 
@@ -105,23 +105,23 @@ impl BookMeta {
     }
 
     /// A price on the grid as the venue writes it.
-    pub fn price_dec(&self, units: i64) -> Dec64 {
+    pub(crate) fn price_dec(&self, units: i64) -> Dec64 {
         as_written(units, self.instrument.price_scale, self.price_dp)
     }
 
     /// A size on the grid as the venue writes it.
-    pub fn qty_dec(&self, units: i64) -> Dec64 {
+    pub(crate) fn qty_dec(&self, units: i64) -> Dec64 {
         as_written(units, self.instrument.qty_scale, self.qty_dp)
     }
 
     /// Writes a grid price as the venue does.
-    pub fn write_price<W: fmt::Write>(&self, out: &mut W, units: i64) -> fmt::Result {
+    pub(crate) fn write_price<W: fmt::Write>(&self, out: &mut W, units: i64) -> fmt::Result {
         let d = self.price_dec(units);
         write_fixed(out, d.mantissa, d.decimals, d.decimals)
     }
 
     /// Writes a grid size as the venue does.
-    pub fn write_qty<W: fmt::Write>(&self, out: &mut W, units: i64) -> fmt::Result {
+    pub(crate) fn write_qty<W: fmt::Write>(&self, out: &mut W, units: i64) -> fmt::Result {
         let d = self.qty_dec(units);
         write_fixed(out, d.mantissa, d.decimals, d.decimals)
     }
@@ -512,7 +512,7 @@ impl Market {
     }
 
     /// Steps taken so far.
-    pub fn step_index(&self) -> u64 {
+    pub(crate) fn step_index(&self) -> u64 {
         self.step
     }
 
@@ -527,7 +527,7 @@ impl Market {
     }
 
     /// The funding clock, Unix ms: exchange time, sped up by `funding_clock_speed` from step 0.
-    pub fn funding_now_ms(&self) -> u64 {
+    pub(crate) fn funding_now_ms(&self) -> u64 {
         self.epoch_ms + (self.now_ms() - self.epoch_ms).saturating_mul(self.funding_speed)
     }
 
@@ -565,7 +565,7 @@ impl Market {
     }
 
     /// Restarts the update ids of `symbol` on `venue` at 1 (a service restart; the next step continues from there).
-    pub fn restart_sequence(&mut self, venue: Venue, symbol: &str) {
+    pub(crate) fn restart_sequence(&mut self, venue: Venue, symbol: &str) {
         let Some(&index) = self.index.get(&(venue, symbol.to_owned())) else { return };
         if let Some(book) = self.pairs[index].venue_mut(venue) {
             (book.seq, book.prev_seq) = (1, 1);
@@ -583,7 +583,7 @@ impl Market {
     }
 
     /// The pair listing `symbol` on `venue`.
-    pub fn pair_of(&self, venue: Venue, symbol: &str) -> Option<&PairState> {
+    pub(crate) fn pair_of(&self, venue: Venue, symbol: &str) -> Option<&PairState> {
         self.index.get(&(venue, symbol.to_owned())).map(|&i| &self.pairs[i])
     }
 
@@ -593,7 +593,7 @@ impl Market {
     }
 
     /// Position of `symbol` among [`Market::books`] of `venue` (and in [`crate::server::StepEvent`]).
-    pub fn book_slot(&self, venue: Venue, symbol: &str) -> Option<usize> {
+    pub(crate) fn book_slot(&self, venue: Venue, symbol: &str) -> Option<usize> {
         self.books(venue).position(|b| b.meta.symbol() == symbol)
     }
 

@@ -20,7 +20,7 @@ use crate::SimError;
 
 /// Everything one model step changed, published to WebSocket connections.
 #[derive(Debug)]
-pub struct StepEvent {
+pub(crate) struct StepEvent {
     pub step: u64,
     /// Exchange time after the step, Unix ms.
     pub now_ms: u64,
@@ -32,20 +32,9 @@ pub struct StepEvent {
     pub bybit: Vec<BookDelta>,
 }
 
-impl StepEvent {
-    /// The deltas of `venue`.
-    pub fn deltas(&self, venue: Venue) -> &[BookDelta] {
-        match venue {
-            Venue::Okx => &self.okx,
-            Venue::Binance => &self.binance,
-            Venue::Bybit => &self.bybit,
-        }
-    }
-}
-
 /// State shared by every server task.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     pub config: SimConfig,
     pub market: Mutex<Market>,
     pub steps: broadcast::Sender<Arc<StepEvent>>,
@@ -61,7 +50,7 @@ pub struct Shared {
 /// Records every documented limit a client broke (a well-behaved client breaks none), and counts connection
 /// attempts for the per-IP connection limits.
 #[derive(Debug, Default)]
-pub struct LimitBoard {
+pub(crate) struct LimitBoard {
     violations: Mutex<Vec<String>>,
     connects: Mutex<Vec<(Venue, std::time::Instant)>>,
     requests: Mutex<std::collections::VecDeque<(Venue, std::time::Instant)>>,
@@ -69,18 +58,18 @@ pub struct LimitBoard {
 
 impl LimitBoard {
     /// Notes a broken limit.
-    pub fn violated(&self, venue: Venue, what: String) {
+    pub(crate) fn violated(&self, venue: Venue, what: String) {
         tracing::warn!(%venue, "client broke a venue limit: {what}");
         crate::faults::lock(&self.violations).push(format!("{venue}: {what}"));
     }
 
     /// Every broken limit so far.
-    pub fn violations(&self) -> Vec<String> {
+    pub(crate) fn violations(&self) -> Vec<String> {
         crate::faults::lock(&self.violations).clone()
     }
 
     /// Counts a connection attempt; `false` (and a violation) when more than `allowed` came within `window`.
-    pub fn connect(&self, venue: Venue, allowed: u32, window: Duration) -> bool {
+    pub(crate) fn connect(&self, venue: Venue, allowed: u32, window: Duration) -> bool {
         let now = std::time::Instant::now();
         let mut connects = crate::faults::lock(&self.connects);
         connects.retain(|(_, at)| now.duration_since(*at) < window.max(Duration::from_secs(300)));
@@ -97,7 +86,7 @@ impl LimitBoard {
 
 impl LimitBoard {
     /// Counts a REST request against a per-IP limit; `false` (and a violation) beyond `allowed` within `window`.
-    pub fn request(&self, venue: Venue, allowed: usize, window: Duration) -> bool {
+    pub(crate) fn request(&self, venue: Venue, allowed: usize, window: Duration) -> bool {
         let now = std::time::Instant::now();
         let mut requests = crate::faults::lock(&self.requests);
         while requests.front().is_some_and(|(_, at)| now.duration_since(*at) >= window) {
@@ -116,7 +105,7 @@ impl LimitBoard {
 
 impl Shared {
     /// Injects a fault now, or schedules it at `at_ms` after start.
-    pub fn schedule(self: &Arc<Self>, fault: Fault) {
+    pub(crate) fn schedule(self: &Arc<Self>, fault: Fault) {
         let delay = fault.at_ms.map(|at| (self.started_ms + at).saturating_sub(unix_ms())).unwrap_or(0);
         if delay == 0 {
             self.inject(fault.kind);
@@ -134,7 +123,7 @@ impl Shared {
 
     /// Injects a fault now: a change of the market itself (a funding interval) is applied to the model, the
     /// rest goes to the fault board.
-    pub fn inject(&self, kind: FaultKind) {
+    pub(crate) fn inject(&self, kind: FaultKind) {
         if let FaultKind::FundingInterval { venue, symbol, hours } = &kind {
             if let Err(error) = lock(&self.market).set_funding_hours(*venue, symbol, *hours) {
                 tracing::warn!("funding interval change not applied: {error}");
@@ -147,7 +136,7 @@ impl Shared {
     }
 
     /// Runs `f` on the market under its lock.
-    pub fn with_market<R>(&self, f: impl FnOnce(&Market) -> R) -> R {
+    pub(crate) fn with_market<R>(&self, f: impl FnOnce(&Market) -> R) -> R {
         f(&lock(&self.market))
     }
 }

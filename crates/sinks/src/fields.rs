@@ -23,7 +23,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
 /// Keys whose JSON value is always a string (never parsed back as a number).
-pub const STRING_FIELDS: &[&str] = &[
+pub(crate) const STRING_FIELDS: &[&str] = &[
     "event",
     "pair",
     "direction",
@@ -61,7 +61,7 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Encoded, FieldsError> {
 }
 
 /// Splits a JSON object into flat `(key, string value)` pairs, keeping key order.
-pub fn flatten_json(json: &str) -> Result<Vec<(String, String)>, FieldsError> {
+pub(crate) fn flatten_json(json: &str) -> Result<Vec<(String, String)>, FieldsError> {
     let Ordered(entries) =
         serde_json::from_str::<Ordered>(json).map_err(|_| FieldsError::NotAnObject(truncate(json)))?;
     Ok(entries
@@ -81,7 +81,7 @@ pub fn flatten_json(json: &str) -> Result<Vec<(String, String)>, FieldsError> {
 }
 
 /// Rebuilds the JSON line from flat fields (the inverse of [`flatten_json`]).
-pub fn to_json_line<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> String {
+pub(crate) fn to_json_line<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> String {
     let mut out = String::with_capacity(64 * fields.len() + 2);
     out.push('{');
     for (index, (key, value)) in fields.iter().enumerate() {

@@ -73,7 +73,7 @@ pub fn parse_shard(text: &str) -> Result<Shard, ShardError> {
 }
 
 /// 64-bit FNV-1a.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in bytes {
         hash ^= u64::from(*byte);

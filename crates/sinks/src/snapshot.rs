@@ -141,7 +141,7 @@ impl SpreadSnapshot {
 
     /// Like [`SpreadSnapshot::capture`], looking the books up in the venues' feed handlers
     /// (e.g. `|venue| pipeline.feed(venue)`).
-    pub fn from_feeds<'a>(
+    pub(crate) fn from_feeds<'a>(
         engine: &Engine,
         pair: usize,
         feed: &impl Fn(Venue) -> &'a dyn Feed,

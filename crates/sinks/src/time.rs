@@ -4,7 +4,7 @@
 pub const HOUR_NS: u64 = 3_600_000_000_000;
 
 /// `(year, month, day, hour)` in UTC of a Unix ns timestamp.
-pub fn utc_parts(unix_ns: u64) -> (i64, u32, u32, u32) {
+pub(crate) fn utc_parts(unix_ns: u64) -> (i64, u32, u32, u32) {
     let secs = unix_ns / 1_000_000_000;
     let days = (secs / 86_400) as i64;
     let hour = ((secs % 86_400) / 3_600) as u32;
@@ -18,7 +18,7 @@ pub fn hour_of_day(unix_ns: u64) -> u32 {
 }
 
 /// `YYYY-MM-DDTHH` of the hour containing `unix_ns` (UTC).
-pub fn hour_label(unix_ns: u64) -> String {
+pub(crate) fn hour_label(unix_ns: u64) -> String {
     let (y, m, d, h) = utc_parts(unix_ns);
     format!("{y:04}-{m:02}-{d:02}T{h:02}")
 }

@@ -54,7 +54,7 @@ impl Pipeline {
     }
 
     /// A pipeline over the given feed handlers (one per venue).
-    pub fn with_feeds(feeds: VenueMap<Box<dyn Feed>>) -> Self {
+    pub(crate) fn with_feeds(feeds: VenueMap<Box<dyn Feed>>) -> Self {
         Pipeline {
             feeds,
             events: Vec::new(),
@@ -120,7 +120,7 @@ impl Pipeline {
     }
 
     /// The handler of a venue, mutably (to track or invalidate books).
-    pub fn feed_mut(&mut self, venue: Venue) -> &mut dyn Feed {
+    pub(crate) fn feed_mut(&mut self, venue: Venue) -> &mut dyn Feed {
         &mut *self.feeds[venue]
     }
 

@@ -7,7 +7,7 @@ use crate::UserError;
 
 /// Flags of `perpspread demo`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Seed of the simulated market.
     #[arg(long, default_value_t = 7)]
     seed: u64,

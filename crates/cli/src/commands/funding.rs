@@ -24,7 +24,7 @@ use perpspread_sinks::table::Table;
 
 /// Flags of `perpspread funding`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Pairs by base asset, pair or venue symbol (e.g. BTC,ETH,1000PEPEUSDT).
     #[arg(long, value_delimiter = ',', conflicts_with = "top")]
     symbols: Vec<String>,
@@ -44,7 +44,7 @@ pub struct Args {
 
 /// One funding trade: long `long_venue`, short `short_venue`.
 #[derive(Debug, Clone, Serialize)]
-pub struct FundingRow {
+pub(crate) struct FundingRow {
     pub pair: String,
     pub long_venue: Venue,
     pub short_venue: Venue,

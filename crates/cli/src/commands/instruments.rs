@@ -11,7 +11,7 @@ use perpspread_sinks::table::Table;
 
 /// Flags of `perpspread instruments`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// JSON lines instead of a table.
     #[arg(long)]
     json: bool,

@@ -20,7 +20,7 @@ use crate::venues::RestVenues;
 use crate::UserError;
 
 /// Checks that an input file exists and is a regular file; `what` names it in the error.
-pub fn require_file(path: &std::path::Path, what: &str) -> Result<(), UserError> {
+pub(crate) fn require_file(path: &std::path::Path, what: &str) -> Result<(), UserError> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => Ok(()),
         Ok(meta) if meta.is_dir() => {
@@ -32,7 +32,7 @@ pub fn require_file(path: &std::path::Path, what: &str) -> Result<(), UserError>
 }
 
 /// Flag value parser for counts and durations that must be at least 1.
-pub fn at_least_one(text: &str) -> Result<u64, String> {
+pub(crate) fn at_least_one(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(value) => Ok(value),
@@ -41,7 +41,7 @@ pub fn at_least_one(text: &str) -> Result<u64, String> {
 }
 
 /// Fetches every venue's instrument list concurrently and pairs them.
-pub async fn fetch_universe(venues: &RestVenues) -> anyhow::Result<Universe> {
+pub(crate) async fn fetch_universe(venues: &RestVenues) -> anyhow::Result<Universe> {
     let listings = futures::future::try_join_all(venues.iter().map(|v| v.rest.instruments())).await?;
     let (mut instruments, mut skipped) = (Vec::new(), Vec::new());
     for listing in listings {
@@ -53,7 +53,7 @@ pub async fn fetch_universe(venues: &RestVenues) -> anyhow::Result<Universe> {
 
 /// The pairs named on the command line, or the `top` most liquid ones (quoted in `quote`, if given).
 /// A `--symbols` given but naming nothing (`''`, `,,,`) is a mistake, not "everything" or "nothing".
-pub fn check_symbols(symbols: &[String]) -> Result<(), UserError> {
+pub(crate) fn check_symbols(symbols: &[String]) -> Result<(), UserError> {
     if !symbols.is_empty() && symbols.iter().all(|s| s.trim().is_empty()) {
         return Err(UserError("no symbols: --symbols lists none (e.g. --symbols BTC,ETH)".into()));
     }
@@ -112,7 +112,7 @@ async fn select_pairs(
 
 /// Pairs ordered by the smaller of their two venues' 24 h quote volumes (the thinner venue bounds the
 /// arbitrage), most liquid first; ties and unknown volumes fall back to alphabetical order.
-pub fn rank_by_liquidity(
+pub(crate) fn rank_by_liquidity(
     universe: &Universe,
     volumes: &HashMap<Venue, HashMap<String, f64>>,
     top: usize,
@@ -130,7 +130,7 @@ pub fn rank_by_liquidity(
 }
 
 /// Completes on Ctrl-C, SIGTERM, or after `limit`.
-pub async fn shutdown_signal(limit: Option<std::time::Duration>) {
+pub(crate) async fn shutdown_signal(limit: Option<std::time::Duration>) {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -162,7 +162,7 @@ pub async fn shutdown_signal(limit: Option<std::time::Duration>) {
 
 /// With API keys, reads the account's taker fees into each watched instrument (each venue's adapter knows how:
 /// OKX per fee group, Binance per symbol). Instruments without a rate keep the configured fee.
-pub async fn apply_account_fees(
+pub(crate) async fn apply_account_fees(
     config: &crate::config::Config,
     venues: &RestVenues,
     pairs: &mut [Pair],

@@ -19,7 +19,7 @@ use crate::UserError;
 
 /// Flags of `perpspread monitor`.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Pairs to watch (base asset, pair or venue symbol), e.g. BTC,ETH,1000PEPEUSDT.
     #[arg(long, value_delimiter = ',', conflicts_with_all = ["top", "all"])]
     pub symbols: Vec<String>,
@@ -184,7 +184,7 @@ pub(crate) fn parse_horizon(text: &str) -> Result<f64, String> {
 }
 
 /// Loads current funding of every leg (best effort: a failure only leaves the carry blank).
-pub async fn load_funding(venues: &RestVenues, pairs: &[Pair], engine: &mut Engine) {
+pub(crate) async fn load_funding(venues: &RestVenues, pairs: &[Pair], engine: &mut Engine) {
     let funding = super::scan::fetch_funding(venues, pairs).await;
     for (pair, leg, funding) in crate::funding_refresh::leg_updates(pairs, &funding) {
         engine.set_funding(pair, leg, funding);

@@ -14,7 +14,7 @@ use crate::UserError;
 
 /// Flags of `perpspread record`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Capture file to write (`.jsonl`, or `.jsonl.zst` for zstd).
     #[arg(long)]
     out: PathBuf,
@@ -82,7 +82,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
 
 /// Live streaming settings for `pairs` from the configuration: every enabled venue as its adapter streams it,
 /// with its REST client for book snapshots.
-pub fn live_config(
+pub(crate) fn live_config(
     config: &Config,
     pairs: &[Pair],
     venues: RestVenues,

@@ -11,7 +11,7 @@ use perpspread_sinks::table::Table;
 
 /// Flags of `perpspread replay`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Capture file (capture format v1, `.jsonl` or `.jsonl.zst`), or every part of one rotated recording
     /// (`rec.jsonl rec.0001.jsonl …`, in any order, e.g. `rec*.jsonl`), replayed as one.
     #[arg(required = true)]

@@ -11,7 +11,7 @@ use crate::UserError;
 
 /// Flags of `perpspread report`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Capture files (`.jsonl`, `.jsonl.zst`; the parts of a rotated recording are replayed as one) or
     /// opportunity files written by `monitor --out-dir` (`opportunities-*.parquet` / `.csv`).
     #[arg(required = true)]

@@ -20,7 +20,7 @@ use perpspread_sinks::table::Table;
 
 /// Flags of `perpspread scan`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Pairs to scan by base asset, pair or venue symbol (e.g. BTC,ETH,1000PEPEUSDT).
     #[arg(long, value_delimiter = ',', conflicts_with = "top")]
     symbols: Vec<String>,
@@ -43,7 +43,7 @@ pub struct Args {
 
 /// One direction of one pair, as printed.
 #[derive(Debug, Clone, Serialize)]
-pub struct ScanRow {
+pub(crate) struct ScanRow {
     pub pair: String,
     pub direction: String,
     pub buy_venue: Venue,
@@ -182,7 +182,7 @@ pub(crate) async fn fetch_funding(venues: &RestVenues, pairs: &[Pair]) -> HashMa
 }
 
 /// Fetches books for every pair (bounded concurrency) and evaluates both directions.
-pub async fn scan_pairs(
+pub(crate) async fn scan_pairs(
     venues: &RestVenues,
     pairs: &[Pair],
     scan: &ScanConfig,
@@ -194,7 +194,7 @@ pub async fn scan_pairs(
 }
 
 /// [`scan_pairs`] with the legs' funding already fetched.
-pub async fn scan_pairs_with(
+pub(crate) async fn scan_pairs_with(
     venues: &RestVenues,
     pairs: &[Pair],
     scan: &ScanConfig,

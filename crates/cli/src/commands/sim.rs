@@ -10,7 +10,7 @@ use crate::UserError;
 
 /// Flags of `perpspread sim`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Simulator scenario (TOML: seed, pairs, volatility, dislocations, limits, faults).
     #[arg(long = "sim-config")]
     sim_config: Option<PathBuf>,
@@ -148,7 +148,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The command-line flags that point perpspread at a running simulator.
-pub fn endpoint_flags(sim: &SimHandle) -> String {
+pub(crate) fn endpoint_flags(sim: &SimHandle) -> String {
     Venue::ALL
         .into_iter()
         .filter_map(|venue| {
@@ -160,7 +160,7 @@ pub fn endpoint_flags(sim: &SimHandle) -> String {
 }
 
 /// Points every configured venue of `config` at the simulator (a venue the simulator does not serve is dropped).
-pub fn point_at(config: &mut crate::config::Config, sim: &SimHandle) {
+pub(crate) fn point_at(config: &mut crate::config::Config, sim: &SimHandle) {
     config.venues.retain(|name, _| name.parse::<Venue>().ok().and_then(|v| sim.endpoints(v)).is_some());
     for venue in Venue::ALL {
         if let (Some(settings), Some(endpoints)) = (config.venues.get_mut(venue.as_str()), sim.endpoints(venue)) {
@@ -171,7 +171,7 @@ pub fn point_at(config: &mut crate::config::Config, sim: &SimHandle) {
 
 /// A schedule of dislocations: every `every_ms`, one pair in turn, between each two venues listing it in turn
 /// (both directions), sizes from `min_bp` upward, lasting 1.5–4 s.
-pub fn dislocation_schedule(config: &SimConfig, count: usize, every_ms: u64, min_bp: f64) -> Vec<Dislocation> {
+pub(crate) fn dislocation_schedule(config: &SimConfig, count: usize, every_ms: u64, min_bp: f64) -> Vec<Dislocation> {
     let pairs: Vec<_> = config.pairs.iter().filter(|p| p.is_cross_listed()).collect();
     (0..count)
         .map(|i| {

@@ -8,7 +8,7 @@ use crate::UserError;
 
 /// Flags of `perpspread tail`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Redis URL, e.g. redis://127.0.0.1:6379.
     #[arg(long)]
     redis: String,

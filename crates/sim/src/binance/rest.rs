@@ -24,10 +24,10 @@ use crate::render::{f64_str, level_pairs, write_levels};
 use crate::server::Shared;
 
 /// Depth limits `/fapi/v1/depth` accepts.
-pub const DEPTH_LIMITS: [usize; 7] = [5, 10, 20, 50, 100, 500, 1000];
+pub(crate) const DEPTH_LIMITS: [usize; 7] = [5, 10, 20, 50, 100, 500, 1000];
 
 /// The Binance REST routes (plus `POST /_sim/fault`).
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/fapi/v1/exchangeInfo", get(exchange_info))
         .route("/fapi/v1/depth", get(depth))
@@ -302,7 +302,7 @@ async fn exchange_info(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// The `exchangeInfo` body for the market's Binance listings.
-pub fn exchange_info_body(m: &Market, weight_limit: u32) -> String {
+pub(crate) fn exchange_info_body(m: &Market, weight_limit: u32) -> String {
     let symbols: Vec<Value> =
         m.pairs().iter().filter_map(|p| p.binance.as_ref().and_then(|b| symbol_info(p, b))).collect();
     let mut assets: Vec<&str> =
@@ -348,7 +348,7 @@ async fn depth(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Re
 }
 
 /// A `/fapi/v1/depth` body of the top `limit` levels.
-pub fn depth_body(book: &VenueBook, now: u64, limit: usize) -> String {
+pub(crate) fn depth_body(book: &VenueBook, now: u64, limit: usize) -> String {
     let mut out = String::with_capacity(128 + limit * 40);
     let _ = write!(out, r#"{{"lastUpdateId":{},"E":{},"T":{},"bids":"#, book.seq, now + 3, now);
     write_levels(&mut out, &book.meta, level_pairs(book.book.levels(Side::Bid).take(limit)));
@@ -419,7 +419,7 @@ async fn ticker_24hr(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery)
 }
 
 /// One `premiumIndex` item (also the body of the `@markPrice` stream).
-pub fn premium_index_json(market: &Market, pair: &PairState, book: &VenueBook) -> String {
+pub(crate) fn premium_index_json(market: &Market, pair: &PairState, book: &VenueBook) -> String {
     let now = market.now_ms();
     let funding = market.funding(pair, Venue::Binance);
     let dp8 = |v: f64| f64_str(v * book.meta.price_mult, 8, false);

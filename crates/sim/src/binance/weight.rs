@@ -3,7 +3,7 @@
 
 /// What happens to a request after charging its weight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Served; `used` is the window's weight including this request.
     Allowed { used: u32 },
     /// HTTP 429: over budget until the window rolls over in `retry_after_s`.
@@ -14,7 +14,7 @@ pub enum Admission {
 
 impl Admission {
     /// Weight used in the current window (the `X-MBX-USED-WEIGHT-1m` header).
-    pub fn used(&self) -> u32 {
+    pub(crate) fn used(&self) -> u32 {
         match *self {
             Admission::Allowed { used } | Admission::Limited { used, .. } | Admission::Banned { used, .. } => used,
         }
@@ -23,7 +23,7 @@ impl Admission {
 
 /// The weight limit's parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WeightLimits {
+pub(crate) struct WeightLimits {
     pub limit: u32,
     pub window_ms: u64,
     pub violations_before_ban: u32,
@@ -32,7 +32,7 @@ pub struct WeightLimits {
 
 /// Weight used by the (single, local) client IP.
 #[derive(Debug, Default)]
-pub struct WeightTracker {
+pub(crate) struct WeightTracker {
     window: u64,
     used: u32,
     violations: u32,
@@ -41,7 +41,7 @@ pub struct WeightTracker {
 
 impl WeightTracker {
     /// Charges `weight` at `now_ms` and decides whether the request is served.
-    pub fn charge(&mut self, now_ms: u64, weight: u32, limits: &WeightLimits) -> Admission {
+    pub(crate) fn charge(&mut self, now_ms: u64, weight: u32, limits: &WeightLimits) -> Admission {
         let window = now_ms / limits.window_ms;
         if window != self.window {
             self.window = window;
@@ -78,7 +78,7 @@ fn secs_until(now_ms: u64, then_ms: u64) -> u64 {
 }
 
 /// The documented weight of a `/fapi` request.
-pub fn request_weight(path: &str, has_symbol: bool, depth_limit: Option<u32>) -> u32 {
+pub(crate) fn request_weight(path: &str, has_symbol: bool, depth_limit: Option<u32>) -> u32 {
     match path {
         "/fapi/v1/depth" => match depth_limit.unwrap_or(500) {
             0..=50 => 2,

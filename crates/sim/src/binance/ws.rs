@@ -64,7 +64,7 @@ impl Route {
 }
 
 /// The Binance WebSocket routes.
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let mut router = Router::new();
     for route in [Route::Legacy, Route::Public, Route::Market, Route::Private] {
         let prefix = route.prefix();
@@ -451,7 +451,7 @@ fn error_frame(code: i32, msg: &str, id: &Value) -> String {
 }
 
 /// A `depthUpdate` diff event.
-pub fn diff_event(meta: &BookMeta, ids: (u64, u64, u64), changes: &[((u8, i64), i64)], now: u64) -> String {
+pub(crate) fn diff_event(meta: &BookMeta, ids: (u64, u64, u64), changes: &[((u8, i64), i64)], now: u64) -> String {
     let (first, last, prev) = ids;
     let mut out = String::with_capacity(160 + changes.len() * 32);
     let _ = write!(
@@ -488,7 +488,7 @@ fn partial_event(delta: &BookDelta, levels: usize, now: u64, first: u64) -> Stri
 }
 
 /// A `bookTicker` event.
-pub fn book_ticker_event(meta: &BookMeta, seq: u64, bid: Level, ask: Level, now: u64) -> String {
+pub(crate) fn book_ticker_event(meta: &BookMeta, seq: u64, bid: Level, ask: Level, now: u64) -> String {
     let mut out = String::with_capacity(200);
     let _ = write!(out, r#"{{"e":"bookTicker","u":{seq},"s":"{}","b":""#, meta.symbol());
     let _ = meta.write_price(&mut out, bid.price);
@@ -503,7 +503,7 @@ pub fn book_ticker_event(meta: &BookMeta, seq: u64, bid: Level, ask: Level, now:
 }
 
 /// A `markPriceUpdate` event.
-pub fn mark_price_event(market: &Market, symbol: &str) -> Option<String> {
+pub(crate) fn mark_price_event(market: &Market, symbol: &str) -> Option<String> {
     let pair = market.pair_of(Venue::Binance, symbol)?;
     let book = pair.binance.as_ref()?;
     let index: Value = serde_json::from_str(&premium_index_json(market, pair, book)).ok()?;

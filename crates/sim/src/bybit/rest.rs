@@ -25,10 +25,10 @@ use crate::render::{f64_str, level_pairs, write_levels};
 use crate::server::Shared;
 
 /// Requests allowed per 5 s per IP on public endpoints.
-pub const REQUESTS_PER_5S: usize = 600;
+pub(crate) const REQUESTS_PER_5S: usize = 600;
 
 /// The Bybit REST routes (plus `POST /_sim/fault`).
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v5/market/instruments-info", get(instruments_info))
         .route("/v5/market/orderbook", get(orderbook))
@@ -159,7 +159,7 @@ async fn instruments_info(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQ
 }
 
 /// The whole `instruments-info` answer in one page (what the capture generator records).
-pub fn instruments_body(market: &Market) -> String {
+pub(crate) fn instruments_body(market: &Market) -> String {
     let list: Vec<Value> =
         market.pairs().iter().filter_map(|p| p.bybit.as_ref().map(|b| instrument_json(p, b))).collect();
     let body = json!({"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": list, "nextPageCursor": ""}, "retExtInfo": {}, "time": market.now_ms()});
@@ -198,7 +198,7 @@ async fn orderbook(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -
 }
 
 /// One linear ticker (REST list item and the `tickers` stream's snapshot).
-pub fn ticker_value(market: &Market, pair: &PairState, book: &VenueBook) -> Value {
+pub(crate) fn ticker_value(market: &Market, pair: &PairState, book: &VenueBook) -> Value {
     let spec = pair.spec.bybit.as_ref().expect("a Bybit book has a Bybit spec");
     let funding = market.funding(pair, Venue::Bybit);
     let price = |v: f64| f64_str(v * book.meta.price_mult, spec.price_scale, false);

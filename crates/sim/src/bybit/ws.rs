@@ -30,7 +30,7 @@ use crate::ws::{conn_id, drive, DriveOptions, Session, StreamFaults};
 const DEPTHS: [u32; 4] = [1, 50, 200, 1000];
 
 /// The Bybit public linear route.
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().route("/v5/public/linear", any(upgrade)).with_state(shared)
 }
 
@@ -277,7 +277,7 @@ fn diff(before: &[(i64, i64)], after: &[(i64, i64)]) -> Vec<(i64, i64)> {
 }
 
 /// An `orderbook` snapshot of the top `depth` levels with update id `u`.
-pub fn snapshot_frame(topic: &str, book: &VenueBook, depth: usize, u: u64, now_ms: u64) -> String {
+pub(crate) fn snapshot_frame(topic: &str, book: &VenueBook, depth: usize, u: u64, now_ms: u64) -> String {
     let mut out = String::with_capacity(40_000);
     let _ = write!(
         out,
@@ -292,7 +292,13 @@ pub fn snapshot_frame(topic: &str, book: &VenueBook, depth: usize, u: u64, now_m
 }
 
 /// An `orderbook` delta: the level changes of each side (`[bids, asks]`, size 0 deletes), `u` one above the last.
-pub fn delta_frame(topic: &str, meta: &BookMeta, changes: [Vec<(i64, i64)>; 2], seq: u64, now_ms: u64) -> String {
+pub(crate) fn delta_frame(
+    topic: &str,
+    meta: &BookMeta,
+    changes: [Vec<(i64, i64)>; 2],
+    seq: u64,
+    now_ms: u64,
+) -> String {
     let mut out = String::with_capacity(128 + (changes[0].len() + changes[1].len()) * 32);
     let _ = write!(out, r#"{{"topic":"{topic}","type":"delta","ts":{now_ms},"data":{{"s":"{}","b":"#, meta.symbol());
     let [bids, asks] = changes;
@@ -304,7 +310,7 @@ pub fn delta_frame(topic: &str, meta: &BookMeta, changes: [Vec<(i64, i64)>; 2], 
 }
 
 /// A delta of a whole model step (every changed level; the capture generator's `orderbook.1000` streams).
-pub fn step_delta_frame(topic: &str, delta: &BookDelta, now_ms: u64) -> String {
+pub(crate) fn step_delta_frame(topic: &str, delta: &BookDelta, now_ms: u64) -> String {
     let mut bids: Vec<(i64, i64)> = change_pairs(&delta.changes, Side::Bid).collect();
     bids.sort_by_key(|&(price, qty)| (qty != 0, std::cmp::Reverse(price)));
     let mut asks: Vec<(i64, i64)> = change_pairs(&delta.changes, Side::Ask).collect();
@@ -313,7 +319,7 @@ pub fn step_delta_frame(topic: &str, delta: &BookDelta, now_ms: u64) -> String {
 }
 
 /// A `tickers` message: the whole ticker (`snapshot`) or its funding fields (`delta`).
-pub fn ticker_frame(market: &Market, symbol: &str, kind: &str) -> Option<String> {
+pub(crate) fn ticker_frame(market: &Market, symbol: &str, kind: &str) -> Option<String> {
     let pair = market.pair_of(Venue::Bybit, symbol)?;
     let book = pair.bybit.as_ref()?;
     let mut data = ticker_value(market, pair, book);

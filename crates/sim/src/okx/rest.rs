@@ -22,7 +22,7 @@ use crate::render::{f64_str, level_pairs, write_levels};
 use crate::server::Shared;
 
 /// The OKX REST routes (plus `POST /_sim/fault`).
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v5/public/instruments", get(instruments))
         .route("/api/v5/market/books", get(books))
@@ -43,7 +43,7 @@ pub fn error(status: StatusCode, code: &str, msg: &str) -> Response {
 
 /// An OKX error answer, small enough to pass around before it becomes a response.
 #[derive(Debug, Clone, Copy)]
-pub struct OkxError {
+pub(crate) struct OkxError {
     status: StatusCode,
     code: &'static str,
     msg: &'static str,
@@ -55,7 +55,7 @@ impl OkxError {
     }
 
     /// The error as an HTTP response.
-    pub fn response(self) -> Response {
+    pub(crate) fn response(self) -> Response {
         error(self.status, self.code, self.msg)
     }
 }
@@ -254,7 +254,7 @@ async fn instruments(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery)
 }
 
 /// The `instruments?instType=SWAP` body for the market's OKX listings.
-pub fn instruments_body(market: &Market) -> String {
+pub(crate) fn instruments_body(market: &Market) -> String {
     let items: Vec<InstrumentOut> = market.pairs().iter().filter_map(instrument_out).collect();
     let data = serde_json::to_string(&items).unwrap_or_else(|_| "[]".into());
     format!(r#"{{"code":"0","msg":"","data":{data}}}"#)
@@ -290,7 +290,7 @@ fn price_str(book: &VenueBook, per_base: f64) -> String {
 }
 
 /// One ticker of the `tickers` REST endpoint and WebSocket channel.
-pub fn ticker_json(market: &Market, pair: &PairState, book: &VenueBook) -> String {
+pub(crate) fn ticker_json(market: &Market, pair: &PairState, book: &VenueBook) -> String {
     let meta = &book.meta;
     let (Some(bid), Some(ask)) = (book.book.best_bid(), book.book.best_ask()) else {
         return String::new();
@@ -344,7 +344,7 @@ async fn tickers(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> 
 
 /// One entry of `GET /api/v5/public/funding-rate` and the `funding-rate` channel (fields as documented in
 /// December 2026: `settFundingRate` is the last settlement's rate once `settState` is `settled`).
-pub fn funding_json(market: &Market, pair: &PairState, book: &VenueBook) -> String {
+pub(crate) fn funding_json(market: &Market, pair: &PairState, book: &VenueBook) -> String {
     let funding = market.funding(pair, Venue::Okx);
     let rate = |r: f64| f64_str(r, 10, true);
     format!(

@@ -25,7 +25,7 @@ use crate::server::{Shared, StepEvent};
 use crate::ws::{conn_id, drive, DriveOptions, Session, StreamFaults};
 
 /// The OKX WebSocket route.
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().route("/ws/v5/public", any(upgrade)).with_state(shared)
 }
 
@@ -355,7 +355,7 @@ fn data_frame(market: &Market, sub: &Sub) -> Option<String> {
 }
 
 /// A `funding-rate` channel push of one instrument.
-pub fn funding_frame(market: &Market, pair: &PairState, book: &VenueBook) -> String {
+pub(crate) fn funding_frame(market: &Market, pair: &PairState, book: &VenueBook) -> String {
     let item = funding_json(market, pair, book);
     format!(r#"{{"arg":{{"channel":"funding-rate","instId":"{}"}},"data":[{item}]}}"#, book.meta.symbol())
 }
@@ -365,7 +365,7 @@ fn arg_prefix(out: &mut String, channel: &str, meta: &BookMeta) {
 }
 
 /// The 400-level `books` snapshot.
-pub fn snapshot_frame(book: &VenueBook, now_ms: u64, checksum: i32) -> String {
+pub(crate) fn snapshot_frame(book: &VenueBook, now_ms: u64, checksum: i32) -> String {
     let mut out = String::with_capacity(40_000);
     arg_prefix(&mut out, "books", &book.meta);
     out.push_str(r#","action":"snapshot","data":[{"asks":"#);
@@ -377,7 +377,7 @@ pub fn snapshot_frame(book: &VenueBook, now_ms: u64, checksum: i32) -> String {
 }
 
 /// A `books` update: changed levels, checksum and sequence chain.
-pub fn update_frame(delta: &BookDelta, now_ms: u64, wrong_checksum: bool) -> String {
+pub(crate) fn update_frame(delta: &BookDelta, now_ms: u64, wrong_checksum: bool) -> String {
     let mut out = String::with_capacity(128 + delta.changes.len() * 40);
     arg_prefix(&mut out, "books", &delta.meta);
     // Deletions first, so a client keeping exactly 400 levels never overflows mid-message; then by price,

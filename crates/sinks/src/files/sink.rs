@@ -74,7 +74,7 @@ impl FileSink {
     }
 
     /// Writes one closed opportunity row.
-    pub fn write_opportunity(&mut self, record: &OpportunityRecord) -> Result<(), FileError> {
+    pub(crate) fn write_opportunity(&mut self, record: &OpportunityRecord) -> Result<(), FileError> {
         let ts = record.closed_ns.unwrap_or(record.last_ns);
         self.opportunities.write(ts, &record.cells())
     }

@@ -65,12 +65,12 @@ impl RedisConfig {
     }
 
     /// `perpspread:opportunities`.
-    pub fn opportunities_key(&self) -> String {
+    pub(crate) fn opportunities_key(&self) -> String {
         format!("{}:opportunities", self.prefix)
     }
 
     /// `perpspread:spreads:<pair>`.
-    pub fn spreads_key(&self, pair: &str) -> String {
+    pub(crate) fn spreads_key(&self, pair: &str) -> String {
         format!("{}:spreads:{pair}", self.prefix)
     }
 }
