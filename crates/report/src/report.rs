@@ -262,27 +262,10 @@ mod tests {
             ts_ns: ts,
             pair: "BTC/USDT".into(),
             direction: direction.into(),
-            buy_venue: String::new(),
-            sell_venue: String::new(),
-            buy_symbol: String::new(),
-            sell_symbol: String::new(),
-            buy_ask: None,
-            sell_bid: None,
-            suppressed: None,
-            buy_funding_bp_per_h: None,
-            sell_funding_bp_per_h: None,
-            funding_carry_bp: None,
             funding_horizon_h: 24.0,
             size_index: Some(0),
-            size_base: None,
-            size_quote: None,
-            buy_vwap: None,
-            sell_vwap: None,
-            gross_bp: None,
-            fees_bp: None,
             net_bp: Some(net),
-            max_size_base: None,
-            max_size_quote: None,
+            ..SnapshotRecord::default()
         };
         let (a, b) = ("buy_okx_sell_binance", "buy_binance_sell_okx");
         let rows = vec![row(1, a, 1.0), row(1, b, -30.0), row(2, a, -1.0), row(2, b, -30.0)];

@@ -170,7 +170,7 @@ macro_rules! flat_record {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         pub struct $name {
             $( $(#[doc = $doc])* pub $field: $ty, )*
         }
@@ -335,16 +335,7 @@ impl SnapshotRecord {
             sell_funding_bp_per_h: snapshot.sell_funding_bp_per_h,
             funding_carry_bp: snapshot.funding_carry_bp,
             funding_horizon_h: snapshot.funding_horizon_h,
-            size_index: None,
-            size_base: None,
-            size_quote: None,
-            buy_vwap: None,
-            sell_vwap: None,
-            gross_bp: None,
-            fees_bp: None,
-            net_bp: None,
-            max_size_base: None,
-            max_size_quote: None,
+            ..SnapshotRecord::default()
         };
         if snapshot.quotes.is_empty() {
             return vec![base];
