@@ -98,6 +98,8 @@ fn malformed_endpoints_bounds_and_conflicting_flags_exit_2() {
     assert_user_error(&["monitor", "--duration-s", "0"], "must be at least 1");
     assert_user_error(&["demo", "--snapshot-ms", "0"], "must be at least 1");
     assert_user_error(&["replay", "--speed", "0.0000001x", "x.jsonl"], "from 0.01x to 10000x");
+    assert_user_error(&["report", "--latency", "10,soon", "x.jsonl"], "not a whole number of milliseconds");
+    assert_user_error(&["report", "--latency", "7200000", "x.jsonl"], "at most 3600000 ms");
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();

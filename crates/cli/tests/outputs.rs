@@ -134,6 +134,30 @@ fn demo_feeds_redis_files_and_metrics() {
     let replayed: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
     assert!(replayed.to_string().contains("BTC/USDT"), "{replayed}");
     assert!(charts.join("spread-BTC_USDT.png").is_file() && charts.join("durations.png").is_file());
+
+    // Reacting 0 ms after each opening message finds the opening quote (at the threshold); 100 ms later the
+    // replayed books say. Opportunity files hold no books to ask.
+    let latency = Command::new(env!("CARGO_BIN_EXE_perpspread"))
+        .args(["report", "--json", "--latency", "100,0"])
+        .arg(dir.path().join("demo.jsonl.zst"))
+        .output()
+        .unwrap();
+    assert!(latency.status.success(), "{}", String::from_utf8_lossy(&latency.stderr));
+    let latency: serde_json::Value = serde_json::from_slice(&latency.stdout).unwrap();
+    let rows = latency["capture_at_latency"].as_array().unwrap_or_else(|| panic!("{latency}"));
+    let all = |ms: u64| rows.iter().find(|r| r["latency_ms"] == ms && r["pair"] == "all").unwrap().clone();
+    assert_eq!(rows[0]["latency_ms"], 0, "sorted: {rows:?}");
+    let (at0, at100) = (all(0), all(100));
+    assert!(at0["opportunities"].as_u64().unwrap() > 0, "{at0}");
+    assert!(at0["share_at_threshold"].as_f64().unwrap() >= 0.9, "{at0}");
+    assert!(at100["share_at_threshold"].as_f64().unwrap() <= at0["share_at_threshold"].as_f64().unwrap() + 1e-9);
+    let refused = Command::new(env!("CARGO_BIN_EXE_perpspread"))
+        .args(["report", "--latency", "10"])
+        .arg(opportunities)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--latency needs captures"));
 }
 
 /// Managed Redis services require TLS: `rediss://` works (here against redis-server with a self-signed

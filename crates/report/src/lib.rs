@@ -24,6 +24,7 @@
 
 pub mod groups;
 pub mod health;
+pub mod latency;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod render;
@@ -34,6 +35,7 @@ pub mod stats;
 
 pub use groups::{GroupStats, HourStats, Span};
 pub use health::{BookHealthReport, HealthCollector, VenueHealth};
+pub use latency::{LatencyProbe, LatencyRow};
 pub use report::{is_spreads_file, read_records, PositiveShareMethod, Report, ReportError, ReportOptions};
 pub use settled::{RealisedFunding, SettledFunding};
 pub use stats::{LatencyHistogram, Percentiles};

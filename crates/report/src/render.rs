@@ -25,7 +25,45 @@ impl Report {
             out.push_str("\nfunding settled during the capture (bp of notional; carry = short received − long paid)\n");
             out.push_str(&self.funding_table().render());
         }
+        if !self.capture_at_latency.is_empty() {
+            out.push_str(
+                "\ncapture at a reaction latency (net at the opportunity's size on the books L ms after it opened)\n",
+            );
+            out.push_str(&self.latency_table().render());
+        }
         out
+    }
+
+    fn latency_table(&self) -> Table {
+        let mut table = Table::new([
+            "L ms",
+            "pair",
+            "direction",
+            "size",
+            "n",
+            "≥ threshold %",
+            "still open %",
+            "executable %",
+            "mean net bp",
+            "available (quote)",
+            "unobserved",
+        ]);
+        for r in &self.capture_at_latency {
+            table.row(vec![
+                r.latency_ms.to_string(),
+                r.pair.clone(),
+                r.direction.clone(),
+                r.size.clone(),
+                r.opportunities.to_string(),
+                format!("{:.1}", r.share_at_threshold * 100.0),
+                format!("{:.1}", r.share_open * 100.0),
+                format!("{:.1}", r.share_executable * 100.0),
+                r.mean_net_bp.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}")),
+                format!("{:.2}", r.available_quote),
+                r.unobserved.to_string(),
+            ]);
+        }
+        table
     }
 
     fn headline(&self) -> String {

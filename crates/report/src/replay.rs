@@ -12,6 +12,7 @@ use perpspread_sinks::files::OpportunityRecord;
 use perpspread_stream::{replay_with, ReplayOptions};
 
 use crate::health::HealthCollector;
+use crate::latency::LatencyProbe;
 use crate::report::{Report, ReportOptions};
 use crate::settled::SettledFunding;
 
@@ -41,6 +42,7 @@ pub fn report_from_captures(
     options: &ReportOptions,
 ) -> Result<CaptureReport, ReplayReportError> {
     let mut health = HealthCollector::default();
+    let mut latency = LatencyProbe::new(&options.latencies_ms, engine.open_bp);
     let mut realised = Vec::new();
     let mut records = Vec::new();
     let mut warnings = Vec::new();
@@ -49,10 +51,13 @@ pub fn report_from_captures(
         let capture = &parts[0];
         let mut settled = SettledFunding::new();
         let replay_options = ReplayOptions { engine: Some(engine.clone()), ..ReplayOptions::default() };
-        let (replayed, pipeline) = replay_with(&parts, &replay_options, |pipeline, venue| {
-            health.on_events(venue, pipeline.feed(venue), pipeline.last_events());
-            settled.on_events(venue, pipeline.feed(venue), pipeline.last_events());
+        let (replayed, pipeline) = replay_with(&parts, &replay_options, |step| {
+            let (feed, events) = (step.pipeline.feed(step.venue), step.pipeline.last_events());
+            health.on_events(step.venue, feed, events);
+            settled.on_events(step.venue, feed, events);
+            latency.on_step(step);
         })?;
+        latency.end_capture();
         if replayed.is_empty() {
             return Err(ReplayReportError::Empty(capture.clone()));
         }
@@ -79,8 +84,11 @@ pub fn report_from_captures(
         pipelines.push(pipeline);
     }
     let feeds: Vec<&dyn Feed> = pipelines.iter().flat_map(|p| Venue::ALL.map(|v| p.feed(v))).collect();
-    let report = Report::from_records(&records, None, options)
+    let mut report = Report::from_records(&records, None, options)
         .with_book_health(health.finish(&feeds))
         .with_realised_funding(realised);
+    if !options.latencies_ms.is_empty() {
+        report.capture_at_latency = latency.finish();
+    }
     Ok(CaptureReport { report, records, warnings })
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::groups::{group_stats, hour_stats, snapshot_positive_shares, GroupStats, HourStats, Span};
 use crate::health::BookHealthReport;
+use crate::latency::LatencyRow;
 use crate::settled::RealisedFunding;
 use crate::stats::Percentiles;
 
@@ -21,6 +22,9 @@ pub struct ReportOptions {
     pub by_size: bool,
     /// Observed span `(start, end)` in Unix ns; default: first open to last close.
     pub span_ns: Option<(u64, u64)>,
+    /// Reaction latencies (ms) at which to measure what each opportunity still offered (captures only; see
+    /// [`crate::latency`]).
+    pub latencies_ms: Vec<u64>,
 }
 
 /// How [`GroupStats::positive_share`] was computed.
@@ -49,6 +53,9 @@ pub struct Report {
     /// or funding messages).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub realised_funding: Vec<RealisedFunding>,
+    /// What the opportunities still offered at each reaction latency (with `latencies_ms`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capture_at_latency: Vec<LatencyRow>,
 }
 
 /// Errors of `report`.
@@ -163,6 +170,7 @@ impl Report {
             by_hour: full,
             book_health: None,
             realised_funding: Vec::new(),
+            capture_at_latency: Vec::new(),
         }
     }
 

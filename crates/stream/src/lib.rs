@@ -16,7 +16,7 @@ pub mod throughput;
 pub use live::{run_live, run_live_observed, Live, LiveConfig, LiveObserver, LiveStats, LiveVenue, ResyncPolicy};
 pub use pipeline::{Pipeline, PipelineStats};
 pub use recorder::Recorder;
-pub use replay::{replay, replay_with, BookReport, ReplayOptions, ReplayReport, Speed};
+pub use replay::{replay, replay_with, BookReport, ReplayOptions, ReplayReport, ReplayStep, Speed};
 pub use signals::Signals;
 #[cfg(feature = "throughput")]
 pub use throughput::{InMemoryCapture, Pass};

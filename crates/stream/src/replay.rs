@@ -113,19 +113,36 @@ impl Default for ReplayOptions {
     }
 }
 
+/// What [`replay_with`]'s observer sees after each frame.
+#[derive(Clone, Copy)]
+pub struct ReplayStep<'a> {
+    pub pipeline: &'a Pipeline,
+    /// The venue of the frame.
+    pub venue: Venue,
+    /// The frame's recorded receive time (the replay's clock).
+    pub recv: RecvTime,
+    /// The spread engine after this frame: `None` until the capture's instrument lists gave pairs, or
+    /// without `options.engine`.
+    pub engine: Option<&'a Engine>,
+    /// Pairs the engine evaluated on this frame.
+    pub evaluated: &'a [usize],
+    /// Opportunity events this frame caused (opened, updated, closed).
+    pub events: &'a [OpportunityEvent],
+}
+
 /// Replays one recording (a capture file, or the parts a rotated recording was written to, in order; see
 /// [`perpspread_capture::group_parts`]) through a fresh [`Pipeline`] (and, with `options.engine`, the spread
 /// engine on the pairs listed in the capture's instrument lists), with the recorded receive times as the clock.
 pub fn replay(parts: &[PathBuf], options: &ReplayOptions) -> Result<ReplayReport, CaptureError> {
-    replay_with(parts, options, |_, _| {}).map(|(report, _)| report)
+    replay_with(parts, options, |_| {}).map(|(report, _)| report)
 }
 
-/// Like [`replay`], calling `observe` after every frame (with `pipeline.last_events()` current) and also
-/// returning the final pipeline.
+/// Like [`replay`], calling `observe` after every frame (with `pipeline.last_events()` current, and the
+/// engine's state and events of that frame) and also returning the final pipeline.
 pub fn replay_with(
     parts: &[PathBuf],
     options: &ReplayOptions,
-    mut observe: impl FnMut(&Pipeline, Venue),
+    mut observe: impl FnMut(&ReplayStep<'_>),
 ) -> Result<(ReplayReport, Pipeline), CaptureError> {
     let mut reader = CaptureReader::open_parts(parts)?;
     let mut pipeline = Pipeline::new();
@@ -172,9 +189,16 @@ pub fn replay_with(
         }
         if let Some(signals) = signals.as_mut() {
             signals.on_events(&pipeline, venue, pipeline.last_events(), recv, &mut events);
-            closed.extend(events.drain(..).filter(|e| e.event == EventKind::Closed));
         }
-        observe(&pipeline, venue);
+        observe(&ReplayStep {
+            pipeline: &pipeline,
+            venue,
+            recv,
+            engine: signals.as_ref().map(|s| &s.engine),
+            evaluated: signals.as_ref().map_or(&[], |s| s.touched()),
+            events: &events,
+        });
+        closed.extend(events.drain(..).filter(|e| e.event == EventKind::Closed));
     };
     let mut report = report(&pipeline, unknown_venue, error);
     report.cut_short = cut_short;

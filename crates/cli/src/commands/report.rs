@@ -25,6 +25,20 @@ pub(crate) struct Args {
     /// Also write PNG charts (spread over time per pair, duration histogram) into this directory.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Reaction latencies in ms, e.g. `10,50,100,250`: for each opportunity of the captures, what a trader
+    /// reacting that long after it opened would have found (net at its size, still at the threshold, still
+    /// open), per pair, direction and size and overall. Captures only.
+    #[arg(long, value_delimiter = ',', value_parser = latency_ms)]
+    latency: Vec<u64>,
+}
+
+/// A reaction latency: whole milliseconds, at most one hour.
+fn latency_ms(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(ms) if ms <= 3_600_000 => Ok(ms),
+        Ok(_) => Err("at most 3600000 ms (one hour)".into()),
+        Err(_) => Err(format!("{text:?} is not a whole number of milliseconds")),
+    }
 }
 
 fn is_capture(path: &std::path::Path) -> bool {
@@ -37,10 +51,21 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     for file in &args.files {
         super::require_file(file, "input")?;
     }
-    let options = ReportOptions { by_size: args.by_size, span_ns: None };
+    let mut latencies = args.latency.clone();
+    latencies.sort_unstable();
+    latencies.dedup();
+    let options = ReportOptions { by_size: args.by_size, span_ns: None, latencies_ms: latencies };
     let (captures, tables): (Vec<PathBuf>, Vec<PathBuf>) = args.files.iter().cloned().partition(|p| is_capture(p));
     if !captures.is_empty() && !tables.is_empty() {
         return Err(UserError("give either capture files or opportunity files, not both".into()).into());
+    }
+    if captures.is_empty() && !options.latencies_ms.is_empty() {
+        return Err(UserError(
+            "--latency needs captures (the books are replayed to see what each opportunity still offered); \
+             opportunity files hold no books"
+                .into(),
+        )
+        .into());
     }
     if captures.is_empty() && tables.iter().all(|p| perpspread_report::is_spreads_file(p)) {
         return Err(UserError(
