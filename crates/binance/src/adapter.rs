@@ -7,8 +7,8 @@ use std::sync::Arc;
 use perpspread_core::{Feed, Venue};
 use perpspread_net::rest::{RestConfig, RestError};
 use perpspread_net::venue::{
-    check_option_keys, option_str, option_str_in, option_u32, OptionError, ResyncPolicy, VenueAdapter, VenueOptions,
-    VenueRest, VenueSettings,
+    check_option_keys, option_str, option_str_in, option_u32, Imported, OptionError, ResyncPolicy, VenueAdapter,
+    VenueOptions, VenueRest, VenueSettings,
 };
 use perpspread_net::ws::WsVenue;
 use perpspread_net::{BodyError, Listing};
@@ -51,6 +51,36 @@ impl VenueAdapter for BinanceAdapter {
 
     fn parse_listing(&self, url: &str, body: &[u8]) -> Option<Result<Listing, BodyError>> {
         url.starts_with("/fapi/v1/exchangeInfo").then(|| crate::symbols::parse_exchange_info(body))
+    }
+
+    fn listing_path(&self) -> &'static str {
+        "/fapi/v1/exchangeInfo"
+    }
+
+    fn tardis_exchange(&self) -> &'static str {
+        "binance-futures"
+    }
+
+    /// Tardis.dev records the REST snapshot it takes when a depth stream starts as a generated
+    /// `<symbol>@depthSnapshot` message holding the response body; it becomes that `GET /fapi/v1/depth`
+    /// response, so the feed bridges the diffs onto it exactly as live.
+    fn import_tardis_message(&self, message: &str) -> Result<Imported, BodyError> {
+        #[derive(serde::Deserialize)]
+        struct Combined<'a> {
+            #[serde(borrow)]
+            stream: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            data: &'a serde_json::value::RawValue,
+        }
+        if !message.contains("@depthSnapshot") {
+            return Ok(Imported::Ws(message.to_owned()));
+        }
+        let combined: Combined<'_> = perpspread_net::body::decode(message.as_bytes())?;
+        let Some(symbol) = combined.stream.strip_suffix("@depthSnapshot") else {
+            return Ok(Imported::Ws(message.to_owned()));
+        };
+        let url = format!("/fapi/v1/depth?symbol={}&limit=1000", symbol.to_ascii_uppercase());
+        Ok(Imported::Rest { url, body: combined.data.get().to_owned() })
     }
 
     fn resync(&self) -> ResyncPolicy {

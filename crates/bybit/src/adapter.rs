@@ -48,6 +48,14 @@ impl VenueAdapter for BybitAdapter {
         url.starts_with("/v5/market/instruments-info").then(|| crate::symbols::parse_instruments(body))
     }
 
+    fn listing_path(&self) -> &'static str {
+        "/v5/market/instruments-info?category=linear&limit=1000"
+    }
+
+    fn tardis_exchange(&self) -> &'static str {
+        "bybit"
+    }
+
     fn resync(&self) -> ResyncPolicy {
         ResyncPolicy::Resubscribe
     }

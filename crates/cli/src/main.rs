@@ -64,6 +64,8 @@ enum Command {
     Record(commands::record::Args),
     /// Replay a capture through the parsers, books and integrity checks; report every book.
     Replay(commands::replay::Args),
+    /// Convert history you already own (Tardis.dev exchange-native replays) into a capture for replay/report.
+    Import(commands::import::Args),
 }
 
 /// An error the user caused and can fix (exit code 2).
@@ -160,6 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sim(args) => return commands::sim::run(args).await,
         Command::Bench(args) => return commands::bench::run(args).await,
         Command::Tail(args) => return commands::tail::run(args).await,
+        Command::Import(args) => return commands::import::run(args).await,
         _ => {}
     }
     let endpoint_flag = !cli.rest.is_empty() || !cli.ws.is_empty();
@@ -181,7 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => commands::demo::run(config, args).await,
         Command::Replay(args) => commands::replay::run(&config, args).await,
         Command::Report(args) => commands::report::run(&config, args).await,
-        Command::Sim(_) | Command::Bench(_) | Command::Tail(_) => unreachable!("handled above"),
+        Command::Sim(_) | Command::Bench(_) | Command::Tail(_) | Command::Import(_) => unreachable!("handled above"),
     }
 }
 

@@ -100,6 +100,8 @@ fn malformed_endpoints_bounds_and_conflicting_flags_exit_2() {
     assert_user_error(&["replay", "--speed", "0.0000001x", "x.jsonl"], "from 0.01x to 10000x");
     assert_user_error(&["report", "--latency", "10,soon", "x.jsonl"], "not a whole number of milliseconds");
     assert_user_error(&["report", "--latency", "7200000", "x.jsonl"], "at most 3600000 ms");
+    assert_user_error(&["import", "--tardis", "nowhere=x", "--out", "y.jsonl"], "unknown venue \"nowhere\"");
+    assert_user_error(&["import", "--tardis", "okex-swap=/nonexistent", "--out", "y.jsonl"], "cannot read input");
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();

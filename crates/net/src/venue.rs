@@ -63,6 +63,16 @@ pub trait VenueAdapter: Send + Sync {
     /// The venue's instrument list, when `url` (a recorded REST request) is the venue's instruments endpoint:
     /// how replay finds the universe in a capture.
     fn parse_listing(&self, url: &str, body: &[u8]) -> Option<Result<Listing, BodyError>>;
+    /// The request path (and query) of the venue's instrument list, as recorded in captures.
+    fn listing_path(&self) -> &'static str;
+    /// The Tardis.dev exchange id of these perpetuals (`okex-swap`, `binance-futures`, `bybit`).
+    fn tardis_exchange(&self) -> &'static str;
+    /// One message of a Tardis.dev exchange-native replay as a capture record: a WebSocket frame as received,
+    /// unless Tardis generated it from a REST request (Binance's `depthSnapshot`), which becomes that REST
+    /// response.
+    fn import_tardis_message(&self, message: &str) -> Result<Imported, BodyError> {
+        Ok(Imported::Ws(message.to_owned()))
+    }
     /// How a broken book is rebuilt.
     fn resync(&self) -> ResyncPolicy;
     /// The REST client for `settings`.
@@ -131,6 +141,15 @@ where
         }
     });
     futures::future::join_all(requests).await.into_iter().flatten().collect()
+}
+
+/// A third-party dataset's message as a capture record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Imported {
+    /// A WebSocket frame, as received.
+    Ws(String),
+    /// A REST response to `url` (path and query).
+    Rest { url: String, body: String },
 }
 
 /// A venue setting (`[venues.<name>]` key) that is unknown or holds a value the venue does not take.

@@ -51,6 +51,14 @@ impl VenueAdapter for OkxAdapter {
         url.starts_with("/api/v5/public/instruments").then(|| crate::symbols::parse_instruments(body))
     }
 
+    fn listing_path(&self) -> &'static str {
+        "/api/v5/public/instruments?instType=SWAP"
+    }
+
+    fn tardis_exchange(&self) -> &'static str {
+        "okex-swap"
+    }
+
     fn resync(&self) -> ResyncPolicy {
         ResyncPolicy::Resubscribe
     }

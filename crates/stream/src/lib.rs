@@ -5,6 +5,7 @@
 
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
+pub mod import;
 pub mod live;
 pub mod pipeline;
 pub mod recorder;

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod demo;
 pub mod funding;
+pub mod import;
 pub mod instruments;
 pub mod monitor;
 pub mod record;
