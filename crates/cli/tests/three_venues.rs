@@ -137,6 +137,9 @@ fn a_generated_three_venue_capture_replays_clean() {
     let replayed = run(&["replay", "--json", capture]);
     assert!(replayed.status.success(), "{}", String::from_utf8_lossy(&replayed.stderr));
     let report: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    // Every venue's instrument list leads the capture: 4 contracts on OKX and Binance, 3 of them on Bybit too
+    // (4 + 3 + 3 pairs), not only the venues listed before the first frame.
+    assert_eq!(report["pairs"], 10, "{}", report["pairs"]);
     let books = report["books"].as_array().unwrap();
     let bybit = books.iter().filter(|b| b["venue"] == "bybit").count();
     assert!(bybit >= 3, "BTC, ETH and SOL on Bybit at least: {books:?}");

@@ -24,6 +24,8 @@
 
 pub mod groups;
 pub mod health;
+#[cfg(feature = "plot")]
+pub mod html;
 pub mod latency;
 #[cfg(feature = "plot")]
 pub mod plot;
@@ -32,6 +34,7 @@ pub mod replay;
 mod report;
 pub mod settled;
 pub mod stats;
+pub mod timeline;
 
 pub use groups::{GroupStats, HourStats, Span};
 pub use health::{BookHealthReport, HealthCollector, VenueHealth};

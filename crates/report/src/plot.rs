@@ -10,15 +10,16 @@
 //! system locations. Without any font the charts are drawn without text.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
+use perpspread_core::Venue;
 use perpspread_sinks::files::{OpportunityRecord, SnapshotRecord};
 use perpspread_sinks::time::rfc3339;
+
+use crate::timeline::{PairTimeline, Series, Timelines, LATENCY_BINS_MS};
 
 /// Plotting errors.
 #[derive(Debug, thiserror::Error)]
@@ -78,14 +79,23 @@ pub(crate) fn text_available() -> bool {
     })
 }
 
-/// Writes the charts into `dir` (created if missing); returns the files written.
+/// Writes the charts of opportunity files into `dir` (created if missing); returns the files written.
 pub fn write_plots(
     dir: &Path,
     records: &[OpportunityRecord],
     snapshots: Option<&[SnapshotRecord]>,
     options: &PlotOptions,
 ) -> Result<Vec<PathBuf>, PlotError> {
-    std::fs::create_dir_all(dir).map_err(|source| PlotError::Io { path: dir.to_owned(), source })?;
+    write_charts(dir, &file_charts(records, snapshots, options)?)
+}
+
+/// The charts of opportunity files (no books to replay): per pair the best net of each sampled snapshot
+/// (`spreads-*` files) or each opportunity's peak at its open time, and the durations.
+pub fn file_charts(
+    records: &[OpportunityRecord],
+    snapshots: Option<&[SnapshotRecord]>,
+    options: &PlotOptions,
+) -> Result<Vec<Chart>, PlotError> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for r in records {
         *counts.entry(r.pair.as_str()).or_default() += 1;
@@ -98,24 +108,25 @@ pub fn write_plots(
     let mut pairs: Vec<(&str, usize)> = counts.into_iter().collect();
     pairs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     pairs.truncate(options.max_pairs);
-    let mut written = Vec::new();
+    let mut charts = Vec::new();
     for (pair, _) in pairs {
         let series = spread_series(pair, records, snapshots);
         if series.values().all(Vec::is_empty) {
             continue;
         }
-        let path = dir.join(format!("spread-{}.png", pair.replace(['/', '\\', ':'], "_")));
+        let file_name = format!("spread-{}.png", pair.replace(['/', '\\', ':'], "_"));
         let title = format!("{pair}: net spread (bp)");
-        render_png(&path, options, |area| draw_spread(area, &title, &series, snapshots.is_some()))?;
-        written.push(path);
+        let png = render_png_bytes(options, |area| draw_spread(area, &title, &series, snapshots.is_some()))
+            .map_err(|message| PlotError::Draw { path: PathBuf::from(&file_name), message })?;
+        charts.push(Chart { file_name, title, png });
     }
     if !records.is_empty() {
-        let path = dir.join("durations.png");
         let durations: Vec<f64> = records.iter().map(|r| r.duration_ms / 1e3).collect();
-        render_png(&path, options, |area| draw_durations(area, &durations))?;
-        written.push(path);
+        let png = render_png_bytes(options, |area| draw_durations(area, &durations))
+            .map_err(|message| PlotError::Draw { path: PathBuf::from("durations.png"), message })?;
+        charts.push(Chart { file_name: "durations.png".into(), title: "opportunity durations".into(), png });
     }
-    Ok(written)
+    Ok(charts)
 }
 
 /// Per direction: `(ts_ns, net_bp)` points.
@@ -151,28 +162,6 @@ fn spread_series(
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
-
-fn render_png(
-    path: &Path,
-    options: &PlotOptions,
-    draw: impl FnOnce(&Area<'_>) -> Result<(), String>,
-) -> Result<(), PlotError> {
-    let (w, h) = (options.width.clamp(200, 8000), options.height.clamp(150, 8000));
-    let mut buffer = vec![255u8; w as usize * h as usize * 3];
-    {
-        let area = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
-        draw(&area).map_err(|message| PlotError::Draw { path: path.to_owned(), message })?;
-        area.present().map_err(|e| PlotError::Draw { path: path.to_owned(), message: e.to_string() })?;
-    }
-    let file = File::create(path).map_err(|source| PlotError::Io { path: path.to_owned(), source })?;
-    let mut encoder = png::Encoder::new(BufWriter::new(file), w, h);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let png_error = |e: png::EncodingError| PlotError::Png { path: path.to_owned(), message: e.to_string() };
-    let mut writer = encoder.write_header().map_err(png_error)?;
-    writer.write_image_data(&buffer).map_err(png_error)?;
-    writer.finish().map_err(png_error)
-}
 
 const COLORS: [RGBColor; 4] =
     [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
@@ -273,5 +262,363 @@ fn draw_durations(area: &Area<'_>, durations: &[f64]) -> Result<(), String> {
                 .data(counts.iter().enumerate().map(|(i, c)| (i as u32, *c))),
         )
         .map_err(err)?;
+    Ok(())
+}
+
+/// The charts of a replay, each as PNG bytes with its file name and title: per pair (most opportunities first)
+/// its best net spread per direction over time with min/max bands, the open threshold and the opportunities
+/// shaded (funding carry in a second panel when the capture has funding); the latency histogram per venue;
+/// the books' health over time; the opportunity durations.
+pub fn replay_charts(
+    timelines: &Timelines,
+    records: &[OpportunityRecord],
+    options: &PlotOptions,
+) -> Result<Vec<Chart>, PlotError> {
+    let mut pairs: Vec<(&PairTimeline, usize)> = timelines
+        .pairs
+        .iter()
+        .map(|p| {
+            (p, records.iter().filter(|r| r.pair == p.pair && p.directions.iter().any(|d| d.0 == r.direction)).count())
+        })
+        .filter(|(p, _)| p.directions.iter().any(|d| !d.1.is_empty()))
+        .collect();
+    pairs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.pair.cmp(&b.0.pair)));
+    pairs.truncate(options.max_pairs);
+    let mut charts = Vec::new();
+    for (pair, _) in pairs {
+        let venues = pair.directions[0].0.trim_start_matches("buy_").replace("_sell_", "-");
+        let name = format!("spread-{}-{venues}.png", pair.pair.replace(['/', '\\', ':'], "_"));
+        let title = format!("{} ({venues}): best net spread over the evaluated sizes, bp", pair.pair);
+        let opportunities: Vec<&OpportunityRecord> = records
+            .iter()
+            .filter(|r| r.pair == pair.pair && pair.directions.iter().any(|d| d.0 == r.direction))
+            .collect();
+        let bytes =
+            render_png_bytes(options, |area| draw_pair_timeline(area, &title, pair, &opportunities, timelines.open_bp))
+                .map_err(|message| PlotError::Draw { path: PathBuf::from(&name), message })?;
+        charts.push(Chart { file_name: name, title, png: bytes });
+    }
+    if !timelines.latency.is_empty() {
+        let title = "exchange → receive latency per venue (book messages)".to_owned();
+        let png = render_png_bytes(options, |area| draw_latency(area, &title, &timelines.latency))
+            .map_err(|message| PlotError::Draw { path: PathBuf::from("latency.png"), message })?;
+        charts.push(Chart { file_name: "latency.png".into(), title, png });
+    }
+    if !timelines.health.is_empty() {
+        let title = "books Live (solid) and not Live (dashed) per venue".to_owned();
+        let png = render_png_bytes(options, |area| draw_health(area, &title, &timelines.health))
+            .map_err(|message| PlotError::Draw { path: PathBuf::from("book-health.png"), message })?;
+        charts.push(Chart { file_name: "book-health.png".into(), title, png });
+    }
+    if !records.is_empty() {
+        let durations: Vec<f64> = records.iter().map(|r| r.duration_ms / 1e3).collect();
+        let png = render_png_bytes(options, |area| draw_durations(area, &durations))
+            .map_err(|message| PlotError::Draw { path: PathBuf::from("durations.png"), message })?;
+        charts.push(Chart { file_name: "durations.png".into(), title: "opportunity durations".into(), png });
+    }
+    Ok(charts)
+}
+
+/// One chart, encoded.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub file_name: String,
+    pub title: String,
+    pub png: Vec<u8>,
+}
+
+/// Writes charts into `dir` (created if missing); returns the files written.
+pub fn write_charts(dir: &Path, charts: &[Chart]) -> Result<Vec<PathBuf>, PlotError> {
+    std::fs::create_dir_all(dir).map_err(|source| PlotError::Io { path: dir.to_owned(), source })?;
+    charts
+        .iter()
+        .map(|chart| {
+            let path = dir.join(&chart.file_name);
+            std::fs::write(&path, &chart.png).map_err(|source| PlotError::Io { path: path.clone(), source })?;
+            Ok(path)
+        })
+        .collect()
+}
+
+fn render_png_bytes(
+    options: &PlotOptions,
+    draw: impl FnOnce(&Area<'_>) -> Result<(), String>,
+) -> Result<Vec<u8>, String> {
+    let (w, h) = (options.width.clamp(200, 8000), options.height.clamp(150, 8000));
+    let mut buffer = vec![255u8; w as usize * h as usize * 3];
+    {
+        let area = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+        draw(&area)?;
+        area.present().map_err(|e| e.to_string())?;
+    }
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(&buffer).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(png)
+}
+
+/// Wall-clock labels for seconds since `t0_ns`: `HH:MM:SS.mmm` under a minute, `HH:MM:SS` within a day,
+/// `MM-DD HH:MM` beyond.
+fn time_label(t0_ns: u64, span_s: f64) -> impl Fn(&f64) -> String {
+    move |seconds: &f64| {
+        let ns = t0_ns.saturating_add((seconds.max(0.0) * 1e9).round() as u64);
+        let text = rfc3339(ns); // YYYY-MM-DDTHH:MM:SSZ
+        if span_s < 60.0 {
+            format!("{}.{:03}", &text[11..19], ns % 1_000_000_000 / 1_000_000)
+        } else if span_s < 86_400.0 {
+            text[11..19].to_owned()
+        } else {
+            format!("{} {}", &text[5..10], &text[11..16])
+        }
+    }
+}
+
+fn time_range<'a>(series: impl Iterator<Item = &'a Series>) -> Option<(u64, u64)> {
+    let mut range: Option<(u64, u64)> = None;
+    for s in series {
+        for (start, _) in s.points() {
+            let end = start + s.step_ns();
+            range = Some(range.map_or((start, end), |(a, b)| (a.min(start), b.max(end))));
+        }
+    }
+    range
+}
+
+fn draw_pair_timeline(
+    area: &Area<'_>,
+    title: &str,
+    pair: &PairTimeline,
+    opportunities: &[&OpportunityRecord],
+    open_bp: Option<f64>,
+) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    area.fill(&WHITE).map_err(err)?;
+    let has_carry = pair.directions.iter().any(|d| !d.2.is_empty());
+    let (top, bottom) =
+        if has_carry { area.split_vertically(area.dim_in_pixel().1 * 2 / 3) } else { (area.clone(), area.clone()) };
+    let Some((t0, t1)) = time_range(pair.directions.iter().flat_map(|d| [&d.1, &d.2])) else { return Ok(()) };
+    let series: Vec<(&str, &Series)> = pair.directions.iter().map(|d| (d.0.as_str(), &d.1)).collect();
+    draw_time_panel(&top, title, "net bp", (t0, t1), &series, open_bp, opportunities, &pair.directions)?;
+    if has_carry {
+        let carry: Vec<(&str, &Series)> = pair.directions.iter().map(|d| (d.0.as_str(), &d.2)).collect();
+        draw_time_panel(
+            &bottom,
+            "funding carry over the horizon, bp",
+            "carry bp",
+            (t0, t1),
+            &carry,
+            None,
+            &[],
+            &pair.directions,
+        )?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn draw_time_panel(
+    area: &Area<'_>,
+    title: &str,
+    y_desc: &str,
+    (t0, t1): (u64, u64),
+    series: &[(&str, &Series)],
+    threshold: Option<f64>,
+    opportunities: &[&OpportunityRecord],
+    directions: &[(String, Series, Series)],
+) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    let text = text_available();
+    let span_s = (t1 - t0) as f64 / 1e9;
+    let x = |ts: u64| ts.saturating_sub(t0) as f64 / 1e9;
+    let values = series.iter().flat_map(|(_, s)| s.points()).flat_map(|(_, b)| [b.min, b.max]);
+    let (mut y0, mut y1) = values.chain(threshold).fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let pad = ((y1 - y0) * 0.05).max(0.5);
+    (y0, y1) = (y0 - pad, y1 + pad);
+    let mut builder = ChartBuilder::on(area);
+    builder.margin(10);
+    if text {
+        builder.caption(title, ("sans-serif", 20)).x_label_area_size(40).y_label_area_size(60);
+    }
+    let mut chart = builder.build_cartesian_2d(0.0..span_s.max(1e-3), y0..y1).map_err(err)?;
+    let label = time_label(t0, span_s);
+    let mut mesh = chart.configure_mesh();
+    if text {
+        mesh.x_label_formatter(&label)
+            .x_desc(format!("UTC time ({})", &rfc3339(t0)[..10]))
+            .y_desc(y_desc)
+            .max_light_lines(2);
+    } else {
+        mesh.x_labels(0).y_labels(0);
+    }
+    mesh.draw().map_err(err)?;
+    // Opportunities: the union of each direction's lifetimes (any size), shaded in the direction's colour.
+    for (index, (direction, _, _)) in directions.iter().enumerate() {
+        let color = COLORS[index % COLORS.len()];
+        let mut spans: Vec<(u64, u64)> = opportunities
+            .iter()
+            .filter(|o| o.direction == *direction)
+            .map(|o| (o.opened_ns, o.closed_ns.unwrap_or(o.last_ns).max(o.opened_ns + 1)))
+            .collect();
+        spans.sort_unstable();
+        let mut union: Vec<(u64, u64)> = Vec::new();
+        for (start, end) in spans {
+            match union.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => union.push((start, end)),
+            }
+        }
+        let shades = union.into_iter().map(|(a, b)| Rectangle::new([(x(a), y0), (x(b), y1)], color.mix(0.15).filled()));
+        chart.draw_series(shades).map_err(err)?;
+    }
+    chart.draw_series(LineSeries::new([(0.0, 0.0), (span_s, 0.0)], BLACK.mix(0.4))).map_err(err)?;
+    if let Some(threshold) = threshold {
+        let line = DashedLineSeries::new([(0.0, threshold), (span_s, threshold)], 8, 6, BLACK.stroke_width(1));
+        let drawn = chart.draw_series(line).map_err(err)?;
+        if text {
+            drawn
+                .label(format!("open threshold {threshold} bp"))
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 14, y)], BLACK));
+        }
+    }
+    for (index, (label, s)) in series.iter().enumerate() {
+        let color = COLORS[index % COLORS.len()];
+        let step = s.step_ns();
+        // Min/max of each bucket as a band, the bucket's last value as the line.
+        let bands = s
+            .points()
+            .filter(|(_, b)| b.max > b.min)
+            .map(|(start, b)| Rectangle::new([(x(start), b.min), (x(start + step), b.max)], color.mix(0.3).filled()));
+        chart.draw_series(bands).map_err(err)?;
+        let line = s.points().map(|(start, b)| (x(start + step / 2), b.last));
+        let drawn = chart.draw_series(LineSeries::new(line, color.stroke_width(1))).map_err(err)?;
+        if text {
+            let label = (*label).to_owned();
+            drawn.label(label).legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled()));
+        }
+    }
+    if text {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn draw_latency(area: &Area<'_>, title: &str, venues: &[(Venue, [u64; LATENCY_BINS_MS.len()])]) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    area.fill(&WHITE).map_err(err)?;
+    let text = text_available();
+    // Shares of each venue's messages, so venues of different volume compare.
+    let shares: Vec<(Venue, Vec<f64>)> = venues
+        .iter()
+        .map(|(v, counts)| {
+            let total = counts.iter().sum::<u64>().max(1) as f64;
+            (*v, counts.iter().map(|c| *c as f64 / total * 100.0).collect())
+        })
+        .collect();
+    let top = shares.iter().flat_map(|(_, s)| s.iter().copied()).fold(0.0, f64::max).max(1.0);
+    let bins = LATENCY_BINS_MS.len();
+    let mut builder = ChartBuilder::on(area);
+    builder.margin(10);
+    if text {
+        builder.caption(title, ("sans-serif", 20)).x_label_area_size(40).y_label_area_size(60);
+    }
+    // Bin i is centred on x = i.
+    let mut chart = builder.build_cartesian_2d(-0.5..bins as f64 - 0.5, 0.0..top * 1.1).map_err(err)?;
+    let label = |x: &f64| {
+        if (x - x.round()).abs() > 0.01 || *x < -0.01 {
+            return String::new();
+        }
+        match x.round() as usize {
+            0 => "< 0".to_owned(),
+            i if i + 1 == bins => format!("> {}", LATENCY_BINS_MS[bins - 2]),
+            i if i < bins => format!("{}–{}", LATENCY_BINS_MS[i - 1], LATENCY_BINS_MS[i]),
+            _ => String::new(),
+        }
+    };
+    let mut mesh = chart.configure_mesh();
+    if text {
+        mesh.x_labels(4 * bins)
+            .x_label_formatter(&label)
+            .x_desc("ms")
+            .y_desc("% of the venue's book messages")
+            .disable_x_mesh();
+    } else {
+        mesh.x_labels(0).y_labels(0);
+    }
+    mesh.draw().map_err(err)?;
+    let width = 0.8 / shares.len().max(1) as f64;
+    for (index, (venue, shares)) in shares.iter().enumerate() {
+        let color = COLORS[index % COLORS.len()];
+        let bars = shares.iter().enumerate().map(|(bin, share)| {
+            let left = bin as f64 - 0.4 + index as f64 * width;
+            Rectangle::new([(left, 0.0), (left + width, *share)], color.filled())
+        });
+        let drawn = chart.draw_series(bars).map_err(err)?;
+        if text {
+            drawn
+                .label(venue.to_string())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled()));
+        }
+    }
+    if text {
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+    }
+    Ok(())
+}
+
+fn draw_health(area: &Area<'_>, title: &str, venues: &[(Venue, Series, Series)]) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    area.fill(&WHITE).map_err(err)?;
+    let text = text_available();
+    let Some((t0, t1)) = time_range(venues.iter().flat_map(|(_, live, other)| [live, other])) else { return Ok(()) };
+    let span_s = (t1 - t0) as f64 / 1e9;
+    let x = |ts: u64| ts.saturating_sub(t0) as f64 / 1e9;
+    let top = venues
+        .iter()
+        .flat_map(|(_, live, other)| live.points().chain(other.points()))
+        .map(|(_, b)| b.max)
+        .fold(1.0, f64::max);
+    let mut builder = ChartBuilder::on(area);
+    builder.margin(10);
+    if text {
+        builder.caption(title, ("sans-serif", 20)).x_label_area_size(40).y_label_area_size(60);
+    }
+    let mut chart = builder.build_cartesian_2d(0.0..span_s.max(1e-3), 0.0..top * 1.15).map_err(err)?;
+    let label = time_label(t0, span_s);
+    let mut mesh = chart.configure_mesh();
+    if text {
+        mesh.x_label_formatter(&label)
+            .x_desc(format!("UTC time ({})", &rfc3339(t0)[..10]))
+            .y_desc("books")
+            .max_light_lines(2);
+    } else {
+        mesh.x_labels(0).y_labels(0);
+    }
+    mesh.draw().map_err(err)?;
+    for (index, (venue, live, other)) in venues.iter().enumerate() {
+        let color = COLORS[index % COLORS.len()];
+        let step = live.step_ns();
+        let solid = live.points().map(|(start, b)| (x(start + step / 2), b.min));
+        let drawn = chart.draw_series(LineSeries::new(solid, color.stroke_width(2))).map_err(err)?;
+        if text {
+            drawn
+                .label(venue.to_string())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled()));
+        }
+        let dashed: Vec<(f64, f64)> = other.points().map(|(start, b)| (x(start + step / 2), b.max)).collect();
+        chart.draw_series(DashedLineSeries::new(dashed, 6, 4, color.stroke_width(2))).map_err(err)?;
+    }
+    if text {
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+    }
     Ok(())
 }

@@ -15,6 +15,7 @@ use crate::health::HealthCollector;
 use crate::latency::LatencyProbe;
 use crate::report::{Report, ReportOptions};
 use crate::settled::SettledFunding;
+use crate::timeline::{TimelineCollector, Timelines};
 
 /// Errors of a report from captures.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,8 @@ pub struct CaptureReport {
     pub report: Report,
     pub records: Vec<OpportunityRecord>,
     pub warnings: Vec<String>,
+    /// What happened over time, for charts (with `options.timelines`).
+    pub timelines: Option<Timelines>,
 }
 
 /// Replays every recording among `captures` (parts of one rotated recording are replayed as one) with the
@@ -43,6 +46,7 @@ pub fn report_from_captures(
 ) -> Result<CaptureReport, ReplayReportError> {
     let mut health = HealthCollector::default();
     let mut latency = LatencyProbe::new(&options.latencies_ms, engine.open_bp);
+    let mut timelines = TimelineCollector::default();
     let mut realised = Vec::new();
     let mut records = Vec::new();
     let mut warnings = Vec::new();
@@ -56,6 +60,9 @@ pub fn report_from_captures(
             health.on_events(step.venue, feed, events);
             settled.on_events(step.venue, feed, events);
             latency.on_step(step);
+            if options.timelines {
+                timelines.on_step(step);
+            }
         })?;
         latency.end_capture();
         if replayed.is_empty() {
@@ -90,5 +97,6 @@ pub fn report_from_captures(
     if !options.latencies_ms.is_empty() {
         report.capture_at_latency = latency.finish();
     }
-    Ok(CaptureReport { report, records, warnings })
+    let timelines = options.timelines.then(|| timelines.finish());
+    Ok(CaptureReport { report, records, warnings, timelines })
 }

@@ -25,6 +25,8 @@ pub struct ReportOptions {
     /// Reaction latencies (ms) at which to measure what each opportunity still offered (captures only; see
     /// [`crate::latency`]).
     pub latencies_ms: Vec<u64>,
+    /// Keep the replay's timelines for charts (captures only; see [`crate::timeline`]).
+    pub timelines: bool,
 }
 
 /// How [`GroupStats::positive_share`] was computed.

@@ -38,8 +38,31 @@ fn bybit(kind: &str, at_ms: u64, update: u64, bids: &[(&str, &str)], asks: &[(&s
     .to_string()
 }
 
+const HOUR_MS: u64 = 3_600_000;
+
+/// OKX `funding-rate`: 1 bp every 8 h, next at T0 + 1 h.
+fn okx_funding() -> String {
+    json!({
+        "arg": {"channel": "funding-rate", "instId": "BTC-USDT-SWAP"},
+        "data": [{"instId": "BTC-USDT-SWAP", "instType": "SWAP", "fundingRate": "0.0001",
+                  "fundingTime": (T0 + HOUR_MS).to_string(), "nextFundingTime": (T0 + 9 * HOUR_MS).to_string()}]
+    })
+    .to_string()
+}
+
+/// Bybit `tickers`: 3 bp every 8 h, next at T0 + 1 h.
+fn bybit_funding() -> String {
+    json!({
+        "topic": "tickers.BTCUSDT", "type": "snapshot", "cs": 1, "ts": T0 + 2,
+        "data": {"symbol": "BTCUSDT", "fundingRate": "0.0003", "nextFundingTime": (T0 + HOUR_MS).to_string(),
+                 "fundingIntervalHour": "8"}
+    })
+    .to_string()
+}
+
 /// The timeline (ms after T0), buying on OKX and selling on Bybit, 1 BTC, no fees:
 /// * 1: both books 99.5 / 100.0 — nothing;
+/// * 2: funding: OKX 1 bp, Bybit 3 bp, both every 8 h from T0 + 1 h;
 /// * 100: Bybit moves up to 100.5 / 101.0 — buy 100.0, sell 100.5: +50 bp, opens (threshold 30 bp);
 /// * 120: OKX's 100.0 ask is gone, next 100.3 — +19.94 bp: below the threshold, still open (close at 0);
 /// * 300: Bybit's 100.5 bid is gone — buy 100.3, sell 99.5: −79.76 bp, closes;
@@ -52,6 +75,8 @@ fn write_capture(path: &std::path::Path) {
         (0, "bybit", Src::Rest, Some("/v5/market/instruments-info?category=linear&limit=1000"), bybit_instruments),
         (1, "okx", Src::Ws, None, okx("snapshot", 1, 10, -1, &[("99.5", "1000")], &[("100.0", "1000")])),
         (1, "bybit", Src::Ws, None, bybit("snapshot", 1, 1, &[("99.5", "10")], &[("100.0", "10")])),
+        (2, "okx", Src::Ws, None, okx_funding()),
+        (2, "bybit", Src::Ws, None, bybit_funding()),
         (100, "bybit", Src::Ws, None, bybit("delta", 100, 2, &[("100.5", "10")], &[("100.0", "0"), ("101.0", "10")])),
         (120, "okx", Src::Ws, None, okx("update", 120, 11, 10, &[], &[("100.0", "0"), ("100.3", "1000")])),
         (300, "bybit", Src::Ws, None, bybit("delta", 300, 3, &[("100.5", "0")], &[])),
@@ -122,4 +147,54 @@ fn capture_at_latency_matches_the_hand_computed_books() {
     assert!(text.contains("capture at a reaction latency") && text.contains("buy_okx_sell_bybit"), "{text}");
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["capture_at_latency"][0]["latency_ms"], 10);
+}
+
+/// The replay's timelines and charts: the pair's best net per direction follows the hand-computed books, the
+/// funding carry over 24 h is three settlements of each leg (short Bybit receives 3 × 3 bp, long OKX pays
+/// 3 × 1 bp: +6 bp), every book is Live at the end, and the charts and the HTML page are written.
+#[test]
+fn timelines_and_charts_of_the_hand_made_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("hand.jsonl");
+    write_capture(&capture);
+    let engine = EngineConfig {
+        fees: FeeModel::uniform(0.0, false),
+        sizes: vec![SizeTarget::Base(dec("1"))],
+        open_bp: 30.0,
+        close_bp: 0.0,
+        ..EngineConfig::default()
+    };
+    let options = ReportOptions { timelines: true, ..ReportOptions::default() };
+    let replayed = report_from_captures(&[capture], &engine, &options).unwrap();
+    let timelines = replayed.timelines.unwrap();
+    let pair = timelines.pairs.iter().find(|p| p.pair == "BTC/USDT").unwrap();
+    let (label, best, carry) = &pair.directions[0];
+    assert_eq!(label, "buy_okx_sell_bybit");
+    let maxima: Vec<f64> = best.points().map(|(_, b)| b.max).collect();
+    assert!((maxima.iter().copied().fold(f64::MIN, f64::max) - 50.0).abs() < 1e-9, "{maxima:?}");
+    let carried: Vec<f64> = carry.points().map(|(_, b)| b.last).collect();
+    assert!(!carried.is_empty() && carried.iter().all(|bp| (bp - 6.0).abs() < 1e-9), "{carried:?}");
+    assert!(pair.directions[1].2.points().all(|(_, b)| (b.last + 6.0).abs() < 1e-9));
+    assert_eq!(timelines.open_bp, Some(30.0));
+    let live: Vec<(perpspread_core::Venue, f64)> =
+        timelines.health.iter().map(|(v, live, _)| (*v, live.points().last().unwrap().1.last)).collect();
+    assert!(
+        live.contains(&(perpspread_core::Venue::Okx, 1.0)) && live.contains(&(perpspread_core::Venue::Bybit, 1.0)),
+        "{live:?}"
+    );
+    // Every book message of this capture was stamped at its receive time: 0 ms, the "0–1 ms" bin.
+    assert!(timelines.latency.iter().all(|(_, bins)| bins[1] > 0 && bins.iter().sum::<u64>() == bins[1]));
+
+    let charts = perpspread_report::plot::replay_charts(&timelines, &replayed.records, &Default::default()).unwrap();
+    let names: Vec<&str> = charts.iter().map(|c| c.file_name.as_str()).collect();
+    assert_eq!(names, ["spread-BTC_USDT-okx-bybit.png", "latency.png", "book-health.png", "durations.png"]);
+    let out = std::env::var_os("PERPSPREAD_KEEP_CHARTS").map_or_else(|| dir.path().join("charts"), Into::into);
+    let written = perpspread_report::plot::write_charts(&out, &charts).unwrap();
+    for path in &written {
+        let bytes = std::fs::read(path).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 2_000, "{}", path.display());
+    }
+    let page = perpspread_report::html::html_report(&replayed.report, &charts, "hand.jsonl");
+    assert_eq!(page.matches("data:image/png;base64,").count(), 4);
+    assert!(page.contains("BTC/USDT") && page.contains("book health"));
 }

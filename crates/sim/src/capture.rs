@@ -110,6 +110,12 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
     let mut ts_ns = EPOCH_MS * 1_000_000;
     writer.record(&mut ts_ns, Venue::Okx, Some("/api/v5/public/instruments?instType=SWAP"), &instruments_body(&market));
     writer.record(&mut ts_ns, Venue::Binance, Some("/fapi/v1/exchangeInfo"), &exchange_info_body(&market, 2400));
+    // Every venue's list before any stream, as `record` writes them: replay pairs the venues listed by the
+    // first frame.
+    if options.bybit {
+        let url = "/v5/market/instruments-info?category=linear&limit=1000";
+        writer.record(&mut ts_ns, Venue::Bybit, Some(url), &bybit_instruments_body(&market));
+    }
     let mut scratch = String::new();
     let mut frame = String::new();
     for book in market.books(Venue::Okx) {
@@ -117,8 +123,6 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
         writer.record(&mut ts_ns, Venue::Okx, None, &snapshot_frame(book, market.now_ms(), checksum));
     }
     if options.bybit {
-        let url = "/v5/market/instruments-info?category=linear&limit=1000";
-        writer.record(&mut ts_ns, Venue::Bybit, Some(url), &bybit_instruments_body(&market));
         for book in market.books(Venue::Bybit) {
             let topic = format!("orderbook.1000.{}", book.meta.symbol());
             writer.record(
@@ -168,7 +172,8 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
             }
         }
         if options.funding_every_steps.is_some_and(|every| steps % every.max(1) == 1 % every.max(1)) {
-            write_funding(&mut writer, &mut ts_ns, &market, &mut frame);
+            let bybit = options.bybit.then_some(if steps == 1 { "snapshot" } else { "delta" });
+            write_funding(&mut writer, &mut ts_ns, &market, &mut frame, bybit);
         }
         if steps == 1 {
             for book in market.books(Venue::Binance) {
@@ -186,8 +191,9 @@ pub fn generate_capture(path: &Path, options: &CaptureOptions) -> Result<Capture
     Ok(CaptureStats { records, steps, bytes, book_updates, changed_levels })
 }
 
-/// Every instrument's funding push on both venues.
-fn write_funding(writer: &mut Writer, ts_ns: &mut u64, market: &Market, frame: &mut String) {
+/// Every instrument's funding push on every venue of the capture (Bybit's `tickers` only with `bybit`: a
+/// snapshot the first time, then the funding fields as deltas).
+fn write_funding(writer: &mut Writer, ts_ns: &mut u64, market: &Market, frame: &mut String, bybit: Option<&str>) {
     for pair in market.pairs() {
         if let Some(book) = &pair.okx {
             writer.record(ts_ns, Venue::Okx, None, &funding_frame(market, pair, book));
@@ -197,6 +203,12 @@ fn write_funding(writer: &mut Writer, ts_ns: &mut u64, market: &Market, frame: &
             frame.clear();
             frame.push_str(&format!(r#"{{"stream":"{symbol}@markPrice@1s","data":{event}}}"#));
             writer.record(ts_ns, Venue::Binance, None, frame);
+        }
+        let bybit_ticker = bybit
+            .zip(pair.bybit.as_ref())
+            .and_then(|(kind, book)| crate::bybit::ws::ticker_frame(market, book.meta.symbol(), kind));
+        if let Some(ticker) = bybit_ticker {
+            writer.record(ts_ns, Venue::Bybit, None, &ticker);
         }
     }
 }

@@ -22,9 +22,14 @@ pub(crate) struct Args {
     /// Split each pair and direction by evaluated size.
     #[arg(long)]
     by_size: bool,
-    /// Also write PNG charts (spread over time per pair, duration histogram) into this directory.
+    /// Also write PNG charts into this directory: from captures, per pair the best net spread of each direction
+    /// over time (min/max bands, open threshold, opportunities shaded, funding carry below), latency per venue,
+    /// book health over time and durations; from opportunity files, each opportunity's peak and durations.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Also write one self-contained HTML page (the tables and every chart, no network needed to view it).
+    #[arg(long)]
+    html: Option<PathBuf>,
     /// Reaction latencies in ms, e.g. `10,50,100,250`: for each opportunity of the captures, what a trader
     /// reacting that long after it opened would have found (net at its size, still at the threshold, still
     /// open), per pair, direction and size and overall. Captures only.
@@ -54,7 +59,9 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let mut latencies = args.latency.clone();
     latencies.sort_unstable();
     latencies.dedup();
-    let options = ReportOptions { by_size: args.by_size, span_ns: None, latencies_ms: latencies };
+    let charts_wanted = args.plot.is_some() || args.html.is_some();
+    let options =
+        ReportOptions { by_size: args.by_size, span_ns: None, latencies_ms: latencies, timelines: charts_wanted };
     let (captures, tables): (Vec<PathBuf>, Vec<PathBuf>) = args.files.iter().cloned().partition(|p| is_capture(p));
     if !captures.is_empty() && !tables.is_empty() {
         return Err(UserError("give either capture files or opportunity files, not both".into()).into());
@@ -76,16 +83,17 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         .into());
     }
     let engine = crate::commands::monitor::engine_config(config, &crate::commands::monitor::Args::default());
-    // The opportunities of replayed captures, kept for the charts.
+    let source = args.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    // The opportunities and timelines of replayed captures, kept for the charts.
     let (report, replayed) = if captures.is_empty() {
         (Report::from_files(&tables, &options).map_err(|e| UserError(e.to_string()))?, None)
     } else {
         let replayed = tokio::task::spawn_blocking(move || report_from_captures(&captures, &engine, &options)).await?;
-        let CaptureReport { report, records, warnings } = replayed.map_err(|e| UserError(e.to_string()))?;
+        let CaptureReport { report, records, warnings, timelines } = replayed.map_err(|e| UserError(e.to_string()))?;
         for warning in warnings {
             eprintln!("warning: {warning}");
         }
-        (report, Some(records))
+        (report, Some((records, timelines.unwrap_or_default())))
     };
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -93,20 +101,35 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     } else {
         write!(out, "{}", report.render_text())?;
     }
+    if !charts_wanted {
+        return Ok(());
+    }
+    let plot_options = Default::default();
+    let charts = match replayed {
+        Some((records, timelines)) => perpspread_report::plot::replay_charts(&timelines, &records, &plot_options),
+        None => {
+            let tables: Vec<&std::path::Path> = tables.iter().map(PathBuf::as_path).collect();
+            let records = perpspread_report::read_records(&tables).map_err(|e| UserError(e.to_string()))?;
+            perpspread_report::plot::file_charts(&records, None, &plot_options)
+        }
+    }
+    .map_err(|e| UserError(e.to_string()))?;
     if let Some(dir) = &args.plot {
-        let records = match replayed {
-            Some(records) => records,
-            None => {
-                let tables: Vec<&std::path::Path> = tables.iter().map(PathBuf::as_path).collect();
-                perpspread_report::read_records(&tables).map_err(|e| UserError(e.to_string()))?
-            }
-        };
-        let written = perpspread_report::plot::write_plots(dir, &records, None, &Default::default())
-            .map_err(|e| UserError(e.to_string()))?;
+        let written = perpspread_report::plot::write_charts(dir, &charts).map_err(|e| UserError(e.to_string()))?;
         match written.len() {
-            0 => eprintln!("no opportunity to chart: nothing written to {}", dir.display()),
+            0 => eprintln!("nothing to chart: nothing written to {}", dir.display()),
             n => eprintln!("{n} chart{} written to {}", if n == 1 { "" } else { "s" }, dir.display()),
         }
+    }
+    if let Some(path) = &args.html {
+        let page = perpspread_report::html::html_report(&report, &charts, &source);
+        std::fs::write(path, page).map_err(|e| UserError(format!("cannot write {}: {e}", path.display())))?;
+        eprintln!(
+            "report with {} chart{} written to {}",
+            charts.len(),
+            if charts.len() == 1 { "" } else { "s" },
+            path.display()
+        );
     }
     Ok(())
 }

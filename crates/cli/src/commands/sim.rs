@@ -51,8 +51,8 @@ pub(crate) struct Args {
     /// Also write Binance `@bookTicker` events into the generated capture.
     #[arg(long, requires = "generate_capture")]
     book_ticker: bool,
-    /// Also write every instrument's funding (OKX `funding-rate`, Binance `@markPrice@1s`) into the generated
-    /// capture every N model steps.
+    /// Also write every instrument's funding (OKX `funding-rate`, Binance `@markPrice@1s`, and with `--bybit`
+    /// Bybit `tickers`) into the generated capture every N model steps.
     #[arg(long, requires = "generate_capture")]
     funding_every_steps: Option<u64>,
     /// Also write Bybit into the generated capture (its instrument list, books and deltas): three venues.
