@@ -133,7 +133,20 @@ fn demo_feeds_redis_files_and_metrics() {
     assert!(replayed.status.success(), "{}", String::from_utf8_lossy(&replayed.stderr));
     let replayed: serde_json::Value = serde_json::from_slice(&replayed.stdout).unwrap();
     assert!(replayed.to_string().contains("BTC/USDT"), "{replayed}");
-    assert!(charts.join("spread-BTC_USDT.png").is_file() && charts.join("durations.png").is_file());
+    for chart in ["spread-BTC_USDT-okx-binance.png", "latency.png", "book-health.png", "durations.png"] {
+        assert!(charts.join(chart).is_file(), "{chart}");
+    }
+    // The same with the tables, as one page.
+    let page = dir.path().join("report.html");
+    let html = Command::new(env!("CARGO_BIN_EXE_perpspread"))
+        .args(["report", "--html"])
+        .arg(&page)
+        .arg(dir.path().join("demo.jsonl.zst"))
+        .output()
+        .unwrap();
+    assert!(html.status.success(), "{}", String::from_utf8_lossy(&html.stderr));
+    let page = std::fs::read_to_string(&page).unwrap();
+    assert!(page.contains("<img") && page.contains("BTC/USDT") && !page.contains("https://"));
 
     // Reacting 0 ms after each opening message finds the opening quote (at the threshold); 100 ms later the
     // replayed books say. Opportunity files hold no books to ask.
