@@ -19,7 +19,7 @@ use perpspread_core::Venue;
 use perpspread_sinks::files::{OpportunityRecord, SnapshotRecord};
 use perpspread_sinks::time::rfc3339;
 
-use crate::timeline::{PairTimeline, Series, Timelines, LATENCY_BINS_MS};
+use crate::timeline::{PairTimeline, Series, Timelines, HEALTH_STATES, LATENCY_BINS_MS};
 
 /// Plotting errors.
 #[derive(Debug, thiserror::Error)]
@@ -305,7 +305,7 @@ pub fn replay_charts(
         charts.push(Chart { file_name: "latency.png".into(), title, png });
     }
     if !timelines.health.is_empty() {
-        let title = "books Live (solid) and not Live (dashed) per venue".to_owned();
+        let title = "book health per venue over time".to_owned();
         let png = render_png_bytes(options, |area| draw_health(area, &title, &timelines.health))
             .map_err(|message| PlotError::Draw { path: PathBuf::from("book-health.png"), message })?;
         charts.push(Chart { file_name: "book-health.png".into(), title, png });
@@ -575,50 +575,57 @@ fn draw_latency(area: &Area<'_>, title: &str, venues: &[(Venue, [u64; LATENCY_BI
     Ok(())
 }
 
-fn draw_health(area: &Area<'_>, title: &str, venues: &[(Venue, Series, Series)]) -> Result<(), String> {
+fn draw_health(area: &Area<'_>, title: &str, venues: &[(Venue, [Series; 3])]) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
     area.fill(&WHITE).map_err(err)?;
     let text = text_available();
-    let Some((t0, t1)) = time_range(venues.iter().flat_map(|(_, live, other)| [live, other])) else { return Ok(()) };
+    let Some((t0, t1)) = time_range(venues.iter().flat_map(|(_, series)| series.iter())) else { return Ok(()) };
     let span_s = (t1 - t0) as f64 / 1e9;
     let x = |ts: u64| ts.saturating_sub(t0) as f64 / 1e9;
-    let top = venues
-        .iter()
-        .flat_map(|(_, live, other)| live.points().chain(other.points()))
-        .map(|(_, b)| b.max)
-        .fold(1.0, f64::max);
-    let mut builder = ChartBuilder::on(area);
-    builder.margin(10);
-    if text {
-        builder.caption(title, ("sans-serif", 20)).x_label_area_size(40).y_label_area_size(60);
-    }
-    let mut chart = builder.build_cartesian_2d(0.0..span_s.max(1e-3), 0.0..top * 1.15).map_err(err)?;
-    let label = time_label(t0, span_s);
-    let mut mesh = chart.configure_mesh();
-    if text {
-        mesh.x_label_formatter(&label)
-            .x_desc(format!("UTC time ({})", &rfc3339(t0)[..10]))
-            .y_desc("books")
-            .max_light_lines(2);
-    } else {
-        mesh.x_labels(0).y_labels(0);
-    }
-    mesh.draw().map_err(err)?;
-    for (index, (venue, live, other)) in venues.iter().enumerate() {
-        let color = COLORS[index % COLORS.len()];
-        let step = live.step_ns();
-        let solid = live.points().map(|(start, b)| (x(start + step / 2), b.min));
-        let drawn = chart.draw_series(LineSeries::new(solid, color.stroke_width(2))).map_err(err)?;
+    let area = if text { area.titled(title, ("sans-serif", 20)).map_err(err)? } else { area.clone() };
+    // One panel per venue: Live, Stale and (re)syncing books over time.
+    let colors = [RGBColor(44, 160, 44), RGBColor(255, 127, 14), RGBColor(214, 39, 40)];
+    let panels = area.split_evenly((venues.len(), 1));
+    for ((venue, series), panel) in venues.iter().zip(panels.iter()) {
+        let top = series.iter().flat_map(Series::points).map(|(_, b)| b.max).fold(1.0, f64::max);
+        let mut builder = ChartBuilder::on(panel);
+        builder.margin(8);
         if text {
-            drawn
-                .label(venue.to_string())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled()));
+            builder
+                .caption(format!("{venue}: books by state"), ("sans-serif", 16))
+                .x_label_area_size(30)
+                .y_label_area_size(50);
         }
-        let dashed: Vec<(f64, f64)> = other.points().map(|(start, b)| (x(start + step / 2), b.max)).collect();
-        chart.draw_series(DashedLineSeries::new(dashed, 6, 4, color.stroke_width(2))).map_err(err)?;
-    }
-    if text {
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+        let mut chart = builder.build_cartesian_2d(0.0..span_s.max(1e-3), 0.0..top * 1.2).map_err(err)?;
+        let label = time_label(t0, span_s);
+        let mut mesh = chart.configure_mesh();
+        if text {
+            mesh.x_label_formatter(&label).y_desc("books").max_light_lines(1);
+        } else {
+            mesh.x_labels(0).y_labels(0);
+        }
+        mesh.draw().map_err(err)?;
+        for ((series, color), state) in series.iter().zip(colors).zip(HEALTH_STATES) {
+            let step = series.step_ns();
+            // The worst of each bucket: fewest Live, most Stale or (re)syncing.
+            let points: Vec<(f64, f64)> = series
+                .points()
+                .map(|(start, b)| (x(start + step / 2), if state == "live" { b.min } else { b.max }))
+                .collect();
+            let drawn = chart.draw_series(LineSeries::new(points, color.stroke_width(2))).map_err(err)?;
+            if text {
+                drawn.label(state).legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled()));
+            }
+        }
+        if text {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(err)?;
+        }
     }
     Ok(())
 }

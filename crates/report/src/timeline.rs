@@ -105,6 +105,10 @@ impl Series {
     }
 }
 
+/// The book states a health timeline counts: Live; Stale (Live but not updated for longer than the engine's
+/// `max_book_age`, the rule of its guard); Syncing or Resyncing (waiting for a snapshot).
+pub const HEALTH_STATES: [&str; 3] = ["live", "stale", "syncing or resyncing"];
+
 /// Latency bins, ms: upper edges (the first bin is "below 0", the last open-ended).
 pub const LATENCY_BINS_MS: [f64; 11] = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, f64::INFINITY];
 
@@ -122,8 +126,8 @@ pub struct PairTimeline {
 #[derive(Debug, Default)]
 pub struct TimelineCollector {
     pairs: BTreeMap<usize, PairTimeline>,
-    /// Per venue: books Live and books not Live, sampled once per 100 ms of replay time.
-    health: VenueMap<Option<(Series, Series)>>,
+    /// Per venue: books per [`HEALTH_STATES`] group, sampled once per 100 ms of replay time.
+    health: VenueMap<Option<[Series; 3]>>,
     next_health_ns: u64,
     latency: VenueMap<[u64; LATENCY_BINS_MS.len()]>,
     open_bp: Option<f64>,
@@ -133,8 +137,8 @@ pub struct TimelineCollector {
 #[derive(Debug, Clone, Default)]
 pub struct Timelines {
     pub pairs: Vec<PairTimeline>,
-    /// Per venue present: `(venue, books Live, books not Live)`.
-    pub health: Vec<(Venue, Series, Series)>,
+    /// Per venue present: books per [`HEALTH_STATES`] group over time.
+    pub health: Vec<(Venue, [Series; 3])>,
     /// Per venue with messages: counts per [`LATENCY_BINS_MS`] bin.
     pub latency: Vec<(Venue, [u64; LATENCY_BINS_MS.len()])>,
     /// The engine's open threshold, bp.
@@ -193,23 +197,26 @@ impl TimelineCollector {
     }
 
     fn sample_health(&mut self, step: &ReplayStep<'_>, now: u64) {
+        let max_age_ns = step.engine.map_or(5_000_000_000, |e| e.config().max_book_age_ns);
         for venue in Venue::ALL {
             let feed = step.pipeline.feed(venue);
-            let (mut live, mut other) = (0u32, 0u32);
+            let mut counts = [0u32; 3];
             for book in (0..feed.slots()).filter_map(|slot| feed.book(slot)) {
-                if book.state == BookState::Live {
-                    live += 1;
-                } else {
-                    other += 1;
-                }
+                let group = match book.state {
+                    BookState::Live if now.saturating_sub(book.recv.wall_ns) > max_age_ns => 1,
+                    BookState::Live => 0,
+                    BookState::Stale => 1,
+                    BookState::Syncing | BookState::Resyncing => 2,
+                };
+                counts[group] += 1;
             }
-            if live + other == 0 && self.health[venue].is_none() {
+            if counts.iter().sum::<u32>() == 0 && self.health[venue].is_none() {
                 continue;
             }
-            let (live_series, other_series) =
-                self.health[venue].get_or_insert_with(|| (Series::new(now), Series::new(now)));
-            live_series.add(now, f64::from(live));
-            other_series.add(now, f64::from(other));
+            let series = self.health[venue].get_or_insert_with(|| std::array::from_fn(|_| Series::new(now)));
+            for (series, count) in series.iter_mut().zip(counts) {
+                series.add(now, f64::from(count));
+            }
         }
     }
 
@@ -217,10 +224,7 @@ impl TimelineCollector {
     pub fn finish(self) -> Timelines {
         Timelines {
             pairs: self.pairs.into_values().collect(),
-            health: Venue::ALL
-                .into_iter()
-                .filter_map(|v| self.health[v].clone().map(|(live, other)| (v, live, other)))
-                .collect(),
+            health: Venue::ALL.into_iter().filter_map(|v| self.health[v].clone().map(|series| (v, series))).collect(),
             latency: Venue::ALL
                 .into_iter()
                 .filter(|v| self.latency[*v].iter().any(|c| *c > 0))

@@ -177,7 +177,7 @@ fn timelines_and_charts_of_the_hand_made_capture() {
     assert!(pair.directions[1].2.points().all(|(_, b)| (b.last + 6.0).abs() < 1e-9));
     assert_eq!(timelines.open_bp, Some(30.0));
     let live: Vec<(perpspread_core::Venue, f64)> =
-        timelines.health.iter().map(|(v, live, _)| (*v, live.points().last().unwrap().1.last)).collect();
+        timelines.health.iter().map(|(v, [live, ..])| (*v, live.points().last().unwrap().1.last)).collect();
     assert!(
         live.contains(&(perpspread_core::Venue::Okx, 1.0)) && live.contains(&(perpspread_core::Venue::Bybit, 1.0)),
         "{live:?}"
