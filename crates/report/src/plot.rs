@@ -120,12 +120,7 @@ pub fn file_charts(
             .map_err(|message| PlotError::Draw { path: PathBuf::from(&file_name), message })?;
         charts.push(Chart { file_name, title, png });
     }
-    if !records.is_empty() {
-        let durations: Vec<f64> = records.iter().map(|r| r.duration_ms / 1e3).collect();
-        let png = render_png_bytes(options, |area| draw_durations(area, &durations))
-            .map_err(|message| PlotError::Draw { path: PathBuf::from("durations.png"), message })?;
-        charts.push(Chart { file_name: "durations.png".into(), title: "opportunity durations".into(), png });
-    }
+    charts.extend(durations_chart(records, options)?);
     Ok(charts)
 }
 
@@ -207,9 +202,7 @@ fn draw_spread(
             chart.draw_series(xy.into_iter().map(|p| Circle::new(p, 3, color.filled()))).map_err(err)?
         };
         if text {
-            drawn
-                .label(direction.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled()));
+            drawn.label(direction.clone()).legend(swatch(color));
         }
     }
     if text {
@@ -310,13 +303,19 @@ pub fn replay_charts(
             .map_err(|message| PlotError::Draw { path: PathBuf::from("book-health.png"), message })?;
         charts.push(Chart { file_name: "book-health.png".into(), title, png });
     }
-    if !records.is_empty() {
-        let durations: Vec<f64> = records.iter().map(|r| r.duration_ms / 1e3).collect();
-        let png = render_png_bytes(options, |area| draw_durations(area, &durations))
-            .map_err(|message| PlotError::Draw { path: PathBuf::from("durations.png"), message })?;
-        charts.push(Chart { file_name: "durations.png".into(), title: "opportunity durations".into(), png });
-    }
+    charts.extend(durations_chart(records, options)?);
     Ok(charts)
+}
+
+/// The histogram of opportunity durations (none without opportunities).
+fn durations_chart(records: &[OpportunityRecord], options: &PlotOptions) -> Result<Option<Chart>, PlotError> {
+    if records.is_empty() {
+        return Ok(None);
+    }
+    let durations: Vec<f64> = records.iter().map(|r| r.duration_ms / 1e3).collect();
+    let png = render_png_bytes(options, |area| draw_durations(area, &durations))
+        .map_err(|message| PlotError::Draw { path: PathBuf::from("durations.png"), message })?;
+    Ok(Some(Chart { file_name: "durations.png".into(), title: "opportunity durations".into(), png }))
 }
 
 /// One chart, encoded.
@@ -359,6 +358,29 @@ fn render_png_bytes(
     writer.write_image_data(&buffer).map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())?;
     Ok(png)
+}
+
+/// A chart over `f64` × `f64` (time or bins × values).
+type Chart2d<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// The legend of a chart's labelled series.
+fn legend<'b>(chart: &mut Chart2d<'b, 'b>, position: SeriesLabelPosition) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
+/// A legend swatch in `color`.
+fn swatch(color: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
+    move |(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled())
 }
 
 /// Wall-clock labels for seconds since `t0_ns`: `HH:MM:SS.mmm` under a minute, `HH:MM:SS` within a day,
@@ -497,17 +519,11 @@ fn draw_time_panel(
         let drawn = chart.draw_series(LineSeries::new(line, color.stroke_width(1))).map_err(err)?;
         if text {
             let label = (*label).to_owned();
-            drawn.label(label).legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled()));
+            drawn.label(label).legend(swatch(color));
         }
     }
     if text {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
 }
@@ -564,9 +580,7 @@ fn draw_latency(area: &Area<'_>, title: &str, venues: &[(Venue, [u64; LATENCY_BI
         });
         let drawn = chart.draw_series(bars).map_err(err)?;
         if text {
-            drawn
-                .label(venue.to_string())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled()));
+            drawn.label(venue.to_string()).legend(swatch(color));
         }
     }
     if text {
@@ -614,17 +628,11 @@ fn draw_health(area: &Area<'_>, title: &str, venues: &[(Venue, [Series; 3])]) ->
                 .collect();
             let drawn = chart.draw_series(LineSeries::new(points, color.stroke_width(2))).map_err(err)?;
             if text {
-                drawn.label(state).legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], color.filled()));
+                drawn.label(state).legend(swatch(color));
             }
         }
         if text {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(err)?;
+            legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         }
     }
     Ok(())

@@ -100,18 +100,23 @@ fn row(rows: &[LatencyRow], latency_ms: u64, pair: &str) -> LatencyRow {
     rows.iter().find(|r| r.latency_ms == latency_ms && r.pair == pair).cloned().unwrap_or_else(|| panic!("{rows:#?}"))
 }
 
-#[test]
-fn capture_at_latency_matches_the_hand_computed_books() {
-    let dir = tempfile::tempdir().unwrap();
-    let capture = dir.path().join("hand.jsonl");
-    write_capture(&capture);
-    let engine = EngineConfig {
+/// No fees, 1 BTC, open at 30 bp, close below 0 bp.
+fn hand_engine() -> EngineConfig {
+    EngineConfig {
         fees: FeeModel::uniform(0.0, false),
         sizes: vec![SizeTarget::Base(dec("1"))],
         open_bp: 30.0,
         close_bp: 0.0,
         ..EngineConfig::default()
-    };
+    }
+}
+
+#[test]
+fn capture_at_latency_matches_the_hand_computed_books() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("hand.jsonl");
+    write_capture(&capture);
+    let engine = hand_engine();
     let options = ReportOptions { latencies_ms: vec![10, 50, 250, 2000], ..ReportOptions::default() };
     let report = report_from_captures(&[capture], &engine, &options).unwrap().report;
     assert_eq!(report.opportunities, 1, "{:#?}", report.groups);
@@ -157,13 +162,7 @@ fn timelines_and_charts_of_the_hand_made_capture() {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("hand.jsonl");
     write_capture(&capture);
-    let engine = EngineConfig {
-        fees: FeeModel::uniform(0.0, false),
-        sizes: vec![SizeTarget::Base(dec("1"))],
-        open_bp: 30.0,
-        close_bp: 0.0,
-        ..EngineConfig::default()
-    };
+    let engine = hand_engine();
     let options = ReportOptions { timelines: true, ..ReportOptions::default() };
     let replayed = report_from_captures(&[capture], &engine, &options).unwrap();
     let timelines = replayed.timelines.unwrap();
