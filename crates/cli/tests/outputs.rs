@@ -121,6 +121,18 @@ fn demo_feeds_redis_files_and_metrics() {
     assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
     let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
     assert!(report.to_string().contains("BTC/USDT"), "{report}");
+    // With the spread snapshots too: the positive-net share from them, and charts of the sampled spread.
+    let file_charts = dir.path().join("file-charts");
+    let with_spreads = Command::new(env!("CARGO_BIN_EXE_perpspread"))
+        .args(["report", "--json", "--plot"])
+        .arg(&file_charts)
+        .args([opportunities, &spreads])
+        .output()
+        .unwrap();
+    assert!(with_spreads.status.success(), "{}", String::from_utf8_lossy(&with_spreads.stderr));
+    let with_spreads: serde_json::Value = serde_json::from_slice(&with_spreads.stdout).unwrap();
+    assert_eq!(with_spreads["positive_share_method"], "snapshots", "{with_spreads}");
+    assert!(file_charts.join("spread-BTC_USDT.png").is_file());
 
     // The recording: replayed through the engine by `report`, which finds the dislocation and charts it.
     let charts = dir.path().join("charts");

@@ -108,9 +108,18 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let charts = match replayed {
         Some((records, timelines)) => perpspread_report::plot::replay_charts(&timelines, &records, &plot_options),
         None => {
-            let tables: Vec<&std::path::Path> = tables.iter().map(PathBuf::as_path).collect();
-            let records = perpspread_report::read_records(&tables).map_err(|e| UserError(e.to_string()))?;
-            perpspread_report::plot::file_charts(&records, None, &plot_options)
+            // Spread snapshots (`spreads-*.parquet`) given alongside are charted as the spread over time.
+            let (spreads, opportunities): (Vec<&std::path::Path>, Vec<&std::path::Path>) =
+                tables.iter().map(PathBuf::as_path).partition(|p| perpspread_report::is_spreads_file(p));
+            let records = perpspread_report::read_records(&opportunities).map_err(|e| UserError(e.to_string()))?;
+            let mut snapshots = Vec::new();
+            for path in spreads {
+                let rows =
+                    perpspread_sinks::files::read_snapshots_parquet(path).map_err(|e| UserError(e.to_string()))?;
+                snapshots.extend(rows);
+            }
+            let snapshots = (!snapshots.is_empty()).then_some(snapshots.as_slice());
+            perpspread_report::plot::file_charts(&records, snapshots, &plot_options)
         }
     }
     .map_err(|e| UserError(e.to_string()))?;
