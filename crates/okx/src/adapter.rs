@@ -7,8 +7,8 @@ use std::sync::Arc;
 use perpspread_core::{Feed, Venue};
 use perpspread_net::rest::{RestConfig, RestError};
 use perpspread_net::venue::{
-    check_option_keys, option_str, option_str_in, OptionError, ResyncPolicy, VenueAdapter, VenueOptions, VenueRest,
-    VenueSettings,
+    check_option_keys, option_str, option_str_in, Imported, OptionError, ResyncPolicy, VenueAdapter, VenueOptions,
+    VenueRest, VenueSettings,
 };
 use perpspread_net::ws::WsVenue;
 use perpspread_net::{BodyError, Listing};
@@ -57,6 +57,17 @@ impl VenueAdapter for OkxAdapter {
 
     fn tardis_exchange(&self) -> &'static str {
         "okex-swap"
+    }
+
+    /// Tardis's `okex-swap` data before OKX's v5 API holds v3 messages (`{"table":"swap/depth_l2_tbt",…}`),
+    /// which no v5 feed reads: refused by name instead of replaying as unknown frames.
+    fn import_tardis_message(&self, message: &str) -> Result<Imported, BodyError> {
+        if message.trim_start().starts_with(r#"{"table""#) {
+            return Err(BodyError::Unusable(
+                "an OKEx v3 message (\"table\"): data recorded before OKX's v5 API; only v5 messages are read".into(),
+            ));
+        }
+        Ok(Imported::Ws(message.to_owned()))
     }
 
     fn resync(&self) -> ResyncPolicy {

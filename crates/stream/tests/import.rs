@@ -117,6 +117,13 @@ fn tardis_replays_import_into_captures_that_replay_like_the_originals() {
     };
     let error = import_tardis(&broken_options, &mut |_| {}).unwrap_err().to_string();
     assert!(error.contains("line 2") && error.contains("not a Tardis.dev replay line"), "{error}");
+    let v3 = dir.path().join("okex-swap-2020.ndjson");
+    let v3_line = r#"{"localTimestamp":"2020-05-01T00:00:00.1Z","message":{"table":"swap/depth_l2_tbt","action":"partial","data":[]}}"#;
+    std::fs::write(&v3, format!("{v3_line}\n")).unwrap();
+    let v3_options =
+        ImportOptions { tardis: vec![(Venue::Okx, v3)], out: dir.path().join("v3.jsonl"), ..ImportOptions::default() };
+    let error = import_tardis(&v3_options, &mut |_| {}).unwrap_err().to_string();
+    assert!(error.contains("line 1") && error.contains("OKEx v3"), "{error}");
     let wrong_list = ImportOptions {
         instruments: vec![(Venue::Binance, fixture("docs-examples/okx/http_get_instruments_swap.json"))],
         out: dir.path().join("c.jsonl"),
