@@ -56,10 +56,11 @@ impl HealthCollector {
         }
     }
 
-    /// Integrity counters of every book plus the latency percentiles.
+    /// Integrity counters of every book plus the latency percentiles, for every feed that had a book.
     pub fn finish(self, feeds: &[&dyn Feed]) -> BookHealthReport {
         let venues = feeds
             .iter()
+            .filter(|feed| (0..feed.slots()).any(|slot| feed.book(slot).is_some()))
             .map(|feed| {
                 let venue = feed.venue();
                 let mut health = VenueHealth {
