@@ -17,6 +17,12 @@ fn instrument(venue: Venue, symbol: &str, per_qty: &str, per_price: &str, tick: 
         .build()
 }
 
+/// Buying the pair's first leg and selling its second, on these books.
+fn calculator<'a>(pair: &'a Pair, [buy, sell]: [&'a OrderBook; 2], fees: &FeeModel) -> SpreadCalculator<'a> {
+    let leg = |index: usize, book| LegBook { instrument: &pair.legs[index], book };
+    SpreadCalculator::new(pair, leg(0, buy), leg(1, sell), fees)
+}
+
 fn book(bids: &[(&str, &str)], asks: &[(&str, &str)]) -> OrderBook {
     let mut book = OrderBook::new(0, 0, 400);
     let conv = |levels: &[(&str, &str)]| -> Vec<(Dec64, Dec64)> {
@@ -46,12 +52,7 @@ fn thousand_prefix_and_contract_size_are_rescaled() {
     // Binance bids at 0.0102 USDT per 1000 PEPE (= 0.0000102 per PEPE), 30 000 units (30M PEPE).
     let binance = book(&[("0.0102", "30000"), ("0.0098", "100000")], &[("0.0105", "1")]);
     let fees = FeeModel::uniform(5.0, true);
-    let calc = SpreadCalculator::new(
-        &pair,
-        LegBook { instrument: &pair.legs[0], book: &okx },
-        LegBook { instrument: &pair.legs[1], book: &binance },
-        &fees,
-    );
+    let calc = calculator(&pair, [&okx, &binance], &fees);
     assert_eq!(pair.common_step_base(), d("10000000"));
     // Buy 30M PEPE: 20M at 0.0000100 + 10M at 0.0000101 = 200 + 101 = 301 USDT.
     // Sell 30M PEPE at 0.0000102 = 306 USDT. Gross = 5/301 = 166.11 bp, net = 146.11 bp.
@@ -99,12 +100,7 @@ proptest::proptest! {
         buy.load_snapshot([], levels(&asks)).unwrap();
         sell.load_snapshot(levels(&bids), []).unwrap();
         let fees = FeeModel::uniform(2.0, true).with_taker_bp(Venue::Binance, 3.0);
-        let calc = SpreadCalculator::new(
-            &pair,
-            LegBook { instrument: &pair.legs[0], book: &buy },
-            LegBook { instrument: &pair.legs[1], book: &sell },
-            &fees,
-        );
+        let calc = calculator(&pair, [&buy, &sell], &fees);
         let max = calc.max_size(threshold);
         let steps = max.size_base.to_i64().unwrap();
         if steps > 0 {
@@ -138,12 +134,7 @@ fn insufficient_depth_is_reported_not_guessed() {
     let okx = book(&[("0.0000099", "5")], &[("0.0000100", "2")]);
     let binance = book(&[("0.0102", "30000")], &[("0.0105", "1")]);
     let fees = FeeModel::default();
-    let calc = SpreadCalculator::new(
-        &pair,
-        LegBook { instrument: &pair.legs[0], book: &okx },
-        LegBook { instrument: &pair.legs[1], book: &binance },
-        &fees,
-    );
+    let calc = calculator(&pair, [&okx, &binance], &fees);
     let err = calc.quote(SizeTarget::Base(d("30000000"))).unwrap_err();
     assert_eq!(
         err,
@@ -152,12 +143,7 @@ fn insufficient_depth_is_reported_not_guessed() {
     assert!(err.to_string().contains("not enough depth"));
     assert!(matches!(calc.quote(SizeTarget::Base(d("1000"))), Err(NotExecutable::BelowLotStep { .. })));
     let empty = book(&[], &[]);
-    let calc = SpreadCalculator::new(
-        &pair,
-        LegBook { instrument: &pair.legs[0], book: &empty },
-        LegBook { instrument: &pair.legs[1], book: &binance },
-        &fees,
-    );
+    let calc = calculator(&pair, [&empty, &binance], &fees);
     assert!(matches!(calc.quote(SizeTarget::Quote(d("100"))), Err(NotExecutable::NotEnoughDepth { .. })));
     assert_eq!(calc.max_size(0.0).size_base, Decimal::ZERO);
 }
@@ -178,12 +164,7 @@ fn quote_target_and_max_size_at_threshold() {
     // Binance bids: 1.5 BTC at 10040, 5 BTC at 10015.
     let binance = book(&[("10040", "1.5"), ("10015", "5")], &[("10050", "1")]);
     let fees = FeeModel::uniform(5.0, true);
-    let calc = SpreadCalculator::new(
-        &pair,
-        LegBook { instrument: &pair.legs[0], book: &okx },
-        LegBook { instrument: &pair.legs[1], book: &binance },
-        &fees,
-    );
+    let calc = calculator(&pair, [&okx, &binance], &fees);
     assert_eq!(pair.common_step_base(), d("0.01"));
     // 5000 USDT at 10000 = 0.5 BTC.
     let q = calc.quote(SizeTarget::Quote(d("5000"))).unwrap();
@@ -217,12 +198,7 @@ fn quote_target_and_max_size_at_threshold() {
     assert_eq!(calc.max_size(100.0).size_base, Decimal::ZERO);
     // Entry-only fees: 10 bp.
     let entry_only = FeeModel::uniform(5.0, false);
-    let calc2 = SpreadCalculator::new(
-        &pair,
-        LegBook { instrument: &pair.legs[0], book: &okx },
-        LegBook { instrument: &pair.legs[1], book: &binance },
-        &entry_only,
-    );
+    let calc2 = calculator(&pair, [&okx, &binance], &entry_only);
     assert!((calc2.quote(SizeTarget::Base(d("1"))).unwrap().net_bp - 30.0).abs() < 1e-9);
     assert!(calc2.max_size(0.0).size_base > max.size_base);
 }
@@ -233,12 +209,7 @@ fn max_size_is_depth_limited_when_books_run_out() {
     let okx = book(&[("9990", "100")], &[("10000", "50")]);
     let binance = book(&[("10100", "3")], &[("10150", "1")]);
     let fees = FeeModel::default();
-    let calc = SpreadCalculator::new(
-        &pair,
-        LegBook { instrument: &pair.legs[0], book: &okx },
-        LegBook { instrument: &pair.legs[1], book: &binance },
-        &fees,
-    );
+    let calc = calculator(&pair, [&okx, &binance], &fees);
     let max = calc.max_size(0.0);
     assert_eq!(max.size_base, d("0.5"));
     assert!(max.depth_limited);
