@@ -122,28 +122,13 @@ impl BinanceSpec {
 
     /// The asset Binance names as base (`1000PEPE` for a 1000-multiplied symbol).
     pub fn base_asset(&self, pair: &SimPair) -> String {
-        if self.multiplier == 1 {
-            pair.base.clone()
-        } else {
-            format!("{}{}", self.multiplier, pair.base)
-        }
+        scaled_base(self.multiplier, &pair.base)
     }
 
     /// The normalized instrument for `pair`.
     pub fn instrument(&self, pair: &SimPair) -> Instrument {
-        let multiplier = Decimal::from(self.multiplier);
-        Instrument::new(
-            Venue::Binance,
-            &self.symbol,
-            pair.key(),
-            pair.quote.clone(),
-            ContractKind::Linear,
-            multiplier,
-            multiplier,
-            self.tick_size,
-            self.step_size,
-            self.min_qty,
-        )
+        let grid = (self.tick_size, self.step_size, self.min_qty);
+        scaled_linear(Venue::Binance, &self.symbol, pair, self.multiplier, grid)
     }
 }
 
@@ -179,27 +164,33 @@ impl BybitSpec {
 
     /// The coin Bybit names as base (`1000PEPE` for a 1000-multiplied symbol).
     pub fn base_coin(&self, pair: &SimPair) -> String {
-        if self.multiplier == 1 {
-            pair.base.clone()
-        } else {
-            format!("{}{}", self.multiplier, pair.base)
-        }
+        scaled_base(self.multiplier, &pair.base)
     }
 
     /// The normalized instrument for `pair`.
     pub fn instrument(&self, pair: &SimPair) -> Instrument {
-        let multiplier = Decimal::from(self.multiplier);
-        Instrument::new(
-            Venue::Bybit,
-            &self.symbol,
-            pair.key(),
-            pair.quote.clone(),
-            ContractKind::Linear,
-            multiplier,
-            multiplier,
-            self.tick_size,
-            self.qty_step,
-            self.qty_step,
-        )
+        scaled_linear(Venue::Bybit, &self.symbol, pair, self.multiplier, (self.tick_size, self.qty_step, self.qty_step))
     }
+}
+
+/// The base a venue that prefixes a multiplier names (`1000PEPE` for 1000 PEPE; `PEPE` for 1).
+fn scaled_base(multiplier: u32, base: &str) -> String {
+    if multiplier == 1 {
+        base.to_owned()
+    } else {
+        format!("{multiplier}{base}")
+    }
+}
+
+/// A linear contract whose prices and sizes are per `multiplier` base units, on a `(tick, lot, min)` grid.
+fn scaled_linear(
+    venue: Venue,
+    symbol: &str,
+    pair: &SimPair,
+    multiplier: u32,
+    (tick, lot, min): (Decimal, Decimal, Decimal),
+) -> Instrument {
+    let multiplier = Decimal::from(multiplier);
+    let settle = pair.quote.clone();
+    Instrument::new(venue, symbol, pair.key(), settle, ContractKind::Linear, multiplier, multiplier, tick, lot, min)
 }
