@@ -45,8 +45,10 @@ pub fn report_from_captures(
     options: &ReportOptions,
 ) -> Result<CaptureReport, ReplayReportError> {
     let mut health = HealthCollector::default();
-    let mut latency = LatencyProbe::new(&options.latencies_ms, engine.open_bp);
-    let mut timelines = TimelineCollector::default();
+    // Only what was asked for is collected during the replay.
+    let mut latency =
+        (!options.latencies_ms.is_empty()).then(|| LatencyProbe::new(&options.latencies_ms, engine.open_bp));
+    let mut timelines = options.timelines.then(TimelineCollector::default);
     let mut realised = Vec::new();
     let mut records = Vec::new();
     let mut warnings = Vec::new();
@@ -59,12 +61,16 @@ pub fn report_from_captures(
             let (feed, events) = (step.pipeline.feed(step.venue), step.pipeline.last_events());
             health.on_events(step.venue, feed, events);
             settled.on_events(step.venue, feed, events);
-            latency.on_step(step);
-            if options.timelines {
+            if let Some(latency) = latency.as_mut() {
+                latency.on_step(step);
+            }
+            if let Some(timelines) = timelines.as_mut() {
                 timelines.on_step(step);
             }
         })?;
-        latency.end_capture();
+        if let Some(latency) = latency.as_mut() {
+            latency.end_capture();
+        }
         if replayed.is_empty() {
             return Err(ReplayReportError::Empty(capture.clone()));
         }
@@ -94,9 +100,9 @@ pub fn report_from_captures(
     let mut report = Report::from_records(&records, None, options)
         .with_book_health(health.finish(&feeds))
         .with_realised_funding(realised);
-    if !options.latencies_ms.is_empty() {
+    if let Some(latency) = latency {
         report.capture_at_latency = latency.finish();
     }
-    let timelines = options.timelines.then(|| timelines.finish());
+    let timelines = timelines.map(TimelineCollector::finish);
     Ok(CaptureReport { report, records, warnings, timelines })
 }
