@@ -117,36 +117,33 @@ pub(crate) fn hour_stats(rows: &[&OpportunityRecord], span: Option<Span>) -> Vec
         .collect()
 }
 
+/// The union of `[start, end)` spans, sorted and merged.
+pub(crate) fn union(mut spans: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    spans.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
 /// Nanoseconds covered by the union of the rows' lifetimes, clipped to the span (and to one hour of day).
 fn covered_ns(rows: &[&OpportunityRecord], span: Span, hour: Option<u32>) -> u64 {
-    let mut intervals: Vec<(u64, u64)> = rows
+    let intervals: Vec<(u64, u64)> = rows
         .iter()
         .map(|r| (r.opened_ns.max(span.start_ns), r.closed_ns.unwrap_or(r.last_ns).min(span.end_ns)))
         .filter(|(a, b)| b > a)
         .collect();
-    intervals.sort_unstable();
-    let mut total = 0;
-    let mut current: Option<(u64, u64)> = None;
-    let mut add = |(a, b): (u64, u64)| {
-        total += match hour {
+    union(intervals)
+        .into_iter()
+        .map(|(a, b)| match hour {
             None => b - a,
             Some(h) => overlap_with_hour(a, b, h),
-        };
-    };
-    for (a, b) in intervals {
-        match current {
-            Some((ca, cb)) if a <= cb => current = Some((ca, cb.max(b))),
-            Some(done) => {
-                add(done);
-                current = Some((a, b));
-            }
-            None => current = Some((a, b)),
-        }
-    }
-    if let Some(done) = current {
-        add(done);
-    }
-    total
+        })
+        .sum()
 }
 
 /// Nanoseconds of `[a, b)` that fall in hour of day `hour` (UTC).

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
-use perpspread_core::Venue;
+use perpspread_core::{Direction, Venue};
 use perpspread_sinks::files::{OpportunityRecord, SnapshotRecord};
 use perpspread_sinks::time::rfc3339;
 
@@ -271,7 +271,13 @@ pub fn replay_charts(
         .pairs
         .iter()
         .map(|p| {
-            (p, records.iter().filter(|r| r.pair == p.pair && p.directions.iter().any(|d| d.0 == r.direction)).count())
+            (
+                p,
+                records
+                    .iter()
+                    .filter(|r| r.pair == p.pair && p.directions.iter().any(|d| d.0.as_str() == r.direction))
+                    .count(),
+            )
         })
         .filter(|(p, _)| p.directions.iter().any(|d| !d.1.is_empty()))
         .collect();
@@ -279,12 +285,13 @@ pub fn replay_charts(
     pairs.truncate(options.max_pairs);
     let mut charts = Vec::new();
     for (pair, _) in pairs {
-        let venues = pair.directions[0].0.trim_start_matches("buy_").replace("_sell_", "-");
+        let first = pair.directions[0].0;
+        let venues = format!("{}-{}", first.buy, first.sell);
         let name = format!("spread-{}-{venues}.png", pair.pair.replace(['/', '\\', ':'], "_"));
         let title = format!("{} ({venues}): best net spread over the evaluated sizes, bp", pair.pair);
         let opportunities: Vec<&OpportunityRecord> = records
             .iter()
-            .filter(|r| r.pair == pair.pair && pair.directions.iter().any(|d| d.0 == r.direction))
+            .filter(|r| r.pair == pair.pair && pair.directions.iter().any(|d| d.0.as_str() == r.direction))
             .collect();
         let bytes =
             render_png_bytes(options, |area| draw_pair_timeline(area, &title, pair, &opportunities, timelines.open_bp))
@@ -450,7 +457,7 @@ fn draw_time_panel(
     series: &[(&str, &Series)],
     threshold: Option<f64>,
     opportunities: &[&OpportunityRecord],
-    directions: &[(String, Series, Series)],
+    directions: &[(Direction, Series, Series)],
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
     let text = text_available();
@@ -480,20 +487,14 @@ fn draw_time_panel(
     // Opportunities: the union of each direction's lifetimes (any size), shaded in the direction's colour.
     for (index, (direction, _, _)) in directions.iter().enumerate() {
         let color = COLORS[index % COLORS.len()];
-        let mut spans: Vec<(u64, u64)> = opportunities
+        let spans: Vec<(u64, u64)> = opportunities
             .iter()
-            .filter(|o| o.direction == *direction)
+            .filter(|o| o.direction == direction.as_str())
             .map(|o| (o.opened_ns, o.closed_ns.unwrap_or(o.last_ns).max(o.opened_ns + 1)))
             .collect();
-        spans.sort_unstable();
-        let mut union: Vec<(u64, u64)> = Vec::new();
-        for (start, end) in spans {
-            match union.last_mut() {
-                Some(last) if start <= last.1 => last.1 = last.1.max(end),
-                _ => union.push((start, end)),
-            }
-        }
-        let shades = union.into_iter().map(|(a, b)| Rectangle::new([(x(a), y0), (x(b), y1)], color.mix(0.15).filled()));
+        let shades = crate::groups::union(spans)
+            .into_iter()
+            .map(|(a, b)| Rectangle::new([(x(a), y0), (x(b), y1)], color.mix(0.15).filled()));
         chart.draw_series(shades).map_err(err)?;
     }
     chart.draw_series(LineSeries::new([(0.0, 0.0), (span_s, 0.0)], BLACK.mix(0.4))).map_err(err)?;

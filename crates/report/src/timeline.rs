@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use perpspread_core::feed::{receive_delay_ms, BookState, FeedEvent};
-use perpspread_core::{Venue, VenueMap};
+use perpspread_core::{Direction, Venue, VenueMap};
 use perpspread_stream::ReplayStep;
 
 /// Buckets kept per series at most.
@@ -118,8 +118,8 @@ pub const LATENCY_BINS_MS: [f64; 11] = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 10
 pub struct PairTimeline {
     /// `BTC/USDT`.
     pub pair: String,
-    /// `(direction label, best net, carry)`, in the engine's direction order.
-    pub directions: Vec<(String, Series, Series)>,
+    /// `(direction, best net, carry)`, in the engine's direction order (buy the first leg, then the second).
+    pub directions: Vec<(Direction, Series, Series)>,
 }
 
 /// Timelines of a replay (feed every [`ReplayStep`], then [`TimelineCollector::finish`]).
@@ -160,13 +160,12 @@ impl TimelineCollector {
         for &pair in step.evaluated {
             let timeline = self.pairs.entry(pair).or_insert_with(|| {
                 let p = &engine.pairs()[pair];
-                let label =
-                    |(buy, sell): (usize, usize)| format!("buy_{}_sell_{}", p.legs[buy].venue, p.legs[sell].venue);
+                let first = Direction::new(p.legs[0].venue, p.legs[1].venue);
                 PairTimeline {
                     pair: p.key.to_string(),
-                    directions: [(0, 1), (1, 0)]
+                    directions: [first, first.reversed()]
                         .into_iter()
-                        .map(|legs| (label(legs), Series::new(now), Series::new(now)))
+                        .map(|direction| (direction, Series::new(now), Series::new(now)))
                         .collect(),
                 }
             });

@@ -167,8 +167,8 @@ fn timelines_and_charts_of_the_hand_made_capture() {
     let replayed = report_from_captures(&[capture], &engine, &options).unwrap();
     let timelines = replayed.timelines.unwrap();
     let pair = timelines.pairs.iter().find(|p| p.pair == "BTC/USDT").unwrap();
-    let (label, best, carry) = &pair.directions[0];
-    assert_eq!(label, "buy_okx_sell_bybit");
+    let (direction, best, carry) = &pair.directions[0];
+    assert_eq!(direction.as_str(), "buy_okx_sell_bybit");
     let maxima: Vec<f64> = best.points().map(|(_, b)| b.max).collect();
     assert!((maxima.iter().copied().fold(f64::MIN, f64::max) - 50.0).abs() < 1e-9, "{maxima:?}");
     let carried: Vec<f64> = carry.points().map(|(_, b)| b.last).collect();
