@@ -20,15 +20,19 @@ pub(crate) struct Args {
     /// Fault scenario (TOML `[[fault]]` tables with `at_ms` and `kind`).
     #[arg(long)]
     scenario: Option<PathBuf>,
-    /// Ports on 127.0.0.1 (0 = pick a free port).
-    #[arg(long, default_value_t = 0)]
-    okx_rest_port: u16,
-    #[arg(long, default_value_t = 0)]
-    okx_ws_port: u16,
-    #[arg(long, default_value_t = 0)]
-    binance_rest_port: u16,
-    #[arg(long, default_value_t = 0)]
-    binance_ws_port: u16,
+    /// Ports on 127.0.0.1 (0 = pick a free port); unset: the `--sim-config` file's, else free ones.
+    #[arg(long)]
+    okx_rest_port: Option<u16>,
+    #[arg(long)]
+    okx_ws_port: Option<u16>,
+    #[arg(long)]
+    binance_rest_port: Option<u16>,
+    #[arg(long)]
+    binance_ws_port: Option<u16>,
+    #[arg(long)]
+    bybit_rest_port: Option<u16>,
+    #[arg(long)]
+    bybit_ws_port: Option<u16>,
     /// Append the ground truth of every dislocation (JSON lines) to this file.
     #[arg(long)]
     ground_truth: Option<PathBuf>,
@@ -127,10 +131,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let scenario = FaultScenario::from_toml(&text).map_err(|e| UserError(e.to_string()))?;
         config.faults.extend(scenario.faults);
     }
-    config.okx_rest_port = args.okx_rest_port;
-    config.okx_ws_port = args.okx_ws_port;
-    config.binance_rest_port = args.binance_rest_port;
-    config.binance_ws_port = args.binance_ws_port;
+    // A port flag overrides the scenario file's port; an absent one keeps it.
+    for (flag, port) in [
+        (args.okx_rest_port, &mut config.okx_rest_port),
+        (args.okx_ws_port, &mut config.okx_ws_port),
+        (args.binance_rest_port, &mut config.binance_rest_port),
+        (args.binance_ws_port, &mut config.binance_ws_port),
+        (args.bybit_rest_port, &mut config.bybit_rest_port),
+        (args.bybit_ws_port, &mut config.bybit_ws_port),
+    ] {
+        if let Some(flag) = flag {
+            *port = flag;
+        }
+    }
     config.ground_truth_log = args.ground_truth.or(config.ground_truth_log);
     config.fault_log = args.fault_log.or(config.fault_log);
     let sim = perpspread_sim::start(config).await.map_err(|e| UserError(e.to_string()))?;
