@@ -53,10 +53,11 @@ impl fmt::Display for Venue {
 impl std::str::FromStr for Venue {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim().to_ascii_lowercase();
+        // No allocation: replay parses the venue of every record.
+        let wanted = s.trim();
         Venue::ALL
             .into_iter()
-            .find(|v| v.as_str() == wanted)
+            .find(|v| v.as_str().eq_ignore_ascii_case(wanted))
             .ok_or_else(|| format!("unknown venue {s:?} (expected one of {})", Venue::names()))
     }
 }

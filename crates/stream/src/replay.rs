@@ -251,11 +251,11 @@ impl UniverseBuilder {
 
     /// The paired universe, once at least two venues' lists have been seen.
     pub(crate) fn pairs(&self) -> Option<Vec<perpspread_core::Pair>> {
-        let listed: Vec<&Listing> = self.listings.iter().flatten().collect();
-        if listed.len() < 2 {
+        // Asked on every record until the engine starts: no allocation while fewer than two venues listed.
+        if self.listings.iter().flatten().count() < 2 {
             return None;
         }
-        let instruments = listed.iter().flat_map(|l| l.instruments.iter().cloned()).collect();
+        let instruments = self.listings.iter().flatten().flat_map(|l| l.instruments.iter().cloned()).collect();
         Some(Universe::build(instruments, Vec::new()).pairs)
     }
 }
