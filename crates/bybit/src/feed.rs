@@ -146,6 +146,9 @@ impl BybitFeed {
                 events.push(FeedEvent::Pong);
                 Ok(())
             }
+            // Bybit refuses a topic the connection already has (`error:already subscribed,topic:…`); the
+            // subscription and its book stay as they are.
+            ("subscribe", Some(false)) if message.contains("already subscribed") => Ok(()),
             ("subscribe" | "unsubscribe", Some(false)) => {
                 // `error:handler not found,topic:orderbook.50.FOOUSDT` or `Invalid symbol :[orderbook.50.X]`.
                 let slot = refused_symbol(message).and_then(|symbol| self.books.slot(symbol));
@@ -500,6 +503,11 @@ mod tests {
         let (result, events) = ws(&mut feed, refused);
         assert!(matches!(result, Err(FrameError::Venue { .. })));
         assert_eq!(events, [FeedEvent::SubscriptionRefused { slot: Some(0) }]);
+        // A topic already subscribed: refused by Bybit, but the book and its subscription are untouched.
+        feed.books.get_mut(0).unwrap().tracked.state = BookState::Live;
+        let already = r#"{"success":false,"ret_msg":"error:already subscribed,topic:orderbook.50.FOOUSDT","conn_id":"c1","req_id":"","op":"subscribe"}"#;
+        assert_eq!(ws(&mut feed, already), (Ok(()), vec![]));
+        assert_eq!(feed.books.get(0).unwrap().tracked.state, BookState::Live);
         assert!(matches!(ws(&mut feed, r#"{"topic":"weird.X","data":{}}"#).0, Err(FrameError::Unknown(_))));
         assert!(matches!(ws(&mut feed, "{").0, Err(FrameError::Malformed(_))));
         assert_eq!(book_symbol("orderbook.1000.1000PEPEUSDT"), Some("1000PEPEUSDT"));

@@ -439,3 +439,36 @@ async fn thirty_okx_books_on_one_connection_are_recorded() {
     assert!(violations.iter().any(|v| v.contains("30 400-level book channels")), "{violations:?}");
     sim.shutdown().await;
 }
+
+/// Bybit answers a topic the connection already has with `error:already subscribed` and sends no second
+/// snapshot; a topic it does not serve with `error:handler not found`.
+#[tokio::test]
+async fn bybit_refuses_a_second_subscription_and_unknown_topics() {
+    let sim = perpspread_sim::start(fast()).await.unwrap();
+    let mut ws = connect(&sim.bybit_ws_url).await;
+    let subscribe = |topic: &str| Message::Text(format!(r#"{{"op":"subscribe","args":["{topic}"]}}"#).into());
+    ws.send(subscribe("orderbook.50.BTCUSDT")).await.unwrap();
+    let ack = next_json(&mut ws).await;
+    assert_eq!((ack["op"].as_str(), ack["success"].as_bool()), (Some("subscribe"), Some(true)), "{ack}");
+    let snapshot = next_json(&mut ws).await;
+    assert_eq!(snapshot["type"], "snapshot", "{snapshot}");
+    ws.send(subscribe("orderbook.50.BTCUSDT")).await.unwrap();
+    // Deltas may come first; the refusal is the next op reply, and no other snapshot follows it.
+    let refusal = loop {
+        let frame = next_json(&mut ws).await;
+        assert_ne!(frame["type"], "snapshot", "no second snapshot: {frame}");
+        if frame["op"] == "subscribe" {
+            break frame;
+        }
+    };
+    assert_eq!(refusal["success"], false);
+    assert_eq!(refusal["ret_msg"], "error:already subscribed,topic:orderbook.50.BTCUSDT");
+    ws.send(subscribe("orderbook.50.FOOUSDT")).await.unwrap();
+    let unknown = loop {
+        let frame = next_json(&mut ws).await;
+        if frame["op"] == "subscribe" {
+            break frame;
+        }
+    };
+    assert_eq!(unknown["ret_msg"], "error:handler not found,topic:orderbook.50.FOOUSDT");
+}

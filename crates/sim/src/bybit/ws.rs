@@ -3,7 +3,8 @@
 //! depth: a level leaving the top is deleted, one entering it is sent whole; depth 1 sends snapshots only) and
 //! `tickers.{symbol}` (a snapshot, then funding deltas on the timer); `{"op":"ping"}` answered with
 //! `"ret_msg":"pong"`; a topic Bybit does not serve is refused with `error:handler not found,topic:…` (the other
-//! topics of the request are still subscribed). At most 500 connections per 5 minutes per IP.
+//! topics of the request are still subscribed), a topic already subscribed on the connection with
+//! `error:already subscribed,topic:…` (and no new snapshot). At most 500 connections per 5 minutes per IP.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -97,6 +98,15 @@ struct BybitSession {
     faults: StreamFaults,
 }
 
+/// What became of one topic of a request.
+enum Handled {
+    Done,
+    /// Bybit serves no such topic (or a refusal fault).
+    Unserved,
+    /// Already subscribed on this connection: refused, the subscription stays.
+    Already,
+}
+
 impl Session for BybitSession {
     fn on_text(&mut self, shared: &Shared, text: &str, out: &mut Vec<String>) {
         let Ok(request) = serde_json::from_str::<Request>(text) else {
@@ -107,20 +117,22 @@ impl Session for BybitSession {
             "ping" => out.push(self.answer("ping", true, "pong", &req_id)),
             "subscribe" | "unsubscribe" => {
                 let subscribe = request.op == "subscribe";
-                let mut refused = None;
+                let (mut refused, mut already) = (None, None);
                 let mut initial = Vec::new();
                 for topic in &request.args {
-                    if !self.handle(shared, subscribe, topic, &mut initial) {
-                        refused.get_or_insert(topic.clone());
+                    match self.handle(shared, subscribe, topic, &mut initial) {
+                        Handled::Done => {}
+                        Handled::Unserved => drop(refused.get_or_insert(topic.clone())),
+                        Handled::Already => drop(already.get_or_insert(topic.clone())),
                     }
                 }
-                match refused {
-                    Some(topic) => out.push(self.answer(
-                        &request.op,
-                        false,
-                        &format!("error:handler not found,topic:{topic}"),
-                        &req_id,
-                    )),
+                let error = match (refused, already) {
+                    (Some(topic), _) => Some(format!("error:handler not found,topic:{topic}")),
+                    (None, Some(topic)) => Some(format!("error:already subscribed,topic:{topic}")),
+                    (None, None) => None,
+                };
+                match error {
+                    Some(message) => out.push(self.answer(&request.op, false, &message, &req_id)),
                     None => out.push(self.answer(&request.op, true, "", &req_id)),
                 }
                 out.extend(initial);
@@ -213,28 +225,31 @@ impl BybitSession {
             .to_string()
     }
 
-    /// Subscribes or unsubscribes one topic (with its initial snapshot); `false` when Bybit serves no such topic.
-    fn handle(&mut self, shared: &Shared, subscribe: bool, topic: &str, out: &mut Vec<String>) -> bool {
+    /// Subscribes or unsubscribes one topic (with its initial snapshot).
+    fn handle(&mut self, shared: &Shared, subscribe: bool, topic: &str, out: &mut Vec<String>) -> Handled {
         let market = lock(&shared.market);
         let (depth, symbol) = match topic.split('.').collect::<Vec<_>>().as_slice() {
             ["orderbook", depth, symbol] => match depth.parse::<u32>() {
                 Ok(depth) if DEPTHS.contains(&depth) => (Some(depth), *symbol),
-                _ => return false,
+                _ => return Handled::Unserved,
             },
             ["tickers", symbol] => (None, *symbol),
-            _ => return false,
+            _ => return Handled::Unserved,
         };
         let Some(slot) = market.book_slot(Venue::Bybit, symbol) else {
-            return false;
+            return Handled::Unserved;
         };
+        if subscribe && self.subs.iter().any(|s| s.topic == topic) {
+            return Handled::Already;
+        }
         self.subs.retain(|s| s.topic != topic);
         if !subscribe {
-            return true;
+            return Handled::Done;
         }
         if shared.faults.take_refusal(Venue::Bybit) {
             let kind = FaultKind::RefuseSubscription { venue: Venue::Bybit, count: 1 };
             shared.faults.record("applied", &kind, Some(&self.conn_id));
-            return false;
+            return Handled::Unserved;
         }
         let book = market.book(Venue::Bybit, symbol);
         let initial = match (depth, book) {
@@ -257,7 +272,7 @@ impl BybitSession {
             shown,
             u: book.map_or(0, |b| b.seq),
         });
-        true
+        Handled::Done
     }
 }
 
