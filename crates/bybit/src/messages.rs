@@ -44,6 +44,10 @@ pub struct InstrumentMsg {
     pub lot_size_filter: LotSizeFilter,
     #[serde(default)]
     pub is_pre_listing: Option<bool>,
+    /// `""`, `innovation`, or a TradFi market: `commodity` (since 2026-03-09), `stock`, `forex` (since
+    /// 2026-04-21).
+    #[serde(default)]
+    pub symbol_type: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

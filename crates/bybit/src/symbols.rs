@@ -42,6 +42,13 @@ pub fn instrument_from(msg: &InstrumentMsg) -> Result<Instrument, BodyError> {
     if msg.is_pre_listing == Some(true) {
         return unusable("isPreListing: a pre-market contract, priced before any spot market".into());
     }
+    // symbolType as documented (enum page and changelog of the Bybit docs, 2026-07-24): crypto perpetuals are
+    // `""` or `innovation`; `commodity`, `stock` and `forex` are TradFi perpetuals, not paired with crypto ones
+    // (as Binance's TRADIFI_PERPETUAL).
+    match msg.symbol_type.as_str() {
+        "" | "innovation" => {}
+        other => return unusable(format!("symbolType {other}: a TradFi perpetual, not paired with crypto perpetuals")),
+    }
     let number = positive_decimal;
     let tick = number("priceFilter.tickSize", &msg.price_filter.tick_size)?;
     let lot = number("lotSizeFilter.qtyStep", &msg.lot_size_filter.qty_step)?;
@@ -127,6 +134,9 @@ mod listing_tests {
             item("BTC-27DEC26", "LinearFutures", "Trading", "BTC", "USDT", ""),
             item("NEWUSDT", "LinearPerpetual", "PreLaunch", "NEW", "USDT", ""),
             item("PREUSDT", "LinearPerpetual", "Trading", "PRE", "USDT", r#","isPreListing":true"#),
+            item("XAUUSDT", "LinearPerpetual", "Trading", "XAU", "USDT", r#","symbolType":"commodity""#),
+            item("AAPLUSDT", "LinearPerpetual", "Trading", "AAPL", "USDT", r#","symbolType":"stock""#),
+            item("MEMEUSDT", "LinearPerpetual", "Trading", "MEME", "USDT", r#","symbolType":"innovation""#),
         ]
         .join(",");
         let body = format!(
@@ -135,7 +145,7 @@ mod listing_tests {
         let (listing, next) = parse_instruments_page(body.as_bytes()).unwrap();
         assert_eq!(next.as_deref(), Some("first%3D1000PEPEUSDT"));
         let keys: Vec<String> = listing.instruments.iter().map(|i| format!("{} {}", i.symbol, i.key)).collect();
-        assert_eq!(keys, ["BTCUSDT BTC/USDT", "1000PEPEUSDT PEPE/USDT", "BTCPERP BTC/USDC"]);
+        assert_eq!(keys, ["BTCUSDT BTC/USDT", "1000PEPEUSDT PEPE/USDT", "BTCPERP BTC/USDC", "MEMEUSDT MEME/USDT"]);
         let pepe = &listing.instruments[1];
         assert_eq!((pepe.base_per_qty_unit, pepe.base_per_price_unit), (Decimal::from(1000), Decimal::from(1000)));
         let reasons: Vec<&str> = listing.skipped.iter().map(|s| s.reason.as_str()).collect();
@@ -143,6 +153,8 @@ mod listing_tests {
             reasons[0].contains("LinearFutures")
                 && reasons[1].contains("PreLaunch")
                 && reasons[2].contains("pre-market")
+                && reasons[3].contains("symbolType commodity")
+                && reasons[4].contains("symbolType stock")
         );
         let last = r#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[],"nextPageCursor":""}}"#;
         assert_eq!(parse_instruments_page(last.as_bytes()).unwrap().1, None);
