@@ -1,6 +1,6 @@
 //! Binance symbol rules: turn `GET /fapi/v1/exchangeInfo` into normalized instruments.
 
-use perpspread_core::instrument::split_multiplier_prefix;
+use perpspread_core::instrument::split_scaled_asset;
 use perpspread_core::{ContractKind, Instrument, PairKey, Venue};
 use perpspread_net::body::{decode, positive_decimal};
 use perpspread_net::{BodyError, Listing};
@@ -50,7 +50,7 @@ pub fn instrument_from(msg: &SymbolMsg<'_>) -> Result<Instrument, BodyError> {
     let lot = number("LOT_SIZE.stepSize", lot_filter.and_then(|f| f.step_size))?;
     let min =
         lot_filter.and_then(|f| f.min_qty).map(|q| number("LOT_SIZE.minQty", Some(q))).transpose()?.unwrap_or(lot);
-    let (base, multiplier) = split_multiplier_prefix(msg.base_asset);
+    let (base, multiplier) = split_scaled_asset(msg.base_asset);
     let multiplier = Decimal::from(multiplier);
     let settle = if msg.margin_asset.is_empty() { msg.quote_asset } else { msg.margin_asset };
     Ok(Instrument::new(

@@ -5,6 +5,7 @@
 //! ten (`1000PEPEUSDT`: base coin `1000PEPE`, price and size per 1000 PEPE; `10000SATSUSDT`; `SHIB1000USDT`: base
 //! coin `SHIB1000`). USDC-margined perpetuals (`BTCPERP`) pair with other venues' USDC perpetuals.
 
+use perpspread_core::instrument::split_scaled_asset;
 use perpspread_core::{ContractKind, Instrument, PairKey, Venue};
 use perpspread_net::body::positive_decimal;
 use perpspread_net::{BodyError, Listing};
@@ -60,7 +61,7 @@ pub fn instrument_from(msg: &InstrumentMsg) -> Result<Instrument, BodyError> {
     if msg.base_coin.is_empty() || msg.quote_coin.is_empty() {
         return Err(BodyError::Missing("baseCoin or quoteCoin"));
     }
-    let (base, multiplier) = split_scaled(&msg.base_coin);
+    let (base, multiplier) = split_scaled_asset(&msg.base_coin);
     let multiplier = Decimal::from(multiplier);
     let settle = if msg.settle_coin.is_empty() { &msg.quote_coin } else { &msg.settle_coin };
     Ok(Instrument::new(
@@ -75,44 +76,6 @@ pub fn instrument_from(msg: &InstrumentMsg) -> Result<Instrument, BodyError> {
         lot,
         min,
     ))
-}
-
-/// Splits a scaled base coin into the coin and its multiplier: a leading or trailing power of ten of at least
-/// 100 (`1000PEPE` → PEPE × 1000, `10000SATS` → SATS × 10 000, `SHIB1000` → SHIB × 1000). Coins that merely
-/// contain digits (`1INCH`, `C98`, `API3`) are left alone.
-pub(crate) fn split_scaled(coin: &str) -> (&str, u64) {
-    let power = |digits: &str| -> Option<u64> {
-        (digits.len() >= 3 && digits.starts_with('1') && digits[1..].bytes().all(|b| b == b'0'))
-            .then(|| digits.parse().ok())
-            .flatten()
-    };
-    let letters = |rest: &str| rest.len() >= 2 && rest.bytes().all(|b| b.is_ascii_alphabetic());
-    let leading = coin.bytes().take_while(u8::is_ascii_digit).count();
-    if let Some(multiplier) = power(&coin[..leading]).filter(|_| letters(&coin[leading..])) {
-        return (&coin[leading..], multiplier);
-    }
-    let trailing = coin.bytes().rev().take_while(u8::is_ascii_digit).count();
-    let (rest, digits) = coin.split_at(coin.len() - trailing);
-    if let Some(multiplier) = power(digits).filter(|_| letters(rest)) {
-        return (rest, multiplier);
-    }
-    (coin, 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scaled_coins_are_split_and_others_kept() {
-        assert_eq!(split_scaled("1000PEPE"), ("PEPE", 1000));
-        assert_eq!(split_scaled("10000SATS"), ("SATS", 10_000));
-        assert_eq!(split_scaled("1000000MOG"), ("MOG", 1_000_000));
-        assert_eq!(split_scaled("SHIB1000"), ("SHIB", 1000));
-        for coin in ["BTC", "1INCH", "C98", "API3", "1000", "10X"] {
-            assert_eq!(split_scaled(coin), (coin, 1), "{coin}");
-        }
-    }
 }
 
 #[cfg(test)]

@@ -124,18 +124,30 @@ impl Instrument {
     }
 }
 
-/// Splits a Binance-style scaled base asset (`1000PEPE`, `1000000MOG`, `1MBABYDOGE`) into the underlying
-/// asset and its multiplier. Assets such as `1INCH` are left alone.
-pub fn split_multiplier_prefix(asset: &str) -> (&str, u64) {
-    const PREFIXES: [(&str, u64); 3] = [("1000000", 1_000_000), ("1000", 1_000), ("1M", 1_000_000)];
-    for (prefix, multiplier) in PREFIXES {
-        if let Some(rest) = asset.strip_prefix(prefix) {
-            if rest.starts_with(|c: char| c.is_ascii_alphabetic()) && rest.len() >= 2 {
-                return (rest, multiplier);
-            }
-        }
+/// Splits a scaled base asset into the underlying asset and its multiplier: a leading or trailing power of ten
+/// of at least 100, or Binance's `1M` (`1000PEPE` → PEPE × 1000, `1000000MOG` → MOG × 10⁶, `1MBABYDOGE` →
+/// BABYDOGE × 10⁶, Bybit's `10000SATS` → SATS × 10 000 and `SHIB1000` → SHIB × 1000). Assets that merely
+/// contain digits (`1INCH`, `C98`, `API3`) are left alone.
+pub fn split_scaled_asset(asset: &str) -> (&str, u64) {
+    let power = |digits: &str| -> Option<u64> {
+        (digits.len() >= 3 && digits.starts_with('1') && digits[1..].bytes().all(|b| b == b'0'))
+            .then(|| digits.parse().ok())
+            .flatten()
+    };
+    let letters = |rest: &str| rest.len() >= 2 && rest.bytes().all(|b| b.is_ascii_alphabetic());
+    if let Some(rest) = asset.strip_prefix("1M").filter(|rest| letters(rest)) {
+        return (rest, 1_000_000);
     }
-    (asset, 1)
+    let leading = asset.bytes().take_while(u8::is_ascii_digit).count();
+    if let Some(multiplier) = power(&asset[..leading]).filter(|_| letters(&asset[leading..])) {
+        return (&asset[leading..], multiplier);
+    }
+    let trailing = asset.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let (rest, digits) = asset.split_at(asset.len() - trailing);
+    match power(digits).filter(|_| letters(rest)) {
+        Some(multiplier) => (rest, multiplier),
+        None => (asset, 1),
+    }
 }
 
 #[cfg(test)]
@@ -144,13 +156,18 @@ mod tests {
 
     #[test]
     fn strips_scaling_prefixes_only() {
-        assert_eq!(split_multiplier_prefix("1000PEPE"), ("PEPE", 1000));
-        assert_eq!(split_multiplier_prefix("1000SHIB"), ("SHIB", 1000));
-        assert_eq!(split_multiplier_prefix("1000000MOG"), ("MOG", 1_000_000));
-        assert_eq!(split_multiplier_prefix("1MBABYDOGE"), ("BABYDOGE", 1_000_000));
-        assert_eq!(split_multiplier_prefix("1INCH"), ("1INCH", 1));
-        assert_eq!(split_multiplier_prefix("BTC"), ("BTC", 1));
-        assert_eq!(split_multiplier_prefix("1000"), ("1000", 1));
+        assert_eq!(split_scaled_asset("1000PEPE"), ("PEPE", 1000));
+        assert_eq!(split_scaled_asset("1000SHIB"), ("SHIB", 1000));
+        assert_eq!(split_scaled_asset("1000000MOG"), ("MOG", 1_000_000));
+        assert_eq!(split_scaled_asset("1MBABYDOGE"), ("BABYDOGE", 1_000_000));
+        assert_eq!(split_scaled_asset("1INCH"), ("1INCH", 1));
+        assert_eq!(split_scaled_asset("BTC"), ("BTC", 1));
+        assert_eq!(split_scaled_asset("1000"), ("1000", 1));
+        assert_eq!(split_scaled_asset("10000SATS"), ("SATS", 10_000));
+        assert_eq!(split_scaled_asset("SHIB1000"), ("SHIB", 1000));
+        for asset in ["C98", "API3", "10X", "1MX"] {
+            assert_eq!(split_scaled_asset(asset), (asset, 1), "{asset}");
+        }
     }
 
     #[test]
