@@ -16,6 +16,7 @@ pub mod num;
 pub mod spread;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testkit;
+pub mod time;
 pub mod universe;
 pub mod venue;
 pub mod wire;

@@ -84,19 +84,7 @@ pub fn sign(secret: &str, timestamp: &str, method: &str, request_path: &str, bod
 
 /// OKX's timestamp format, e.g. `2020-12-08T09:08:57.715Z`.
 pub(crate) fn iso8601_millis(unix_ms: u64) -> String {
-    let (days, ms_of_day) = ((unix_ms / 86_400_000) as i64, unix_ms % 86_400_000);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s, ms) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+    perpspread_core::time::rfc3339_millis(unix_ms.saturating_mul(1_000_000))
 }
 
 /// The signed request for `path` at `unix_ms`.

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use perpspread_core::time::{hour_of_day, HOUR_NS};
 use perpspread_sinks::files::{OpportunityRecord, SnapshotRecord};
-use perpspread_sinks::time::{hour_of_day, HOUR_NS};
 use serde::Serialize;
 
 use crate::stats::Percentiles;

@@ -15,9 +15,9 @@ use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
+use perpspread_core::time::rfc3339;
 use perpspread_core::{Direction, Venue};
 use perpspread_sinks::files::{OpportunityRecord, SnapshotRecord};
-use perpspread_sinks::time::rfc3339;
 
 use crate::timeline::{PairTimeline, Series, Timelines, HEALTH_STATES, LATENCY_BINS_MS};
 

@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
+use perpspread_core::time::rfc3339;
 use perpspread_sinks::table::Table;
-use perpspread_sinks::time::rfc3339;
 
 use crate::report::{PositiveShareMethod, Report};
 

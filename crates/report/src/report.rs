@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use perpspread_core::engine::OpportunityEvent;
+use perpspread_core::time::HOUR_NS;
 use perpspread_sinks::files::{self, FileError, OpportunityRecord, SnapshotRecord};
-use perpspread_sinks::time::HOUR_NS;
 use serde::Serialize;
 
 use crate::groups::{group_stats, hour_stats, snapshot_positive_shares, GroupStats, HourStats, Span};

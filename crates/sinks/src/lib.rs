@@ -6,7 +6,6 @@
 //!   snapshots, plus [`redis::Tail`] to read the merged stream back as JSON lines.
 //! * [`files`] — hourly-rolled Parquet (or CSV) files of closed opportunities and sampled spread snapshots.
 //! * [`table`] — the aligned text tables of every command's terminal output.
-//! * [`time`] — UTC calendar arithmetic on Unix nanoseconds (file hours, report timestamps).
 //! * [`shard`] — stable partition of the pair universe across processes.
 //! * [`snapshot`] — [`SpreadSnapshot`], a pair's top of book and executable spreads at one instant.
 //! * [`fields`] — the flat field encoding shared by Redis streams and the JSON lines schema.
@@ -23,7 +22,6 @@ pub mod snapshot;
 pub mod table;
 #[cfg(feature = "test-util")]
 pub mod testkit;
-pub mod time;
 
 pub use self::redis::{RedisConfig, RedisPublisher, RedisStats, Tail, TailStart};
 pub use files::{FileFormat, FileSink, FileSinkConfig, FileSinkHandle, OpportunityRecord};

@@ -210,41 +210,10 @@ pub fn parse_tardis_line(text: &str) -> Result<(u64, &str), String> {
     }
     let line: Line<'_> = serde_json::from_str(text)
         .map_err(|e| format!("not a Tardis.dev replay line {{\"localTimestamp\", \"message\"}}: {e}"))?;
-    let ns = parse_utc_ns(line.local_timestamp).ok_or_else(|| {
+    let ns = perpspread_core::time::parse_utc_ns(line.local_timestamp).ok_or_else(|| {
         format!("localTimestamp {:?} is not a UTC time like 2024-05-01T00:00:00.1234567Z", line.local_timestamp)
     })?;
     Ok((ns, line.message.get()))
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` → Unix ns (fractions beyond nanoseconds are cut).
-pub fn parse_utc_ns(text: &str) -> Option<u64> {
-    let text = text.strip_suffix('Z')?;
-    let (date, time) = text.split_once('T')?;
-    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
-    let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
-    let mut clock = clock.splitn(3, ':').map(|p| p.parse::<u64>().ok());
-    let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let digits = &fraction[..fraction.len().min(9)];
-    let nanos = if digits.is_empty() { 0 } else { digits.parse::<u64>().ok()? * 10u64.pow(9 - digits.len() as u32) };
-    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
-    Some(((days * 24 + hour) * 60 + minute) * 60_000_000_000 + second * 1_000_000_000 + nanos)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 /// A reader that counts the bytes it hands out.
@@ -264,20 +233,6 @@ impl<R: Read> Read for Counted<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_timestamps_to_unix_ns() {
-        assert_eq!(parse_utc_ns("1970-01-01T00:00:00Z"), Some(0));
-        // The example of tardis-machine's docs, 100 ns precision.
-        assert_eq!(parse_utc_ns("2019-05-01T00:00:00.2436351Z"), Some(1_556_668_800_243_635_100));
-        assert_eq!(parse_utc_ns("2024-02-29T23:59:59.999Z"), Some(1_709_251_199_999_000_000));
-        assert_eq!(parse_utc_ns("2024-05-01T00:00:00.1234567891234Z"), Some(1_714_521_600_123_456_789));
-        for bad in
-            ["2024-05-01 00:00:00Z", "2024-13-01T00:00:00Z", "2024-05-01T00:00:00", "2024-05-01T00:00:00.x1Z", ""]
-        {
-            assert_eq!(parse_utc_ns(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn tardis_lines_keep_the_message_text() {

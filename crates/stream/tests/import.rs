@@ -17,19 +17,7 @@ fn fixture(name: &str) -> PathBuf {
 
 /// `YYYY-MM-DDTHH:MM:SS.fffffffZ` (Tardis's 100 ns precision) of Unix ns.
 fn tardis_time(ns: u64) -> String {
-    let (secs, sub) = (ns / 1_000_000_000, ns % 1_000_000_000);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:07}Z", rem / 3600, rem % 3600 / 60, rem % 60, sub / 100)
+    format!("{}.{:07}Z", &perpspread_core::time::rfc3339(ns)[..19], ns % 1_000_000_000 / 100)
 }
 
 /// A perpspread capture as the Tardis replay of the same messages.

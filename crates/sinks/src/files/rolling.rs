@@ -10,7 +10,7 @@ use super::csv::CsvTable;
 use super::parquet::ParquetTable;
 use super::schema::{Cell, Column};
 use super::{io_error, FileError, FileFormat};
-use crate::time::{hour_label, HOUR_NS};
+use perpspread_core::time::{hour_label, HOUR_NS};
 
 enum Table {
     Parquet(Box<ParquetTable>),
