@@ -119,12 +119,7 @@ mod tests {
     fn the_products_live_configuration_routes_each_stream() {
         let config = Config::load(None).unwrap();
         let venues = RestVenues::from_config(&config).unwrap();
-        let key = perpspread_core::PairKey::new("BTC", "USDT");
-        let okx = perpspread_okx::symbols::instrument_from(&serde_json::from_str(
-            r#"{"instId":"BTC-USDT-SWAP","instType":"SWAP","ctType":"linear","ctVal":"0.01","ctValCcy":"BTC","tickSz":"0.1","lotSz":"1","state":"live"}"#,
-        ).unwrap()).unwrap();
-        let binance = perpspread_core::Instrument { symbol: "BTCUSDT".into(), venue: Venue::Binance, ..okx.clone() };
-        let pair = Pair { key, legs: [okx, binance] };
+        let pair = perpspread_core::testkit::okx_binance_pair("BTC");
         let live = live_config(&config, &[pair], venues, None, &config.monitor);
         let binance = live.venues.iter().find(|v| v.venue == Venue::Binance).unwrap();
         let routes: Vec<(String, Vec<StreamKind>)> =
