@@ -32,7 +32,6 @@ pub const MAX_DEPTH: usize = 1000;
 #[derive(Debug, Clone)]
 struct InstrumentBook {
     tracked: TrackedBook,
-    last_u: Option<u64>,
     funding: TickerFunding,
 }
 
@@ -185,7 +184,7 @@ impl BybitFeed {
         let outcome = if snapshot {
             book.tracked.book.replace(&self.bids, &self.asks).map_err(|_| ResyncReason::BadUpdate).map(|()| true)
         } else {
-            match (book.tracked.state, book.last_u, data.update_id) {
+            match (book.tracked.state, book.tracked.sequence, data.update_id) {
                 (BookState::Live, Some(last), Some(u)) if u == last + 1 => {
                     book.tracked.book.apply(&self.bids, &self.asks).map_err(|_| ResyncReason::BadUpdate).map(|()| true)
                 }
@@ -207,7 +206,6 @@ impl BybitFeed {
         });
         match outcome {
             Ok(true) => {
-                book.last_u = data.update_id;
                 book.tracked.sequence = data.update_id;
                 book.tracked.state = BookState::Live;
                 book.tracked.stats.updates_applied += 1;
@@ -265,7 +263,6 @@ impl Feed for BybitFeed {
         let depth = self.depth;
         self.books.slot_or_insert(symbol, || InstrumentBook {
             tracked: TrackedBook::new(OrderBook::new(0, 0, depth)),
-            last_u: None,
             funding: TickerFunding::default(),
         })
     }
@@ -273,7 +270,6 @@ impl Feed for BybitFeed {
     fn invalidate(&mut self, slot: u32, reason: ResyncReason) {
         if let Some(book) = self.books.get_mut(slot) {
             book.tracked.invalidate(reason);
-            book.last_u = None;
         }
     }
 
@@ -285,7 +281,6 @@ impl Feed for BybitFeed {
 
 fn break_book(book: &mut InstrumentBook, slot: u32, reason: ResyncReason, events: &mut Vec<FeedEvent>) {
     book.tracked.invalidate(reason);
-    book.last_u = None;
     events.push(FeedEvent::Resync { slot, reason });
 }
 
