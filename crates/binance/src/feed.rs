@@ -220,7 +220,7 @@ impl BinanceFeed {
             (None, Some("markPriceUpdate")) => StreamKind::MarkPrice,
             (None, Some(event)) if KNOWN_EVENTS.contains(&event) => StreamKind::Other,
             (None, Some(event)) => return Err(FrameError::Unknown(format!("event {event}"))),
-            (None, None) => return Err(FrameError::Unknown(truncate(frame.data))),
+            (None, None) => return Err(FrameError::unknown_frame(frame.data)),
         };
         let body = envelope.data.unwrap_or(frame.data);
         match kind {
@@ -472,10 +472,6 @@ fn stream_kind(stream: &str) -> StreamKind {
 fn query_param<'u>(url: &'u str, name: &str) -> Option<&'u str> {
     let query = url.split_once('?')?.1;
     query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-}
-
-fn truncate(text: &str) -> String {
-    text.chars().take(120).collect()
 }
 
 impl Feed for BinanceFeed {

@@ -105,7 +105,7 @@ impl BybitFeed {
             return self.on_op(op, &msg, events);
         }
         let Some(topic) = msg.topic.as_deref() else {
-            return Err(FrameError::Unknown(truncate(frame.data)));
+            return Err(FrameError::unknown_frame(frame.data));
         };
         if let Some(symbol) = book_symbol(topic) {
             let data = match (msg.book, msg.data) {
@@ -363,10 +363,6 @@ fn parse_ticker_funding(data: &str) -> Result<TickerFunding, BodyError> {
             .map(|v| v as u32)
             .filter(|h| *h > 0),
     })
-}
-
-fn truncate(text: &str) -> String {
-    text.chars().take(120).collect()
 }
 
 #[cfg(test)]

@@ -211,6 +211,13 @@ pub enum FrameError {
     Venue { code: String, message: String },
 }
 
+impl FrameError {
+    /// A frame no handler recognises, quoted by its first 120 characters.
+    pub fn unknown_frame(text: &str) -> Self {
+        FrameError::Unknown(text.chars().take(120).collect())
+    }
+}
+
 /// A venue's sans-IO feed handler.
 pub trait Feed: std::fmt::Debug + Send {
     /// The venue whose messages this handler reads.

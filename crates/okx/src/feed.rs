@@ -93,7 +93,7 @@ impl OkxFeed {
             return self.on_event(event, &msg, events);
         }
         let Some(channel) = msg.channel.as_deref() else {
-            return Err(FrameError::Unknown(truncate(frame.data)));
+            return Err(FrameError::unknown_frame(frame.data));
         };
         match channel {
             "books" | "books-l2-tbt" | "books50-l2-tbt" | "books5" | "bbo-tbt" => {

@@ -141,7 +141,3 @@ pub(super) fn refused_instrument(message: &str) -> Option<&str> {
     let end = rest.find(|c: char| c.is_whitespace() || c == ',' || c == '"').unwrap_or(rest.len());
     Some(&rest[..end]).filter(|s| !s.is_empty())
 }
-
-pub(super) fn truncate(text: &str) -> String {
-    text.chars().take(120).collect()
-}
