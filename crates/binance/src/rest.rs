@@ -181,7 +181,7 @@ pub fn classify(status: u16, body: &[u8]) -> Verdict {
         serde_json::from_slice(body).ok()
     };
     match (status, error) {
-        (418, _) => Verdict::Banned,
+        (418, _) => Verdict::Banned(None),
         (429, _) => Verdict::RateLimited,
         (_, Some(e)) if e.code == -1003 => Verdict::RateLimited,
         (_, Some(e)) if matches!(e.code, -1001 | -1007 | -1008) => Verdict::Transient,
@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(classify(200, b"[]"), Verdict::Ok);
         assert_eq!(classify(200, br#"{"lastUpdateId":1}"#), Verdict::Ok);
         assert_eq!(classify(429, br#"{"code":-1003,"msg":"Too many requests"}"#), Verdict::RateLimited);
-        assert_eq!(classify(418, br#"{"code":-1003,"msg":"banned"}"#), Verdict::Banned);
+        assert_eq!(classify(418, br#"{"code":-1003,"msg":"banned"}"#), Verdict::Banned(None));
         assert_eq!(classify(503, b""), Verdict::Transient);
         assert_eq!(
             classify(400, br#"{"code":-1121,"msg":"Invalid symbol."}"#),

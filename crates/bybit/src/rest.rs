@@ -26,6 +26,10 @@ pub const DEFAULT_REST_URL: &str = "https://api.bybit.com";
 /// Most levels `GET /v5/market/orderbook` returns for linear contracts (1000 since 2026-05-18; 500 before).
 pub const MAX_REST_DEPTH: usize = 1000;
 
+/// How long Bybit bans an IP that exceeded its REST limit (HTTP 403): "stop all HTTP sessions for 10 minutes"
+/// (rate-limit page of the Bybit docs, 2026-07-24).
+pub const IP_BAN: Duration = Duration::from_secs(600);
+
 /// Instruments per page of `instruments-info` (its maximum).
 pub(crate) const INSTRUMENTS_PAGE: usize = 1000;
 
@@ -166,7 +170,7 @@ struct Status {
 pub fn classify(status: u16, body: &[u8]) -> Verdict {
     let parsed: Option<Status> = serde_json::from_slice(body).ok();
     match (status, parsed) {
-        (403, _) => Verdict::Banned,
+        (403, _) => Verdict::Banned(Some(IP_BAN)),
         (429, _) => Verdict::RateLimited,
         (_, Some(s)) if s.ret_code == 10006 => Verdict::RateLimited,
         (_, Some(s)) if matches!(s.ret_code, 10000 | 10016) => Verdict::Transient,
@@ -327,7 +331,7 @@ mod tests {
     fn classifies_errors() {
         assert_eq!(classify(200, br#"{"retCode":0,"retMsg":"OK","result":{}}"#), Verdict::Ok);
         assert_eq!(classify(200, br#"{"retCode":10006,"retMsg":"Too many visits!"}"#), Verdict::RateLimited);
-        assert_eq!(classify(403, b"access too frequent"), Verdict::Banned);
+        assert_eq!(classify(403, b"access too frequent"), Verdict::Banned(Some(IP_BAN)));
         assert_eq!(classify(429, b""), Verdict::RateLimited);
         assert_eq!(classify(200, br#"{"retCode":10016,"retMsg":"Server error"}"#), Verdict::Transient);
         assert_eq!(

@@ -22,7 +22,7 @@ pub struct RestConfig {
     /// First back-off delay; doubles per attempt, with jitter, up to `backoff_cap`.
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
-    /// A ban (HTTP 418) or rate-limit hint longer than this fails the request instead of waiting.
+    /// A ban or rate-limit hint longer than this fails the request instead of waiting.
     pub max_hint_wait: Duration,
 }
 
@@ -47,8 +47,9 @@ pub enum Verdict {
     Ok,
     /// Too many requests (HTTP 429, Binance -1003, OKX 50011): back off, then retry.
     RateLimited,
-    /// HTTP 418: the IP is banned for a while.
-    Banned,
+    /// The IP is banned for a while (Binance HTTP 418 with `Retry-After`, Bybit HTTP 403 for 10 minutes):
+    /// the venue's documented ban length when it sends no `Retry-After`.
+    Banned(Option<Duration>),
     /// A transient server problem (5xx, OKX 50001 "service unavailable"): retry.
     Transient,
     /// The venue rejected the request; retrying will not help.
@@ -93,7 +94,7 @@ pub enum RestError {
     Transport { venue: Venue, path: String, message: String },
     #[error("{venue} GET {path}: still rate limited after {attempts} attempts")]
     RateLimited { venue: Venue, path: String, attempts: u32 },
-    #[error("{venue} GET {path}: the venue banned this IP (HTTP 418) for {retry_after_s} s; wait before retrying")]
+    #[error("{venue} GET {path}: the venue banned this IP for {retry_after_s} s; wait before retrying")]
     Banned { venue: Venue, path: String, retry_after_s: u64 },
     #[error("{venue} GET {path}: API error {code}: {message}")]
     Api { venue: Venue, path: String, code: String, message: String },
@@ -111,6 +112,9 @@ pub struct RestClient {
     venue: Venue,
     classify: Classifier,
     observer: Option<Arc<dyn ResponseObserver>>,
+    /// Until when the venue banned this IP: every request of every clone fails at once until then, instead
+    /// of knocking again (which can lengthen a ban).
+    banned_until: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 impl std::fmt::Debug for RestClient {
@@ -132,7 +136,7 @@ impl RestClient {
                 path: String::new(),
                 message: format!("cannot build HTTP client: {e}"),
             })?;
-        Ok(RestClient { http, config, venue, classify, observer: None })
+        Ok(RestClient { http, config, venue, classify, observer: None, banned_until: Arc::default() })
     }
 
     /// Reports every successful response to `observer`.
@@ -201,6 +205,13 @@ impl RestClient {
         let url = format!("{}{}", self.config.base_url, path_and_query);
         let mut attempt = 0;
         loop {
+            if let Some(left) = self.ban_left() {
+                return Err(RestError::Banned {
+                    venue: self.venue,
+                    path: path_and_query.to_owned(),
+                    retry_after_s: left.as_secs().max(1),
+                });
+            }
             attempt += 1;
             limiter.acquire(weight).await;
             let started = Instant::now();
@@ -232,8 +243,9 @@ impl RestClient {
                             message,
                         })
                     }
-                    Verdict::Banned => {
-                        let wait = hint.unwrap_or(self.config.max_hint_wait + Duration::from_secs(1));
+                    Verdict::Banned(documented) => {
+                        let wait = hint.or(documented).unwrap_or(self.config.max_hint_wait + Duration::from_secs(1));
+                        *self.banned_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + wait);
                         if wait > self.config.max_hint_wait || attempt >= self.config.max_attempts {
                             return Err(RestError::Banned {
                                 venue: self.venue,
@@ -264,6 +276,12 @@ impl RestClient {
                 failure = ?failure, "REST request failed; retrying");
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// How long the ban the venue announced still lasts, if any.
+    fn ban_left(&self) -> Option<Duration> {
+        let until = (*self.banned_until.lock().unwrap_or_else(|e| e.into_inner()))?;
+        until.checked_duration_since(Instant::now()).filter(|left| !left.is_zero())
     }
 
     async fn attempt(

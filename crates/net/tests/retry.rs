@@ -14,7 +14,7 @@ use perpspread_net::rest::{RestClient, RestConfig, RestError, Verdict};
 /// A toy classifier: body "api" is an API error, otherwise status decides.
 fn classify(status: u16, body: &[u8]) -> Verdict {
     match status {
-        418 => Verdict::Banned,
+        418 => Verdict::Banned(None),
         429 => Verdict::RateLimited,
         500..=599 => Verdict::Transient,
         _ if body == b"api" => Verdict::Api { code: "-1121".into(), message: "Invalid symbol.".into() },
@@ -91,6 +91,16 @@ async fn long_ban_fails_fast_with_clear_error() {
     assert!(matches!(error, RestError::Banned { retry_after_s: 7200, .. }), "{error}");
     assert!(error.to_string().contains("banned"));
     assert_eq!(hits.load(Ordering::SeqCst), 1);
+    // While the ban lasts, no request goes out (knocking again can lengthen a ban), from any clone.
+    let client = client(&url, 5);
+    let first = client.get("/flaky", &limiter, 1).await.unwrap_err();
+    let again = client.clone().get("/other", &limiter, 1).await.unwrap_err();
+    assert!(
+        matches!(first, RestError::Banned { .. })
+            && matches!(again, RestError::Banned { retry_after_s: 7199..=7200, .. }),
+        "{again}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "the second request was refused locally");
 }
 
 #[tokio::test]

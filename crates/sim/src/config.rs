@@ -74,6 +74,8 @@ pub struct SimConfig {
     pub binance_pong_timeout_ms: u64,
     /// Close a Binance WebSocket after this lifetime (24 h on the real venue).
     pub binance_max_lifetime_ms: u64,
+    /// How long Bybit refuses every REST request (HTTP 403) after its IP limit was exceeded (10 minutes).
+    pub bybit_ip_ban_ms: u64,
     /// Interval between `funding-rate` / `markPrice` pushes.
     pub funding_push_interval_ms: u64,
     /// How much faster than the exchange clock funding time runs (1: real time; 3600: an hour a second, so
@@ -114,6 +116,7 @@ impl Default for SimConfig {
             binance_ping_interval_ms: 180_000,
             binance_pong_timeout_ms: 600_000,
             binance_max_lifetime_ms: 24 * 3_600_000,
+            bybit_ip_ban_ms: 600_000,
             funding_push_interval_ms: 10_000,
             funding_clock_speed: 1,
             faults: Vec::new(),

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use perpspread_core::{OrderBook, Venue};
+use perpspread_core::{OrderBook, Venue, VenueMap};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -53,7 +53,10 @@ pub(crate) struct Shared {
 pub(crate) struct LimitBoard {
     violations: Mutex<Vec<String>>,
     connects: Mutex<Vec<(Venue, std::time::Instant)>>,
-    requests: Mutex<std::collections::VecDeque<(Venue, std::time::Instant)>>,
+    /// REST requests of each venue within its window.
+    requests: Mutex<VenueMap<std::collections::VecDeque<std::time::Instant>>>,
+    /// Until when a venue refuses every REST request from this IP.
+    bans: Mutex<VenueMap<Option<std::time::Instant>>>,
 }
 
 impl LimitBoard {
@@ -88,18 +91,29 @@ impl LimitBoard {
     /// Counts a REST request against a per-IP limit; `false` (and a violation) beyond `allowed` within `window`.
     pub(crate) fn request(&self, venue: Venue, allowed: usize, window: Duration) -> bool {
         let now = std::time::Instant::now();
-        let mut requests = crate::faults::lock(&self.requests);
-        while requests.front().is_some_and(|(_, at)| now.duration_since(*at) >= window) {
+        let mut all = crate::faults::lock(&self.requests);
+        let requests = &mut all[venue];
+        while requests.front().is_some_and(|at| now.duration_since(*at) >= window) {
             requests.pop_front();
         }
-        let recent = requests.iter().filter(|(v, _)| *v == venue).count();
-        requests.push_back((venue, now));
-        drop(requests);
+        let recent = requests.len();
+        requests.push_back(now);
+        drop(all);
         if recent >= allowed {
             self.violated(venue, format!("more than {allowed} REST requests within {window:?}"));
             return false;
         }
         true
+    }
+
+    /// Bans this IP from `venue`'s REST API for `length`.
+    pub(crate) fn ban(&self, venue: Venue, length: Duration) {
+        crate::faults::lock(&self.bans)[venue] = Some(std::time::Instant::now() + length);
+    }
+
+    /// Whether `venue` still bans this IP.
+    pub(crate) fn banned(&self, venue: Venue) -> bool {
+        crate::faults::lock(&self.bans)[venue].is_some_and(|until| std::time::Instant::now() < until)
     }
 }
 

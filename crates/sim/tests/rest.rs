@@ -308,3 +308,24 @@ async fn funding_intervals_change_mid_run() {
     assert!(sim.set_funding_hours(Venue::Okx, "ETH-USDT-SWAP", 3).is_err(), "3 h is no venue's interval");
     sim.shutdown().await;
 }
+
+/// Beyond 600 requests in 5 s Bybit answers HTTP 403 and keeps refusing every request for the whole ban (10
+/// minutes on the venue, `bybit_ip_ban_ms` here), then serves again.
+#[tokio::test]
+async fn bybit_ip_limit_bans_for_a_while() {
+    let config = SimConfig { bybit_ip_ban_ms: 5_100, ..frozen() };
+    let sim = perpspread_sim::start(config).await.unwrap();
+    let url = format!("{}/v5/market/tickers?category=linear", sim.bybit_rest_url);
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..601 {
+        statuses.push(client.get(&url).send().await.unwrap().status().as_u16());
+    }
+    assert!(statuses[..600].iter().all(|s| *s == 200), "{:?}", &statuses[590..]);
+    assert_eq!(statuses[600], 403);
+    assert_eq!(get(&url).await.0, 403, "banned, whatever the request rate");
+    // Past the ban (and so past the 5 s window the burst filled).
+    tokio::time::sleep(std::time::Duration::from_millis(5_300)).await;
+    assert_eq!(get(&url).await.0, 200, "served again once the ban is over");
+    assert!(sim.limit_violations().iter().any(|v| v.contains("REST requests")));
+}

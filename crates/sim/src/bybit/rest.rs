@@ -61,7 +61,12 @@ async fn limits_and_faults(State(shared): State<Arc<Shared>>, request: axum::ext
     if request.uri().path().starts_with("/_sim/") {
         return next.run(request).await;
     }
+    // Beyond the IP limit Bybit answers 403 and keeps refusing for the whole ban, whatever the client does.
+    if shared.limits.banned(Venue::Bybit) {
+        return json_response(StatusCode::FORBIDDEN, "access too frequent".to_owned());
+    }
     if !shared.limits.request(Venue::Bybit, REQUESTS_PER_5S, Duration::from_secs(5)) {
+        shared.limits.ban(Venue::Bybit, Duration::from_millis(shared.config.bybit_ip_ban_ms));
         return json_response(StatusCode::FORBIDDEN, "access too frequent".to_owned());
     }
     let action = shared.faults.take_rest(Venue::Bybit);
