@@ -1,10 +1,12 @@
 //! Bybit v5 public linear WebSocket protocol: `orderbook.{depth}.{symbol}` and `tickers.{symbol}`
 //! subscriptions, `{"op":"ping"}` heartbeats, and the venue's limits.
 //!
-//! Followed: Bybit V5 "WebSocket Stream → Connect" and "Orderbook", read 2026-12-07: endpoint
-//! `wss://stream.bybit.com/v5/public/linear`; send a ping every 20 s; a subscribe request carries at most 10
-//! topics; linear order book depths 1 (10 ms), 50 (20 ms), 200 (100 ms) and 1000 (200 ms); at most 500 new
-//! connections per 5 minutes per IP.
+//! Followed: Bybit V5 "WebSocket Stream → Connect", "Authentication → Public channel args limits" and
+//! "Orderbook" (Bybit docs repository of 2026-07-24, read 2026-12-07): endpoint
+//! `wss://stream.bybit.com/v5/public/linear`; send a ping every 20 s; the `args` of one public connection may
+//! total at most 21,000 characters (the 10-args-per-request cap is Spot's; linear has none, and 10 a request
+//! is kept as a courtesy); linear order book depths 1 (10 ms), 50 (20 ms), 200 (100 ms) and 1000 (200 ms); at
+//! most 500 new connections per 5 minutes per IP.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,10 +23,14 @@ pub const DEFAULT_WS_URL: &str = "wss://stream.bybit.com/v5/public/linear";
 /// Order book depths of the linear streams.
 pub(crate) const BOOK_DEPTHS: [u32; 4] = [1, 50, 200, 1000];
 
-/// Topics in one subscribe request.
+/// Topics in one subscribe request (linear has no documented cap; Spot's 10 is kept).
 pub const ARGS_PER_REQUEST: usize = 10;
 
-/// Instruments per connection (two topics each): well within what one connection carries.
+/// Characters the `args` of one public connection may total.
+pub const MAX_ARGS_CHARS_PER_CONNECTION: usize = 21_000;
+
+/// Instruments per connection (two topics each): within [`MAX_ARGS_CHARS_PER_CONNECTION`] for the longest
+/// symbols (see the tests).
 pub(crate) const SYMBOLS_PER_CONNECTION: usize = 100;
 
 /// The heartbeat Bybit expects (`{"op":"ping"}`; the answer is `{"op":"pong",…}` or `"ret_msg":"pong"`).
@@ -139,5 +145,22 @@ mod tests {
         assert!(ws.unsubscribe(&symbols[..1])[0].contains(r#""op":"unsubscribe""#));
         assert_eq!(ws.stream_kinds(), [StreamKind::Book, StreamKind::Funding]);
         assert_eq!(ws.keepalive().heartbeat, Some(r#"{"op":"ping"}"#));
+    }
+
+    /// A full connection of the longest symbols on the deepest book keeps its args under Bybit's budget.
+    #[test]
+    fn a_full_connection_fits_the_args_budget() {
+        let mut ws = BybitWs::new(DEFAULT_WS_URL);
+        ws.funding = true;
+        ws.book_depth = 1000;
+        let symbols: Vec<String> = (0..SYMBOLS_PER_CONNECTION).map(|i| format!("1000000BABYDOGE{i:03}USDT")).collect();
+        let chars: usize = ws
+            .subscribe(&symbols)
+            .iter()
+            .map(|request| serde_json::from_str::<serde_json::Value>(request).unwrap())
+            .flat_map(|request| request["args"].as_array().unwrap().clone())
+            .map(|topic| topic.as_str().unwrap().len())
+            .sum();
+        assert!(chars < MAX_ARGS_CHARS_PER_CONNECTION, "{chars}");
     }
 }
