@@ -1,4 +1,4 @@
-//! `perpspread`: cross-exchange executable spreads on perpetual swaps (OKX v5 and Binance USDⓈ-M).
+//! `perpspread`: cross-exchange executable spreads on perpetual swaps (OKX v5, Binance USDⓈ-M, Bybit v5 linear).
 
 mod commands;
 mod funding_refresh;
@@ -13,7 +13,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use perpspread::config::{self, Config, ConfigError};
 
-/// Cross-exchange executable spreads on perpetual swaps (OKX v5 and Binance USDⓈ-M).
+/// Cross-exchange executable spreads on perpetual swaps (OKX v5, Binance USDⓈ-M, Bybit v5 linear).
 #[derive(Debug, Parser)]
 #[command(name = "perpspread", version, about, long_about = None)]
 struct Cli {
@@ -29,7 +29,7 @@ struct Cli {
     /// A venue's WebSocket URL, as `<venue>=<url>`; repeatable.
     #[arg(long, global = true, value_parser = parse_endpoint)]
     ws: Vec<(perpspread_core::Venue, String)>,
-    /// TOML file with API keys (`[okx] api_key, secret, passphrase`, `[binance] api_key, secret`) used only to
+    /// TOML file with API keys (`[okx] api_key, secret, passphrase`, `[binance]`/`[bybit] api_key, secret`) used only to
     /// read the account's real fee rates; env PERPSPREAD_<VENUE>_API_{KEY,SECRET}[,_PASSPHRASE] also work.
     #[arg(long, global = true, env = "PERPSPREAD_KEYS_FILE")]
     keys: Option<PathBuf>,
@@ -46,7 +46,7 @@ enum Command {
     Monitor(commands::monitor::Args),
     /// Run the built-in exchange simulator with dislocations and watch it with `monitor` (no exchange access needed).
     Demo(commands::demo::Args),
-    /// Run the local exchange simulator (OKX v5 + Binance USDⓈ-M wire protocols), or generate a capture.
+    /// Run the local exchange simulator (OKX v5, Binance USDⓈ-M and Bybit v5 wire protocols), or generate a capture.
     Sim(commands::sim::Args),
     /// Statistics of opportunities from captures (replayed through the engine) or --out-dir files.
     Report(commands::report::Args),

@@ -71,7 +71,7 @@ pub struct VenueCredentials(VenueMap<Option<Credentials>>);
 
 impl VenueCredentials {
     /// Reads `PERPSPREAD_<VENUE>_API_KEY` / `_API_SECRET` / `_API_PASSPHRASE` (e.g. `PERPSPREAD_OKX_API_KEY`)
-    /// through `var`, then a TOML key file (`[okx] api_key, secret, passphrase`, `[binance] api_key, secret`, …)
+    /// through `var`, then a TOML key file (`[okx] api_key, secret, passphrase`, `[binance]`/`[bybit] api_key, secret`)
     /// for venues the environment did not provide.
     pub fn load(var: impl Fn(&str) -> Option<String>, file: Option<&Path>) -> Result<Self, CredentialsError> {
         let env = |venue: Venue| {

@@ -1,9 +1,10 @@
-//! PNG charts for `perpspread report --plot DIR` (cargo feature `plot`, on by default).
+//! PNG charts for `perpspread report --plot DIR` and `--html FILE` (cargo feature `plot`, on by default).
 //!
-//! * `spread-<BASE>_<QUOTE>.png` per pair (the pairs with the most opportunities): best net bp per
-//!   direction over time from spread snapshots when available, else each opportunity's peak net bp at its
-//!   open time;
-//! * `durations.png`: histogram of opportunity durations.
+//! From a replay ([`replay_charts`], from the [`crate::timeline`]s): `spread-<BASE>_<QUOTE>-<buy>-<sell>.png`
+//! per pair of venues (the 12 with the most opportunities), `latency.png`, `book-health.png` and
+//! `durations.png`. From `--out-dir` files ([`file_charts`]): `spread-<BASE>_<QUOTE>.png` per pair — best net bp
+//! per direction over time from spread snapshots when available, else each opportunity's peak net bp at its
+//! open time — and `durations.png`. `durations.png` only when there are opportunities.
 //!
 //! Pure Rust (plotters' bitmap backend, PNG via the `png` crate); text is drawn with `ab_glyph` from a
 //! TrueType font found at run time — `PERPSPREAD_FONT`, else DejaVu Sans / Liberation Sans in the usual

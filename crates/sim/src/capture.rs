@@ -1,7 +1,7 @@
 //! Fast generation of capture-format-v1 files (see `fixtures/README.md`) from the market model, for
 //! replay tests and benchmarks without any socket.
 //!
-//! The file is self-contained: it starts with both venues' instrument lists (REST records) and each OKX
+//! The file is self-contained: it starts with every venue's instrument list (REST records) and each OKX
 //! book's 400-level `books` snapshot, then streams one OKX `books` update and one Binance combined
 //! `@depth@100ms` diff event per instrument per model step, plus a Binance `@bookTicker` event whenever a
 //! step moved that book's best bid or offer (when enabled). Each Binance `/fapi/v1/depth` snapshot is

@@ -266,7 +266,8 @@ impl SimPair {
         self.base.eq_ignore_ascii_case(base) && self.quote.eq_ignore_ascii_case(quote)
     }
 
-    /// Whether both venues list a tradable linear perpetual of this market.
+    /// Whether OKX and Binance both list a tradable linear perpetual of this market (the pairs of a two-venue
+    /// generated capture).
     pub fn is_cross_listed(&self) -> bool {
         matches!((&self.okx, &self.binance), (Some(o), Some(b))
             if o.ct_type == ContractKind::Linear && o.state == "live"

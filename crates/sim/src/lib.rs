@@ -1,8 +1,9 @@
-//! perpspread-sim: a local exchange simulator speaking the OKX v5 and Binance USDⓈ-M wire protocols.
+//! perpspread-sim: a local exchange simulator speaking the OKX v5, Binance USDⓈ-M and Bybit v5 linear wire
+//! protocols.
 //!
 //! * [`model`]: a seeded market model — one latent fair price per pair, each venue's L2 book around it on
 //!   the venue's grids, planned [`Dislocation`]s with a ground-truth log.
-//! * [`okx`] and [`binance`]: REST and WebSocket servers with the venues' envelopes, error shapes, rate
+//! * [`okx`], [`binance`] and [`bybit`]: REST and WebSocket servers with the venues' envelopes, error shapes, rate
 //!   limits and sequencing.
 //! * [`faults`]: injectable faults (drops, stalls, gaps, bad checksums, malformed frames, REST errors, …).
 //! * [`capture`]: fast generation of capture-format-v1 files for replay benchmarks.

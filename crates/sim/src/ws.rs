@@ -1,4 +1,4 @@
-//! The WebSocket connection driver shared by both venues.
+//! The WebSocket connection driver shared by every venue.
 //!
 //! A venue implements [`Session`] (what to answer to client messages, which frames a model step produces,
 //! how per-instrument faults change its stream); [`drive`] runs the connection: reading, publishing steps,

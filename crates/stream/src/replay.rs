@@ -70,7 +70,7 @@ pub struct ReplayReport {
     /// Pipeline counters, flattened into the report (`messages`, `malformed`, …).
     #[serde(flatten)]
     pub stats: PipelineStats,
-    /// Records whose venue is neither okx nor binance.
+    /// Records whose venue is none perpspread reads.
     pub unknown_venue: u64,
     /// Set when the capture ended with an unreadable (e.g. truncated) line.
     pub error: Option<String>,

@@ -126,9 +126,7 @@ pub async fn run(config: &crate::config::Config, args: Args) -> anyhow::Result<(
                     )?;
                 }
             }
-            _ => {
-                writeln!(out, "engine: the capture holds no instrument lists of both venues, so no pairs to evaluate")?
-            }
+            _ => writeln!(out, "engine: the capture holds no instrument lists of two venues, so no pairs to evaluate")?,
         }
     }
     if let Some(error) = &report.error {

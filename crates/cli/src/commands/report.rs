@@ -13,7 +13,8 @@ use crate::UserError;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Capture files (`.jsonl`, `.jsonl.zst`; the parts of a rotated recording are replayed as one) or
-    /// opportunity files written by `monitor --out-dir` (`opportunities-*.parquet` / `.csv`).
+    /// opportunity files written by `monitor --out-dir` (`opportunities-*.parquet` / `.csv`, with the
+    /// `spreads-*.parquet` of the same run for the positive-net share and the spread charts).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// One JSON object instead of tables.
@@ -24,7 +25,8 @@ pub(crate) struct Args {
     by_size: bool,
     /// Also write PNG charts into this directory: from captures, per pair the best net spread of each direction
     /// over time (min/max bands, open threshold, opportunities shaded, funding carry below), latency per venue,
-    /// book health over time and durations; from opportunity files, each opportunity's peak and durations.
+    /// book health over time and durations; from opportunity files, the sampled spread of `spreads-*` files
+    /// (else each opportunity's peak) and durations.
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Also write one self-contained HTML page (the tables and every chart, no network needed to view it).
