@@ -59,7 +59,6 @@ pub struct SpreadSnapshot {
     #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
     pub sell_bid: Option<f64>,
     /// The engine guard suppressing this pair (`not_live`, `stale`, `crossed`, `latency`), if any.
-    #[serde(serialize_with = "serialize_suppression")]
     pub suppressed: Option<Suppression>,
     /// Funding of the legs, bp per hour at their current rates (`None` until known).
     #[serde(serialize_with = "perpspread_core::num::serialize_shown_opt")]
@@ -74,13 +73,6 @@ pub struct SpreadSnapshot {
     pub funding_horizon_h: f64,
     /// Every executable size, in engine order.
     pub quotes: Vec<SnapshotQuote>,
-}
-
-fn serialize_suppression<S: serde::Serializer>(value: &Option<Suppression>, serializer: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(suppression) => serializer.serialize_str(suppression.label()),
-        None => serializer.serialize_none(),
-    }
 }
 
 impl SpreadSnapshot {

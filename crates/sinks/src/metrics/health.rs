@@ -187,7 +187,7 @@ impl Shared {
                 not_live.push(UnreadyBook {
                     venue: book.venue,
                     symbol: book.symbol.clone(),
-                    state: state_label(book.state),
+                    state: book.state.as_str(),
                     for_s: age.as_secs_f64(),
                 });
             }

@@ -47,11 +47,6 @@ pub(super) fn resync_index(reason: ResyncReason) -> usize {
     RESYNC_REASONS.iter().position(|r| *r == reason).unwrap_or(0)
 }
 
-/// Snake-case label of a book state.
-pub fn state_label(state: BookState) -> &'static str {
-    state.as_str()
-}
-
 /// Value of `perpspread_book_state`.
 pub(super) fn state_code(state: BookState) -> f64 {
     match state {

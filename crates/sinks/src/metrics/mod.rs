@@ -67,7 +67,6 @@ mod series;
 mod server;
 
 pub use health::{BookAge, Health, RecordingStatus, UnreadyBook};
-pub use labels::state_label;
 pub use series::TopEntry;
 pub use server::MetricsServer;
 

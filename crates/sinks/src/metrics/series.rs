@@ -163,7 +163,7 @@ pub(super) fn register_fixed() -> Fixed {
             exchange_latency: histogram!("perpspread_exchange_latency_ms", "venue" => v),
             signal_latency: histogram!("perpspread_signal_latency_ms", "venue" => v),
             clock_offset: gauge!("perpspread_clock_offset_ms", "venue" => v),
-            books: STATES.map(|s| gauge!("perpspread_books", "venue" => v, "state" => state_label(s))),
+            books: STATES.map(|s| gauge!("perpspread_books", "venue" => v, "state" => s.as_str())),
             offset_min_ms: f64::INFINITY,
             offset_window_start: None,
             slots: Vec::new(),
