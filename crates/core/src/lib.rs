@@ -26,5 +26,5 @@ pub use feed::{BookState, Feed, FeedEvent, Frame, RecvTime, TrackedBook};
 pub use fees::FeeModel;
 pub use instrument::{ContractKind, Instrument, PairKey};
 pub use num::{Dec64, NumError};
-pub use universe::{Pair, Skipped, Universe};
+pub use universe::{legs_on, Pair, Skipped, Universe};
 pub use venue::{Direction, Venue, VenueMap};

@@ -23,6 +23,15 @@ pub struct Pair {
     pub legs: [Instrument; 2],
 }
 
+/// The distinct instruments `pairs` have on `venue`, by symbol (a contract listed on three venues is a leg of
+/// two pairs on each).
+pub fn legs_on(pairs: &[Pair], venue: Venue) -> Vec<&Instrument> {
+    let mut legs: Vec<&Instrument> = pairs.iter().filter_map(|p| p.leg(venue)).collect();
+    legs.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    legs.dedup_by(|a, b| a.symbol == b.symbol);
+    legs
+}
+
 impl Pair {
     /// `BTC/USDT:okx-binance`: the contract and its two venues (several pairs share a contract).
     pub fn id(&self) -> String {

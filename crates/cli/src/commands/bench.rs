@@ -181,7 +181,7 @@ async fn loopback(seconds: u64, pairs: usize, tick_ms: u64) -> anyhow::Result<()
     super::sim::point_at(&mut product, &sim);
     let venues = crate::venues::RestVenues::from_config(&product)?;
     let universe = super::fetch_universe(&venues).await?;
-    let live = super::record::live_config(&product, &universe.pairs, venues, None, &product.monitor);
+    let live = super::record::live_config(&universe.pairs, venues, None, &product.monitor);
     let mut signals = Signals::new(Engine::new(EngineConfig::default(), universe.pairs.clone()));
     let mut events = Vec::new();
     let histogram = || Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds");

@@ -15,7 +15,7 @@ pub mod tail;
 
 use std::collections::HashMap;
 
-use perpspread_core::{Instrument, Pair, Universe, Venue};
+use perpspread_core::{legs_on, Instrument, Pair, Universe, Venue};
 
 use crate::venues::RestVenues;
 use crate::UserError;
@@ -174,10 +174,7 @@ pub(crate) async fn apply_account_fees(
     for handle in venues.iter() {
         let venue = handle.venue();
         let Some(keys) = credentials.get(venue) else { continue };
-        let mut instruments: Vec<Instrument> =
-            pairs.iter().flat_map(|p| p.legs.iter()).filter(|l| l.venue == venue).cloned().collect();
-        instruments.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-        instruments.dedup_by(|a, b| a.symbol == b.symbol);
+        let instruments: Vec<Instrument> = legs_on(pairs, venue).into_iter().cloned().collect();
         let configured = config.venue(venue).map_or(0.0, |v| v.taker_fee_bp);
         match handle.rest.account_taker_fees(keys, &instruments).await {
             Ok(rates) => {

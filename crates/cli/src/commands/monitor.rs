@@ -89,7 +89,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         None => None,
     };
     let mut signals = Signals::new(engine);
-    let live = super::record::live_config(config, &pairs, venues, recorder.clone(), &config.monitor);
+    let live = super::record::live_config(&pairs, venues, recorder.clone(), &config.monitor);
     // Stops on Ctrl-C, SIGTERM, `--duration-s`, or when whoever reads the JSON lines goes away (`| head`).
     let stdout_closed = Arc::new(tokio::sync::Notify::new());
     let shutdown = {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perpspread_capture::Rotation;
-use perpspread_core::Pair;
+use perpspread_core::{legs_on, Pair};
 use perpspread_stream::{run_live, LiveConfig, LiveVenue, Recorder};
 
 use crate::config::{Config, MonitorConfig};
@@ -52,7 +52,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let venues = RestVenues::observed(config, Arc::new(recorder.clone()))?;
     let universe = super::fetch_universe(&venues).await?;
     let pairs = super::select_pairs(&venues, &universe, &args.symbols, args.top, Some("USDT")).await?;
-    let live = live_config(config, &pairs, venues, Some(recorder.clone()), &config.monitor);
+    let live = live_config(&pairs, venues, Some(recorder.clone()), &config.monitor);
     tracing::info!(pairs = pairs.len(), out = %args.out.display(), "recording");
     // A recording that cannot be written (a full disk) ends the command: there is no point streaming on.
     let stop = {
@@ -83,19 +83,15 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
 /// Live streaming settings for `pairs` from the configuration: every enabled venue as its adapter streams it,
 /// with its REST client for book snapshots.
 pub(crate) fn live_config(
-    config: &Config,
     pairs: &[Pair],
     venues: RestVenues,
     recorder: Option<Recorder>,
     channels: &MonitorConfig,
 ) -> LiveConfig {
-    let _ = config;
     let mut live = LiveConfig::new();
     for handle in venues.iter() {
         let venue = handle.venue();
-        let mut symbols: Vec<String> = pairs.iter().filter_map(|p| p.leg(venue)).map(|i| i.symbol.clone()).collect();
-        symbols.sort();
-        symbols.dedup();
+        let symbols: Vec<String> = legs_on(pairs, venue).into_iter().map(|i| i.symbol.clone()).collect();
         if symbols.is_empty() {
             continue;
         }
@@ -120,7 +116,7 @@ mod tests {
         let config = Config::load(None).unwrap();
         let venues = RestVenues::from_config(&config).unwrap();
         let pair = perpspread_core::testkit::okx_binance_pair("BTC");
-        let live = live_config(&config, &[pair], venues, None, &config.monitor);
+        let live = live_config(&[pair], venues, None, &config.monitor);
         let binance = live.venues.iter().find(|v| v.venue == Venue::Binance).unwrap();
         let routes: Vec<(String, Vec<StreamKind>)> =
             binance.routes.iter().map(|r| (r.url(), r.stream_kinds())).collect();

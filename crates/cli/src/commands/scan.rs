@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use perpspread_core::funding::FundingSchedule;
 use perpspread_core::spread::{mid_per_base, LegBook, NotExecutable, SizeTarget, SpreadCalculator};
-use perpspread_core::{FeeModel, Instrument, Pair, Venue};
+use perpspread_core::{legs_on, FeeModel, Instrument, Pair, Venue};
 use perpspread_net::{Funding, RestBook, RestError};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -160,15 +160,7 @@ async fn fetch_book(venues: &RestVenues, leg: &Instrument) -> Result<RestBook, R
 
 /// Funding of every leg of `pairs` (a venue that cannot answer leaves its legs out, with a warning).
 pub(crate) async fn fetch_funding(venues: &RestVenues, pairs: &[Pair]) -> HashMap<(Venue, String), Funding> {
-    let legs: Vec<(Venue, Vec<&Instrument>)> = venues
-        .iter()
-        .map(|v| {
-            let mut legs: Vec<&Instrument> = pairs.iter().filter_map(|p| p.leg(v.venue())).collect();
-            legs.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-            legs.dedup_by(|a, b| a.symbol == b.symbol);
-            (v.venue(), legs)
-        })
-        .collect();
+    let legs: Vec<(Venue, Vec<&Instrument>)> = venues.iter().map(|v| (v.venue(), legs_on(pairs, v.venue()))).collect();
     let results =
         futures::future::join_all(venues.iter().zip(&legs).map(|(handle, (_, legs))| handle.rest.funding(legs))).await;
     let mut all = HashMap::new();
