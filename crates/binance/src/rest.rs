@@ -61,9 +61,7 @@ impl BinanceRest {
         weight: u32,
         parse: impl FnOnce(&[u8]) -> Result<T, BodyError>,
     ) -> Result<(T, Duration), RestError> {
-        let response = self.client.get(path, &self.weight, weight).await?;
-        let value = parse(&response.body).map_err(|message| self.client.decode_error(path, message))?;
-        Ok((value, response.latency))
+        self.client.get_parsed(path, &self.weight, weight, parse).await
     }
 }
 

@@ -60,8 +60,7 @@ impl BybitRest {
     }
 
     async fn data<T>(&self, path: &str, parse: impl FnOnce(&[u8]) -> Result<T, BodyError>) -> Result<T, RestError> {
-        let response = self.client.get(path, &self.public, 1).await?;
-        parse(&response.body).map_err(|message| self.client.decode_error(path, message))
+        Ok(self.client.get_parsed(path, &self.public, 1, parse).await?.0)
     }
 
     async fn all_instruments(&self) -> Result<Listing, RestError> {
@@ -114,10 +113,9 @@ impl VenueRest for BybitRest {
         Box::pin(async move {
             let depth = depth.clamp(1, MAX_REST_DEPTH);
             let path = format!("/v5/market/orderbook?category=linear&symbol={}&limit={depth}", instrument.symbol);
-            let response = self.client.get(&path, &self.public, 1).await?;
-            let parsed =
-                parse_book(&response.body, instrument, depth).map_err(|m| self.client.decode_error(&path, m))?;
-            Ok(RestBook { latency: response.latency, ..parsed })
+            let (book, latency) =
+                self.client.get_parsed(&path, &self.public, 1, |body| parse_book(body, instrument, depth)).await?;
+            Ok(RestBook { latency, ..book })
         })
     }
 

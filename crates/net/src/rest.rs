@@ -155,6 +155,20 @@ impl RestClient {
         &self.config.base_url
     }
 
+    /// GETs `path_and_query` (as [`RestClient::get`]) and reads the body with the venue's `parse`; a body it
+    /// cannot read is a [`RestError::Decode`] naming the path. Returns the value and the request's latency.
+    pub async fn get_parsed<T>(
+        &self,
+        path_and_query: &str,
+        limiter: &RateLimiter,
+        weight: u32,
+        parse: impl FnOnce(&[u8]) -> Result<T, crate::BodyError>,
+    ) -> Result<(T, Duration), RestError> {
+        let response = self.get(path_and_query, limiter, weight).await?;
+        let value = parse(&response.body).map_err(|error| self.decode_error(path_and_query, error))?;
+        Ok((value, response.latency))
+    }
+
     /// A decode error for `path` (for adapters' parsers).
     pub fn decode_error(&self, path: &str, message: impl std::fmt::Display) -> RestError {
         RestError::Decode { venue: self.venue, path: path.to_owned(), message: message.to_string() }

@@ -62,9 +62,7 @@ impl OkxRest {
         limiter: &RateLimiter,
         parse: impl FnOnce(&[u8]) -> Result<T, BodyError>,
     ) -> Result<(T, Duration), RestError> {
-        let response = self.client.get(path, limiter, 1).await?;
-        let value = parse(&response.body).map_err(|message| self.client.decode_error(path, message))?;
-        Ok((value, response.latency))
+        self.client.get_parsed(path, limiter, 1, parse).await
     }
 
     /// Mark prices of every swap, keyed by instId.
@@ -113,10 +111,9 @@ impl VenueRest for OkxRest {
         Box::pin(async move {
             let depth = depth.clamp(1, MAX_REST_DEPTH);
             let path = format!("/api/v5/market/books?instId={}&sz={depth}", instrument.symbol);
-            let response = self.client.get(&path, &self.books_limit, 1).await?;
-            let parsed =
-                parse_book(&response.body, instrument, depth).map_err(|m| self.client.decode_error(&path, m))?;
-            Ok(RestBook { latency: response.latency, ..parsed })
+            let (book, latency) =
+                self.data(&path, &self.books_limit, |body| parse_book(body, instrument, depth)).await?;
+            Ok(RestBook { latency, ..book })
         })
     }
 
