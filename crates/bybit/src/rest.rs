@@ -14,7 +14,7 @@ use perpspread_net::body::{decimal, decode, millis};
 use perpspread_net::limiter::RateLimiter;
 use perpspread_net::rest::{ResponseObserver, RestClient, RestConfig, RestError, Verdict};
 use perpspread_net::venue::{last_settled_each, BoxFuture, VenueRest};
-use perpspread_net::{book_from_levels, Activity, BodyError, Funding, Listing, RawSnapshot, RestBook};
+use perpspread_net::{book_from_levels, Activity, BodyError, Funding, Listing, RestBook};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -89,15 +89,6 @@ impl BybitRest {
         let all = self.data("/v5/market/tickers?category=linear", parse_funding).await?;
         Ok(all.into_iter().filter(|(symbol, _)| wanted.contains(symbol.as_str())).collect())
     }
-
-    /// A raw `GET /v5/market/orderbook` answer (not reported to the observer: the live layer records what it
-    /// processes).
-    pub async fn book_snapshot(&self, symbol: &str, depth: usize) -> Result<RawSnapshot, RestError> {
-        let path =
-            format!("/v5/market/orderbook?category=linear&symbol={symbol}&limit={}", depth.clamp(1, MAX_REST_DEPTH));
-        let response = self.client.get_unobserved(&path, &self.public, 1).await?;
-        Ok((path, response))
-    }
 }
 
 impl VenueRest for BybitRest {
@@ -136,10 +127,6 @@ impl VenueRest for BybitRest {
             let path = format!("/v5/market/funding/history?category=linear&symbol={symbol}&limit=1");
             self.data(&path, parse_funding_history).await
         }))
-    }
-
-    fn snapshot<'a>(&'a self, symbol: &'a str, depth: usize) -> BoxFuture<'a, Result<RawSnapshot, RestError>> {
-        Box::pin(self.book_snapshot(symbol, depth))
     }
 
     fn account_taker_fees<'a>(

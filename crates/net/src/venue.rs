@@ -103,7 +103,18 @@ pub trait VenueRest: Send + Sync {
     }
     /// The raw REST book snapshot of `symbol` that seeds or repairs a streamed book (the request path, for the
     /// feed handler to recognise it, and the response, fed through the pipeline like any frame and recorded).
-    fn snapshot<'a>(&'a self, symbol: &'a str, depth: usize) -> BoxFuture<'a, Result<RawSnapshot, RestError>>;
+    /// A venue whose books are seeded by its stream alone (Bybit: a snapshot message, and a resubscription to
+    /// repair) never asks; the default says so.
+    fn snapshot<'a>(&'a self, symbol: &'a str, _depth: usize) -> BoxFuture<'a, Result<RawSnapshot, RestError>> {
+        Box::pin(async move {
+            Err(RestError::Api {
+                venue: self.venue(),
+                path: symbol.to_owned(),
+                code: "unused".to_owned(),
+                message: "this venue's books are seeded from its stream, never from a REST snapshot".to_owned(),
+            })
+        })
+    }
     /// With the account's API keys: the taker fee of each of `instruments` it could read, bp, keyed by symbol
     /// (instruments left out keep the configured fee); logs a summary.
     fn account_taker_fees<'a>(
