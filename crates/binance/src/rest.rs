@@ -29,6 +29,9 @@ const DEPTH_WEIGHTS: [(usize, u32); 7] = [(5, 2), (10, 2), (20, 2), (50, 2), (10
 pub struct BinanceRest {
     client: RestClient,
     weight: RateLimiter,
+    /// `/fapi/v1/fundingRate` and `/fapi/v1/fundingInfo` carry no weight but share 500 requests per 5 minutes per
+    /// IP ("Get Funding Rate History" / "Get Funding Rate Info" pages, read 2026-12-07); half of it is spent at most.
+    funding: RateLimiter,
 }
 
 impl BinanceRest {
@@ -37,6 +40,7 @@ impl BinanceRest {
         Ok(BinanceRest {
             client: RestClient::new(Venue::Binance, config, classify)?,
             weight: RateLimiter::new(weight_per_minute, Duration::from_secs(60)),
+            funding: RateLimiter::new(250, Duration::from_secs(300)),
         })
     }
 
@@ -120,7 +124,7 @@ impl VenueRest for BinanceRest {
     fn last_settled<'a>(&'a self, symbols: &'a [&'a str]) -> BoxFuture<'a, HashMap<String, (Decimal, u64)>> {
         Box::pin(last_settled_each(Venue::Binance, symbols, move |symbol| async move {
             let path = format!("/fapi/v1/fundingRate?symbol={symbol}&limit=1");
-            self.fetch(&path, 1, parse_funding_history).await.map(|(history, _)| history)
+            self.client.get_parsed(&path, &self.funding, 1, parse_funding_history).await.map(|(history, _)| history)
         }))
     }
 
@@ -145,7 +149,7 @@ impl BinanceRest {
     async fn funding_of(&self, instruments: &[&Instrument]) -> Result<HashMap<String, Funding>, RestError> {
         let (premium, info) = tokio::join!(
             self.fetch("/fapi/v1/premiumIndex", 10, parse_premium_index),
-            self.fetch("/fapi/v1/fundingInfo", 1, parse_funding_info),
+            self.client.get_parsed("/fapi/v1/fundingInfo", &self.funding, 1, parse_funding_info),
         );
         let (mut all, _) = premium?;
         let adjusted = match info {

@@ -329,3 +329,19 @@ async fn bybit_ip_limit_bans_for_a_while() {
     assert_eq!(get(&url).await.0, 200, "served again once the ban is over");
     assert!(sim.limit_violations().iter().any(|v| v.contains("REST requests")));
 }
+
+/// Binance's funding endpoints weigh nothing but share 500 requests per 5 minutes per IP: the 501st is refused.
+#[tokio::test]
+async fn binance_funding_endpoints_share_their_own_limit() {
+    let sim = perpspread_sim::start(frozen()).await.unwrap();
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..501 {
+        let path = if i % 2 == 0 { "/fapi/v1/fundingInfo" } else { "/fapi/v1/fundingRate?symbol=BTCUSDT&limit=1" };
+        let response = client.get(format!("{}{path}", sim.binance_rest_url)).send().await.unwrap();
+        statuses.push((response.status().as_u16(), response.headers().get("x-mbx-used-weight-1m").cloned()));
+    }
+    assert!(statuses[..500].iter().all(|(s, _)| *s == 200), "{:?}", &statuses[495..]);
+    assert_eq!(statuses[500].0, 429);
+    assert_eq!(statuses[499].1.as_ref().and_then(|v| v.to_str().ok()), Some("0"), "no request weight");
+}

@@ -14,7 +14,7 @@ use axum::Router;
 use perpspread_core::{Side, Venue};
 use serde_json::{json, Value};
 
-use crate::binance::weight::{request_weight, Admission, WeightLimits};
+use crate::binance::weight::{request_weight, Admission, WeightLimits, FUNDING_REQUESTS, FUNDING_WINDOW};
 use crate::clock::unix_ms;
 use crate::faults::lock;
 use crate::http::{fault_endpoint, json as json_response, params};
@@ -75,6 +75,12 @@ async fn limits_and_faults(State(shared): State<Arc<Shared>>, request: Request, 
         ban_ms: config.binance_ban_ms,
     };
     let admission = lock(&shared.weights).charge(unix_ms(), weight, &limits);
+    // The funding endpoints' own limit: 500 requests per 5 minutes per IP, shared by both.
+    let funding_path = matches!(path.as_str(), "/fapi/v1/fundingRate" | "/fapi/v1/fundingInfo");
+    if funding_path && !shared.limits.request(Venue::Binance, FUNDING_REQUESTS, FUNDING_WINDOW) {
+        let msg = "Too many requests; the funding endpoints allow 500 requests per 5 minutes per IP.";
+        return with_retry_after(error(StatusCode::TOO_MANY_REQUESTS, -1003, msg), 60);
+    }
     let action = shared.faults.take_rest(Venue::Binance);
     if let Some(delay) = action.delay {
         tokio::time::sleep(delay).await;

@@ -107,9 +107,16 @@ pub(crate) fn request_weight(path: &str, has_symbol: bool, depth_limit: Option<u
                 10
             }
         }
+        // Weight 0: these two share their own 500 requests per 5 minutes per IP (see `FUNDING_REQUESTS`).
+        "/fapi/v1/fundingRate" | "/fapi/v1/fundingInfo" => 0,
         _ => 1,
     }
 }
+
+/// Requests `/fapi/v1/fundingRate` and `/fapi/v1/fundingInfo` share per IP within [`FUNDING_WINDOW`].
+pub(crate) const FUNDING_REQUESTS: usize = 500;
+/// The window of [`FUNDING_REQUESTS`].
+pub(crate) const FUNDING_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 #[cfg(test)]
 mod tests {
