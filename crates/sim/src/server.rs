@@ -24,12 +24,8 @@ pub(crate) struct StepEvent {
     pub step: u64,
     /// Exchange time after the step, Unix ms.
     pub now_ms: u64,
-    /// One delta per OKX book, in [`Market::books`] order.
-    pub okx: Vec<BookDelta>,
-    /// One delta per Binance book, in [`Market::books`] order.
-    pub binance: Vec<BookDelta>,
-    /// One delta per Bybit book, in [`Market::books`] order.
-    pub bybit: Vec<BookDelta>,
+    /// Per venue, one delta per book in [`Market::books`] order (OKX's carry the book's checksum).
+    pub deltas: VenueMap<Vec<BookDelta>>,
 }
 
 /// State shared by every server task.
@@ -363,15 +359,17 @@ async fn run_clock(shared: Arc<Shared>, mut truth_log: Option<File>) {
 
 /// The deltas of the step just taken.
 pub(crate) fn step_event(market: &Market, okx_checksum: bool, scratch: &mut String) -> StepEvent {
-    let okx = market
-        .books(Venue::Okx)
-        .map(|b| {
-            b.delta(Some(if okx_checksum { perpspread_okx::checksum::book_checksum(&b.book, scratch) } else { 0 }))
-        })
-        .collect();
-    let binance = market.books(Venue::Binance).map(|b| b.delta(None)).collect();
-    let bybit = market.books(Venue::Bybit).map(|b| b.delta(None)).collect();
-    StepEvent { step: market.step_index(), now_ms: market.now_ms(), okx, binance, bybit }
+    let deltas = VenueMap::from_fn(|venue| match venue {
+        // OKX sends a CRC32 of the top 25 levels with each update (0 when checksums are off, as OKX does today).
+        Venue::Okx => market
+            .books(venue)
+            .map(|b| {
+                b.delta(Some(if okx_checksum { perpspread_okx::checksum::book_checksum(&b.book, scratch) } else { 0 }))
+            })
+            .collect(),
+        _ => market.books(venue).map(|b| b.delta(None)).collect(),
+    });
+    StepEvent { step: market.step_index(), now_ms: market.now_ms(), deltas }
 }
 
 fn log_truths(log: &mut Option<File>, truths: &[GroundTruth]) {

@@ -282,7 +282,7 @@ impl Session for BinanceSession {
         let mut marks = Vec::new();
         for i in 0..self.streams.len() {
             let stream = &mut self.streams[i];
-            let Some(delta) = stream.slot.and_then(|slot| event.binance.get(slot)) else {
+            let Some(delta) = stream.slot.and_then(|slot| event.deltas[Venue::Binance].get(slot)) else {
                 continue;
             };
             if !self.route.delivers(stream.kind) || stream.muted {

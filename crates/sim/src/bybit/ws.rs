@@ -142,7 +142,8 @@ impl Session for BybitSession {
     }
 
     fn on_step(&mut self, shared: &Shared, event: &StepEvent, out: &mut Vec<String>) {
-        let changed = |sub: &Sub| event.bybit.get(sub.slot).is_some_and(|d: &BookDelta| !d.changes.is_empty());
+        let changed =
+            |sub: &Sub| event.deltas[Venue::Bybit].get(sub.slot).is_some_and(|d: &BookDelta| !d.changes.is_empty());
         if !self.subs.iter().any(|s| s.depth.is_some() && !s.muted && event.step > s.since_step && changed(s)) {
             return;
         }
@@ -151,9 +152,10 @@ impl Session for BybitSession {
             let Some(depth) = sub.depth.filter(|_| !sub.muted && event.step > sub.since_step) else {
                 continue;
             };
-            let (Some(delta), Some(book)) =
-                (event.bybit.get(sub.slot).filter(|d| !d.changes.is_empty()), market.book(Venue::Bybit, &sub.symbol))
-            else {
+            let (Some(delta), Some(book)) = (
+                event.deltas[Venue::Bybit].get(sub.slot).filter(|d| !d.changes.is_empty()),
+                market.book(Venue::Bybit, &sub.symbol),
+            ) else {
                 continue;
             };
             let top = top_levels(book, depth as usize);

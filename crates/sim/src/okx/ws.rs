@@ -174,7 +174,9 @@ impl Session for OkxSession {
         let mut tickers = Vec::new();
         for i in 0..self.subs.len() {
             let sub = &self.subs[i];
-            let Some(delta) = event.okx.get(sub.slot).filter(|_| event.step > sub.since_step && !sub.muted) else {
+            let Some(delta) =
+                event.deltas[Venue::Okx].get(sub.slot).filter(|_| event.step > sub.since_step && !sub.muted)
+            else {
                 continue;
             };
             match sub.channel {
