@@ -125,9 +125,9 @@ impl Instrument {
 }
 
 /// Splits a scaled base asset into the underlying asset and its multiplier: a leading or trailing power of ten
-/// of at least 1000 (a coin may end in `100`, no venue scales by 100), or Binance's `1M` (`1000PEPE` → PEPE × 1000, `1000000MOG` → MOG × 10⁶, `1MBABYDOGE` →
-/// BABYDOGE × 10⁶, Bybit's `10000SATS` → SATS × 10 000 and `SHIB1000` → SHIB × 1000). Assets that merely
-/// contain digits (`1INCH`, `C98`, `API3`) are left alone.
+/// of at least 1000 (a coin may end in `100`; no venue scales by 100), or Binance's `1M`: `1000PEPE` → PEPE ×
+/// 1000, `1000000MOG` → MOG × 10⁶, `1MBABYDOGE` → BABYDOGE × 10⁶, Bybit's `10000SATS` → SATS × 10 000 and
+/// `SHIB1000` → SHIB × 1000. Assets that merely contain digits (`1INCH`, `C98`, `API3`) are left alone.
 pub fn split_scaled_asset(asset: &str) -> (&str, u64) {
     let power = |digits: &str| -> Option<u64> {
         (digits.len() >= 4 && digits.starts_with('1') && digits[1..].bytes().all(|b| b == b'0'))
